@@ -1,0 +1,135 @@
+// seminar-relay: camera in, adaptive HLS out, one process.
+// Wiring and lifetime only: config → store → edge → ingest, then wait for a signal
+// and stop in the reverse order (stop accepting, close sessions, stop the
+// pipelines, join threads).
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "edge/server.hpp"
+#include "health/ingest_status.hpp"
+#include "hls/master.hpp"
+#include "hls/store.hpp"
+#include "ingest/ingest.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: seminar-relay --config FILE [--set section.key=value ...] [--check-config]\n"
+    "\n"
+    "  --config FILE      the TOML config (see config/relay.toml for every key)\n"
+    "  --set KEY=VALUE    override one config key, e.g. --set edge.listen=127.0.0.1:9000\n"
+    "  --check-config     validate the config, print a summary and exit\n"
+    "  --help             this text\n";
+
+struct Args {
+  std::string config;
+  std::vector<std::string> overrides;
+  bool check_only = false;
+};
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "seminar-relay: error: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace relay;
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* flag) -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
+      return argv[++i];
+    };
+    try {
+      if (a == "--config") {
+        args.config = value("--config");
+      } else if (a.rfind("--config=", 0) == 0) {
+        args.config = a.substr(9);
+      } else if (a == "--set") {
+        args.overrides.push_back(value("--set"));
+      } else if (a.rfind("--set=", 0) == 0) {
+        args.overrides.push_back(a.substr(6));
+      } else if (a == "--check-config") {
+        args.check_only = true;
+      } else if (a == "--help" || a == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else {
+        std::fputs(kUsage, stderr);
+        return fail(fmt::format("unknown argument '{}'", a), 2);
+      }
+    } catch (const std::invalid_argument& e) {
+      return fail(e.what(), 2);
+    }
+  }
+  if (args.config.empty()) {
+    std::fputs(kUsage, stderr);
+    return fail("no config file given (--config FILE)", 2);
+  }
+
+  config::Config cfg;
+  try {
+    cfg = config::load_config(args.config, args.overrides);
+  } catch (const config::ConfigError& e) {
+    return fail(e.what(), 2);
+  }
+  if (args.check_only) {
+    std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(), cfg.ingest.source.c_str(),
+                cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
+    return 0;
+  }
+  log::set_level(cfg.log.level);
+  auto logger = log::get("app");
+
+  // Signals are taken synchronously on this thread; every thread started below
+  // inherits the mask, so none of them is interrupted by SIGINT/SIGTERM.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> names;
+  std::vector<hls::VariantSpec> specs;
+  for (const auto& r : cfg.encoder.renditions) {
+    names.push_back(r.name);
+    specs.push_back({r.name, r.bitrate_kbps, cfg.encoder.audio_bitrate_kbps, cfg.encoder.vbv_buffer_s,
+                     cfg.hls.segment_duration_s, double(cfg.ingest.framerate)});
+  }
+  hls::Store store(names);
+  hls::MasterPlaylist master(specs, store);
+  health::IngestStatus status(cfg.ingest.source);
+
+  edge::Server server(cfg, store, status);
+  ingest::Ingest ingest(cfg, store, master, status);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  try {
+    ingest.start();
+  } catch (const std::exception& e) {
+    server.stop();
+    return fail(e.what());
+  }
+  logger->info("serving http://{}/ (port {})", cfg.edge.listen, server.port());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  logger->info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  ingest.stop();
+  logger->info("stopped");
+  return 0;
+}

@@ -1,0 +1,45 @@
+#include "health/ingest_status.hpp"
+
+#include "common/clock.hpp"
+
+namespace relay::health {
+
+const char* to_string(IngestState s) {
+  switch (s) {
+    case IngestState::starting: return "starting";
+    case IngestState::live: return "live";
+    case IngestState::ended: return "ended";
+    case IngestState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+IngestStatus::IngestStatus(std::string source) {
+  s_.source = std::move(source);
+  s_.since_epoch_ms = now_epoch_ms();
+}
+
+void IngestStatus::set_state(IngestState state) {
+  std::lock_guard lock(mutex_);
+  if (s_.state == state) return;
+  s_.state = state;
+  s_.since_epoch_ms = now_epoch_ms();
+}
+
+void IngestStatus::record_error(const std::string& element, const std::string& message) {
+  std::lock_guard lock(mutex_);
+  ++s_.bus_errors;
+  s_.last_error = element + ": " + message;
+}
+
+void IngestStatus::record_warning(const std::string& element, const std::string& message) {
+  std::lock_guard lock(mutex_);
+  ++s_.bus_warnings;
+}
+
+IngestSnapshot IngestStatus::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return s_;
+}
+
+}  // namespace relay::health

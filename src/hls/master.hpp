@@ -1,0 +1,54 @@
+#pragma once
+// The master playlist: one variant per rendition, with BANDWIDTH never below the
+// peak segment bitrate actually served and CODECS read from the real init sections.
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hls/store.hpp"
+
+namespace relay::hls {
+
+struct VariantSpec {
+  std::string name;
+  int bitrate_kbps = 0;        // video target bitrate (also the VBV maximum rate)
+  int audio_bitrate_kbps = 0;
+  double vbv_buffer_s = 0;     // VBV buffer, in seconds of bitrate
+  double segment_duration_s = 2;
+  double frame_rate = 30;      // nominal, until segments are measured
+};
+
+// Upper bound for a segment's bitrate from the encoder settings: a VBV-capped
+// encoder can put at most rate × (D + buffer) bits in D seconds; plus audio and the
+// fMP4 boxes around the samples.
+uint64_t bandwidth_bound_bps(const VariantSpec& spec);
+
+class MasterPlaylist {
+ public:
+  MasterPlaylist(std::vector<VariantSpec> specs, Store& store);
+
+  // From a rendition's packager: the real stream's properties once its init is known.
+  void set_stream_info(size_t rendition, int width, int height, std::string codecs);
+  // From a rendition's packager, for every finished segment.
+  void add_segment(size_t rendition, size_t bytes, double duration_s, double frame_rate);
+
+  uint64_t peak_bps(size_t rendition) const;
+
+ private:
+  struct Entry {
+    VariantSpec spec;
+    int width = 0, height = 0;
+    std::string codecs;
+    double frame_rate = 0;
+    uint64_t peak_bps = 0;
+    double total_bytes = 0, total_seconds = 0;
+  };
+  void republish_locked();
+
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+  Store& store_;
+};
+
+}  // namespace relay::hls

@@ -1,0 +1,32 @@
+#pragma once
+// The immutable pieces of HLS media the packager produces and the edge serves.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace relay::hls {
+
+// Bytes that never change once published; shared by every response that sends them.
+using Bytes = std::shared_ptr<const std::string>;
+
+inline Bytes make_bytes(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+// A fragment (moof+mdat) inside a segment: an LL-HLS part.
+struct Part {
+  double duration_s = 0;
+  bool independent = false;  // starts with an IDR
+  Bytes data;
+};
+
+struct Segment {
+  uint64_t msn = 0;            // media sequence number, from 1
+  double duration_s = 0;       // exact, from the samples
+  int64_t pdt_epoch_ms = 0;    // capture wall clock of the first frame
+  uint64_t first_pts_90k = 0;  // presentation time of the first video frame, 90 kHz
+  bool discontinuity = false;
+  Bytes data;                  // the whole segment: its parts back to back
+  std::vector<Part> parts;
+};
+
+}  // namespace relay::hls

@@ -1,0 +1,164 @@
+#include "hls/packager.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/clock.hpp"
+#include "hls/playlist.hpp"
+
+namespace relay::hls {
+namespace {
+// Segments dropped from the playlist stay servable this much longer, for players
+// that loaded the playlist just before.
+constexpr size_t kGraceSegments = 3;
+}  // namespace
+
+Packager::Packager(PackagerOptions options, size_t index, Store& store, MasterPlaylist* master)
+    : options_(std::move(options)),
+      index_(index),
+      store_(store),
+      master_(master),
+      target_duration_s_(static_cast<int>(std::ceil(options_.segment_duration_s - 1e-9))) {}
+
+size_t Packager::listed_count() const {
+  auto seg = options_.segment_duration_s;
+  size_t count = static_cast<size_t>(options_.live_window);
+  if (options_.dvr_window_s > 0)
+    count = std::max(count, static_cast<size_t>(std::ceil(options_.dvr_window_s / seg - 1e-9)));
+  // Never cover less than three target durations (rfc8216bis 6.2.2).
+  count = std::max(count, static_cast<size_t>(std::ceil(3.0 * target_duration_s_ / seg - 1e-9)));
+  return count;
+}
+
+void Packager::push(std::string_view bytes) {
+  splitter_.push(bytes);
+  while (auto box = splitter_.next()) on_box(box->first, std::move(box->second));
+}
+
+void Packager::on_box(const std::string& type, std::string bytes) {
+  if (type == "ftyp") {
+    init_bytes_ = std::move(bytes);
+  } else if (type == "moov") {
+    tracks_ = fmp4::parse_moov(bytes);
+    init_bytes_ += bytes;
+    init_ = make_bytes(std::move(init_bytes_));
+    init_bytes_.clear();
+    const fmp4::Track* video = nullptr;
+    std::string codecs;
+    for (auto& t : tracks_) {
+      if (t.handler == "vide") video = &t;
+    }
+    if (!video) throw fmp4::ParseError("init section has no video track");
+    codecs = video->codec;
+    for (auto& t : tracks_)
+      if (t.handler == "soun") codecs += "," + t.codec;
+    if (master_) master_->set_stream_info(index_, video->width, video->height, codecs);
+  } else if (type == "moof") {
+    pending_moof_ = std::move(bytes);
+  } else if (type == "mdat") {
+    if (pending_moof_.empty()) throw fmp4::ParseError("mdat without moof");
+    on_fragment(pending_moof_ + bytes);
+    pending_moof_.clear();
+  }
+  // Other top-level boxes (free, sidx, mfra) carry nothing a live player needs.
+}
+
+void Packager::on_fragment(std::string bytes) {
+  if (tracks_.empty()) throw fmp4::ParseError("fragment before init section");
+  auto trafs = fmp4::parse_moof(std::string_view(bytes).substr(0, fmp4::read_boxes(bytes).front().data.size()),
+                                tracks_);
+  const fmp4::Track* video_track = nullptr;
+  const fmp4::TrackFragment* video = nullptr;
+  for (auto& f : trafs)
+    for (auto& t : tracks_)
+      if (t.id == f.track_id && t.handler == "vide") {
+        video_track = &t;
+        video = &f;
+      }
+  if (!video) {
+    // Audio fragments ride along with the next video part, so every part and
+    // segment carries both tracks for the same stretch of time.
+    pending_other_ += bytes;
+    return;
+  }
+  double duration = double(video->duration) / video_track->timescale;
+  // Segments start at an IDR; the GOP is one segment long, so every IDR opens one,
+  // but a stray early IDR (less than half a segment in) stays inside the segment.
+  if (video->starts_with_sync && (!open_ || open_duration_s_ >= options_.segment_duration_s * 0.5)) {
+    if (open_) close_segment();
+    open_ = true;
+    open_parts_.clear();
+    open_duration_s_ = 0;
+    open_frames_ = 0;
+    open_start_decode_ = video->base_decode_time;
+    open_timescale_ = video_track->timescale;
+  }
+  if (!open_) {
+    // Output before the first IDR cannot start a segment.
+    pending_other_.clear();
+    return;
+  }
+  Part part;
+  part.duration_s = duration;
+  part.independent = video->starts_with_sync;
+  part.data = make_bytes(pending_other_ + bytes);
+  pending_other_.clear();
+  open_parts_.push_back(std::move(part));
+  open_duration_s_ += duration;
+  open_frames_ += video->sample_count;
+}
+
+void Packager::close_segment() {
+  auto seg = std::make_shared<Segment>();
+  seg->msn = next_msn_++;
+  seg->duration_s = open_duration_s_;
+  double start_s = double(open_start_decode_) / open_timescale_;
+  seg->pdt_epoch_ms = time_origin_epoch_ms_ + static_cast<int64_t>(std::llround(start_s * 1000.0));
+  seg->first_pts_90k = static_cast<uint64_t>(std::llround(start_s * 90000.0));
+  size_t total = 0;
+  for (auto& p : open_parts_) total += p.data->size();
+  std::string data;
+  data.reserve(total);
+  for (auto& p : open_parts_) data += *p.data;
+  seg->data = make_bytes(std::move(data));
+  seg->parts = std::move(open_parts_);
+  open_parts_.clear();
+  open_ = false;
+
+  target_duration_s_ = std::max(target_duration_s_, rounded_duration(seg->duration_s));
+  if (master_)
+    master_->add_segment(index_, seg->data->size(), seg->duration_s,
+                         seg->duration_s > 0 ? open_frames_ / seg->duration_s : 0);
+  held_bytes_ += seg->data->size() * 2;  // the segment and its parts
+  segments_.push_back(std::move(seg));
+  evict();
+  publish();
+}
+
+void Packager::evict() {
+  size_t keep = listed_count() + kGraceSegments;
+  while (segments_.size() > keep ||
+         (segments_.size() > 3 && held_bytes_ > options_.max_bytes)) {
+    held_bytes_ -= segments_.front()->data->size() * 2;
+    segments_.pop_front();
+  }
+}
+
+void Packager::publish() {
+  auto snap = std::make_shared<RenditionSnapshot>();
+  snap->name = options_.name;
+  snap->version = ++version_;
+  snap->init = init_;
+  MediaPlaylistView view;
+  view.target_duration_s = target_duration_s_;
+  size_t listed = std::min(listed_count(), segments_.size());
+  view.segments.assign(segments_.end() - listed, segments_.end());
+  snap->playlist = make_bytes(write_media_playlist(view));
+  for (auto& s : segments_) snap->segments.emplace(s->msn, s);
+  snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
+  snap->last_segment_epoch_ms = now_epoch_ms();
+  snap->last_segment_duration_s = segments_.empty() ? 0 : segments_.back()->duration_s;
+  store_.publish(index_, std::move(snap));
+}
+
+}  // namespace relay::hls

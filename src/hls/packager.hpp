@@ -1,0 +1,82 @@
+#pragma once
+// Turns one rendition's fragmented-MP4 muxer output into HLS segments: the init
+// section, then segments that each start at a video fragment beginning with an IDR,
+// with their parts, PDT and exact durations; keeps the live/DVR window bounded and
+// publishes an immutable snapshot with a ready-made playlist to the store.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hls/fmp4.hpp"
+#include "hls/master.hpp"
+#include "hls/media.hpp"
+#include "hls/store.hpp"
+
+namespace relay::hls {
+
+struct PackagerOptions {
+  std::string name;
+  double segment_duration_s = 2.0;
+  int live_window = 6;
+  double dvr_window_s = 0;
+  size_t max_bytes = 128u << 20;  // media this rendition may hold
+};
+
+class Packager {
+ public:
+  Packager(PackagerOptions options, size_t index, Store& store, MasterPlaylist* master);
+
+  // Wall clock (epoch ms) of decode time zero of the muxer's tracks.
+  void set_time_origin(int64_t epoch_ms) { time_origin_epoch_ms_ = epoch_ms; }
+  bool has_time_origin() const { return time_origin_epoch_ms_ != 0; }
+
+  // Bytes as the muxer produced them, in order, in any chunking. Throws
+  // fmp4::ParseError on a malformed stream.
+  void push(std::string_view bytes);
+
+  const std::vector<fmp4::Track>& tracks() const { return tracks_; }
+  uint64_t segments_published() const { return next_msn_ - 1; }
+  // How many segments the playlist lists (never under 3 target durations).
+  size_t listed_count() const;
+  int target_duration() const { return target_duration_s_; }
+
+ private:
+  void on_box(const std::string& type, std::string bytes);
+  void on_fragment(std::string bytes);
+  void close_segment();
+  void evict();
+  void publish();
+
+  PackagerOptions options_;
+  size_t index_;
+  Store& store_;
+  MasterPlaylist* master_;
+
+  fmp4::BoxSplitter splitter_;
+  std::string init_bytes_;
+  Bytes init_;
+  std::vector<fmp4::Track> tracks_;
+  std::string pending_moof_;
+  std::string pending_other_;  // fragments of non-video tracks waiting for the next video part
+
+  int64_t time_origin_epoch_ms_ = 0;
+  int target_duration_s_;
+
+  // The segment being built.
+  std::vector<Part> open_parts_;
+  double open_duration_s_ = 0;
+  uint64_t open_start_decode_ = 0;
+  uint32_t open_timescale_ = 1;
+  uint64_t open_frames_ = 0;
+  bool open_ = false;
+
+  uint64_t next_msn_ = 1;
+  uint64_t version_ = 0;
+  std::deque<std::shared_ptr<const Segment>> segments_;
+  size_t held_bytes_ = 0;
+};
+
+}  // namespace relay::hls

@@ -1,0 +1,60 @@
+#include "hls/store.hpp"
+
+namespace relay::hls {
+
+Store::Store(std::vector<std::string> rendition_names)
+    : names_(std::move(rendition_names)), snapshots_(names_.size()) {
+  for (size_t i = 0; i < names_.size(); ++i) {
+    auto empty = std::make_shared<RenditionSnapshot>();
+    empty->name = names_[i];
+    snapshots_[i] = std::move(empty);
+  }
+}
+
+void Store::publish(size_t rendition, std::shared_ptr<const RenditionSnapshot> snapshot) {
+  std::vector<std::shared_ptr<const Listener>> to_call;
+  uint64_t version = snapshot->version;
+  {
+    std::lock_guard lock(mutex_);
+    snapshots_.at(rendition) = std::move(snapshot);
+    to_call.reserve(listeners_.size());
+    for (auto& [id, l] : listeners_) to_call.push_back(l);
+  }
+  for (auto& l : to_call) (*l)(rendition, version);
+}
+
+void Store::set_master(Bytes master_playlist) {
+  std::lock_guard lock(mutex_);
+  master_ = std::move(master_playlist);
+}
+
+Bytes Store::master() const {
+  std::lock_guard lock(mutex_);
+  return master_;
+}
+
+std::shared_ptr<const RenditionSnapshot> Store::rendition(size_t index) const {
+  std::lock_guard lock(mutex_);
+  if (index >= snapshots_.size()) return nullptr;
+  return snapshots_[index];
+}
+
+std::optional<size_t> Store::find(std::string_view name) const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return i;
+  return std::nullopt;
+}
+
+uint64_t Store::subscribe(Listener listener) {
+  std::lock_guard lock(mutex_);
+  uint64_t id = next_listener_id_++;
+  listeners_[id] = std::make_shared<const Listener>(std::move(listener));
+  return id;
+}
+
+void Store::unsubscribe(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  listeners_.erase(id);
+}
+
+}  // namespace relay::hls

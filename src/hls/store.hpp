@@ -1,0 +1,60 @@
+#pragma once
+// The segment store: where the ingest side publishes finished media and the edge
+// reads it. Each rendition's state is an immutable snapshot replaced as a whole
+// under a short lock, so readers never wait on the packager and never copy media.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hls/media.hpp"
+
+namespace relay::hls {
+
+struct RenditionSnapshot {
+  std::string name;
+  uint64_t version = 0;          // +1 on every publish
+  Bytes playlist;                // the media playlist text (null until the first segment)
+  Bytes init;                    // EXT-X-MAP init section (fMP4); null until known
+  std::map<uint64_t, std::shared_ptr<const Segment>> segments;  // every msn still servable
+  uint64_t last_msn = 0;         // 0 = none yet
+  int64_t last_segment_epoch_ms = 0;  // wall clock when the newest segment was published
+  double last_segment_duration_s = 0;
+};
+
+class Store {
+ public:
+  explicit Store(std::vector<std::string> rendition_names);
+
+  // Writer side (the ingest thread).
+  void publish(size_t rendition, std::shared_ptr<const RenditionSnapshot> snapshot);
+  void set_master(Bytes master_playlist);
+
+  // Reader side (any thread). Null/empty when not there yet.
+  Bytes master() const;
+  std::shared_ptr<const RenditionSnapshot> rendition(size_t index) const;
+  std::optional<size_t> find(std::string_view name) const;
+  size_t rendition_count() const { return names_.size(); }
+  const std::vector<std::string>& names() const { return names_; }
+
+  // Called (on the publishing thread) after each publish; keep it short and
+  // hand work to your own executor. Returns an id for unsubscribe().
+  using Listener = std::function<void(size_t rendition, uint64_t version)>;
+  uint64_t subscribe(Listener listener);
+  void unsubscribe(uint64_t id);
+
+ private:
+  std::vector<std::string> names_;
+  mutable std::mutex mutex_;
+  Bytes master_;
+  std::vector<std::shared_ptr<const RenditionSnapshot>> snapshots_;
+  std::map<uint64_t, std::shared_ptr<const Listener>> listeners_;
+  uint64_t next_listener_id_ = 1;
+};
+
+}  // namespace relay::hls

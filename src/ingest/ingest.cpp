@@ -343,9 +343,6 @@ struct Ingest::Impl {
       g_main_context_unref(context);
       context = nullptr;
     }
-    for (auto& r : renditions) {
-      if (r->sink) gst_app_sink_set_callbacks(GST_APP_SINK(r->sink.get()), nullptr, nullptr, nullptr);
-    }
     renditions.clear();
     source.reset();
     ladder.reset();

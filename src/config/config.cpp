@@ -1,0 +1,185 @@
+#include "config/config.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "config/schema.hpp"
+#include "config/value_reader.hpp"
+
+namespace relay::config {
+namespace {
+
+// Parses an override value as TOML so numbers, booleans, arrays and inline tables
+// keep their type; anything that is not a TOML value is a bare string, so that
+// `--set ingest.source=file:///tmp/a.mp4` works without shell-quoted quotes.
+toml::table parse_override_value(std::string_view text) {
+  try {
+    toml::table parsed = toml::parse(fmt::format("v = {}", text), std::string_view("--set"));
+    if (parsed.size() == 1 && parsed.contains("v")) return parsed;
+  } catch (const toml::parse_error&) {
+  }
+  return toml::table{{"v", std::string(text)}};
+}
+
+// Fills a Config from the file and the overrides, in that order, remembering
+// where each key was last set so that checks across keys can point at a line.
+class Loader {
+ public:
+  Loader(Config& config, std::string source_name) : config_(config), source_name_(std::move(source_name)) {}
+
+  void apply_file(const toml::table& root) {
+    const Origin origin = Origin::file(source_name_);
+    for (const auto& [name, node] : in_file_order(root)) {
+      const Section* section = find_section(name->str());
+      if (!section) {
+        throw ConfigError(fmt::format("{}: {}", origin.at(name->source()), unknown_section_message(name->str())));
+      }
+      const ValueReader section_value(*node, std::string(section->name), origin);
+      for (const auto& [key, value] : in_file_order(section_value.table())) {
+        const std::string full_key = fmt::format("{}.{}", section->name, key->str());
+        const auto* field = find_field(section->fields, key->str());
+        if (!field) {
+          throw ConfigError(fmt::format("{}: {}", origin.at(key->source()), unknown_key_in(*section, full_key)));
+        }
+        apply(*field, ValueReader(*value, full_key, origin));
+      }
+    }
+  }
+
+  void apply_override(const std::string& argument) {
+    const std::string context = fmt::format("--set {}", argument);
+    const auto equals = argument.find('=');
+    const std::string_view path = std::string_view(argument).substr(0, equals);
+    const auto dot = path.find('.');
+    if (equals == std::string::npos || dot == 0 || dot == std::string_view::npos || dot + 1 == path.size()) {
+      throw ConfigError(fmt::format("{}: expected section.key=value, such as --set edge.threads=4", context));
+    }
+    const Section* section = find_section(path.substr(0, dot));
+    if (!section) {
+      throw ConfigError(fmt::format("{}: {}", context, unknown_section_message(path.substr(0, dot))));
+    }
+    const auto* field = find_field(section->fields, path.substr(dot + 1));
+    if (!field) throw ConfigError(fmt::format("{}: {}", context, unknown_key_in(*section, std::string(path))));
+
+    const toml::table value = parse_override_value(std::string_view(argument).substr(equals + 1));
+    const Origin origin = Origin::argument(context);
+    apply(*field, ValueReader(*value.get("v"), std::string(path), origin));
+  }
+
+  void check_across_keys() const {
+    const HlsConfig& hls = config_.hls;
+    if (hls.part_duration_s > hls.segment_duration_s) {
+      fail({"hls.part_duration_s", "hls.segment_duration_s"},
+           fmt::format("{} is longer than hls.segment_duration_s ({})", hls.part_duration_s, hls.segment_duration_s));
+    }
+    const double parts = std::round(hls.segment_duration_s / hls.part_duration_s);
+    if (std::abs(parts * hls.part_duration_s - hls.segment_duration_s) > 1e-6) {
+      fail({"hls.part_duration_s", "hls.segment_duration_s"},
+           fmt::format("{} does not divide hls.segment_duration_s ({}): a segment must be a whole number of "
+                       "parts (within 1e-6 s)",
+                       hls.part_duration_s, hls.segment_duration_s));
+    }
+    // Each segment starts on a keyframe, so a segment is one GOP of whole frames.
+    const double frames = hls.segment_duration_s * config_.ingest.framerate;
+    if (std::abs(frames - std::round(frames)) > 1e-6) {
+      fail({"hls.segment_duration_s", "ingest.framerate"},
+           fmt::format("{} s at ingest.framerate {} is {} frames; a segment is one GOP and must be a whole "
+                       "number of frames",
+                       hls.segment_duration_s, config_.ingest.framerate, frames));
+    }
+    const double live_s = hls.live_window * hls.segment_duration_s;
+    if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
+      fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
+           fmt::format("{} is shorter than the live playlist (hls.live_window {} x hls.segment_duration_s {} = "
+                       "{} s); use 0 to turn DVR off, or at least {}",
+                       hls.dvr_window_s, hls.live_window, hls.segment_duration_s, live_s, live_s));
+    }
+  }
+
+ private:
+  void apply(const Field<Config>& field, const ValueReader& value) {
+    field.set(value, config_);
+    set_at_[value.key()] = value.where();
+  }
+
+  static std::string unknown_key_in(const Section& section, const std::string& key) {
+    return unknown_key_message(key, fmt::format("[{}]", section.name), names(section.fields));
+  }
+
+  // Reported on the first key; the location is that of the first of the keys
+  // that was set explicitly, since a default has no line to point at.
+  [[noreturn]] void fail(std::initializer_list<std::string_view> keys, std::string_view problem) const {
+    std::string where = source_name_;
+    for (std::string_view key : keys) {
+      if (const auto it = set_at_.find(key); it != set_at_.end()) {
+        where = it->second;
+        break;
+      }
+    }
+    throw ConfigError(fmt::format("{}: {}: {}", where, *keys.begin(), problem));
+  }
+
+  Config& config_;
+  std::string source_name_;
+  std::map<std::string, std::string, std::less<>> set_at_;
+};
+
+void resolve(std::filesystem::path& path, const std::filesystem::path& base_dir) {
+  if (path.is_relative()) path = (base_dir / path).lexically_normal();
+}
+
+std::string read_file(const std::filesystem::path& file) {
+  const auto fail = [&](int error) {
+    throw ConfigError(fmt::format("cannot read config file '{}': {}", file.string(), std::strerror(error)));
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"), &std::fclose);
+  if (!stream) fail(errno);
+  std::string text;
+  char buffer[8192];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, stream.get())) > 0) text.append(buffer, n);
+  // A directory opens fine and fails here, with EISDIR.
+  if (std::ferror(stream.get())) fail(errno);
+  return text;
+}
+
+}  // namespace
+
+Config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  const std::string text = read_file(file);
+  Config config = parse_config(text, file.string(), overrides, std::filesystem::absolute(file).parent_path());
+  config.source_file = file;
+  return config;
+}
+
+Config parse_config(const std::string& text, const std::string& source_name,
+                    const std::vector<std::string>& overrides, const std::filesystem::path& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    const toml::source_position& at = error.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name, at.line, at.column, error.description()));
+  }
+
+  Config config;
+  config.source_file = source_name;
+  Loader loader(config, source_name);
+  loader.apply_file(root);
+  for (const std::string& argument : overrides) loader.apply_override(argument);
+  loader.check_across_keys();
+
+  resolve(config.edge.web_dir, base_dir);
+  resolve(config.edge.node_modules_dir, base_dir);
+  resolve(config.ingest.pipelines_dir, base_dir);
+  return config;
+}
+
+}  // namespace relay::config

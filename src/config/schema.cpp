@@ -1,0 +1,282 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <numeric>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace relay::config {
+namespace {
+
+std::string read_listen(const ValueReader& value) {
+  std::string listen = value.string();
+  auto reject = [&](std::string_view why) {
+    value.fail(fmt::format("'{}' {}, expected \"host:port\" such as \"0.0.0.0:8080\" or \"[::]:8080\"",
+                           listen, why));
+  };
+  std::string_view host;
+  std::string_view port;
+  if (listen.starts_with('[')) {
+    const auto close = listen.find("]:");
+    if (close == std::string::npos) reject("has no port after the IPv6 address");
+    host = std::string_view(listen).substr(1, close - 1);
+    port = std::string_view(listen).substr(close + 2);
+  } else {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) reject("has no port");
+    host = std::string_view(listen).substr(0, colon);
+    port = std::string_view(listen).substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) reject("is an IPv6 address without [brackets]");
+  }
+  if (host.empty()) reject("has no host");
+  // Port 0 asks the kernel for any free port, which tests rely on.
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number > 65535) {
+    reject("has no valid port (0..65535)");
+  }
+  return listen;
+}
+
+std::vector<std::string> read_cors_origins(const ValueReader& value) {
+  std::vector<std::string> origins = value.strings();
+  for (std::size_t i = 0; i < origins.size(); ++i) {
+    const std::string& origin = origins[i];
+    if (origin != "*" && !origin.starts_with("http://") && !origin.starts_with("https://")) {
+      value.element(i).fail(fmt::format(
+          "'{}' is not an origin, expected \"*\" or one starting with http:// or https://", origin));
+    }
+  }
+  return origins;
+}
+
+std::string read_source(const ValueReader& value) {
+  std::string source = value.string();
+  constexpr std::string_view accepted = "accepted: \"test:\" or \"file:///absolute/path\"";
+  if (source == "test:") return source;
+  if (source.starts_with("file://")) {
+    if (source.size() > 8 && source[7] == '/') return source;
+    value.fail(fmt::format("'{}' needs an absolute path after file://, such as file:///srv/talk.mp4; {}",
+                           source, accepted));
+  }
+  for (std::string_view scheme : {"srt://", "rtsp://", "rtmp://", "v4l2://"}) {
+    if (source.starts_with(scheme)) {
+      value.fail(fmt::format("'{}': {} sources are not supported yet by this build; {}", source,
+                             scheme.substr(0, scheme.size() - 3), accepted));
+    }
+  }
+  value.fail(fmt::format("'{}' is not a source this build understands; {}", source, accepted));
+}
+
+// 4:2:0 video, which every H.264 profile here uses, needs even picture sizes.
+int read_even(const ValueReader& value, int min, int max) {
+  const int v = value.integer(min, max);
+  if (v % 2 != 0) value.fail(fmt::format("{} must be even (4:2:0 video)", v));
+  return v;
+}
+
+std::string read_rendition_name(const ValueReader& value) {
+  std::string name = value.string();
+  const bool valid = !name.empty() && name.size() <= 32 &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                     });
+  if (!valid) {
+    value.fail(fmt::format("'{}' is not a valid name; it appears in URLs, so use 1..32 of a-z 0-9 _ -", name));
+  }
+  return name;
+}
+
+constexpr Field<Rendition> kRenditionFields[] = {
+    {"name", [](const ValueReader& v, Rendition& r) { r.name = read_rendition_name(v); }},
+    {"width", [](const ValueReader& v, Rendition& r) { r.width = read_even(v, 16, 7680); }},
+    {"height", [](const ValueReader& v, Rendition& r) { r.height = read_even(v, 16, 4320); }},
+    {"bitrate_kbps", [](const ValueReader& v, Rendition& r) { r.bitrate_kbps = v.integer(100, 50000); }},
+    {"profile", [](const ValueReader& v, Rendition& r) { r.profile = v.one_of({"baseline", "main", "high"}); }},
+};
+
+Rendition read_rendition(const ValueReader& entry) {
+  const toml::table& table = entry.table();
+  Rendition rendition;
+  for (const auto& [key, node] : in_file_order(table)) {
+    const auto* field = find_field<Rendition>(kRenditionFields, key->str());
+    if (!field) {
+      throw ConfigError(fmt::format(
+          "{}: {}", entry.where(key->source()),
+          unknown_key_message(fmt::format("{}.{}", entry.key(), key->str()), "[[encoder.renditions]]",
+                              names<Rendition>(kRenditionFields))));
+    }
+    field->set(entry.member(key->str()), rendition);
+  }
+  for (std::string_view required : {"name", "width", "height", "bitrate_kbps"}) {
+    if (!table.contains(required)) entry.fail(fmt::format("missing key '{}'", required));
+  }
+  return rendition;
+}
+
+std::vector<Rendition> read_renditions(const ValueReader& value) {
+  if (value.node().is_table()) {
+    value.fail("expected an array of tables, got a single table; write each rendition under a "
+               "[[encoder.renditions]] header, with double brackets");
+  }
+  const toml::array& entries = value.array();
+  if (entries.empty() || entries.size() > 8) {
+    value.fail(fmt::format("{} renditions, expected 1..8", entries.size()));
+  }
+  std::vector<Rendition> ladder;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ValueReader entry = value.element(i);
+    Rendition rendition = read_rendition(entry);
+    for (std::size_t j = 0; j < ladder.size(); ++j) {
+      if (ladder[j].name == rendition.name) {
+        entry.member("name").fail(
+            fmt::format("'{}' is already the name of {}[{}]; names must be unique", rendition.name,
+                        value.key(), j));
+      }
+    }
+    // Players and the master playlist take the first entry as the top of the ladder.
+    if (!ladder.empty() && rendition.bitrate_kbps > ladder.back().bitrate_kbps) {
+      entry.member("bitrate_kbps")
+          .fail(fmt::format("{} is higher than {}[{}] ({}); list renditions highest bitrate first",
+                            rendition.bitrate_kbps, value.key(), i - 1, ladder.back().bitrate_kbps));
+    }
+    ladder.push_back(std::move(rendition));
+  }
+  return ladder;
+}
+
+constexpr Field<Config> kEdgeFields[] = {
+    {"listen", [](const ValueReader& v, Config& c) { c.edge.listen = read_listen(v); }},
+    {"threads", [](const ValueReader& v, Config& c) { c.edge.threads = v.integer(1, 256); }},
+    {"cors_origins", [](const ValueReader& v, Config& c) { c.edge.cors_origins = read_cors_origins(v); }},
+    {"web_dir", [](const ValueReader& v, Config& c) { c.edge.web_dir = v.path(); }},
+    {"node_modules_dir", [](const ValueReader& v, Config& c) { c.edge.node_modules_dir = v.path(); }},
+    {"read_timeout_s", [](const ValueReader& v, Config& c) { c.edge.read_timeout_s = v.number(0.5, 600); }},
+    {"max_header_bytes", [](const ValueReader& v, Config& c) { c.edge.max_header_bytes = v.integer(1024, 1 << 20); }},
+    {"max_body_bytes", [](const ValueReader& v, Config& c) { c.edge.max_body_bytes = v.integer(0, 64 << 20); }},
+};
+
+constexpr Field<Config> kIngestFields[] = {
+    {"source", [](const ValueReader& v, Config& c) { c.ingest.source = read_source(v); }},
+    {"pipelines_dir", [](const ValueReader& v, Config& c) { c.ingest.pipelines_dir = v.path(); }},
+    {"width", [](const ValueReader& v, Config& c) { c.ingest.width = read_even(v, 16, 7680); }},
+    {"height", [](const ValueReader& v, Config& c) { c.ingest.height = read_even(v, 16, 4320); }},
+    {"framerate", [](const ValueReader& v, Config& c) { c.ingest.framerate = v.integer(1, 120); }},
+    {"loop", [](const ValueReader& v, Config& c) { c.ingest.loop = v.boolean(); }},
+    {"test_pattern",
+     [](const ValueReader& v, Config& c) {
+       // The names gst-inspect-1.0 videotestsrc lists for its "pattern" property.
+       c.ingest.test_pattern = v.one_of(
+           {"smpte", "snow", "black", "white", "red", "green", "blue", "checkers-1", "checkers-2",
+            "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut",
+            "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar", "pinwheel", "spokes",
+            "gradient", "colors", "smpte-rp-219"});
+     }},
+};
+
+constexpr Field<Config> kEncoderFields[] = {
+    {"preset",
+     [](const ValueReader& v, Config& c) {
+       c.encoder.preset = v.one_of({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                                    "slow", "slower", "veryslow", "placebo"});
+     }},
+    {"tune",
+     [](const ValueReader& v, Config& c) {
+       c.encoder.tune = v.one_of({"", "zerolatency", "film", "animation", "grain", "stillimage", "psnr",
+                                  "ssim", "fastdecode"});
+     }},
+    {"vbv_buffer_s", [](const ValueReader& v, Config& c) { c.encoder.vbv_buffer_s = v.number(0.1, 10); }},
+    {"audio_bitrate_kbps", [](const ValueReader& v, Config& c) { c.encoder.audio_bitrate_kbps = v.integer(32, 512); }},
+    {"audio_channels", [](const ValueReader& v, Config& c) { c.encoder.audio_channels = v.integer(1, 2); }},
+    {"audio_rate", [](const ValueReader& v, Config& c) { c.encoder.audio_rate = v.integer_one_of({44100, 48000}); }},
+    {"renditions", [](const ValueReader& v, Config& c) { c.encoder.renditions = read_renditions(v); }},
+};
+
+constexpr Field<Config> kHlsFields[] = {
+    {"segment_duration_s", [](const ValueReader& v, Config& c) { c.hls.segment_duration_s = v.number(0.5, 10); }},
+    // The upper bound is hls.segment_duration_s, checked once both are known.
+    {"part_duration_s", [](const ValueReader& v, Config& c) { c.hls.part_duration_s = v.number(0.1, 10); }},
+    {"live_window", [](const ValueReader& v, Config& c) { c.hls.live_window = v.integer(3, 100); }},
+    {"dvr_window_s", [](const ValueReader& v, Config& c) { c.hls.dvr_window_s = v.number(0, 86400); }},
+    {"max_memory_mb", [](const ValueReader& v, Config& c) { c.hls.max_memory_mb = v.integer(16, 65536); }},
+};
+
+constexpr Field<Config> kLogFields[] = {
+    {"level",
+     [](const ValueReader& v, Config& c) { c.log.level = v.one_of({"trace", "debug", "info", "warn", "error"}); }},
+};
+
+constexpr Section kSections[] = {
+    {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
+    {"hls", kHlsFields},     {"log", kLogFields},
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), std::size_t{0});
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// A near miss worth suggesting: a typo, a missing plural, a dropped unit suffix.
+std::optional<std::string_view> closest(std::string_view name, const std::vector<std::string_view>& known) {
+  std::optional<std::string_view> best;
+  // One edit in three characters: "thread" finds "threads", "foo" finds nothing.
+  std::size_t best_distance = std::max<std::size_t>(1, (name.size() + 2) / 3) + 1;
+  for (std::string_view candidate : known) {
+    const std::size_t distance = edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::span<const Section> sections() { return kSections; }
+
+std::span<const Field<Rendition>> rendition_fields() { return kRenditionFields; }
+
+const Section* find_section(std::string_view name) {
+  for (const Section& section : kSections) {
+    if (section.name == name) return &section;
+  }
+  return nullptr;
+}
+
+std::string unknown_key_message(std::string_view key, std::string_view table,
+                                const std::vector<std::string_view>& known) {
+  const std::string_view name = key.substr(key.rfind('.') + 1);
+  std::string message = fmt::format("unknown key '{}'; ", key);
+  if (const auto suggestion = closest(name, known)) message += fmt::format("did you mean '{}'? ", *suggestion);
+  return message + fmt::format("known keys in {}: {}", table, fmt::join(known, ", "));
+}
+
+std::string unknown_section_message(std::string_view name) {
+  for (const Section& section : kSections) {
+    if (find_field<Config>(section.fields, name)) {
+      return fmt::format("unknown section '{}'; '{}' is a key of [{}], write it below that header", name, name,
+                         section.name);
+    }
+  }
+  std::vector<std::string_view> known;
+  for (const Section& section : kSections) known.push_back(section.name);
+  std::string message = fmt::format("unknown section '{}'; ", name);
+  if (const auto suggestion = closest(name, known)) message += fmt::format("did you mean [{}]? ", *suggestion);
+  return message + fmt::format("known sections: {}", fmt::join(known, ", "));
+}
+
+}  // namespace relay::config

@@ -1,0 +1,553 @@
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+#include "config/schema.hpp"
+
+using namespace relay::config;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+const std::filesystem::path kSourceDir = RELAY_SOURCE_DIR;
+
+// The message of the ConfigError that parsing `text` (as "relay.toml") throws.
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(text, "relay.toml", overrides);
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    INFO(message);
+    CHECK(message.find('\n') == std::string::npos);
+    return message;
+  }
+  FAIL("expected a ConfigError for:\n" << text);
+  return {};
+}
+
+void check_same(const Config& actual, const Config& expected) {
+  CHECK(actual.edge.listen == expected.edge.listen);
+  CHECK(actual.edge.threads == expected.edge.threads);
+  CHECK(actual.edge.cors_origins == expected.edge.cors_origins);
+  CHECK(actual.edge.web_dir == expected.edge.web_dir);
+  CHECK(actual.edge.node_modules_dir == expected.edge.node_modules_dir);
+  CHECK(actual.edge.read_timeout_s == expected.edge.read_timeout_s);
+  CHECK(actual.edge.max_header_bytes == expected.edge.max_header_bytes);
+  CHECK(actual.edge.max_body_bytes == expected.edge.max_body_bytes);
+
+  CHECK(actual.ingest.source == expected.ingest.source);
+  CHECK(actual.ingest.pipelines_dir == expected.ingest.pipelines_dir);
+  CHECK(actual.ingest.width == expected.ingest.width);
+  CHECK(actual.ingest.height == expected.ingest.height);
+  CHECK(actual.ingest.framerate == expected.ingest.framerate);
+  CHECK(actual.ingest.loop == expected.ingest.loop);
+  CHECK(actual.ingest.test_pattern == expected.ingest.test_pattern);
+
+  CHECK(actual.encoder.preset == expected.encoder.preset);
+  CHECK(actual.encoder.tune == expected.encoder.tune);
+  CHECK(actual.encoder.vbv_buffer_s == expected.encoder.vbv_buffer_s);
+  CHECK(actual.encoder.audio_bitrate_kbps == expected.encoder.audio_bitrate_kbps);
+  CHECK(actual.encoder.audio_channels == expected.encoder.audio_channels);
+  CHECK(actual.encoder.audio_rate == expected.encoder.audio_rate);
+  REQUIRE(actual.encoder.renditions.size() == expected.encoder.renditions.size());
+  for (std::size_t i = 0; i < expected.encoder.renditions.size(); ++i) {
+    const Rendition& a = actual.encoder.renditions[i];
+    const Rendition& e = expected.encoder.renditions[i];
+    INFO("rendition " << i);
+    CHECK(a.name == e.name);
+    CHECK(a.width == e.width);
+    CHECK(a.height == e.height);
+    CHECK(a.bitrate_kbps == e.bitrate_kbps);
+    CHECK(a.profile == e.profile);
+  }
+
+  CHECK(actual.hls.segment_duration_s == expected.hls.segment_duration_s);
+  CHECK(actual.hls.part_duration_s == expected.hls.part_duration_s);
+  CHECK(actual.hls.live_window == expected.hls.live_window);
+  CHECK(actual.hls.dvr_window_s == expected.hls.dvr_window_s);
+  CHECK(actual.hls.max_memory_mb == expected.hls.max_memory_mb);
+
+  CHECK(actual.log.level == expected.log.level);
+}
+
+// A fresh directory under the system temp dir, removed at scope exit.
+struct TempDir {
+  TempDir() {
+    std::random_device random;
+    path = std::filesystem::temp_directory_path() / ("relay-config-test-" + std::to_string(random()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return path / name;
+  }
+  std::filesystem::path path;
+};
+
+}  // namespace
+
+TEST_CASE("an empty file gives the struct defaults", "[config]") {
+  const Config config = parse_config("", "relay.toml");
+  check_same(config, Config{});
+  CHECK(config.source_file == "relay.toml");
+}
+
+TEST_CASE("every key is read into its member", "[config]") {
+  const Config config = parse_config(R"(
+[edge]
+listen = "[::1]:9000"
+threads = 8
+cors_origins = ["https://a.example", "http://b.example:8000"]
+web_dir = "/srv/web"
+node_modules_dir = "/srv/node_modules"
+read_timeout_s = 2.5
+max_header_bytes = 16384
+max_body_bytes = 0
+
+[ingest]
+source = "file:///media/talk.mp4"
+pipelines_dir = "/srv/pipelines"
+width = 1280
+height = 720
+framerate = 25
+loop = false
+test_pattern = "smpte"
+
+[encoder]
+preset = "fast"
+tune = ""
+vbv_buffer_s = 1
+audio_bitrate_kbps = 96
+audio_channels = 1
+audio_rate = 44100
+
+[[encoder.renditions]]
+name = "540p"
+width = 960
+height = 540
+bitrate_kbps = 1800
+profile = "main"
+
+[[encoder.renditions]]
+name = "low_res-2"
+width = 426
+height = 240
+bitrate_kbps = 400
+
+[hls]
+segment_duration_s = 4
+part_duration_s = 0.4
+live_window = 10
+dvr_window_s = 3600
+max_memory_mb = 2048
+
+[log]
+level = "debug"
+)",
+                                     "relay.toml");
+  CHECK(config.edge.listen == "[::1]:9000");
+  CHECK(config.edge.threads == 8);
+  CHECK(config.edge.cors_origins == std::vector<std::string>{"https://a.example", "http://b.example:8000"});
+  CHECK(config.edge.web_dir == "/srv/web");
+  CHECK(config.edge.node_modules_dir == "/srv/node_modules");
+  CHECK(config.edge.read_timeout_s == 2.5);
+  CHECK(config.edge.max_header_bytes == 16384);
+  CHECK(config.edge.max_body_bytes == 0);
+  CHECK(config.ingest.source == "file:///media/talk.mp4");
+  CHECK(config.ingest.pipelines_dir == "/srv/pipelines");
+  CHECK(config.ingest.width == 1280);
+  CHECK(config.ingest.height == 720);
+  CHECK(config.ingest.framerate == 25);
+  CHECK_FALSE(config.ingest.loop);
+  CHECK(config.ingest.test_pattern == "smpte");
+  CHECK(config.encoder.preset == "fast");
+  CHECK(config.encoder.tune.empty());
+  CHECK(config.encoder.vbv_buffer_s == 1.0);
+  CHECK(config.encoder.audio_bitrate_kbps == 96);
+  CHECK(config.encoder.audio_channels == 1);
+  CHECK(config.encoder.audio_rate == 44100);
+  REQUIRE(config.encoder.renditions.size() == 2);
+  CHECK(config.encoder.renditions[0].name == "540p");
+  CHECK(config.encoder.renditions[0].width == 960);
+  CHECK(config.encoder.renditions[0].height == 540);
+  CHECK(config.encoder.renditions[0].bitrate_kbps == 1800);
+  CHECK(config.encoder.renditions[0].profile == "main");
+  CHECK(config.encoder.renditions[1].name == "low_res-2");
+  CHECK(config.encoder.renditions[1].profile == "high");
+  CHECK(config.hls.segment_duration_s == 4.0);
+  CHECK(config.hls.part_duration_s == 0.4);
+  CHECK(config.hls.live_window == 10);
+  CHECK(config.hls.dvr_window_s == 3600.0);
+  CHECK(config.hls.max_memory_mb == 2048);
+  CHECK(config.log.level == "debug");
+}
+
+TEST_CASE("unknown keys and sections are reported where they are written", "[config][errors]") {
+  SECTION("a misspelt key, with the closest known one") {
+    const std::string message = error_of("# comment\n\n[edge]\nlisten = \"0.0.0.0:80\"\nthread = 4\n");
+    CHECK_THAT(message, StartsWith("relay.toml:5:1: unknown key 'edge.thread'; did you mean 'threads'? "
+                                   "known keys in [edge]: listen, threads, cors_origins, web_dir,"));
+  }
+  SECTION("a key nothing resembles lists the known keys only") {
+    const std::string message = error_of("[log]\nverbosity = 3\n");
+    CHECK(message == "relay.toml:2:1: unknown key 'log.verbosity'; known keys in [log]: level");
+  }
+  SECTION("a misspelt section") {
+    CHECK_THAT(error_of("[edge]\nthreads = 2\n\n[ingets]\nwidth = 640\n"),
+               StartsWith("relay.toml:4:2: unknown section 'ingets'; did you mean [ingest]? known sections: "
+                          "edge, ingest, encoder, hls, log"));
+  }
+  SECTION("a key above every section header") {
+    CHECK(error_of("threads = 4\n") ==
+          "relay.toml:1:1: unknown section 'threads'; 'threads' is a key of [edge], write it below that header");
+  }
+  SECTION("a sub-table inside a section") {
+    CHECK_THAT(error_of("[edge.tls]\ncert = \"a.pem\"\n"), StartsWith("relay.toml:1:7: unknown key 'edge.tls';"));
+  }
+  SECTION("the first problem in file order, not in key order") {
+    CHECK_THAT(error_of("[hls]\nzzz = 1\naaa = 2\n"), StartsWith("relay.toml:2:1: unknown key 'hls.zzz'"));
+  }
+}
+
+TEST_CASE("values of the wrong type are reported at the value", "[config][errors]") {
+  CHECK(error_of("[edge]\nthreads = \"4\"\n") == "relay.toml:2:11: edge.threads: expected an integer, got a string");
+  CHECK(error_of("[edge]\nthreads = 2.5\n") == "relay.toml:2:11: edge.threads: expected an integer, got a float");
+  CHECK(error_of("[ingest]\nloop = \"yes\"\n") == "relay.toml:2:8: ingest.loop: expected true or false, got a string");
+  CHECK(error_of("[edge]\nread_timeout_s = true\n") ==
+        "relay.toml:2:18: edge.read_timeout_s: expected a number, got a boolean");
+  CHECK(error_of("[edge]\ncors_origins = \"*\"\n") ==
+        "relay.toml:2:16: edge.cors_origins: expected an array, got a string");
+  CHECK(error_of("[edge]\ncors_origins = [\"*\", 3]\n") ==
+        "relay.toml:2:22: edge.cors_origins[1]: expected a string, got an integer");
+  CHECK(error_of("edge = 5\n") == "relay.toml:1:8: edge: expected a table, got an integer");
+  CHECK_THAT(error_of("[encoder.renditions]\nname = \"x\"\n"),
+             StartsWith("relay.toml:1:1: encoder.renditions: expected an array of tables, got a single table; "
+                        "write each rendition under a [[encoder.renditions]] header"));
+  CHECK(error_of("[encoder]\nrenditions = [1]\n") ==
+        "relay.toml:2:15: encoder.renditions[0]: expected a table, got an integer");
+}
+
+TEST_CASE("integers are accepted where a float is wanted", "[config]") {
+  const Config config = parse_config("[edge]\nread_timeout_s = 30\n[hls]\ndvr_window_s = 60\n", "relay.toml");
+  CHECK(config.edge.read_timeout_s == 30.0);
+  CHECK(config.hls.dvr_window_s == 60.0);
+}
+
+TEST_CASE("TOML syntax errors carry the file position", "[config][errors]") {
+  CHECK_THAT(error_of("[edge]\nthreads = 2\nlisten = \n"), StartsWith("relay.toml:3:"));
+  CHECK_THAT(error_of("[edge]\nthreads = 2\nthreads = 3\n"), StartsWith("relay.toml:3:"));
+}
+
+TEST_CASE("out-of-range values say what is accepted", "[config][errors]") {
+  CHECK(error_of("[edge]\nthreads = 0\n") == "relay.toml:2:11: edge.threads: 0 is out of range, expected 1..256");
+  CHECK(error_of("\n\n[hls]\n# the live playlist\nlive_window = 2\n") ==
+        "relay.toml:5:15: hls.live_window: 2 is out of range, expected 3..100");
+  CHECK(error_of("[edge]\nread_timeout_s = 0.1\n") ==
+        "relay.toml:2:18: edge.read_timeout_s: 0.1 is out of range, expected 0.5..600");
+  CHECK(error_of("[edge]\nread_timeout_s = nan\n") ==
+        "relay.toml:2:18: edge.read_timeout_s: nan is out of range, expected 0.5..600");
+  CHECK(error_of("[edge]\nthreads = 99999999999\n") ==
+        "relay.toml:2:11: edge.threads: 99999999999 is out of range, expected 1..256");
+
+  // Each row: a section body and the start of the expected problem, after "relay.toml:2:N: ".
+  const auto [text, problem] = GENERATE(table<std::string, std::string>({
+      {"[edge]\nlisten = \"localhost\"", "edge.listen: 'localhost' has no port"},
+      {"[edge]\nlisten = \"::1:8080\"", "edge.listen: '::1:8080' is an IPv6 address without [brackets]"},
+      {"[edge]\nlisten = \"[::1]8080\"", "edge.listen: '[::1]8080' has no port after the IPv6 address"},
+      {"[edge]\nlisten = \":8080\"", "edge.listen: ':8080' has no host"},
+      {"[edge]\nlisten = \"host:65536\"", "edge.listen: 'host:65536' has no valid port (0..65535)"},
+      {"[edge]\nlisten = \"host:80a\"", "edge.listen: 'host:80a' has no valid port"},
+      {"[edge]\ncors_origins = [\"ftp://x\"]", "edge.cors_origins[0]: 'ftp://x' is not an origin"},
+      {"[edge]\nmax_header_bytes = 512", "edge.max_header_bytes: 512 is out of range, expected 1024..1048576"},
+      {"[edge]\nmax_body_bytes = -1", "edge.max_body_bytes: -1 is out of range, expected 0..67108864"},
+      {"[edge]\nweb_dir = \"\"", "edge.web_dir: must not be empty"},
+      {"[ingest]\nsource = \"srt://:9000?mode=listener\"",
+       "ingest.source: 'srt://:9000?mode=listener': srt sources are not supported yet by this build; "
+       "accepted: \"test:\" or \"file:///absolute/path\""},
+      {"[ingest]\nsource = \"rtsp://cam/stream\"", "ingest.source: 'rtsp://cam/stream': rtsp sources are not supported"},
+      {"[ingest]\nsource = \"rtmp://x/live\"", "ingest.source: 'rtmp://x/live': rtmp sources are not supported"},
+      {"[ingest]\nsource = \"v4l2:///dev/video0\"", "ingest.source: 'v4l2:///dev/video0': v4l2 sources are not"},
+      {"[ingest]\nsource = \"file://talk.mp4\"", "ingest.source: 'file://talk.mp4' needs an absolute path"},
+      {"[ingest]\nsource = \"/media/talk.mp4\"", "ingest.source: '/media/talk.mp4' is not a source this build"},
+      {"[ingest]\nwidth = 1921", "ingest.width: 1921 must be even"},
+      {"[ingest]\nheight = 4322", "ingest.height: 4322 is out of range, expected 16..4320"},
+      {"[ingest]\nframerate = 121", "ingest.framerate: 121 is out of range, expected 1..120"},
+      {"[ingest]\ntest_pattern = \"balls\"",
+       "ingest.test_pattern: 'balls' is not accepted, expected one of: smpte, snow, black,"},
+      {"[encoder]\npreset = \"fastest\"",
+       "encoder.preset: 'fastest' is not accepted, expected one of: ultrafast, superfast, veryfast,"},
+      {"[encoder]\ntune = \"latency\"", "encoder.tune: 'latency' is not accepted, expected one of: \"\", zerolatency,"},
+      {"[encoder]\nvbv_buffer_s = 20", "encoder.vbv_buffer_s: 20 is out of range, expected 0.1..10"},
+      {"[encoder]\naudio_bitrate_kbps = 16", "encoder.audio_bitrate_kbps: 16 is out of range, expected 32..512"},
+      {"[encoder]\naudio_channels = 6", "encoder.audio_channels: 6 is out of range, expected 1..2"},
+      {"[encoder]\naudio_rate = 22050", "encoder.audio_rate: 22050 is not accepted, expected one of: 44100, 48000"},
+      {"[hls]\nsegment_duration_s = 12", "hls.segment_duration_s: 12 is out of range, expected 0.5..10"},
+      {"[hls]\npart_duration_s = 0.05", "hls.part_duration_s: 0.05 is out of range"},
+      {"[hls]\ndvr_window_s = 90000", "hls.dvr_window_s: 90000 is out of range, expected 0..86400"},
+      {"[hls]\nmax_memory_mb = 8", "hls.max_memory_mb: 8 is out of range, expected 16..65536"},
+      {"[log]\nlevel = \"verbose\"",
+       "log.level: 'verbose' is not accepted, expected one of: trace, debug, info, warn, error"},
+  }));
+  INFO(text);
+  const std::string message = error_of(text + "\n");
+  CHECK_THAT(message, StartsWith("relay.toml:2:"));
+  CHECK_THAT(message, Contains(": " + problem));
+}
+
+TEST_CASE("valid edge cases are accepted", "[config]") {
+  CHECK(parse_config("[edge]\nlisten = \"0.0.0.0:0\"\n", "relay.toml").edge.listen == "0.0.0.0:0");
+  CHECK(parse_config("[edge]\nlisten = \"[::]:65535\"\n", "relay.toml").edge.listen == "[::]:65535");
+  CHECK(parse_config("[edge]\ncors_origins = []\n", "relay.toml").edge.cors_origins.empty());
+  CHECK(parse_config("[hls]\nsegment_duration_s = 2\npart_duration_s = 2\n", "relay.toml").hls.part_duration_s == 2.0);
+  CHECK(parse_config("[hls]\nsegment_duration_s = 0.7\npart_duration_s = 0.1\n[ingest]\nframerate = 10\n",
+                     "relay.toml")
+            .hls.part_duration_s == 0.1);
+}
+
+TEST_CASE("a rendition list replaces the default ladder and is checked entry by entry", "[config][renditions]") {
+  const std::string top = "[[encoder.renditions]]\nname = \"720p\"\nwidth = 1280\nheight = 720\nbitrate_kbps = 2800\n";
+
+  SECTION("one entry replaces all three defaults") {
+    const Config config = parse_config(top, "relay.toml");
+    REQUIRE(config.encoder.renditions.size() == 1);
+    CHECK(config.encoder.renditions[0].name == "720p");
+    CHECK(config.encoder.renditions[0].profile == "high");
+  }
+  SECTION("a missing required key is reported at the entry") {
+    CHECK(error_of(top + "\n[[encoder.renditions]]\nname = \"360p\"\nwidth = 640\nheight = 360\n") ==
+          "relay.toml:7:1: encoder.renditions[1]: missing key 'bitrate_kbps'");
+  }
+  SECTION("an unknown key suggests the right one") {
+    CHECK_THAT(error_of(top + "framerate = 30\nprofil = \"main\"\n"),
+               StartsWith("relay.toml:6:1: unknown key 'encoder.renditions[0].framerate'; known keys in "
+                          "[[encoder.renditions]]: name, width, height, bitrate_kbps, profile"));
+    CHECK_THAT(error_of(top + "profil = \"main\"\n"),
+               StartsWith("relay.toml:6:1: unknown key 'encoder.renditions[0].profil'; did you mean 'profile'?"));
+  }
+  SECTION("bad values") {
+    CHECK(error_of(top + "profile = \"extended\"\n") ==
+          "relay.toml:6:11: encoder.renditions[0].profile: 'extended' is not accepted, expected one of: baseline, "
+          "main, high");
+    CHECK_THAT(error_of("[[encoder.renditions]]\nname = \"720P\"\n"),
+               StartsWith("relay.toml:2:8: encoder.renditions[0].name: '720P' is not a valid name"));
+    CHECK_THAT(error_of("[[encoder.renditions]]\nname = \"" + std::string(33, 'a') + "\"\n"),
+               Contains("encoder.renditions[0].name: 'aaaa"));
+    CHECK(error_of("[[encoder.renditions]]\nwidth = 853\n") ==
+          "relay.toml:2:9: encoder.renditions[0].width: 853 must be even (4:2:0 video)");
+    CHECK_THAT(error_of("[[encoder.renditions]]\nbitrate_kbps = 60000\n"),
+               StartsWith("relay.toml:2:16: encoder.renditions[0].bitrate_kbps: 60000 is out of range, expected "
+                          "100..50000"));
+  }
+  SECTION("names must be unique") {
+    CHECK(error_of(top + "\n[[encoder.renditions]]\nname = \"720p\"\nwidth = 640\nheight = 360\nbitrate_kbps = 600\n") ==
+          "relay.toml:8:8: encoder.renditions[1].name: '720p' is already the name of encoder.renditions[0]; "
+          "names must be unique");
+  }
+  SECTION("highest bitrate first") {
+    CHECK(error_of(top + "\n[[encoder.renditions]]\nname = \"1080p\"\nwidth = 1920\nheight = 1080\nbitrate_kbps = 5000\n") ==
+          "relay.toml:11:16: encoder.renditions[1].bitrate_kbps: 5000 is higher than encoder.renditions[0] (2800); "
+          "list renditions highest bitrate first");
+  }
+  SECTION("between 1 and 8 entries") {
+    CHECK(error_of("[encoder]\nrenditions = []\n") ==
+          "relay.toml:2:14: encoder.renditions: 0 renditions, expected 1..8");
+    std::string nine;
+    for (int i = 0; i < 9; ++i) {
+      nine += "[[encoder.renditions]]\nname = \"r" + std::to_string(i) +
+              "\"\nwidth = 640\nheight = 360\nbitrate_kbps = " + std::to_string(5000 - i * 100) + "\n";
+    }
+    CHECK_THAT(error_of(nine), StartsWith("relay.toml:1:1: encoder.renditions: 9 renditions, expected 1..8"));
+  }
+}
+
+TEST_CASE("checks across keys name the key and point at a line that set it", "[config][cross]") {
+  SECTION("parts must divide the segment") {
+    CHECK(error_of("[hls]\nsegment_duration_s = 2\npart_duration_s = 0.3\n") ==
+          "relay.toml:3:19: hls.part_duration_s: 0.3 does not divide hls.segment_duration_s (2): a segment must be "
+          "a whole number of parts (within 1e-6 s)");
+  }
+  SECTION("a part no longer than the segment") {
+    CHECK(error_of("[hls]\nsegment_duration_s = 1\npart_duration_s = 1.5\n") ==
+          "relay.toml:3:19: hls.part_duration_s: 1.5 is longer than hls.segment_duration_s (1)");
+  }
+  SECTION("the reported key's default falls back to the line of the other key") {
+    CHECK_THAT(error_of("[hls]\nsegment_duration_s = 0.75\n"),
+               StartsWith("relay.toml:2:22: hls.part_duration_s: 0.5 does not divide hls.segment_duration_s (0.75)"));
+  }
+  SECTION("a segment is a whole number of frames") {
+    CHECK(error_of("[ingest]\nframerate = 25\n[hls]\nsegment_duration_s = 0.5\npart_duration_s = 0.5\n") ==
+          "relay.toml:4:22: hls.segment_duration_s: 0.5 s at ingest.framerate 25 is 12.5 frames; a segment is one "
+          "GOP and must be a whole number of frames");
+    CHECK_THAT(error_of("[ingest]\nframerate = 25\n", {"hls.segment_duration_s=0.5", "hls.part_duration_s=0.25"}),
+               StartsWith("--set hls.segment_duration_s=0.5: hls.segment_duration_s: 0.5 s at ingest.framerate 25"));
+  }
+  SECTION("DVR window covers at least the live playlist") {
+    CHECK(error_of("[hls]\nlive_window = 6\ndvr_window_s = 10\n") ==
+          "relay.toml:3:16: hls.dvr_window_s: 10 is shorter than the live playlist (hls.live_window 6 x "
+          "hls.segment_duration_s 2 = 12 s); use 0 to turn DVR off, or at least 12");
+    CHECK(parse_config("[hls]\ndvr_window_s = 12\n", "relay.toml").hls.dvr_window_s == 12.0);
+  }
+  SECTION("a key set on the command line points at its --set argument") {
+    CHECK_THAT(error_of("", {"ingest.framerate=25", "hls.segment_duration_s=0.5", "hls.part_duration_s=0.5"}),
+               StartsWith("--set hls.segment_duration_s=0.5: hls.segment_duration_s: 0.5 s at"));
+  }
+}
+
+TEST_CASE("--set overrides take TOML values, or bare text as a string", "[config][overrides]") {
+  const std::string file = "[edge]\nthreads = 2\n[log]\nlevel = \"info\"\n";
+  const Config config = parse_config(file, "relay.toml",
+                                     {
+                                         "edge.threads=4",
+                                         "edge.read_timeout_s=2.5",
+                                         "hls.segment_duration_s=4",
+                                         "ingest.loop=false",
+                                         "ingest.source=file:///tmp/a=b.mp4",
+                                         "log.level=debug",
+                                         "edge.listen=[::1]:0",
+                                         R"(edge.cors_origins=["https://a.example", "https://b.example"])",
+                                         "encoder.tune=",
+                                         "encoder.preset=\"fast\"",
+                                         "encoder.preset=faster",
+                                     });
+  CHECK(config.edge.threads == 4);
+  CHECK(config.edge.read_timeout_s == 2.5);
+  CHECK(config.hls.segment_duration_s == 4.0);
+  CHECK_FALSE(config.ingest.loop);
+  CHECK(config.ingest.source == "file:///tmp/a=b.mp4");
+  CHECK(config.log.level == "debug");
+  CHECK(config.edge.listen == "[::1]:0");
+  CHECK(config.edge.cors_origins == std::vector<std::string>{"https://a.example", "https://b.example"});
+  CHECK(config.encoder.tune.empty());
+  CHECK(config.encoder.preset == "faster");
+}
+
+TEST_CASE("--set replaces the rendition ladder with an inline array of tables", "[config][overrides]") {
+  const Config config = parse_config(
+      "", "relay.toml",
+      {R"(encoder.renditions=[{name="360p",width=640,height=360,bitrate_kbps=600,profile="main"}])"});
+  REQUIRE(config.encoder.renditions.size() == 1);
+  CHECK(config.encoder.renditions[0].name == "360p");
+  CHECK(config.encoder.renditions[0].width == 640);
+  CHECK(config.encoder.renditions[0].height == 360);
+  CHECK(config.encoder.renditions[0].bitrate_kbps == 600);
+  CHECK(config.encoder.renditions[0].profile == "main");
+
+  const std::string bad = R"(encoder.renditions=[{name="a",width=641,height=360,bitrate_kbps=600}])";
+  CHECK(error_of("", {bad}) == "--set " + bad + ": encoder.renditions[0].width: 641 must be even (4:2:0 video)");
+}
+
+TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
+  CHECK_THAT(error_of("", {"edge.thread=4"}),
+             StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
+                        "[edge]: listen, threads,"));
+  CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log");
+  CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
+  CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
+  CHECK_THAT(error_of("", {"ingest.source=srt://:9000"}), Contains("srt sources are not supported yet by this build"));
+  for (const std::string malformed : {"edge.threads", "threads=4", ".threads=4", "edge.=4", "=4"}) {
+    CHECK(error_of("", {malformed}) ==
+          "--set " + malformed + ": expected section.key=value, such as --set edge.threads=4");
+  }
+}
+
+TEST_CASE("relative paths resolve against the base directory", "[config][paths]") {
+  const Config config = parse_config("[edge]\nweb_dir = \"www\"\nnode_modules_dir = \"/opt/js\"\n"
+                                     "[ingest]\npipelines_dir = \"../pipelines\"\n",
+                                     "relay.toml", {}, "/etc/relay");
+  CHECK(config.edge.web_dir == "/etc/relay/www");
+  CHECK(config.edge.node_modules_dir == "/opt/js");
+  CHECK(config.ingest.pipelines_dir == "/etc/pipelines");
+
+  const Config defaults = parse_config("", "relay.toml", {"edge.web_dir=site"}, "/etc/relay");
+  CHECK(defaults.edge.web_dir == "/etc/relay/site");
+  CHECK(defaults.edge.node_modules_dir == "/etc/relay/node_modules");
+  CHECK(defaults.ingest.pipelines_dir == "/etc/relay/pipelines");
+}
+
+TEST_CASE("load_config reads a file and resolves paths next to it", "[config][file]") {
+  TempDir dir;
+  const auto file = dir.write("relay.toml", "[edge]\nweb_dir = \"www\"\n");
+  const Config config = load_config(file, {"edge.threads=3"});
+  CHECK(config.source_file == file);
+  CHECK(config.edge.threads == 3);
+  CHECK(config.edge.web_dir == dir.path / "www");
+
+  const auto bad = dir.write("bad.toml", "\n[edge]\nthreads = 0\n");
+  try {
+    load_config(bad);
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& error) {
+    CHECK(std::string(error.what()) == bad.string() + ":3:11: edge.threads: 0 is out of range, expected 1..256");
+  }
+}
+
+TEST_CASE("load_config reports a file it cannot read", "[config][file]") {
+  TempDir dir;
+  const auto missing = dir.path / "missing.toml";
+  CHECK_THROWS_WITH(load_config(missing),
+                    "cannot read config file '" + missing.string() + "': No such file or directory");
+  CHECK_THROWS_WITH(load_config(dir.path), "cannot read config file '" + dir.path.string() + "': Is a directory");
+}
+
+TEST_CASE("the shipped config/relay.toml loads and equals the struct defaults", "[config][shipped]") {
+  const Config config = load_config(kSourceDir / "config" / "relay.toml");
+  Config expected;
+  expected.edge.web_dir = (kSourceDir / "web").lexically_normal();
+  expected.edge.node_modules_dir = (kSourceDir / "node_modules").lexically_normal();
+  expected.ingest.pipelines_dir = (kSourceDir / "pipelines").lexically_normal();
+  check_same(config, expected);
+}
+
+TEST_CASE("the shipped config/relay.toml documents every key", "[config][shipped]") {
+  std::ifstream file(kSourceDir / "config" / "relay.toml");
+  REQUIRE(file);
+  // Each "table.key" assigned in the file, and whether a comment leads up to it.
+  std::map<std::string, bool> documented;
+  std::vector<std::string> comments;
+  std::string table;
+  std::string previous;
+  const std::regex header(R"(^\[\[?([a-z_.]+)\]\]?$)");
+  const std::regex assignment(R"(^([a-z_]+)\s*=)");
+  for (std::string line; std::getline(file, line);) {
+    std::smatch match;
+    const bool after_comment = previous.starts_with('#');
+    if (std::regex_search(line, match, header)) {
+      table = match[1];
+      documented.try_emplace(table, after_comment);
+    } else if (std::regex_search(line, match, assignment)) {
+      documented.try_emplace(table + "." + match[1].str(), after_comment);
+    } else if (line.starts_with('#')) {
+      comments.push_back(line);
+    }
+    if (!line.empty()) previous = line;
+  }
+
+  for (const Section& section : sections()) {
+    for (const auto& field : section.fields) {
+      // The ladder counts through its [[encoder.renditions]] header, not "renditions = [...]".
+      const std::string key = std::string(section.name) + "." + std::string(field.name);
+      INFO(key);
+      REQUIRE(documented.contains(key));
+      CHECK(documented.at(key));
+    }
+  }
+  for (const auto& field : rendition_fields()) {
+    const std::string key = "encoder.renditions." + std::string(field.name);
+    INFO(key);
+    CHECK(documented.contains(key));
+    const std::regex described("^#\\s+" + std::string(field.name) + "\\s");
+    CHECK(std::any_of(comments.begin(), comments.end(),
+                      [&](const std::string& comment) { return std::regex_search(comment, described); }));
+  }
+}

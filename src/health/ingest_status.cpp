@@ -26,6 +26,13 @@ void IngestStatus::set_state(IngestState state) {
   s_.since_epoch_ms = now_epoch_ms();
 }
 
+void IngestStatus::advance(IngestState expected, IngestState next) {
+  std::lock_guard lock(mutex_);
+  if (s_.state != expected) return;
+  s_.state = next;
+  s_.since_epoch_ms = now_epoch_ms();
+}
+
 void IngestStatus::record_error(const std::string& element, const std::string& message) {
   std::lock_guard lock(mutex_);
   ++s_.bus_errors;

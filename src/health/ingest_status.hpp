@@ -25,6 +25,8 @@ class IngestStatus {
   explicit IngestStatus(std::string source);
 
   void set_state(IngestState state);
+  // Moves to `next` only from `expected`, so a late report cannot undo a newer state.
+  void advance(IngestState expected, IngestState next);
   void record_error(const std::string& element, const std::string& message);
   void record_warning(const std::string& element, const std::string& message);
 

@@ -180,7 +180,7 @@ struct Ingest::Impl {
           rend->packager->set_time_origin(origin ? origin : now_epoch_ms());
         }
         rend->packager->push(std::string_view(reinterpret_cast<const char*>(map.data), map.size));
-        data->self->status.set_state(health::IngestState::live);
+        data->self->status.advance(health::IngestState::starting, health::IngestState::live);
       } catch (const std::exception& e) {
         // A packaging fault stops this rendition only; the others and the edge go on.
         rend->failed = true;

@@ -1,0 +1,188 @@
+"""Starts the real seminar-relay binary on a free loopback port and talks to it.
+
+Shared by the integration tests; only the Python standard library, ffmpeg and
+ffprobe are used.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+# A light ladder: the tests check behaviour, not picture quality, and CI has 2 cores.
+LIGHT_LADDER = (
+    '[{name="360p",width=640,height=360,bitrate_kbps=800,profile="high"},'
+    '{name="240p",width=426,height=240,bitrate_kbps=400,profile="main"},'
+    '{name="180p",width=320,height=180,bitrate_kbps=200,profile="baseline"}]'
+)
+LIGHT = [
+    "ingest.width=640", "ingest.height=360", "encoder.preset=ultrafast",
+    f"encoder.renditions={LIGHT_LADDER}",
+]
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--binary", required=True)
+    p.add_argument("--source-dir", required=True)
+    return p.parse_args()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Relay:
+    """The relay process; use as a context manager so it is always stopped."""
+
+    def __init__(self, binary, source_dir, overrides=(), port=None):
+        self.port = port or free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="relay-", suffix=".log", delete=False)
+        cmd = [binary, "--config", os.path.join(source_dir, "config", "relay.toml"),
+               "--set", f"edge.listen=127.0.0.1:{self.port}"]
+        for o in overrides:
+            cmd += ["--set", o]
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("relay did not stop within 15 s of SIGTERM")
+        return self.proc.returncode
+
+    def log_text(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def request(self, path, method="GET", headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, headers=headers or {})
+            r = conn.getresponse()
+            body = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        status, headers, body = self.request(path, **kw)
+        if status != 200:
+            raise AssertionError(f"GET {path}: {status} {body[:200]!r}")
+        return body
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.time() + timeout
+        last_error = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"relay exited ({self.proc.returncode}) while waiting for {what}:\n"
+                                     + self.log_text()[-3000:])
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except (OSError, AssertionError, http.client.HTTPException) as e:
+                last_error = e
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last_error})\n"
+                             + self.log_text()[-3000:])
+
+    def wait_for_segments(self, rendition, count, timeout=40):
+        def ready():
+            segs = media_segments(self.get(f"/live/{rendition}/index.m3u8").decode())
+            return segs if len(segs) >= count else None
+        return self.wait_for(ready, timeout, f"{count} segments of {rendition}")
+
+
+def master_variants(text):
+    """[(attributes dict, uri)] from a master playlist."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
+            attrs = {k: v.strip('"') for k, v in attrs.items()}
+            out.append((attrs, lines[i + 1]))
+    return out
+
+
+def media_segments(text):
+    """[(msn, duration, uri, pdt)] from a media playlist."""
+    seq = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1))
+    out, duration, pdt = [], None, None
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            pdt = line.split(":", 1)[1]
+        elif line and not line.startswith("#"):
+            out.append((seq, duration, line, pdt))
+            seq += 1
+    return out
+
+
+def tag_value(text, tag):
+    m = re.search(re.escape(tag) + r":([^\n]*)", text)
+    return m.group(1) if m else None
+
+
+def ffprobe_frames(path, count=None):
+    """Video frames of a file: [{pict_type, pts_time, width, height, key_frame}]."""
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+           "frame=pict_type,pts_time,width,height,key_frame", "-of", "json"]
+    if count:
+        cmd += ["-read_intervals", f"%+#{count}"]
+    out = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(f"ffprobe failed on {path}: {out.stderr}")
+    return json.loads(out.stdout)["frames"]
+
+
+def make_clip(path, seconds=6, size="640x360", rate=30, audio=True):
+    """An H.264/AAC MP4 with motion, made with ffmpeg."""
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=44100:duration={seconds}"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        cmd += ["-c:a", "aac", "-b:a", "96k"]
+    subprocess.run(cmd + [path], check=True, timeout=120)
+
+
+class Checks:
+    """Collects failures so one run reports all of them, then exits non-zero."""
+
+    def __init__(self):
+        self.failures = []
+        self.count = 0
+
+    def check(self, cond, what):
+        self.count += 1
+        if not cond:
+            self.failures.append(what)
+            print(f"FAIL: {what}", flush=True)
+        return cond
+
+    def finish(self):
+        print(f"{self.count - len(self.failures)}/{self.count} checks passed", flush=True)
+        sys.exit(1 if self.failures else 0)

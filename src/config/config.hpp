@@ -58,6 +58,7 @@ struct HlsConfig {
   int live_window = 6;              // segments in the live playlist, >= 3
   double dvr_window_s = 0.0;        // extra seconds kept and listed for seeking back; 0 = off
   int max_memory_mb = 512;          // hard cap on media held in memory
+  bool low_latency = true;          // LL-HLS: parts, preload hints, blocking reload
 };
 
 struct LogConfig {

@@ -202,6 +202,7 @@ constexpr Field<Config> kHlsFields[] = {
     {"live_window", [](const ValueReader& v, Config& c) { c.hls.live_window = v.integer(3, 100); }},
     {"dvr_window_s", [](const ValueReader& v, Config& c) { c.hls.dvr_window_s = v.number(0, 86400); }},
     {"max_memory_mb", [](const ValueReader& v, Config& c) { c.hls.max_memory_mb = v.integer(16, 65536); }},
+    {"low_latency", [](const ValueReader& v, Config& c) { c.hls.low_latency = v.boolean(); }},
 };
 
 constexpr Field<Config> kLogFields[] = {

@@ -75,6 +75,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.hls.live_window == expected.hls.live_window);
   CHECK(actual.hls.dvr_window_s == expected.hls.dvr_window_s);
   CHECK(actual.hls.max_memory_mb == expected.hls.max_memory_mb);
+  CHECK(actual.hls.low_latency == expected.hls.low_latency);
 
   CHECK(actual.log.level == expected.log.level);
 }
@@ -150,6 +151,7 @@ part_duration_s = 0.4
 live_window = 10
 dvr_window_s = 3600
 max_memory_mb = 2048
+low_latency = false
 
 [log]
 level = "debug"
@@ -189,6 +191,7 @@ level = "debug"
   CHECK(config.hls.live_window == 10);
   CHECK(config.hls.dvr_window_s == 3600.0);
   CHECK(config.hls.max_memory_mb == 2048);
+  CHECK_FALSE(config.hls.low_latency);
   CHECK(config.log.level == "debug");
 }
 

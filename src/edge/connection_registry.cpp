@@ -1,0 +1,38 @@
+#include "edge/connection_registry.hpp"
+
+#include <vector>
+
+#include "edge/http_session.hpp"
+
+namespace relay::edge {
+
+bool ConnectionRegistry::add(uint64_t id, std::weak_ptr<HttpSession> session) {
+  std::lock_guard lock(mutex_);
+  if (closing_) return false;
+  sessions_.emplace(id, std::move(session));
+  return true;
+}
+
+void ConnectionRegistry::remove(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(id);
+}
+
+void ConnectionRegistry::close_all() {
+  std::vector<std::shared_ptr<HttpSession>> open;
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    for (auto& [id, weak] : sessions_)
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+  }
+  // Outside the lock: a session's destructor calls remove().
+  for (auto& session : open) session->close();
+}
+
+size_t ConnectionRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+}  // namespace relay::edge

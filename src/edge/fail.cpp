@@ -1,0 +1,24 @@
+#include "edge/fail.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "common/log.hpp"
+
+namespace relay::edge {
+
+void fail(boost::beast::error_code ec, std::string_view what) {
+  namespace net = boost::asio;
+  if (ec == net::error::operation_aborted || ec == boost::beast::http::error::end_of_stream) return;
+  static const auto log = relay::log::get("edge");
+  // Idle keep-alive timeouts and players aborting a download are routine on a public edge.
+  if (ec == boost::beast::error::timeout || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+      ec == net::error::eof || ec == boost::beast::http::error::partial_message) {
+    log->debug("{}: {}", what, ec.message());
+    return;
+  }
+  log->warn("{}: {}", what, ec.message());
+}
+
+}  // namespace relay::edge

@@ -1,0 +1,156 @@
+#include "edge/http_session.hpp"
+
+#include <atomic>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "edge/connection_registry.hpp"
+#include "edge/fail.hpp"
+#include "edge/stats.hpp"
+
+namespace relay::edge {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::atomic<uint64_t> g_next_session_id{1};
+
+// Looked up once: relay::log::get() takes a global lock, too much for every request.
+spdlog::logger& edge_log() {
+  static const auto logger = relay::log::get("edge");
+  return *logger;
+}
+
+// A response must not stall a worker's connection forever, yet a segment to a
+// phone on a weak link legitimately takes a while: allow the read timeout plus
+// one second per 64 KiB (about 512 kbit/s).
+std::chrono::milliseconds write_timeout(std::chrono::milliseconds base, uint64_t bytes) {
+  return base + std::chrono::seconds(bytes / (64 * 1024));
+}
+
+// After an error response the client may still be sending the rest of an oversized
+// request; closing with unread data would reset the connection and destroy our
+// answer in its receive buffer. Drain for a bounded time and amount instead.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerMaxBytes = 1024 * 1024;
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return ec.category() == beast::http::make_error_code(http::error::bad_target).category();
+}
+
+}  // namespace
+
+HttpSession::HttpSession(tcp::socket&& socket, const SessionContext& context)
+    : stream_(std::move(socket)), context_(context), id_(g_next_session_id.fetch_add(1)) {
+  beast::error_code ec;
+  auto endpoint = stream_.socket().remote_endpoint(ec);
+  peer_ = ec ? "?" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+  context_.stats.connection_opened();
+}
+
+HttpSession::~HttpSession() {
+  context_.registry.remove(id_);
+  context_.stats.connection_closed();
+  edge_log().trace("#{} closed", id_);
+}
+
+void HttpSession::run() {
+  if (!context_.registry.add(id_, weak_from_this())) return;
+  edge_log().trace("#{} open from {}", id_, peer_);
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+}
+
+void HttpSession::close() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->closed_ = true;
+    self->stream_.close();
+  });
+}
+
+void HttpSession::do_read() {
+  if (closed_) return;
+  parser_.emplace();
+  parser_->header_limit(context_.max_header_bytes);
+  parser_->body_limit(context_.max_body_bytes);
+  stream_.expires_after(context_.read_timeout);
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(beast::error_code ec, std::size_t) {
+  if (closed_) return;
+  if (ec == http::error::end_of_stream) return do_close();
+  if (ec == http::error::header_limit)
+    return respond_and_close(http::status::request_header_fields_too_large, "request header too large");
+  if (ec == http::error::body_limit) return respond_and_close(http::status::payload_too_large, "request body too large");
+  // A message cut off by the peer has no one left to answer.
+  if (ec && ec != http::error::partial_message && is_http_parse_error(ec))
+    return respond_and_close(http::status::bad_request, "malformed request");
+  if (ec) return fail(ec, fmt::format("#{} read", id_));
+
+  const auto& req = parser_->get();
+  response_ = context_.router.handle(req);
+  close_after_write_ = response_.need_eof();
+  if (edge_log().should_log(spdlog::level::debug))
+    edge_log().debug("#{} {} {} {} -> {}", id_, peer_, req.method_string(), req.target(), response_.result_int());
+  do_write();
+}
+
+void HttpSession::respond_and_close(http::status status, std::string_view message) {
+  edge_log().debug("#{} {}: {}", id_, peer_, message);
+  response_ = make_error_response(status, message);
+  response_.keep_alive(false);
+  close_after_write_ = true;
+  linger_after_write_ = true;
+  do_write();
+}
+
+void HttpSession::do_write() {
+  stream_.expires_after(write_timeout(context_.read_timeout, response_.body().size()));
+  http::async_write(stream_, response_, beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+}
+
+void HttpSession::on_write(beast::error_code ec, std::size_t bytes_transferred) {
+  // Counted even when the write failed: the bytes that did go out were sent.
+  context_.stats.response_sent(response_.result_int(), bytes_transferred);
+  if (closed_) return;
+  if (ec) return fail(ec, fmt::format("#{} write", id_));
+  // Release the body now: a finished response must not pin a segment the store has evicted.
+  response_ = {};
+  if (linger_after_write_) return do_lingering_close();
+  if (close_after_write_) return do_close();
+  do_read();
+}
+
+void HttpSession::do_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void HttpSession::do_lingering_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;
+  stream_.expires_after(kLingerTime);
+  buffer_.consume(buffer_.size());
+  stream_.async_read_some(buffer_.prepare(16 * 1024),
+                          beast::bind_front_handler(&HttpSession::on_linger, shared_from_this()));
+}
+
+void HttpSession::on_linger(beast::error_code ec, std::size_t bytes_transferred) {
+  lingered_bytes_ += bytes_transferred;
+  if (ec || closed_ || lingered_bytes_ > kLingerMaxBytes) return;
+  stream_.async_read_some(buffer_.prepare(16 * 1024),
+                          beast::bind_front_handler(&HttpSession::on_linger, shared_from_this()));
+}
+
+}  // namespace relay::edge

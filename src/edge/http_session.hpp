@@ -1,0 +1,67 @@
+#pragma once
+// One HTTP/1.1 connection: reads a request, asks the router, writes the response,
+// and repeats while keep-alive holds. All of it runs on the connection's strand;
+// other threads reach it only through close().
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "edge/router.hpp"
+
+namespace relay::edge {
+
+class ConnectionRegistry;
+class StatsCounters;
+
+// What every session shares; owned by the Server and outliving all sessions.
+struct SessionContext {
+  const Router& router;
+  ConnectionRegistry& registry;
+  StatsCounters& stats;
+  std::chrono::milliseconds read_timeout;
+  uint32_t max_header_bytes;
+  uint64_t max_body_bytes;
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionContext& context);
+  ~HttpSession();
+
+  void run();
+  // Safe from any thread; pending reads and writes end with operation_aborted.
+  void close();
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes_transferred);
+  void respond_and_close(boost::beast::http::status status, std::string_view message);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
+  void do_close();
+  void do_lingering_close();
+  void on_linger(boost::beast::error_code ec, std::size_t bytes_transferred);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  // Re-created for every request: a Beast parser reads exactly one message.
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  Response response_;
+  bool close_after_write_ = false;
+  bool linger_after_write_ = false;
+  bool closed_ = false;
+  size_t lingered_bytes_ = 0;
+  const SessionContext& context_;
+  const uint64_t id_;
+  std::string peer_;
+};
+
+}  // namespace relay::edge

@@ -1,0 +1,161 @@
+#include "edge/server.hpp"
+
+#include <charconv>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "edge/connection_registry.hpp"
+#include "edge/http_session.hpp"
+#include "edge/listener.hpp"
+#include "edge/router.hpp"
+#include "edge/static_files.hpp"
+
+namespace relay::edge {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// "host:port" or "[v6]:port", host an IP literal or "localhost".
+tcp::endpoint parse_listen(const std::string& listen) {
+  auto invalid = [&](std::string_view why) {
+    return std::runtime_error(fmt::format("cannot listen on {}: {}", listen, why));
+  };
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) throw invalid("expected host:port, e.g. 0.0.0.0:8080 or [::]:8080");
+  std::string host = listen.substr(0, colon);
+  std::string_view port_text = std::string_view(listen).substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+
+  uint16_t port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size())
+    throw invalid("port must be a number from 0 to 65535");
+
+  boost::system::error_code address_ec;
+  auto address = net::ip::make_address(host, address_ec);
+  if (address_ec) throw invalid(fmt::format("'{}' is not an IP address (use e.g. 0.0.0.0, 127.0.0.1 or [::])", host));
+  return {address, port};
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest)
+      : cfg(cfg), store(store), ingest(ingest) {}
+
+  config::Config cfg;
+  hls::Store& store;
+  health::IngestStatus& ingest;
+  // Everything a session refers to is declared before io_context, so it is still
+  // alive when the io_context destroys any handler (and session) it still holds.
+  StaticFiles static_files;
+  std::unique_ptr<Router> router;
+  ConnectionRegistry registry;
+  StatsCounters stats;
+  std::unique_ptr<SessionContext> session_context;
+  std::unique_ptr<net::io_context> ioc;
+  std::shared_ptr<Listener> listener;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+
+  std::mutex lifecycle_mutex;
+  enum class State { idle, running, stopped } state = State::idle;
+};
+
+Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest)
+    : impl_(std::make_unique<Impl>(cfg, store, ingest)) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.lifecycle_mutex);
+  if (s.state != Impl::State::idle) throw std::runtime_error("edge server: start() called twice");
+  const config::EdgeConfig& edge = s.cfg.edge;
+  auto log = relay::log::get("edge");
+
+  tcp::endpoint endpoint = parse_listen(edge.listen);
+  const int threads = edge.threads < 1 ? 1 : edge.threads;
+  auto ioc = std::make_unique<net::io_context>(threads);
+
+  tcp::acceptor acceptor(net::make_strand(*ioc));
+  auto check = [&](boost::system::error_code ec) {
+    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", edge.listen, ec.message()));
+  };
+  boost::system::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  check(ec);
+  // Lets a restarted relay bind while old connections sit in TIME_WAIT; on Linux it
+  // does not let two listeners share the port.
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  check(ec);
+  acceptor.bind(endpoint, ec);
+  check(ec);
+  acceptor.listen(net::socket_base::max_listen_connections, ec);
+  check(ec);
+  s.port = acceptor.local_endpoint().port();
+
+  s.static_files = StaticFiles::load(edge.web_dir, edge.node_modules_dir);
+  s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files);
+  s.session_context = std::make_unique<SessionContext>(SessionContext{
+      *s.router,
+      s.registry,
+      s.stats,
+      std::chrono::milliseconds(static_cast<int64_t>(edge.read_timeout_s * 1000)),
+      static_cast<uint32_t>(edge.max_header_bytes),
+      static_cast<uint64_t>(edge.max_body_bytes),
+  });
+  s.ioc = std::move(ioc);
+  s.listener = std::make_shared<Listener>(*s.ioc, std::move(acceptor), *s.session_context);
+  s.listener->run();
+
+  s.threads.reserve(threads);
+  for (int i = 0; i < threads; ++i) {
+    s.threads.emplace_back([&s, log] {
+      // A handler that throws must not take the whole process down with std::terminate.
+      for (;;) {
+        try {
+          s.ioc->run();
+          return;
+        } catch (const std::exception& e) {
+          log->error("edge worker: {}", e.what());
+        }
+      }
+    });
+  }
+  s.state = Impl::State::running;
+  log->info("listening on {} (port {}), {} worker threads", edge.listen, s.port, threads);
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::stop() {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.lifecycle_mutex);
+  if (s.state != Impl::State::running) {
+    s.state = Impl::State::stopped;
+    return;
+  }
+  // Once the acceptor and every socket are closed nothing is left to wait for, so
+  // the workers' run() returns on its own and no handler is abandoned mid-way.
+  s.listener->stop();
+  s.registry.close_all();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  s.state = Impl::State::stopped;
+  relay::log::get("edge")->info("stopped");
+}
+
+Stats Server::stats() const { return impl_->stats.snapshot(); }
+
+}  // namespace relay::edge

@@ -1,0 +1,38 @@
+#pragma once
+// The HTTP edge: serves the live HLS media from the store, the attendee page and
+// /api/health. Boost stays behind the pointer so the app need not compile Beast.
+#include <cstdint>
+#include <memory>
+
+#include "config/config.hpp"
+#include "edge/stats.hpp"
+#include "health/ingest_status.hpp"
+#include "hls/store.hpp"
+
+namespace relay::edge {
+
+class Server {
+ public:
+  // The store and ingest status must outlive the server; the config is copied.
+  Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds edge.listen and starts edge.threads worker threads. Throws
+  // std::runtime_error with one line, e.g. "cannot listen on 0.0.0.0:8080: Address already in use".
+  void start();
+  // The bound port (edge.listen may ask for port 0); 0 before start().
+  uint16_t port() const;
+  // Stops accepting, closes every connection, joins the threads. Idempotent.
+  // Must not be called from an edge worker thread (it joins them).
+  void stop();
+
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace relay::edge

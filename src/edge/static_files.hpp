@@ -1,0 +1,41 @@
+#pragma once
+// The attendee page and its assets, read into memory once at start so a request
+// never touches the disk and every response shares the same bytes.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hls/media.hpp"
+
+namespace relay::edge {
+
+struct StaticFile {
+  hls::Bytes data;
+  std::string content_type;
+  std::string etag;
+};
+
+class StaticFiles {
+ public:
+  // Reads every regular file under web_dir and node_modules_dir/hls.js/dist/hls.min.js.
+  // Missing pieces are logged and later answered with 404, so a half-installed
+  // checkout still serves video.
+  static StaticFiles load(const std::filesystem::path& web_dir, const std::filesystem::path& node_modules_dir);
+
+  // web_dir-relative path with '/' separators, e.g. "player.js".
+  const StaticFile* find(std::string_view relative_path) const;
+  const StaticFile* index() const { return find("index.html"); }
+  const StaticFile* hls_js() const { return hls_js_ ? &*hls_js_ : nullptr; }
+  size_t size() const { return files_.size(); }
+
+ private:
+  std::map<std::string, StaticFile, std::less<>> files_;
+  std::optional<StaticFile> hls_js_;
+};
+
+// By file extension; application/octet-stream for anything unknown.
+std::string_view content_type_for(const std::filesystem::path& file);
+
+}  // namespace relay::edge

@@ -1,0 +1,34 @@
+#include "edge/stats.hpp"
+
+namespace relay::edge {
+
+void StatsCounters::connection_opened() {
+  connections_accepted_.fetch_add(1, std::memory_order_relaxed);
+  connections_open_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void StatsCounters::connection_closed() { connections_open_.fetch_sub(1, std::memory_order_relaxed); }
+
+void StatsCounters::response_sent(unsigned status, uint64_t bytes) {
+  // Beast only produces 3-digit codes; anything else lands in slot 0 rather than out of bounds.
+  unsigned slot = status < kMaxStatus ? status : 0;
+  requests_by_status_[slot].fetch_add(1, std::memory_order_relaxed);
+  bytes_by_status_[slot].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+Stats StatsCounters::snapshot() const {
+  Stats s;
+  s.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
+  s.connections_open = connections_open_.load(std::memory_order_relaxed);
+  for (unsigned status = 0; status < kMaxStatus; ++status) {
+    uint64_t requests = requests_by_status_[status].load(std::memory_order_relaxed);
+    if (requests == 0) continue;
+    uint64_t bytes = bytes_by_status_[status].load(std::memory_order_relaxed);
+    s.by_status.push_back({status, requests, bytes});
+    s.requests += requests;
+    s.bytes_out += bytes;
+  }
+  return s;
+}
+
+}  // namespace relay::edge

@@ -1,0 +1,42 @@
+#pragma once
+// Request and byte counters for the whole edge. Plain relaxed atomics: they are
+// bumped once per response on every worker thread and read rarely.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace relay::edge {
+
+struct StatusCount {
+  unsigned status = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_out = 0;  // headers included, as they went on the wire
+};
+
+struct Stats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_open = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_out = 0;
+  std::vector<StatusCount> by_status;  // only statuses that occurred, ascending
+};
+
+class StatsCounters {
+ public:
+  void connection_opened();
+  void connection_closed();
+  void response_sent(unsigned status, uint64_t bytes);
+
+  Stats snapshot() const;
+
+ private:
+  static constexpr unsigned kMaxStatus = 600;
+
+  std::atomic<uint64_t> connections_accepted_{0};
+  std::atomic<uint64_t> connections_open_{0};
+  std::array<std::atomic<uint64_t>, kMaxStatus> requests_by_status_{};
+  std::array<std::atomic<uint64_t>, kMaxStatus> bytes_by_status_{};
+};
+
+}  // namespace relay::edge

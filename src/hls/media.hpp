@@ -14,6 +14,8 @@ inline Bytes make_bytes(std::string s) { return std::make_shared<const std::stri
 
 // A fragment (moof+mdat) inside a segment: an LL-HLS part.
 struct Part {
+  uint64_t msn = 0;  // the segment it belongs to
+  size_t index = 0;  // its place in that segment, from 0
   double duration_s = 0;
   bool independent = false;  // starts with an IDR
   Bytes data;

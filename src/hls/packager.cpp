@@ -99,6 +99,8 @@ void Packager::on_fragment(std::string bytes) {
     return;
   }
   Part part;
+  part.msn = next_msn_;
+  part.index = open_parts_.size();
   part.duration_s = duration;
   part.independent = video->starts_with_sync;
   part.data = make_bytes(pending_other_ + bytes);
@@ -106,6 +108,12 @@ void Packager::on_fragment(std::string bytes) {
   open_parts_.push_back(std::move(part));
   open_duration_s_ += duration;
   open_frames_ += video->sample_count;
+  if (options_.part_target_s > 0) publish();
+}
+
+int64_t Packager::open_pdt_epoch_ms() const {
+  double start_s = double(open_start_decode_) / open_timescale_;
+  return time_origin_epoch_ms_ + static_cast<int64_t>(std::llround(start_s * 1000.0));
 }
 
 void Packager::close_segment() {
@@ -113,7 +121,7 @@ void Packager::close_segment() {
   seg->msn = next_msn_++;
   seg->duration_s = open_duration_s_;
   double start_s = double(open_start_decode_) / open_timescale_;
-  seg->pdt_epoch_ms = time_origin_epoch_ms_ + static_cast<int64_t>(std::llround(start_s * 1000.0));
+  seg->pdt_epoch_ms = open_pdt_epoch_ms();
   seg->first_pts_90k = static_cast<uint64_t>(std::llround(start_s * 90000.0));
   size_t total = 0;
   for (auto& p : open_parts_) total += p.data->size();
@@ -132,7 +140,9 @@ void Packager::close_segment() {
   held_bytes_ += seg->data->size() * 2;  // the segment and its parts
   segments_.push_back(std::move(seg));
   evict();
-  publish();
+  // With LL-HLS the playlist goes out with the next part, which opens the next
+  // segment right after this; without, now.
+  if (options_.part_target_s <= 0) publish();
 }
 
 void Packager::evict() {
@@ -153,9 +163,41 @@ void Packager::publish() {
   view.target_duration_s = target_duration_s_;
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
+  snap->target_duration_s = target_duration_s_;
+  snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
+  if (options_.part_target_s > 0) {
+    view.low_latency = LowLatency{options_.part_target_s};
+    if (open_) {
+      view.open_msn = next_msn_;
+      view.open_parts = open_parts_;
+      view.open_pdt_epoch_ms = open_pdt_epoch_ms();
+      // The GOP is one segment long, so a full open segment closes at the next part.
+      bool full = open_duration_s_ >= options_.segment_duration_s - options_.part_target_s / 2;
+      view.hint_msn = full ? next_msn_ + 1 : next_msn_;
+      view.hint_index = full ? 0 : open_parts_.size();
+    }
+    snap->hint_msn = view.hint_msn;
+    snap->hint_index = view.hint_index;
+    snap->part_target_s = options_.part_target_s;
+    snap->open_msn = view.open_msn;
+    snap->open_parts = view.open_parts;
+    if (!view.open_parts.empty()) {
+      snap->last_part_msn = view.open_msn;
+      snap->last_part_index = static_cast<int64_t>(view.open_parts.size()) - 1;
+    } else if (!segments_.empty()) {
+      snap->last_part_msn = segments_.back()->msn;
+      snap->last_part_index = static_cast<int64_t>(segments_.back()->parts.size()) - 1;
+    }
+    if (skippable_segments(view) > 0) {
+      view.delta = true;
+      snap->playlist_delta = make_bytes(write_media_playlist(view));
+      view.delta = false;
+    }
+  }
+  // No playlist until a segment is complete: players need one whole segment.
+  if (segments_.empty()) return;
   snap->playlist = make_bytes(write_media_playlist(view));
   for (auto& s : segments_) snap->segments.emplace(s->msn, s);
-  snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   snap->last_segment_epoch_ms = now_epoch_ms();
   snap->last_segment_duration_s = segments_.empty() ? 0 : segments_.back()->duration_s;
   store_.publish(index_, std::move(snap));

@@ -23,6 +23,7 @@ struct PackagerOptions {
   int live_window = 6;
   double dvr_window_s = 0;
   size_t max_bytes = 128u << 20;  // media this rendition may hold
+  double part_target_s = 0;       // > 0: Low-Latency HLS, published after every part
 };
 
 class Packager {
@@ -47,6 +48,7 @@ class Packager {
   void on_box(const std::string& type, std::string bytes);
   void on_fragment(std::string bytes);
   void close_segment();
+  int64_t open_pdt_epoch_ms() const;
   void evict();
   void publish();
 

@@ -10,22 +10,91 @@ namespace relay::hls {
 
 std::string segment_uri(uint64_t msn) { return fmt::format("seg{}.m4s", msn); }
 
+std::string part_uri(uint64_t msn, size_t index) { return fmt::format("part{}.{}.m4s", msn, index); }
+
+double hold_back(int target_duration_s) { return 3.0 * target_duration_s; }
+double can_skip_until(int target_duration_s) { return 6.0 * target_duration_s; }
+
+namespace {
+
+double open_duration(const MediaPlaylistView& view) {
+  double d = 0;
+  for (const auto& p : view.open_parts) d += p.duration_s;
+  return d;
+}
+
+void write_parts(std::string& out, const std::vector<Part>& parts) {
+  auto it = std::back_inserter(out);
+  for (const auto& p : parts) {
+    fmt::format_to(it, "#EXT-X-PART:DURATION={:.3f},URI=\"{}\"{}\n", p.duration_s, part_uri(p.msn, p.index),
+                   p.independent ? ",INDEPENDENT=YES" : "");
+  }
+}
+
+}  // namespace
+
+size_t skippable_segments(const MediaPlaylistView& view) {
+  if (!view.low_latency) return 0;
+  double limit = can_skip_until(view.target_duration_s);
+  double after = open_duration(view);  // playlist time after the end of segment i
+  std::vector<double> tail(view.segments.size());
+  for (size_t i = view.segments.size(); i-- > 0;) {
+    tail[i] = after;
+    after += view.segments[i]->duration_s;
+  }
+  size_t n = 0;
+  while (n < view.segments.size() && tail[n] >= limit) ++n;
+  return n;
+}
+
 int rounded_duration(double seconds) { return static_cast<int>(std::lround(seconds)); }
 
 std::string write_media_playlist(const MediaPlaylistView& view) {
   std::string out;
   out.reserve(256 + view.segments.size() * 96);
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{}\n", view.target_duration_s);
-  uint64_t first_msn = view.segments.empty() ? 1 : view.segments.front()->msn;
+  const auto& ll = view.low_latency;
+  int target = view.target_duration_s;
+  // Version 9 for EXT-X-SKIP; the LL tags themselves need 6 (EXT-X-MAP without I-frames).
+  fmt::format_to(it, "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n", ll ? 9 : 7, target);
+  if (ll) {
+    fmt::format_to(it,
+                   "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3f},HOLD-BACK={:.3f},"
+                   "CAN-SKIP-UNTIL={:.3f}\n#EXT-X-PART-INF:PART-TARGET={:.3f}\n",
+                   ll->part_hold_back(), hold_back(target), can_skip_until(target), ll->part_target);
+  }
+  uint64_t first_msn = view.segments.empty() ? (view.open_msn ? view.open_msn : 1) : view.segments.front()->msn;
   fmt::format_to(it, "#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", first_msn);
   if (!view.init_uri.empty()) fmt::format_to(it, "#EXT-X-MAP:URI=\"{}\"\n", view.init_uri);
-  for (const auto& seg : view.segments) {
+
+  size_t skip = view.delta ? skippable_segments(view) : 0;
+  if (skip > 0) fmt::format_to(it, "#EXT-X-SKIP:SKIPPED-SEGMENTS={}\n", skip);
+
+  // Parts are listed only for the newest three target durations of the playlist.
+  std::vector<bool> with_parts(view.segments.size(), false);
+  if (ll) {
+    double covered = open_duration(view);
+    for (size_t i = view.segments.size(); i-- > 0 && covered < 3.0 * target;) {
+      with_parts[i] = true;
+      covered += view.segments[i]->duration_s;
+    }
+  }
+  for (size_t i = skip; i < view.segments.size(); ++i) {
+    const auto& seg = view.segments[i];
     if (seg->discontinuity) out += "#EXT-X-DISCONTINUITY\n";
     // PDT on every segment: the capture wall clock, so players can show latency.
     fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(seg->pdt_epoch_ms));
+    if (with_parts[i]) write_parts(out, seg->parts);
     fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s, segment_uri(seg->msn));
   }
+  if (ll && view.open_msn != 0) {
+    if (!view.open_parts.empty()) {
+      fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(view.open_pdt_epoch_ms));
+      write_parts(out, view.open_parts);
+    }
+  }
+  if (ll && view.hint_msn != 0)
+    fmt::format_to(it, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"\n", part_uri(view.hint_msn, view.hint_index));
   return out;
 }
 

@@ -2,6 +2,7 @@
 // Writes HLS playlists (draft-pantos-hls-rfc8216bis) from plain values.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,16 +10,39 @@
 
 namespace relay::hls {
 
+// Low-Latency HLS settings of a media playlist; all times in seconds.
+struct LowLatency {
+  double part_target = 0.5;
+  double part_hold_back() const { return 3 * part_target; }
+};
+
 struct MediaPlaylistView {
   int target_duration_s = 2;
   std::string init_uri = "init.mp4";  // empty: no EXT-X-MAP (MPEG-TS)
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first, consecutive msn
+
+  // Low latency: parts of the newest segments, the segment being built, a hint.
+  std::optional<LowLatency> low_latency;
+  uint64_t open_msn = 0;  // 0: no segment being built
+  int64_t open_pdt_epoch_ms = 0;
+  std::vector<Part> open_parts;
+  uint64_t hint_msn = 0;  // EXT-X-PRELOAD-HINT target; 0: none
+  size_t hint_index = 0;
+  bool delta = false;  // an _HLS_skip=YES update: old segments replaced by EXT-X-SKIP
 };
+
+double hold_back(int target_duration_s);       // 3 × target duration
+double can_skip_until(int target_duration_s);  // 6 × target duration
+
+// Segments a delta update may leave out: those ending at least CAN-SKIP-UNTIL
+// before the end of the playlist, counted from the oldest.
+size_t skippable_segments(const MediaPlaylistView& view);
 
 std::string write_media_playlist(const MediaPlaylistView& view);
 
-// The URI of a segment relative to its media playlist.
+// The URIs of a segment and a part, relative to their media playlist.
 std::string segment_uri(uint64_t msn);
+std::string part_uri(uint64_t msn, size_t index);
 
 struct Variant {
   std::string uri;  // e.g. "720p/index.m3u8"

@@ -2,6 +2,13 @@
 
 namespace relay::hls {
 
+const Part* RenditionSnapshot::find_part(uint64_t msn, size_t index) const {
+  if (msn == open_msn) return index < open_parts.size() ? &open_parts[index] : nullptr;
+  auto it = segments.find(msn);
+  if (it == segments.end() || index >= it->second->parts.size()) return nullptr;
+  return &it->second->parts[index];
+}
+
 Store::Store(std::vector<std::string> rendition_names)
     : names_(std::move(rendition_names)), snapshots_(names_.size()) {
   for (size_t i = 0; i < names_.size(); ++i) {

@@ -22,7 +22,24 @@ struct RenditionSnapshot {
   Bytes playlist;                // the media playlist text (null until the first segment)
   Bytes init;                    // EXT-X-MAP init section (fMP4); null until known
   std::map<uint64_t, std::shared_ptr<const Segment>> segments;  // every msn still servable
-  uint64_t last_msn = 0;         // 0 = none yet
+  uint64_t last_msn = 0;         // newest complete segment; 0 = none yet
+  int target_duration_s = 0;
+
+  // Low-Latency HLS (part_target_s == 0 when off).
+  double part_target_s = 0;
+  uint64_t open_msn = 0;          // the segment being built; 0 = none
+  std::vector<Part> open_parts;   // its parts so far
+  Bytes playlist_delta;           // the _HLS_skip=YES playlist; null when nothing can be skipped
+  // The newest part listed, for blocking reload and rendition reports.
+  uint64_t last_part_msn = 0;
+  int64_t last_part_index = -1;
+  // The part named by EXT-X-PRELOAD-HINT (hint_msn == 0: none): the next one,
+  // which is part 0 of the next segment when the open one is full.
+  uint64_t hint_msn = 0;
+  size_t hint_index = 0;
+
+  // A part by segment and index, from the open segment or a retained one.
+  const Part* find_part(uint64_t msn, size_t index) const;
   int64_t last_segment_epoch_ms = 0;  // wall clock when the newest segment was published
   double last_segment_duration_s = 0;
 };

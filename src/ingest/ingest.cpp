@@ -121,6 +121,7 @@ struct Ingest::Impl {
       opts.live_window = cfg.hls.live_window;
       opts.dvr_window_s = cfg.hls.dvr_window_s;
       opts.max_bytes = budget;
+      opts.part_target_s = cfg.hls.low_latency ? cfg.hls.part_duration_s : 0;
       rend->packager = std::make_unique<hls::Packager>(opts, i, store, &master);
       rend->sink = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), ("sink_" + r.name).c_str()));
       auto mux = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), ("mux_" + r.name).c_str()));
@@ -303,7 +304,7 @@ struct Ingest::Impl {
     auto add_watch = [&](GstElement* pipeline) {
       gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(pipeline));
       GSource* src = gst_bus_create_watch(bus.get());
-      g_source_set_callback(src, reinterpret_cast<GSourceFunc>(&Impl::on_bus_message), this, nullptr);
+      g_source_set_callback(src, G_SOURCE_FUNC(&Impl::on_bus_message), this, nullptr);
       guint id = g_source_attach(src, context);
       g_source_unref(src);
       return id;

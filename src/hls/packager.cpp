@@ -18,7 +18,9 @@ Packager::Packager(PackagerOptions options, size_t index, Store& store, MasterPl
       index_(index),
       store_(store),
       master_(master),
-      target_duration_s_(static_cast<int>(std::ceil(options_.segment_duration_s - 1e-9))) {}
+      target_duration_s_(static_cast<int>(std::ceil(options_.segment_duration_s - 1e-9))) {
+  if (options_.mpegts) options_.part_target_s = 0;  // parts need fMP4
+}
 
 size_t Packager::listed_count() const {
   auto seg = options_.segment_duration_s;
@@ -31,8 +33,49 @@ size_t Packager::listed_count() const {
 }
 
 void Packager::push(std::string_view bytes) {
+  if (options_.mpegts) return push_ts(bytes);
   splitter_.push(bytes);
   while (auto box = splitter_.next()) on_box(box->first, std::move(box->second));
+}
+
+void Packager::push_ts(std::string_view bytes) {
+  auto out = ts_splitter_.push(bytes);
+  if (!ts_described_ && master_ && !ts_splitter_.video_codec().empty() && !ts_splitter_.audio_codec().empty()) {
+    ts_described_ = true;
+    master_->set_stream_info(index_, options_.width, options_.height,
+                             ts_splitter_.video_codec() + "," + ts_splitter_.audio_codec());
+  }
+  size_t from = 0;
+  auto append = [&](size_t to) {
+    if (open_) ts_open_bytes_.append(out.packets, from, to - from);
+    from = to;
+  };
+  for (const auto& cut : out.cuts) {
+    append(cut.offset);
+    if (!ts_first_pts_) ts_first_pts_ = cut.pts_90k;
+    // 33-bit PTS; a wrap is a full day away from any seminar's start, but handle it.
+    uint64_t elapsed = (cut.pts_90k - ts_open_pts_) & ((uint64_t(1) << 33) - 1);
+    double duration = elapsed / 90000.0;
+    if (open_ && duration < options_.segment_duration_s * 0.5) continue;  // a stray early IDR
+    if (open_) {
+      open_duration_s_ = duration;
+      Part whole;
+      whole.msn = next_msn_;
+      whole.duration_s = duration;
+      whole.independent = true;
+      whole.data = make_bytes(std::move(ts_open_bytes_));
+      open_parts_ = {std::move(whole)};
+      open_frames_ = static_cast<uint64_t>(std::llround(duration * options_.frame_rate));
+      close_segment();
+    }
+    open_ = true;
+    ts_open_pts_ = cut.pts_90k;
+    open_start_decode_ = (cut.pts_90k - *ts_first_pts_) & ((uint64_t(1) << 33) - 1);
+    open_timescale_ = 90000;
+    // Each segment starts with the program tables so it decodes on its own.
+    ts_open_bytes_ = ts_splitter_.program_tables();
+  }
+  append(out.packets.size());
 }
 
 void Packager::on_box(const std::string& type, std::string bytes) {
@@ -131,6 +174,7 @@ void Packager::close_segment() {
   seg->data = make_bytes(std::move(data));
   seg->parts = std::move(open_parts_);
   open_parts_.clear();
+  if (options_.mpegts) seg->parts.clear();  // MPEG-TS has no LL-HLS parts
   open_ = false;
 
   target_duration_s_ = std::max(target_duration_s_, rounded_duration(seg->duration_s));
@@ -161,6 +205,10 @@ void Packager::publish() {
   snap->init = init_;
   MediaPlaylistView view;
   view.target_duration_s = target_duration_s_;
+  if (options_.mpegts) {
+    view.init_uri.clear();
+    view.segment_extension = "ts";
+  }
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
   snap->target_duration_s = target_duration_s_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "hls/fmp4.hpp"
 #include "hls/master.hpp"
 #include "hls/media.hpp"
+#include "hls/mpegts.hpp"
 #include "hls/store.hpp"
 
 namespace relay::hls {
@@ -23,7 +25,10 @@ struct PackagerOptions {
   int live_window = 6;
   double dvr_window_s = 0;
   size_t max_bytes = 128u << 20;  // media this rendition may hold
-  double part_target_s = 0;       // > 0: Low-Latency HLS, published after every part
+  double part_target_s = 0;       // > 0: Low-Latency HLS, published after every part (fMP4 only)
+  bool mpegts = false;            // the muxer writes MPEG-TS instead of fragmented MP4
+  int width = 0, height = 0;      // for the master playlist when the stream cannot say (MPEG-TS)
+  double frame_rate = 30;
 };
 
 class Packager {
@@ -46,6 +51,7 @@ class Packager {
 
  private:
   void on_box(const std::string& type, std::string bytes);
+  void push_ts(std::string_view bytes);
   void on_fragment(std::string bytes);
   void close_segment();
   int64_t open_pdt_epoch_ms() const;
@@ -58,6 +64,11 @@ class Packager {
   MasterPlaylist* master_;
 
   fmp4::BoxSplitter splitter_;
+  mpegts::Splitter ts_splitter_;
+  std::string ts_open_bytes_;
+  uint64_t ts_open_pts_ = 0;
+  std::optional<uint64_t> ts_first_pts_;
+  bool ts_described_ = false;
   std::string init_bytes_;
   Bytes init_;
   std::vector<fmp4::Track> tracks_;

@@ -8,7 +8,9 @@
 
 namespace relay::hls {
 
-std::string segment_uri(uint64_t msn) { return fmt::format("seg{}.m4s", msn); }
+std::string segment_uri(uint64_t msn, std::string_view extension) {
+  return fmt::format("seg{}.{}", msn, extension);
+}
 
 std::string part_uri(uint64_t msn, size_t index) { return fmt::format("part{}.{}.m4s", msn, index); }
 
@@ -85,7 +87,7 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
     // PDT on every segment: the capture wall clock, so players can show latency.
     fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(seg->pdt_epoch_ms));
     if (with_parts[i]) write_parts(out, seg->parts);
-    fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s, segment_uri(seg->msn));
+    fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s, segment_uri(seg->msn, view.segment_extension));
   }
   if (ll && view.open_msn != 0) {
     if (!view.open_parts.empty()) {

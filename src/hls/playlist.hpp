@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hls/media.hpp"
@@ -19,6 +20,7 @@ struct LowLatency {
 struct MediaPlaylistView {
   int target_duration_s = 2;
   std::string init_uri = "init.mp4";  // empty: no EXT-X-MAP (MPEG-TS)
+  std::string segment_extension = "m4s";
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first, consecutive msn
 
   // Low latency: parts of the newest segments, the segment being built, a hint.
@@ -41,7 +43,7 @@ size_t skippable_segments(const MediaPlaylistView& view);
 std::string write_media_playlist(const MediaPlaylistView& view);
 
 // The URIs of a segment and a part, relative to their media playlist.
-std::string segment_uri(uint64_t msn);
+std::string segment_uri(uint64_t msn, std::string_view extension = "m4s");
 std::string part_uri(uint64_t msn, size_t index);
 
 struct Variant {

@@ -59,6 +59,7 @@ struct HlsConfig {
   double dvr_window_s = 0.0;        // extra seconds kept and listed for seeking back; 0 = off
   int max_memory_mb = 512;          // hard cap on media held in memory
   bool low_latency = true;          // LL-HLS: parts, preload hints, blocking reload
+  std::string container = "fmp4";   // fmp4 | mpegts (old players; no LL-HLS)
 };
 
 struct LogConfig {

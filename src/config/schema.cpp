@@ -203,6 +203,7 @@ constexpr Field<Config> kHlsFields[] = {
     {"dvr_window_s", [](const ValueReader& v, Config& c) { c.hls.dvr_window_s = v.number(0, 86400); }},
     {"max_memory_mb", [](const ValueReader& v, Config& c) { c.hls.max_memory_mb = v.integer(16, 65536); }},
     {"low_latency", [](const ValueReader& v, Config& c) { c.hls.low_latency = v.boolean(); }},
+    {"container", [](const ValueReader& v, Config& c) { c.hls.container = v.one_of({"fmp4", "mpegts"}); }},
 };
 
 constexpr Field<Config> kLogFields[] = {

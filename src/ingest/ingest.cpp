@@ -24,7 +24,7 @@ const std::vector<std::string> kRequiredElements = {
     "videotestsrc", "audiotestsrc", "clockoverlay", "uridecodebin", "videoconvert", "videoscale",
     "videorate",    "audioconvert", "audioresample", "intervideosink", "intervideosrc", "interaudiosink",
     "interaudiosrc", "x264enc",     "h264parse",     "avenc_aac",     "aacparse",      "mp4mux",
-    "appsink",      "tee",          "queue"};
+    "appsink",      "tee",          "queue",         "mpegtsmux"};
 
 std::string element_name(GstObject* obj) {
   if (!obj) return "pipeline";
@@ -122,12 +122,17 @@ struct Ingest::Impl {
       opts.dvr_window_s = cfg.hls.dvr_window_s;
       opts.max_bytes = budget;
       opts.part_target_s = cfg.hls.low_latency ? cfg.hls.part_duration_s : 0;
+      opts.mpegts = cfg.hls.container == "mpegts";
+      opts.width = r.width;
+      opts.height = r.height;
+      opts.frame_rate = cfg.ingest.framerate;
       rend->packager = std::make_unique<hls::Packager>(opts, i, store, &master);
       rend->sink = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), ("sink_" + r.name).c_str()));
       auto mux = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), ("mux_" + r.name).c_str()));
       if (!rend->sink || !mux) throw std::runtime_error("ladder pipeline lacks mux_/sink_ for " + r.name);
-      rend->probe_pad = gst::Pad::adopt(gst_element_get_static_pad(mux.get(), "video_0"));
-      if (!rend->probe_pad) throw std::runtime_error("mux_" + r.name + " has no video_0 pad");
+      const char* video_pad = opts.mpegts ? "sink_65" : "video_0";
+      rend->probe_pad = gst::Pad::adopt(gst_element_get_static_pad(mux.get(), video_pad));
+      if (!rend->probe_pad) throw std::runtime_error(fmt::format("mux_{} has no {} pad", r.name, video_pad));
       renditions.push_back(std::move(rend));
     }
     for (auto& rend : renditions) {

@@ -115,7 +115,8 @@ PipelineTexts build_pipelines(const config::Config& cfg, const std::string& chan
 
   int gop_frames = static_cast<int>(std::lround(cfg.hls.segment_duration_s * cfg.ingest.framerate));
   std::string renditions;
-  auto rendition_template = read_template(dir, "rendition");
+  const char* rendition_name = cfg.hls.container == "mpegts" ? "rendition-mpegts" : "rendition";
+  auto rendition_template = read_template(dir, rendition_name);
   for (const auto& r : enc.renditions) {
     std::map<std::string, std::string> v = {
         {"name", r.name},
@@ -130,7 +131,7 @@ PipelineTexts build_pipelines(const config::Config& cfg, const std::string& chan
                       ? ""
                       : fmt::format("videoscale ! video/x-raw,width={},height={} !", r.width, r.height)},
     };
-    renditions += fill_template(rendition_template, v, "rendition");
+    renditions += fill_template(rendition_template, v, rendition_name);
   }
   auto ladder_values = common;
   ladder_values["renditions"] = renditions;

@@ -76,6 +76,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.hls.dvr_window_s == expected.hls.dvr_window_s);
   CHECK(actual.hls.max_memory_mb == expected.hls.max_memory_mb);
   CHECK(actual.hls.low_latency == expected.hls.low_latency);
+  CHECK(actual.hls.container == expected.hls.container);
 
   CHECK(actual.log.level == expected.log.level);
 }
@@ -152,6 +153,7 @@ live_window = 10
 dvr_window_s = 3600
 max_memory_mb = 2048
 low_latency = false
+container = "mpegts"
 
 [log]
 level = "debug"
@@ -192,6 +194,7 @@ level = "debug"
   CHECK(config.hls.dvr_window_s == 3600.0);
   CHECK(config.hls.max_memory_mb == 2048);
   CHECK_FALSE(config.hls.low_latency);
+  CHECK(config.hls.container == "mpegts");
   CHECK(config.log.level == "debug");
 }
 

@@ -86,3 +86,13 @@ TEST_CASE("unsupported source schemes and missing templates are clear errors") {
   cfg.ingest.pipelines_dir = "/nonexistent";
   CHECK_THROWS_WITH(ingest::build_pipelines(cfg, "ch"), Catch::Contains("cannot read pipeline template"));
 }
+
+TEST_CASE("container = mpegts muxes each rung with mpegtsmux, same encoders") {
+  auto cfg = shipped_defaults();
+  cfg.hls.container = "mpegts";
+  auto t = ingest::build_pipelines(cfg, "ch");
+  CHECK(count(t.ladder, "mpegtsmux name=mux_") == 3);
+  CHECK(t.ladder.find("mp4mux") == std::string::npos);
+  CHECK(count(t.ladder, "key-int-max=60 bframes=0") == 3);
+  CHECK(t.ladder.find("mux_720p.sink_65") != std::string::npos);
+}

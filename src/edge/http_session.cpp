@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/fail.hpp"
+#include "edge/publish_waiters.hpp"
 #include "edge/stats.hpp"
 
 namespace relay::edge {
@@ -44,6 +45,9 @@ std::chrono::milliseconds write_timeout(std::chrono::milliseconds base, uint64_t
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 1024 * 1024;
 
+// What the hang-up watch reads at most; more is a pipelined request, left for later.
+constexpr size_t kWatchBytes = 4096;
+
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == beast::http::make_error_code(http::error::bad_target).category();
 }
@@ -51,7 +55,10 @@ bool is_http_parse_error(const beast::error_code& ec) {
 }  // namespace
 
 HttpSession::HttpSession(tcp::socket&& socket, const SessionContext& context)
-    : stream_(std::move(socket)), context_(context), id_(g_next_session_id.fetch_add(1)) {
+    : stream_(std::move(socket)),
+      hold_timer_(stream_.get_executor()),
+      context_(context),
+      id_(g_next_session_id.fetch_add(1)) {
   beast::error_code ec;
   auto endpoint = stream_.socket().remote_endpoint(ec);
   peer_ = ec ? "?" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
@@ -59,6 +66,11 @@ HttpSession::HttpSession(tcp::socket&& socket, const SessionContext& context)
 }
 
 HttpSession::~HttpSession() {
+  // Only when the io_context is torn down with the hold's handlers still queued.
+  if (hold_) {
+    context_.waiters.remove(waiter_id_);
+    context_.stats.hold_ended();
+  }
   context_.registry.remove(id_);
   context_.stats.connection_closed();
   edge_log().trace("#{} closed", id_);
@@ -73,6 +85,7 @@ void HttpSession::run() {
 void HttpSession::close() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->closed_ = true;
+    self->end_hold();
     self->stream_.close();
   });
 }
@@ -97,12 +110,94 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     return respond_and_close(http::status::bad_request, "malformed request");
   if (ec) return fail(ec, fmt::format("#{} read", id_));
 
-  const auto& req = parser_->get();
-  response_ = context_.router.handle(req);
+  Routed routed = context_.router.handle(parser_->get());
+  if (!routed.response) return begin_hold(routed.hold);
+  respond(std::move(*routed.response));
+}
+
+void HttpSession::respond(Response response) {
+  response_ = std::move(response);
   close_after_write_ = response_.need_eof();
-  if (edge_log().should_log(spdlog::level::debug))
+  if (edge_log().should_log(spdlog::level::debug)) {
+    const auto& req = parser_->get();
     edge_log().debug("#{} {} {} {} -> {}", id_, peer_, req.method_string(), req.target(), response_.result_int());
+  }
   do_write();
+}
+
+void HttpSession::begin_hold(const Hold& hold) {
+  // The wake runs on the publishing thread: it only posts, and holds the session
+  // weakly so a waiter never keeps a closed connection alive.
+  waiter_id_ = context_.waiters.add(hold.rendition, [weak = weak_from_this(), executor = stream_.get_executor()] {
+    net::post(executor, [weak] {
+      if (auto self = weak.lock()) self->on_publish();
+    });
+  });
+  // Shutting down: nothing will be published to this edge any more.
+  if (waiter_id_ == 0) return respond(context_.router.expire(parser_->get(), hold));
+
+  hold_ = hold;
+  context_.stats.hold_started();
+  edge_log().trace("#{} {} held for up to {} ms", id_, parser_->get().target(), hold.timeout.count());
+  hold_timer_.expires_after(hold.timeout);
+  hold_timer_.async_wait(beast::bind_front_handler(&HttpSession::on_hold_timeout, shared_from_this()));
+
+  watching_ = true;
+  stream_.expires_never();
+  stream_.async_read_some(buffer_.prepare(kWatchBytes),
+                          beast::bind_front_handler(&HttpSession::on_watch, shared_from_this()));
+
+  // A publish between routing and registering woke no one; ask again now that
+  // every later publish will.
+  on_publish();
+}
+
+void HttpSession::on_publish() {
+  if (!hold_ || closed_) return;
+  Routed routed = context_.router.handle(parser_->get());
+  if (!routed.response) return;
+  end_hold();
+  respond(std::move(*routed.response));
+}
+
+void HttpSession::on_hold_timeout(beast::error_code ec) {
+  if (ec || !hold_ || closed_) return;
+  Hold hold = *hold_;
+  end_hold();
+  context_.stats.hold_timed_out();
+  respond(context_.router.expire(parser_->get(), hold));
+}
+
+void HttpSession::end_hold() {
+  if (!hold_) return;
+  context_.waiters.remove(waiter_id_);
+  context_.stats.hold_ended();
+  hold_.reset();
+  hold_timer_.cancel();
+  // The watch read ends with operation_aborted; a response write started after
+  // this is not affected.
+  if (watching_) {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+}
+
+void HttpSession::on_watch(beast::error_code ec, std::size_t bytes_transferred) {
+  watching_ = false;
+  // Bytes read are the start of a pipelined request: keep them for do_read().
+  if (!ec) buffer_.commit(bytes_transferred);
+  if (closed_) return;
+  if (hold_) {
+    if (!ec) return;  // a pipelined request; the deadline still bounds the hold
+    // The client hung up while waiting: nobody is left to answer.
+    fail(ec, fmt::format("#{} held request", id_));
+    end_hold();
+    return;
+  }
+  if (read_after_watch_) {
+    read_after_watch_ = false;
+    do_read();
+  }
 }
 
 void HttpSession::respond_and_close(http::status status, std::string_view message) {
@@ -128,6 +223,10 @@ void HttpSession::on_write(beast::error_code ec, std::size_t bytes_transferred) 
   response_ = {};
   if (linger_after_write_) return do_lingering_close();
   if (close_after_write_) return do_close();
+  if (watching_) {
+    read_after_watch_ = true;
+    return;
+  }
   do_read();
 }
 

@@ -13,9 +13,11 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "edge/byte_range.hpp"
+#include "edge/delivery_directives.hpp"
 #include "edge/etag.hpp"
 #include "edge/health_report.hpp"
 #include "edge/request_target.hpp"
+#include "hls/blocking.hpp"
 
 namespace relay::edge {
 namespace http = boost::beast::http;
@@ -23,6 +25,7 @@ namespace {
 
 constexpr std::string_view kPlaylistType = "application/vnd.apple.mpegurl";
 constexpr std::string_view kMediaType = "video/mp4";
+constexpr std::string_view kTransportStreamType = "video/mp2t";
 constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kSegmentCacheControl = "public, max-age=31536000, immutable";
 constexpr std::string_view kInitCacheControl = "public, max-age=60";
@@ -53,8 +56,9 @@ std::string random_boot_id() {
 
 // "seg42.m4s" -> 42. Leading zeros are refused so each segment has exactly one URL
 // (and one cache entry).
-std::optional<uint64_t> parse_segment_name(std::string_view file) {
-  constexpr std::string_view prefix = "seg", suffix = ".m4s";
+std::optional<uint64_t> parse_segment_name(std::string_view file, std::string_view extension) {
+  constexpr std::string_view prefix = "seg";
+  const std::string suffix = "." + std::string(extension);
   if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
       file.substr(file.size() - suffix.size()) != suffix)
     return std::nullopt;
@@ -64,6 +68,47 @@ std::optional<uint64_t> parse_segment_name(std::string_view file) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), msn);
   if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
   return msn;
+}
+
+// "part42.3.m4s" -> {42, 3}, with the same one-URL-per-part rule as segments.
+std::optional<std::pair<uint64_t, size_t>> parse_part_name(std::string_view file) {
+  constexpr std::string_view prefix = "part", suffix = ".m4s";
+  if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
+      file.substr(file.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  std::string_view digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  size_t dot = digits.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view text) -> std::optional<uint64_t> {
+    if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return v;
+  };
+  auto msn = number(digits.substr(0, dot));
+  auto index = number(digits.substr(dot + 1));
+  if (!msn || !index) return std::nullopt;
+  return std::pair<uint64_t, size_t>{*msn, static_cast<size_t>(*index)};
+}
+
+// The parts a player may ask for before they exist (rfc8216bis 6.2.6: a hinted
+// resource must be requestable as soon as it is hinted): the one the PRELOAD-HINT
+// names, and whichever of "the next part of the open segment" and "part 0 of the
+// next segment" it does not, as the packager only guesses where a segment ends.
+bool is_next_part(const hls::RenditionSnapshot& s, uint64_t msn, size_t index) {
+  if (msn <= s.last_msn) return false;  // a complete segment gains no parts
+  if (s.hint_msn != 0 && msn == s.hint_msn && index == s.hint_index) return true;
+  uint64_t open = s.open_msn != 0 ? s.open_msn : s.last_msn + 1;
+  size_t have = s.open_msn != 0 ? s.open_parts.size() : 0;
+  return (msn == open && index == have) || (msn == open + 1 && index == 0 && have > 0);
+}
+
+// EXT-X-ENDLIST is the last tag of a finished playlist.
+bool has_ended(const std::string& playlist) {
+  constexpr std::string_view tag = "#EXT-X-ENDLIST";
+  std::string_view tail = std::string_view(playlist).substr(playlist.size() > 64 ? playlist.size() - 64 : 0);
+  return tail.find(tag) != std::string_view::npos;
 }
 
 // message::keep_alive() without needing a whole message: the HTTP/1.0 and 1.1 defaults.
@@ -96,7 +141,7 @@ Response make_error_response(http::status status, std::string_view message) {
 }
 
 Router::Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
-               const StaticFiles& files)
+               const StaticFiles& files, RouterOptions options)
     : store_(store),
       ingest_(ingest),
       files_(files),
@@ -107,17 +152,39 @@ Router::Router(const config::Config& cfg, const hls::Store& store, const health:
       // (RFC 8216bis Appendix B: target duration / 2 for non-blocking reloads).
       playlist_cache_control_(fmt::format(
           "public, max-age={}", std::max<int64_t>(1, static_cast<int64_t>(std::floor(cfg.hls.segment_duration_s / 2))))),
+      options_(options),
       boot_id_(random_boot_id()),
       started_(std::chrono::steady_clock::now()) {}
 
-Response Router::handle(const RequestHeader& req) const {
-  Response res;
-  try {
-    res = dispatch(req);
-  } catch (const std::exception& e) {
-    relay::log::get("edge")->error("{} {}: {}", req.method_string(), req.target(), e.what());
-    res = make_error_response(http::status::internal_server_error, "internal error");
+Routed Router::handle(const RequestHeader& req) const {
+  Routed routed = [&]() -> Routed {
+    try {
+      return dispatch(req);
+    } catch (const std::exception& e) {
+      relay::log::get("edge")->error("{} {}: {}", req.method_string(), req.target(), e.what());
+      return make_error_response(http::status::internal_server_error, "internal error");
+    }
+  }();
+  if (routed.response) routed.response = finish(req, std::move(*routed.response));
+  return routed;
+}
+
+Response Router::expire(const RequestHeader& req, const Hold& hold) const {
+  Response res = make_error_response(http::status::service_unavailable,
+                                     hold.kind == Hold::Kind::playlist
+                                         ? "the requested segment or part was not published in time"
+                                         : "the hinted part was not published in time");
+  if (hold.kind == Hold::Kind::playlist) {
+    // rfc8216bis Appendix B: a failed blocking reload may be cached for four target
+    // durations, so a CDN answers the other players asking the same thing.
+    res.set(http::field::cache_control, fmt::format("public, max-age={}", 4 * hold.target_duration_s));
+  } else {
+    res.set(http::field::retry_after, "1");
   }
+  return finish(req, std::move(res));
+}
+
+Response Router::finish(const RequestHeader& req, Response res) const {
   set_common_headers(res);
   res.version(req.version());
   res.keep_alive(wants_keep_alive(req));
@@ -129,14 +196,14 @@ Response Router::handle(const RequestHeader& req) const {
   return res;
 }
 
-Response Router::dispatch(const RequestHeader& req) const {
+Routed Router::dispatch(const RequestHeader& req) const {
   RequestTarget target = parse_request_target(req.target());
   if (!target.ok()) return make_error_response(http::status::bad_request, target.error);
 
   switch (req.method()) {
     case http::verb::get:
     case http::verb::head:
-      return route_get(req, target.path);
+      return route_get(req, target.path, target.query);
     case http::verb::options:
       return preflight();
     default: {
@@ -147,7 +214,7 @@ Response Router::dispatch(const RequestHeader& req) const {
   }
 }
 
-Response Router::route_get(const RequestHeader& req, std::string_view path) const {
+Routed Router::route_get(const RequestHeader& req, std::string_view path, std::string_view query) const {
   constexpr std::string_view static_prefix = "/static/", live_prefix = "/live/";
   if (path == "/") return serve_static(req, files_.index());
   if (path.substr(0, static_prefix.size()) == static_prefix)
@@ -161,52 +228,146 @@ Response Router::route_get(const RequestHeader& req, std::string_view path) cons
     if (slash == std::string_view::npos || slash == 0) return not_found();
     std::string_view file = rest.substr(slash + 1);
     if (file.find('/') != std::string_view::npos) return not_found();
-    return serve_rendition(req, rest.substr(0, slash), file);
+    return serve_rendition(req, rest.substr(0, slash), file, query);
   }
   return not_found();
 }
 
 Response Router::serve_static(const RequestHeader& req, const StaticFile* file) const {
   if (!file) return not_found();
-  return serve(req, {file->data, file->content_type, file->etag, kStaticCacheControl, true});
+  return serve(req, {file->data, file->content_type, file->etag, std::string(kStaticCacheControl), true});
 }
 
 Response Router::serve_master(const RequestHeader& req) const {
   hls::Bytes master = store_.master();
   if (!master || master->empty()) return not_ready("the master playlist");
   // The master playlist has no version; its content is small and identifies it.
-  std::string etag = make_etag(fmt::format("m-{:016x}", content_hash(*master)));
-  return serve(req, {std::move(master), kPlaylistType, std::move(etag), playlist_cache_control_, false});
+  std::string tag = fmt::format("m-{:016x}", content_hash(*master));
+  return serve_playlist_text(req, std::move(master), tag, playlist_cache_control_);
 }
 
-Response Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file) const {
+Routed Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
+                               std::string_view query) const {
   auto index = store_.find(name);
   if (!index) return not_found();
   // One snapshot per request: playlist, init and segment then all come from the same publish.
   auto snapshot = store_.rendition(*index);
   if (!snapshot) return not_found();
 
-  if (file == "index.m3u8") {
-    if (!snapshot->playlist) return not_ready("the playlist");
-    std::string etag = make_etag(fmt::format("p-{}-{}-{}", boot_id_, name, snapshot->version));
-    return serve(req, {snapshot->playlist, kPlaylistType, std::move(etag), playlist_cache_control_, false});
-  }
+  if (file == "index.m3u8") return serve_media_playlist(req, *index, *snapshot, query);
   if (file == "init.mp4") {
     if (!snapshot->init) return not_ready("the init section");
     // An encoder restart may produce a different init section under the same URL.
     std::string etag = make_etag(fmt::format("i-{}-{:016x}", name, content_hash(*snapshot->init)));
-    return serve(req, {snapshot->init, kMediaType, std::move(etag), kInitCacheControl, true});
+    return serve(req, {snapshot->init, kMediaType, std::move(etag), std::string(kInitCacheControl), true});
   }
-  if (auto msn = parse_segment_name(file)) {
+  if (auto msn = parse_segment_name(file, snapshot->segment_extension)) {
     auto it = snapshot->segments.find(*msn);
     if (it == snapshot->segments.end() || !it->second || !it->second->data) return not_found();
     const hls::Segment& segment = *it->second;
     // msn alone repeats after a restart; the capture time and size make the tag unique.
     std::string etag =
         make_etag(fmt::format("s-{}-{}-{}-{}", name, segment.msn, segment.data->size(), segment.pdt_epoch_ms));
-    return serve(req, {segment.data, kMediaType, std::move(etag), kSegmentCacheControl, true});
+    auto type = snapshot->segment_extension == "ts" ? kTransportStreamType : kMediaType;
+    return serve(req, {segment.data, type, std::move(etag), std::string(kSegmentCacheControl), true});
   }
+  if (auto part = parse_part_name(file)) return serve_part(req, *index, *snapshot, part->first, part->second);
   return not_found();
+}
+
+Routed Router::serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                                    std::string_view query) const {
+  if (!snapshot.playlist) return not_ready("the playlist");
+  // Without LL-HLS the directives mean nothing here, as on any plain HLS server.
+  const bool low_latency = snapshot.part_target_s > 0;
+  const int target = target_duration(snapshot);
+  DeliveryDirectives directives;
+  if (low_latency) {
+    directives = parse_delivery_directives(query);
+    if (!directives.ok()) return make_error_response(http::status::bad_request, directives.error);
+    // A finished playlist never grows, so there is nothing to wait for (rfc8216bis 6.2.5.2).
+    if (has_ended(*snapshot.playlist)) {
+      directives.msn.reset();
+      directives.part.reset();
+    }
+  }
+  if (directives.msn) {
+    switch (hls::check_block(snapshot, {*directives.msn, directives.part})) {
+      case hls::BlockVerdict::bad_request:
+        return make_error_response(http::status::bad_request,
+                                   "_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
+      case hls::BlockVerdict::wait:
+        return make_hold(Hold::Kind::playlist, index, target);
+      case hls::BlockVerdict::ready:
+        break;
+    }
+  }
+
+  const bool delta = directives.skip && snapshot.playlist_delta;
+  hls::Bytes text = delta ? snapshot.playlist_delta : snapshot.playlist;
+  std::string tag = fmt::format("p-{}-{}-{}{}", boot_id_, store_.names()[index], snapshot.version, delta ? "-d" : "");
+  if (low_latency) {
+    // Other renditions advance on their own, so their reports are current per response.
+    std::string reports = hls::rendition_reports(store_, index);
+    if (!reports.empty()) {
+      std::string joined;
+      joined.reserve(text->size() + reports.size() + 1);
+      joined = *text;
+      if (!joined.empty() && joined.back() != '\n') joined += '\n';
+      joined += reports;
+      tag += fmt::format("-{:016x}", content_hash(reports));
+      text = hls::make_bytes(std::move(joined));
+    }
+  }
+  // rfc8216bis Appendix B: a blocking response stays right for 6 target durations,
+  // and caches key on the whole URL, so one origin request serves every player
+  // asking for the same part.
+  std::string cache_control =
+      directives.msn ? fmt::format("public, max-age={}", 6 * target) : playlist_cache_control_;
+  return serve_playlist_text(req, std::move(text), tag, std::move(cache_control));
+}
+
+Routed Router::serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                          uint64_t msn, size_t part_index) const {
+  if (const hls::Part* part = snapshot.find_part(msn, part_index); part && part->data) {
+    // A part's msn and index repeat after a restart; the boot id keeps the tags apart.
+    std::string etag = make_etag(
+        fmt::format("pt-{}-{}-{}-{}-{}", boot_id_, store_.names()[index], msn, part_index, part->data->size()));
+    return serve(req, {part->data, kMediaType, std::move(etag), std::string(kSegmentCacheControl), true});
+  }
+  if (snapshot.part_target_s > 0 && is_next_part(snapshot, msn, part_index))
+    return make_hold(Hold::Kind::part, index, target_duration(snapshot));
+  return not_found();
+}
+
+Response Router::serve_playlist_text(const RequestHeader& req, hls::Bytes text, std::string_view tag,
+                                     std::string cache_control) const {
+  Response res;
+  if (accepts_gzip(req[http::field::accept_encoding])) {
+    // Another representation, so another strong entity tag.
+    std::string etag = make_etag(fmt::format("{}-gz", tag));
+    hls::Bytes compressed = gzip_cache_.compress(etag, *text);
+    res = serve(req, {std::move(compressed), kPlaylistType, std::move(etag), std::move(cache_control), false});
+    if (res.result() == http::status::ok) res.set(http::field::content_encoding, "gzip");
+  } else {
+    res = serve(req, {std::move(text), kPlaylistType, make_etag(tag), std::move(cache_control), false});
+  }
+  res.set(http::field::vary, "Accept-Encoding");
+  return res;
+}
+
+int Router::target_duration(const hls::RenditionSnapshot& snapshot) const {
+  if (snapshot.target_duration_s > 0) return snapshot.target_duration_s;
+  return std::max(1, static_cast<int>(std::ceil(hls_.segment_duration_s - 1e-9)));
+}
+
+Hold Router::make_hold(Hold::Kind kind, size_t index, int target_duration_s) const {
+  Hold hold;
+  hold.kind = kind;
+  hold.rendition = index;
+  hold.target_duration_s = target_duration_s;
+  hold.timeout = std::chrono::milliseconds(std::llround(options_.hold_timeout_targets * target_duration_s * 1000.0));
+  return hold;
 }
 
 Response Router::serve_health(const RequestHeader& req) const {
@@ -271,7 +432,10 @@ Response Router::preflight() const {
 void Router::apply_cors(const RequestHeader& req, Response& res) const {
   // With a list of origins the answer depends on Origin, so a shared cache must key
   // on it even for requests without one, or it would hand one site's answer to another.
-  if (!cors_any_origin_ && !cors_origins_.empty()) res.set(http::field::vary, "Origin");
+  if (!cors_any_origin_ && !cors_origins_.empty()) {
+    std::string_view vary = res[http::field::vary];
+    res.set(http::field::vary, vary.empty() ? std::string("Origin") : fmt::format("{}, Origin", vary));
+  }
   auto origin = req[http::field::origin];
   if (origin.empty()) return;
   if (cors_any_origin_) {

@@ -15,6 +15,7 @@
 #include "edge/connection_registry.hpp"
 #include "edge/http_session.hpp"
 #include "edge/listener.hpp"
+#include "edge/publish_waiters.hpp"
 #include "edge/router.hpp"
 #include "edge/static_files.hpp"
 
@@ -50,17 +51,19 @@ tcp::endpoint parse_listen(const std::string& listen) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest)
-      : cfg(cfg), store(store), ingest(ingest) {}
+  Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options)
+      : cfg(cfg), store(store), ingest(ingest), options(options) {}
 
   config::Config cfg;
   hls::Store& store;
   health::IngestStatus& ingest;
+  RouterOptions options;
   // Everything a session refers to is declared before io_context, so it is still
   // alive when the io_context destroys any handler (and session) it still holds.
   StaticFiles static_files;
   std::unique_ptr<Router> router;
   ConnectionRegistry registry;
+  std::unique_ptr<PublishWaiters> waiters;
   StatsCounters stats;
   std::unique_ptr<SessionContext> session_context;
   std::unique_ptr<net::io_context> ioc;
@@ -72,8 +75,8 @@ struct Server::Impl {
   enum class State { idle, running, stopped } state = State::idle;
 };
 
-Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest)
-    : impl_(std::make_unique<Impl>(cfg, store, ingest)) {}
+Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options)
+    : impl_(std::make_unique<Impl>(cfg, store, ingest, options)) {}
 
 Server::~Server() { stop(); }
 
@@ -106,10 +109,12 @@ void Server::start() {
   s.port = acceptor.local_endpoint().port();
 
   s.static_files = StaticFiles::load(edge.web_dir, edge.node_modules_dir);
-  s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files);
+  s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files, s.options);
+  s.waiters = std::make_unique<PublishWaiters>(s.store);
   s.session_context = std::make_unique<SessionContext>(SessionContext{
       *s.router,
       s.registry,
+      *s.waiters,
       s.stats,
       std::chrono::milliseconds(static_cast<int64_t>(edge.read_timeout_s * 1000)),
       static_cast<uint32_t>(edge.max_header_bytes),
@@ -149,6 +154,8 @@ void Server::stop() {
   // Once the acceptor and every socket are closed nothing is left to wait for, so
   // the workers' run() returns on its own and no handler is abandoned mid-way.
   s.listener->stop();
+  // No wake is posted after this, and a request that would be held is answered at once.
+  s.waiters->close();
   s.registry.close_all();
   for (auto& t : s.threads) t.join();
   s.threads.clear();

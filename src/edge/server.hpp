@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "edge/router_options.hpp"
 #include "edge/stats.hpp"
 #include "health/ingest_status.hpp"
 #include "hls/store.hpp"
@@ -14,7 +15,8 @@ namespace relay::edge {
 class Server {
  public:
   // The store and ingest status must outlive the server; the config is copied.
-  Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest);
+  // Publishes to the store wake the requests held for them (blocking playlist reloads).
+  Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -24,7 +26,8 @@ class Server {
   void start();
   // The bound port (edge.listen may ask for port 0); 0 before start().
   uint16_t port() const;
-  // Stops accepting, closes every connection, joins the threads. Idempotent.
+  // Stops accepting, answers no held request any more, closes every connection,
+  // joins the threads. Idempotent.
   // Must not be called from an edge worker thread (it joins them).
   void stop();
 

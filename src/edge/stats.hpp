@@ -19,6 +19,10 @@ struct Stats {
   uint64_t connections_open = 0;
   uint64_t requests = 0;
   uint64_t bytes_out = 0;
+  // Requests held open for a blocking playlist reload or a hinted part: a gauge,
+  // and how many holds ended in a 503 because nothing arrived in time.
+  uint64_t requests_held = 0;
+  uint64_t holds_timed_out = 0;
   std::vector<StatusCount> by_status;  // only statuses that occurred, ascending
 };
 
@@ -27,6 +31,9 @@ class StatsCounters {
   void connection_opened();
   void connection_closed();
   void response_sent(unsigned status, uint64_t bytes);
+  void hold_started();
+  void hold_ended();
+  void hold_timed_out();
 
   Stats snapshot() const;
 
@@ -35,6 +42,8 @@ class StatsCounters {
 
   std::atomic<uint64_t> connections_accepted_{0};
   std::atomic<uint64_t> connections_open_{0};
+  std::atomic<uint64_t> requests_held_{0};
+  std::atomic<uint64_t> holds_timed_out_{0};
   std::array<std::atomic<uint64_t>, kMaxStatus> requests_by_status_{};
   std::array<std::atomic<uint64_t>, kMaxStatus> bytes_by_status_{};
 };

@@ -209,6 +209,7 @@ void Packager::publish() {
     view.init_uri.clear();
     view.segment_extension = "ts";
   }
+  snap->segment_extension = view.segment_extension;
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
   snap->target_duration_s = target_duration_s_;

@@ -21,6 +21,7 @@ struct RenditionSnapshot {
   uint64_t version = 0;          // +1 on every publish
   Bytes playlist;                // the media playlist text (null until the first segment)
   Bytes init;                    // EXT-X-MAP init section (fMP4); null until known
+  std::string segment_extension = "m4s";  // "ts" for MPEG-TS
   std::map<uint64_t, std::shared_ptr<const Segment>> segments;  // every msn still servable
   uint64_t last_msn = 0;         // newest complete segment; 0 = none yet
   int target_duration_s = 0;

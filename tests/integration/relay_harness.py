@@ -186,3 +186,47 @@ class Checks:
     def finish(self):
         print(f"{self.count - len(self.failures)}/{self.count} checks passed", flush=True)
         sys.exit(1 if self.failures else 0)
+
+
+# Low-Latency HLS helpers.
+
+PART_RE = re.compile(r'#EXT-X-PART:([^\n]*)')
+HINT_RE = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"')
+PART_URI_RE = re.compile(r'part(\d+)\.(\d+)\.m4s')
+
+
+def ll_parts(text):
+    """[(msn, index, duration, independent, uri)] of the EXT-X-PART tags of a media playlist."""
+    out = []
+    for m in PART_RE.finditer(text):
+        attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', m.group(1)))
+        uri = attrs["URI"].strip('"')
+        msn, index = (int(x) for x in PART_URI_RE.fullmatch(uri).groups())
+        out.append((msn, index, float(attrs["DURATION"]), attrs.get("INDEPENDENT") == "YES", uri))
+    return out
+
+
+def preload_hint(text):
+    """(msn, index) of the EXT-X-PRELOAD-HINT TYPE=PART, or None."""
+    m = HINT_RE.search(text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def thread_count(pid):
+    """Threads of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no Threads line for pid {pid}")
+
+
+def raise_fd_limit(wanted):
+    """Raises this process's open-file soft limit (and so its children's) towards `wanted`."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target

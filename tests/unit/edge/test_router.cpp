@@ -11,12 +11,17 @@
 
 #include "common/clock.hpp"
 #include "edge/router.hpp"
+#include "gunzip.hpp"
+#include "ll_snapshot.hpp"
 
 namespace http = boost::beast::http;
 namespace fs = std::filesystem;
 using relay::edge::Response;
 using relay::edge::Router;
 using relay::edge::StaticFiles;
+using relay::test::gunzip;
+using relay::test::make_ll_snapshot;
+using relay::test::part_bytes;
 
 namespace {
 
@@ -88,11 +93,18 @@ struct RouterFixture {
     store.publish(1, make_snapshot("360p", 3, last_segment_epoch_ms));
   }
 
-  Response request(http::verb method, std::string target,
-                   std::initializer_list<std::pair<http::field, std::string>> headers = {}) {
+  relay::edge::Routed route(http::verb method, std::string target,
+                            std::initializer_list<std::pair<http::field, std::string>> headers = {}) {
     http::request<http::empty_body> req{method, target, 11};
     for (auto& [field, value] : headers) req.set(field, value);
     return router->handle(req);
+  }
+  // A request the router must answer at once.
+  Response request(http::verb method, std::string target,
+                   std::initializer_list<std::pair<http::field, std::string>> headers = {}) {
+    auto routed = route(method, std::move(target), headers);
+    REQUIRE(routed.response);
+    return std::move(*routed.response);
   }
   Response get(std::string target, std::initializer_list<std::pair<http::field, std::string>> headers = {}) {
     return request(http::verb::get, std::move(target), headers);
@@ -342,7 +354,7 @@ TEST_CASE_METHOD(RouterFixture, "CORS with the default wildcard", "[router][cors
   publish_all();
   auto with_origin = get("/live/master.m3u8", {{http::field::origin, "https://example.org"}});
   CHECK(header(with_origin, http::field::access_control_allow_origin) == "*");
-  CHECK(header(with_origin, http::field::vary).empty());
+  CHECK(header(with_origin, http::field::vary).find("Origin") == std::string::npos);
   auto without_origin = get("/live/master.m3u8");
   CHECK(header(without_origin, http::field::access_control_allow_origin).empty());
 }
@@ -394,9 +406,9 @@ TEST_CASE_METHOD(RouterFixture, "keep-alive follows the request", "[router]") {
   CHECK_FALSE(close.keep_alive());
 
   http::request<http::empty_body> old{http::verb::get, "/", 10};
-  CHECK_FALSE(router->handle(old).keep_alive());
+  CHECK_FALSE(router->handle(old).response->keep_alive());
   old.set(http::field::connection, "keep-alive");
-  CHECK(router->handle(old).keep_alive());
+  CHECK(router->handle(old).response->keep_alive());
 }
 
 TEST_CASE_METHOD(RouterFixture, "/api/health", "[router][health]") {
@@ -455,4 +467,293 @@ TEST_CASE_METHOD(RouterFixture, "/api/health", "[router][health]") {
     ingest.set_state(relay::health::IngestState::ended);
     CHECK(report()["status"] == "down");
   }
+}
+
+namespace {
+
+// Two LL renditions: 720p has segments 1..3 and segment 4 open with two parts
+// (hint: part4.2); 360p is one part behind.
+struct LowLatencyFixture : RouterFixture {
+  LowLatencyFixture() { publish_ll(); }
+  void publish_ll(uint64_t version = 10) {
+    store.set_master(relay::hls::make_bytes("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000\n720p/index.m3u8\n"));
+    store.publish(0, make_ll_snapshot("720p", version, 3, 2));
+    store.publish(1, make_ll_snapshot("360p", version, 3, 1));
+  }
+  std::string playlist_720p() const { return *store.rendition(0)->playlist; }
+  const std::string report_360p = "#EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\",LAST-MSN=4,LAST-PART=0\n";
+};
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(LowLatencyFixture, "LL playlists end with a report of every other rendition", "[router][ll]") {
+  auto res = get("/live/720p/index.m3u8");
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(body(res) == playlist_720p() + report_360p);
+  CHECK(body(res).find("../720p/") == std::string::npos);
+  CHECK(header(res, http::field::cache_control) == "public, max-age=1");
+  CHECK(header(res, http::field::vary) == "Accept-Encoding");
+
+  // Computed per response: another rendition's publish changes the body and the tag.
+  auto etag = header(res, http::field::etag);
+  store.publish(1, make_ll_snapshot("360p", 11, 3, 2));
+  auto after = get("/live/720p/index.m3u8");
+  CHECK(ends_with(body(after), "LAST-MSN=4,LAST-PART=1\n"));
+  CHECK(header(after, http::field::etag) != etag);
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a blocking reload for what exists is answered at once, cacheable 6 targets",
+                 "[router][ll]") {
+  // _HLS_part past the last part of a complete segment means part 0 of the next one.
+  for (const char* query : {"_HLS_msn=3", "_HLS_msn=1", "_HLS_msn=4&_HLS_part=1", "_HLS_msn=4&_HLS_part=0",
+                            "_HLS_msn=2&_HLS_part=9", "_HLS_msn=3&_HLS_part=4", "_HLS_msn=3&_HLS_part=3&cache=buster"}) {
+    INFO(query);
+    auto res = get(std::string("/live/720p/index.m3u8?") + query);
+    CHECK(res.result() == http::status::ok);
+    CHECK(body(res) == playlist_720p() + report_360p);
+    CHECK(header(res, http::field::cache_control) == "public, max-age=12");
+  }
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a blocking reload for the next part or segment is held", "[router][ll]") {
+  for (const char* query : {"_HLS_msn=4&_HLS_part=2", "_HLS_msn=4", "_HLS_msn=5", "_HLS_msn=5&_HLS_part=0",
+                            "_HLS_msn=4&_HLS_part=2&_HLS_skip=YES"}) {
+    INFO(query);
+    auto routed = route(http::verb::get, std::string("/live/720p/index.m3u8?") + query);
+    REQUIRE_FALSE(routed.response);
+    CHECK(routed.hold.kind == relay::edge::Hold::Kind::playlist);
+    CHECK(routed.hold.rendition == 0);
+    CHECK(routed.hold.target_duration_s == 2);
+    CHECK(routed.hold.timeout == std::chrono::milliseconds(6000));
+  }
+  auto other = route(http::verb::get, "/live/360p/index.m3u8?_HLS_msn=4&_HLS_part=1");
+  REQUIRE_FALSE(other.response);
+  CHECK(other.hold.rendition == 1);
+
+  // Asked again after the publish that brings the part: answered, and the part is listed.
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  auto released = route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2");
+  REQUIRE(released.response);
+  CHECK(released.response->result() == http::status::ok);
+  CHECK(body(*released.response).find("URI=\"part4.2.m4s\"\n") != std::string::npos);
+  CHECK(header(*released.response, http::field::cache_control) == "public, max-age=12");
+  CHECK_FALSE(route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=4").response);
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "the hold timeout follows the target duration and the options", "[router][ll]") {
+  router = std::make_unique<Router>(cfg, store, ingest, files, relay::edge::RouterOptions{0.05});
+  auto routed = route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2");
+  REQUIRE_FALSE(routed.response);
+  CHECK(routed.hold.timeout == std::chrono::milliseconds(100));
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a held request that times out gets 503; a playlist's is cacheable 4 targets",
+                 "[router][ll]") {
+  http::request<http::empty_body> req{http::verb::get, "/live/720p/index.m3u8?_HLS_msn=5", 11};
+  auto routed = router->handle(req);
+  REQUIRE_FALSE(routed.response);
+  auto res = router->expire(req, routed.hold);
+  CHECK(res.result() == http::status::service_unavailable);
+  CHECK(header(res, http::field::cache_control) == "public, max-age=8");
+  CHECK(header(res, http::field::server) == "seminar-relay");
+  CHECK(res.keep_alive());
+  CHECK_FALSE(body(res).empty());
+
+  http::request<http::empty_body> part_req{http::verb::get, "/live/720p/part4.2.m4s", 11};
+  auto part = router->handle(part_req);
+  REQUIRE_FALSE(part.response);
+  auto part_res = router->expire(part_req, part.hold);
+  CHECK(part_res.result() == http::status::service_unavailable);
+  // A cached 503 under a part's URL would hide the part once it exists.
+  CHECK(header(part_res, http::field::cache_control) == "no-store");
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "blocking directives beyond the limits or malformed are 400 at once",
+                 "[router][ll]") {
+  for (const char* query : {"_HLS_msn=6", "_HLS_msn=600", "_HLS_part=1", "_HLS_msn=x", "_HLS_msn=-4",
+                            "_HLS_msn=4&_HLS_part=20", "_HLS_msn=5&_HLS_part=9", "_HLS_skip=NO",
+                            "_HLS_msn=4&_HLS_msn=4"}) {
+    INFO(query);
+    auto res = get(std::string("/live/720p/index.m3u8?") + query);
+    CHECK(res.result() == http::status::bad_request);
+    CHECK(header(res, http::field::cache_control) == "no-store");
+    CHECK(header(res, http::field::content_type) == "text/plain; charset=utf-8");
+    CHECK_FALSE(body(res).empty());
+  }
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a segment with more parts than PART-TARGET suggests still allows the next",
+                 "[router][ll]") {
+  // Fragments shorter than PART-TARGET: six parts so far in a 2 s segment of 0.5 s parts.
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 6));
+  auto routed = route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=5&_HLS_part=0");
+  CHECK_FALSE(routed.response);
+}
+
+TEST_CASE_METHOD(RouterFixture, "without LL-HLS the directives are ignored, even malformed ones", "[router][ll]") {
+  publish_all();
+  for (const char* query : {"_HLS_msn=99", "_HLS_part=1", "_HLS_msn=abc", "_HLS_skip=YES"}) {
+    INFO(query);
+    auto res = get(std::string("/live/720p/index.m3u8?") + query);
+    CHECK(res.result() == http::status::ok);
+    CHECK(body(res) == *store.rendition(0)->playlist);
+    CHECK(header(res, http::field::cache_control) == "public, max-age=1");
+  }
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "_HLS_skip answers the delta playlist when there is one", "[router][ll]") {
+  const std::string delta = *store.rendition(0)->playlist_delta;
+  REQUIRE(delta.find("#EXT-X-SKIP:SKIPPED-SEGMENTS=1") != std::string::npos);
+  for (const char* query : {"_HLS_skip=YES", "_HLS_skip=v2"}) {
+    INFO(query);
+    auto res = get(std::string("/live/720p/index.m3u8?") + query);
+    CHECK(body(res) == delta + report_360p);
+    CHECK(header(res, http::field::cache_control) == "public, max-age=1");
+  }
+  auto blocking = get("/live/720p/index.m3u8?_HLS_msn=3&_HLS_skip=YES");
+  CHECK(body(blocking) == delta + report_360p);
+  CHECK(header(blocking, http::field::cache_control) == "public, max-age=12");
+  CHECK(header(blocking, http::field::etag) != header(get("/live/720p/index.m3u8?_HLS_msn=3"), http::field::etag));
+
+  // Nothing to skip yet: the whole playlist.
+  store.publish(0, make_ll_snapshot("720p", 11, 1, 2));
+  REQUIRE_FALSE(store.rendition(0)->playlist_delta);
+  CHECK(body(get("/live/720p/index.m3u8?_HLS_skip=YES")) == playlist_720p() + report_360p);
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a finished playlist answers blocking requests at once", "[router][ll]") {
+  auto ended = make_ll_snapshot("720p", 11, 3, 0);
+  ended->playlist = relay::hls::make_bytes(*ended->playlist + "#EXT-X-ENDLIST\n");
+  store.publish(0, ended);
+  auto res = get("/live/720p/index.m3u8?_HLS_msn=5&_HLS_part=0");
+  CHECK(res.result() == http::status::ok);
+  CHECK(ends_with(body(res), "#EXT-X-ENDLIST\n" + report_360p));
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "playlists are gzip-encoded for clients that accept it", "[router][ll][gzip]") {
+  const std::string identity = body(get("/live/720p/index.m3u8"));
+  const std::string identity_etag = header(get("/live/720p/index.m3u8"), http::field::etag);
+
+  auto gz = get("/live/720p/index.m3u8", {{http::field::accept_encoding, "gzip, deflate, br"}});
+  REQUIRE(gz.result() == http::status::ok);
+  CHECK(header(gz, http::field::content_encoding) == "gzip");
+  CHECK(header(gz, http::field::vary) == "Accept-Encoding");
+  CHECK(header(gz, http::field::content_type) == "application/vnd.apple.mpegurl");
+  CHECK(header(gz, http::field::content_length) == std::to_string(body(gz).size()));
+  CHECK(gunzip(body(gz)) == identity);
+  const std::string gz_etag = header(gz, http::field::etag);
+  CHECK(gz_etag != identity_etag);
+
+  auto revalidated = get("/live/720p/index.m3u8",
+                         {{http::field::accept_encoding, "gzip"}, {http::field::if_none_match, gz_etag}});
+  CHECK(revalidated.result() == http::status::not_modified);
+  CHECK(header(revalidated, http::field::content_encoding).empty());
+
+  auto head = request(http::verb::head, "/live/720p/index.m3u8", {{http::field::accept_encoding, "gzip"}});
+  CHECK(header(head, http::field::content_length) == std::to_string(body(gz).size()));
+  CHECK(head.body().size() == 0);
+
+  auto blocking = get("/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=1", {{http::field::accept_encoding, "gzip"}});
+  CHECK(header(blocking, http::field::content_encoding) == "gzip");
+  CHECK(gunzip(body(blocking)) == identity);
+
+  auto master = get("/live/master.m3u8", {{http::field::accept_encoding, "gzip"}});
+  CHECK(header(master, http::field::content_encoding) == "gzip");
+  CHECK(gunzip(body(master)) == *store.master());
+  CHECK(header(get("/live/master.m3u8"), http::field::vary) == "Accept-Encoding");
+
+  auto refused = get("/live/720p/index.m3u8", {{http::field::accept_encoding, "gzip;q=0, identity"}});
+  CHECK(header(refused, http::field::content_encoding).empty());
+  CHECK(body(refused) == identity);
+
+  // Media is already compressed: never gzip'd.
+  auto part = get("/live/720p/part4.0.m4s", {{http::field::accept_encoding, "gzip"}});
+  CHECK(header(part, http::field::content_encoding).empty());
+  CHECK(header(part, http::field::vary).empty());
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "Vary names both Accept-Encoding and Origin with a CORS list", "[router][gzip][cors]") {
+  cfg.edge.cors_origins = {"https://seminar.example.org"};
+  rebuild();
+  CHECK(header(get("/live/720p/index.m3u8"), http::field::vary) == "Accept-Encoding, Origin");
+  CHECK(header(get("/live/720p/part4.0.m4s"), http::field::vary) == "Origin");
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "parts are served like segments", "[router][ll]") {
+  auto part = get("/live/720p/part4.1.m4s");
+  REQUIRE(part.result() == http::status::ok);
+  CHECK(header(part, http::field::content_type) == "video/mp4");
+  CHECK(header(part, http::field::cache_control) == "public, max-age=31536000, immutable");
+  CHECK(header(part, http::field::accept_ranges) == "bytes");
+  CHECK(body(part) == part_bytes("720p", 4, 1));
+  // Served from the store's buffer, not a copy.
+  CHECK(part.body().data() == store.rendition(0)->open_parts[1].data);
+
+  auto from_complete = get("/live/360p/part2.3.m4s");
+  CHECK(from_complete.result() == http::status::ok);
+  CHECK(body(from_complete) == part_bytes("360p", 2, 3));
+
+  auto ranged = get("/live/720p/part4.1.m4s", {{http::field::range, "bytes=0-8"}});
+  CHECK(ranged.result() == http::status::partial_content);
+  CHECK(body(ranged) == "moof+mdat");
+
+  auto etag = header(part, http::field::etag);
+  CHECK(get("/live/720p/part4.1.m4s", {{http::field::if_none_match, etag}}).result() == http::status::not_modified);
+  CHECK(header(get("/live/720p/part4.0.m4s"), http::field::etag) != etag);
+  CHECK(header(get("/live/360p/part4.0.m4s"), http::field::etag) !=
+        header(get("/live/720p/part4.0.m4s"), http::field::etag));
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "the hinted part is held; other unknown parts are 404 at once", "[router][ll]") {
+  for (const char* target : {"/live/720p/part4.2.m4s", "/live/720p/part5.0.m4s", "/live/360p/part4.1.m4s"}) {
+    INFO(target);
+    auto routed = route(http::verb::get, target);
+    REQUIRE_FALSE(routed.response);
+    CHECK(routed.hold.kind == relay::edge::Hold::Kind::part);
+    CHECK(routed.hold.timeout == std::chrono::milliseconds(6000));
+  }
+  CHECK_FALSE(route(http::verb::head, "/live/720p/part4.2.m4s").response);
+
+  for (const char* target : {"/live/720p/part4.3.m4s", "/live/720p/part5.1.m4s", "/live/720p/part6.0.m4s",
+                             "/live/720p/part3.4.m4s", "/live/720p/part0.0.m4s", "/live/720p/part04.1.m4s",
+                             "/live/720p/part4.01.m4s", "/live/720p/part4.m4s", "/live/720p/part4.1.mp4",
+                             "/live/720p/part.1.m4s", "/live/720p/part4..m4s", "/live/720p/part4.-1.m4s",
+                             "/live/720p/seg4.m4s"}) {
+    INFO(target);
+    auto res = get(target);
+    CHECK(res.result() == http::status::not_found);
+  }
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "a held part is answered once published, or 404 once it cannot come",
+                 "[router][ll]") {
+  http::request<http::empty_body> hinted{http::verb::get, "/live/720p/part4.2.m4s", 11};
+  http::request<http::empty_body> next_segment{http::verb::get, "/live/720p/part5.0.m4s", 11};
+  REQUIRE_FALSE(router->handle(hinted).response);
+  REQUIRE_FALSE(router->handle(next_segment).response);
+
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  auto served = router->handle(hinted);
+  REQUIRE(served.response);
+  CHECK(served.response->result() == http::status::ok);
+  CHECK(body(*served.response) == part_bytes("720p", 4, 2));
+  CHECK_FALSE(router->handle(next_segment).response);
+
+  // Segment 4 closes with two parts: a player holding part4.2 of that timeline
+  // will never get it; part5.0 is now the hint.
+  store.publish(0, make_ll_snapshot("720p", 12, 4, 0, 2));
+  CHECK(router->handle(hinted).response->result() == http::status::not_found);
+  CHECK_FALSE(router->handle(next_segment).response);
+  store.publish(0, make_ll_snapshot("720p", 13, 4, 1, 2));
+  CHECK(router->handle(next_segment).response->result() == http::status::ok);
+}
+
+TEST_CASE_METHOD(RouterFixture, "without LL-HLS nothing is held", "[router][ll]") {
+  publish_all();
+  CHECK(get("/live/720p/part3.0.m4s").result() == http::status::not_found);
+  CHECK(get("/live/720p/index.m3u8?_HLS_msn=3").result() == http::status::ok);
 }

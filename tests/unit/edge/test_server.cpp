@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,6 +18,7 @@
 
 #include "common/clock.hpp"
 #include "edge/server.hpp"
+#include "ll_snapshot.hpp"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -251,4 +255,188 @@ TEST_CASE_METHOD(ServerFixture, "stop() closes idle connections promptly and is 
   beast::error_code ec;
   socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
   CHECK(ec == net::error::connection_refused);
+}
+
+namespace {
+
+using relay::test::make_ll_snapshot;
+
+// Two LL renditions as in the router tests: 720p's next part is part4.2.
+struct LowLatencyServerFixture {
+  relay::config::Config cfg;
+  relay::hls::Store store{{"720p", "360p"}};
+  relay::health::IngestStatus ingest{"test:"};
+  relay::edge::RouterOptions options;
+  std::unique_ptr<relay::edge::Server> server;
+
+  LowLatencyServerFixture() {
+    cfg.edge.listen = "127.0.0.1:0";
+    cfg.edge.threads = 2;
+    cfg.edge.web_dir = std::string(RELAY_SOURCE_DIR) + "/web";
+    cfg.edge.node_modules_dir = std::string(RELAY_SOURCE_DIR) + "/node_modules";
+    store.publish(0, make_ll_snapshot("720p", 10, 3, 2));
+    store.publish(1, make_ll_snapshot("360p", 10, 3, 1));
+  }
+
+  void start() {
+    server = std::make_unique<relay::edge::Server>(cfg, store, ingest, options);
+    server->start();
+    REQUIRE(server->port() != 0);
+  }
+
+  // Polls the server's counters; the sessions update them on their own threads.
+  bool eventually(const std::function<bool(const relay::edge::Stats&)>& predicate) {
+    for (int i = 0; i < 500; ++i) {
+      if (predicate(server->stats())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  bool held(uint64_t n) {
+    return eventually([n](const relay::edge::Stats& s) { return s.requests_held == n; });
+  }
+};
+
+std::string get_request(const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+size_t thread_count() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "a blocking reload is answered after the publish that brings the part",
+                 "[server][ll]") {
+  start();
+  Client client(server->port());
+  client.send_raw(get_request("/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2"));
+  REQUIRE(held(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(client.stream.socket().available() == 0);
+
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  auto res = client.read_response();
+  CHECK(res.result() == http::status::ok);
+  CHECK(res.body().find("URI=\"part4.2.m4s\"") != std::string::npos);
+  CHECK(res.body().find("#EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\"") != std::string::npos);
+  CHECK(res[http::field::cache_control] == "public, max-age=12");
+  CHECK(held(0));
+
+  // The connection goes on as usual afterwards.
+  auto next = client.request(http::verb::get, "/live/720p/part4.2.m4s");
+  CHECK(next.result() == http::status::ok);
+  CHECK(next.body() == relay::test::part_bytes("720p", 4, 2));
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "publishes without the awaited part leave the request held",
+                 "[server][ll]") {
+  options.hold_timeout_targets = 0.25;  // 500 ms
+  start();
+  Client client(server->port());
+  client.send_raw(get_request("/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2"));
+  REQUIRE(held(1));
+  store.publish(1, make_ll_snapshot("360p", 11, 3, 2));
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 2));  // 720p again, without the part
+  auto res = client.read_response();
+  CHECK(res.result() == http::status::service_unavailable);
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "a held request gets 503 when its time runs out", "[server][ll]") {
+  options.hold_timeout_targets = 0.05;  // 100 ms with a 2 s target duration
+  start();
+  Client client(server->port());
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = client.request(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=5");
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(100));
+  CHECK(res.result() == http::status::service_unavailable);
+  CHECK(res[http::field::cache_control] == "public, max-age=8");
+  CHECK(res.keep_alive());
+  CHECK(eventually([](const relay::edge::Stats& s) { return s.holds_timed_out == 1 && s.requests_held == 0; }));
+
+  auto part = client.request(http::verb::get, "/live/720p/part4.2.m4s");
+  CHECK(part.result() == http::status::service_unavailable);
+  CHECK(part[http::field::cache_control] == "no-store");
+  CHECK(client.request(http::verb::get, "/live/720p/part4.1.m4s").result() == http::status::ok);
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "the hinted part is held and sent when it is published", "[server][ll]") {
+  start();
+  Client client(server->port());
+  client.send_raw(get_request("/live/720p/part4.2.m4s"));
+  REQUIRE(held(1));
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  auto res = client.read_response();
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "video/mp4");
+  CHECK(res.body() == relay::test::part_bytes("720p", 4, 2));
+  CHECK(client.request(http::verb::get, "/live/720p/part4.9.m4s").result() == http::status::not_found);
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "a client that hangs up while held leaves no waiter behind",
+                 "[server][ll]") {
+  start();
+  {
+    Client client(server->port());
+    client.send_raw(get_request("/live/720p/index.m3u8?_HLS_msn=5"));
+    REQUIRE(held(1));
+  }
+  CHECK(held(0));
+  CHECK(eventually([](const relay::edge::Stats& s) { return s.connections_open == 0; }));
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "a request pipelined behind a held one is answered after it, in order",
+                 "[server][ll]") {
+  start();
+  Client client(server->port());
+  client.send_raw(get_request("/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2") + get_request("/api/health"));
+  REQUIRE(held(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(client.stream.socket().available() == 0);
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  auto first = client.read_response();
+  CHECK(first.result() == http::status::ok);
+  CHECK(first[http::field::content_type] == "application/vnd.apple.mpegurl");
+  auto second = client.read_response();
+  CHECK(second.result() == http::status::ok);
+  CHECK(second[http::field::content_type] == "application/json");
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "hundreds of held requests need no extra thread and leave together",
+                 "[server][ll]") {
+  start();
+  const size_t threads_before = thread_count();
+  constexpr size_t kClients = 200;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(server->port()));
+    clients.back()->send_raw(get_request(i % 2 ? "/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2"
+                                               : "/live/720p/part4.2.m4s"));
+  }
+  REQUIRE(held(kClients));
+  CHECK(thread_count() == threads_before);
+
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
+  for (auto& client : clients) CHECK(client->read_response().result() == http::status::ok);
+  CHECK(held(0));
+}
+
+TEST_CASE_METHOD(LowLatencyServerFixture, "stop() releases held requests promptly", "[server][ll]") {
+  start();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<Client>(server->port()));
+    clients.back()->send_raw(get_request("/live/720p/index.m3u8?_HLS_msn=5"));
+  }
+  REQUIRE(held(20));
+  auto t0 = std::chrono::steady_clock::now();
+  server->stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  for (auto& client : clients) CHECK(client->closed_by_server());
+  CHECK(server->stats().requests_held == 0);
+  // Publishing after the stop reaches no session.
+  store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
 }

@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "edge/gzip.hpp"
+#include "gunzip.hpp"
+
+using relay::edge::accepts_gzip;
+using relay::edge::gzip_compress;
+using relay::test::gunzip;
+
+TEST_CASE("Accept-Encoding negotiation", "[gzip]") {
+  for (const char* yes : {"gzip", "GZIP", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "x-gzip", "*",
+                          "deflate, *;q=0.5", " gzip ; q=0.001", "gzip;q=1"}) {
+    INFO(yes);
+    CHECK(accepts_gzip(yes));
+  }
+  for (const char* no : {"", "identity", "deflate, br", "gzip;q=0", "gzip; q=0.000", "*, gzip;q=0", "*;q=0",
+                         "gzipped", "br, *;q=0.0"}) {
+    INFO(no);
+    CHECK_FALSE(accepts_gzip(no));
+  }
+}
+
+TEST_CASE("gzip_compress round-trips through inflate", "[gzip]") {
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "#EXT-X-PART:DURATION=0.500,URI=\"part" + std::to_string(i) + ".0.m4s\"\n";
+  std::string gz = gzip_compress(text);
+  REQUIRE(gz.size() > 18);
+  CHECK(static_cast<unsigned char>(gz[0]) == 0x1f);  // gzip magic
+  CHECK(static_cast<unsigned char>(gz[1]) == 0x8b);
+  CHECK(gz.size() < text.size() / 3);
+  CHECK(gunzip(gz) == text);
+  CHECK(gunzip(gzip_compress("")) == "");
+}
+
+TEST_CASE("GzipCache compresses each tag once and stays bounded", "[gzip]") {
+  relay::edge::GzipCache cache(2);
+  auto a = cache.compress("\"a\"", "aaaa");
+  CHECK(cache.compress("\"a\"", "ignored: the tag names the content") == a);
+  auto b = cache.compress("\"b\"", "bbbb");
+  CHECK(gunzip(*b) == "bbbb");
+  cache.compress("\"a\"", "aaaa");  // a is now the most recent
+  cache.compress("\"c\"", "cccc");  // evicts b
+  CHECK(cache.compress("\"a\"", "aaaa") == a);
+  CHECK(cache.compress("\"b\"", "bbbb") != b);
+}

@@ -79,11 +79,13 @@ class Loader {
       fail({"hls.part_duration_s", "hls.segment_duration_s"},
            fmt::format("{} is longer than hls.segment_duration_s ({})", hls.part_duration_s, hls.segment_duration_s));
     }
+    // Rounded values such as 0.333 for a third of a second are fine: the part is
+    // then taken as exactly segment / parts.
     const double parts = std::round(hls.segment_duration_s / hls.part_duration_s);
-    if (std::abs(parts * hls.part_duration_s - hls.segment_duration_s) > 1e-6) {
+    if (std::abs(parts * hls.part_duration_s - hls.segment_duration_s) > 0.005) {
       fail({"hls.part_duration_s", "hls.segment_duration_s"},
            fmt::format("{} does not divide hls.segment_duration_s ({}): a segment must be a whole number of "
-                       "parts (within 1e-6 s)",
+                       "parts (within 5 ms)",
                        hls.part_duration_s, hls.segment_duration_s));
     }
     // Each segment starts on a keyframe, so a segment is one GOP of whole frames.
@@ -93,6 +95,13 @@ class Loader {
            fmt::format("{} s at ingest.framerate {} is {} frames; a segment is one GOP and must be a whole "
                        "number of frames",
                        hls.segment_duration_s, config_.ingest.framerate, frames));
+    }
+    // mp4mux cuts parts at frame boundaries, so a part must be whole frames too.
+    const double part_frames = hls.segment_duration_s / parts * config_.ingest.framerate;
+    if (std::abs(part_frames - std::round(part_frames)) > 0.01) {
+      fail({"hls.part_duration_s", "ingest.framerate"},
+           fmt::format("{} s at ingest.framerate {} is {:.2f} frames; a part must be a whole number of frames",
+                       hls.part_duration_s, config_.ingest.framerate, part_frames));
     }
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
@@ -175,6 +184,9 @@ Config parse_config(const std::string& text, const std::string& source_name,
   loader.apply_file(root);
   for (const std::string& argument : overrides) loader.apply_override(argument);
   loader.check_across_keys();
+  // Exact from here on: 0.333 of a 2 s segment is a sixth of it.
+  config.hls.part_duration_s =
+      config.hls.segment_duration_s / std::round(config.hls.segment_duration_s / config.hls.part_duration_s);
 
   resolve(config.edge.web_dir, base_dir);
   resolve(config.edge.node_modules_dir, base_dir);

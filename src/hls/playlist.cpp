@@ -63,7 +63,7 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
     fmt::format_to(it,
                    "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3f},HOLD-BACK={:.3f},"
                    "CAN-SKIP-UNTIL={:.3f}\n#EXT-X-PART-INF:PART-TARGET={:.3f}\n",
-                   ll->part_hold_back(), hold_back(target), can_skip_until(target), ll->part_target);
+                   ll->part_hold_back(), hold_back(target), can_skip_until(target), ll->advertised_part_target());
   }
   uint64_t first_msn = view.segments.empty() ? (view.open_msn ? view.open_msn : 1) : view.segments.front()->msn;
   fmt::format_to(it, "#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", first_msn);

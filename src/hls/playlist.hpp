@@ -1,5 +1,6 @@
 #pragma once
 // Writes HLS playlists (draft-pantos-hls-rfc8216bis) from plain values.
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,7 +15,10 @@ namespace relay::hls {
 // Low-Latency HLS settings of a media playlist; all times in seconds.
 struct LowLatency {
   double part_target = 0.5;
-  double part_hold_back() const { return 3 * part_target; }
+  // PART-TARGET as written (millisecond precision, rounded up so that no part,
+  // e.g. ten frames at 30 fps, is ever longer than it), and 3 × that.
+  double advertised_part_target() const { return std::ceil(part_target * 1000 - 1e-6) / 1000; }
+  double part_hold_back() const { return 3 * advertised_part_target(); }
 };
 
 struct MediaPlaylistView {

@@ -317,7 +317,10 @@ TEST_CASE("valid edge cases are accepted", "[config]") {
   CHECK(parse_config("[hls]\nsegment_duration_s = 2\npart_duration_s = 2\n", "relay.toml").hls.part_duration_s == 2.0);
   CHECK(parse_config("[hls]\nsegment_duration_s = 0.7\npart_duration_s = 0.1\n[ingest]\nframerate = 10\n",
                      "relay.toml")
-            .hls.part_duration_s == 0.1);
+            .hls.part_duration_s == Approx(0.1));
+  // A third of a second, written rounded, is taken as exactly a sixth of 2 s.
+  CHECK(parse_config("[hls]\nsegment_duration_s = 2\npart_duration_s = 0.333\n", "relay.toml").hls.part_duration_s ==
+        Approx(2.0 / 6).epsilon(1e-12));
 }
 
 TEST_CASE("a rendition list replaces the default ladder and is checked entry by entry", "[config][renditions]") {
@@ -380,7 +383,7 @@ TEST_CASE("checks across keys name the key and point at a line that set it", "[c
   SECTION("parts must divide the segment") {
     CHECK(error_of("[hls]\nsegment_duration_s = 2\npart_duration_s = 0.3\n") ==
           "relay.toml:3:19: hls.part_duration_s: 0.3 does not divide hls.segment_duration_s (2): a segment must be "
-          "a whole number of parts (within 1e-6 s)");
+          "a whole number of parts (within 5 ms)");
   }
   SECTION("a part no longer than the segment") {
     CHECK(error_of("[hls]\nsegment_duration_s = 1\npart_duration_s = 1.5\n") ==
@@ -396,6 +399,11 @@ TEST_CASE("checks across keys name the key and point at a line that set it", "[c
           "GOP and must be a whole number of frames");
     CHECK_THAT(error_of("[ingest]\nframerate = 25\n", {"hls.segment_duration_s=0.5", "hls.part_duration_s=0.25"}),
                StartsWith("--set hls.segment_duration_s=0.5: hls.segment_duration_s: 0.5 s at ingest.framerate 25"));
+  }
+  SECTION("a part is a whole number of frames") {
+    CHECK(error_of("[ingest]\nframerate = 25\n[hls]\nsegment_duration_s = 2\npart_duration_s = 0.5\n") ==
+          "relay.toml:5:19: hls.part_duration_s: 0.5 s at ingest.framerate 25 is 12.50 frames; a part must be a "
+          "whole number of frames");
   }
   SECTION("DVR window covers at least the live playlist") {
     CHECK(error_of("[hls]\nlive_window = 6\ndvr_window_s = 10\n") ==

@@ -199,3 +199,17 @@ TEST_CASE("LL: blocking reload verdicts") {
   CHECK(part_advance_limit(0.333) == 10);
   CHECK(part_advance_limit(1.0) == 3);
 }
+
+TEST_CASE("LL: a third-of-a-second part is advertised rounded up so no part exceeds PART-TARGET") {
+  Store store{{"a"}};
+  Packager p({"a", 2.0, 6, 0, 16u << 20, 2.0 / 6}, 0, store, nullptr);
+  p.set_time_origin(1);
+  p.push(fixture::init_segment());
+  for (int i = 0; i < 14; ++i) p.push(fixture::video_part(uint64_t(i) * 10, 10, i % 6 == 0));
+  auto pl = *store.rendition(0)->playlist;
+  CHECK(pl.find("#EXT-X-PART-INF:PART-TARGET=0.334\n") != std::string::npos);
+  CHECK(pl.find("PART-HOLD-BACK=1.002") != std::string::npos);
+  CHECK(pl.find("#EXT-X-PART:DURATION=0.333,") != std::string::npos);
+  CHECK(ll_rules::part_durations(pl) == "");
+  CHECK(ll_rules::server_control(pl) == "");
+}

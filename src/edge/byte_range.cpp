@@ -1,37 +1,15 @@
 #include "edge/byte_range.hpp"
 
+#include "edge/header_text.hpp"
+
 #include <charconv>
 #include <optional>
 
 namespace relay::edge {
-namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::optional<uint64_t> parse_digits(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
+using text::iequals;
+using text::parse_digits;
+using text::trim;
 RangeRequest parse_byte_range(std::string_view header, uint64_t size) {
   header = trim(header);
   size_t eq = header.find('=');

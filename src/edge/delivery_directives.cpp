@@ -1,20 +1,15 @@
 #include "edge/delivery_directives.hpp"
 
+#include "edge/header_text.hpp"
+
 #include <charconv>
 
 #include <fmt/format.h>
 
 namespace relay::edge {
-namespace {
 
-// Plain decimal digits only: no sign, no spaces, nothing that overflows.
-std::optional<uint64_t> parse_number(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
+using text::parse_digits;
+namespace {
 
 DeliveryDirectives refused(std::string why) {
   DeliveryDirectives d;
@@ -38,7 +33,7 @@ DeliveryDirectives parse_delivery_directives(std::string_view query) {
     if (key == "_HLS_msn" || key == "_HLS_part") {
       auto& slot = key == "_HLS_msn" ? d.msn : d.part;
       if (slot) return refused(fmt::format("{} given twice", key));
-      slot = parse_number(value);
+      slot = parse_digits(value);
       if (!slot) return refused(fmt::format("{} must be a decimal number", key));
     } else if (key == "_HLS_skip") {
       if (seen_skip) return refused("_HLS_skip given twice");

@@ -1,13 +1,11 @@
 #include "edge/etag.hpp"
 
-namespace relay::edge {
-namespace {
+#include "edge/header_text.hpp"
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+namespace relay::edge {
+
+using text::trim;
+namespace {
 
 std::string_view strip_weak(std::string_view tag) {
   if (tag.size() >= 2 && tag[0] == 'W' && tag[1] == '/') tag.remove_prefix(2);

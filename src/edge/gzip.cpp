@@ -1,27 +1,16 @@
 #include "edge/gzip.hpp"
 
+#include "edge/header_text.hpp"
+
 #include <stdexcept>
 
 #include <zlib.h>
 
 namespace relay::edge {
+
+using text::iequals;
+using text::trim;
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A weight is "0", "0." or "0." followed by zeros when it refuses the coding.
 bool weight_is_zero(std::string_view q) {

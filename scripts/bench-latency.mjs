@@ -10,6 +10,8 @@ const sourceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const binary = process.env.RELAY_BINARY || path.join(sourceDir, 'build', 'seminar-relay');
 const seconds = Number(process.env.BENCH_SECONDS || 120);
 const light = process.env.BENCH_LIGHT === '1';
+const partOverride = process.env.BENCH_PART_S ? [`hls.part_duration_s=${process.env.BENCH_PART_S}`] : [];
+const skipRegular = process.env.BENCH_SKIP_REGULAR === '1';
 const playwright = loadPlaywright(sourceDir);
 
 async function run(label, overrides) {
@@ -35,8 +37,9 @@ async function run(label, overrides) {
 }
 
 const results = [];
-results.push(await run('LL-HLS (parts 0.5 s)', ['hls.low_latency=true']));
-results.push(await run('regular HLS (2 s segments)', ['hls.low_latency=false']));
+results.push(await run(`LL-HLS (parts ${process.env.BENCH_PART_S || 'default'} s)`,
+  ['hls.low_latency=true', ...partOverride]));
+if (!skipRegular) results.push(await run('regular HLS (2 s segments)', ['hls.low_latency=false']));
 
 const fmt = (v, d = 2) => (v === null || v === undefined ? '-' : Number(v).toFixed(d));
 console.log(`\nlatency = now - hls.playingDate, sampled every second for ${seconds} s` +
@@ -46,6 +49,6 @@ for (const r of results) {
   console.log(`${r.label.padEnd(28)} ${fmt(r.p50).padStart(6)}  ${fmt(r.p95).padStart(6)}  ${String(r.stalls).padStart(6)}` +
     `  ${fmt(r.stallSeconds).padStart(9)}  ${String(r.switches).padStart(8)}  ${String(r.blocking).padStart(13)}`);
 }
-if (results[0].p50 && results[1].p50) {
+if (results.length > 1 && results[0].p50 && results[1].p50) {
   console.log(`LL-HLS p50 is ${fmt(results[1].p50 / results[0].p50, 1)}x lower than regular HLS`);
 }

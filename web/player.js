@@ -219,7 +219,9 @@
 
   function startHlsJs() {
     if (player.hls) player.hls.destroy();
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+    // maxLiveSyncPlaybackRate lets hls.js play slightly fast to win back latency lost
+    // to a hiccup, instead of staying behind for the rest of the talk.
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5 });
     player.hls = hls;
 
     hls.on(Hls.Events.MANIFEST_PARSED, function () {

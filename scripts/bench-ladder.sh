@@ -29,7 +29,8 @@
 #   BENCH_SECONDS=30        measured window per process (after the warm-up)
 #   BENCH_WARMUP=5          seconds run before the window starts (same for both)
 #   BENCH_RUNS=1            relay/ffmpeg pairs, alternated; medians printed if > 1
-#   BENCH_CLIP_SECONDS=20   length of the generated clip (it loops)
+#   BENCH_CLIP_SECONDS=20   length of the generated clip; shorter than warm-up + window on
+#                           purpose, so every measured window includes a loop of the file
 #   BENCH_DIR=build/bench   where the clip is cached
 #   BENCH_CLIP=path.mp4     use this clip instead of generating one
 #   RELAY_BIN, RELAY_CONFIG the relay binary and config (build/seminar-relay, config/relay.toml)

@@ -26,6 +26,8 @@ const std::vector<std::string> kRequiredElements = {
     "interaudiosrc", "x264enc",     "h264parse",     "avenc_aac",     "aacparse",      "mp4mux",
     "appsink",      "tee",          "queue",         "mpegtsmux"};
 
+constexpr const char* kVideoEnded = "relay-source-video-ended";
+
 std::string element_name(GstObject* obj) {
   if (!obj) return "pipeline";
   gst::CharPtr name(gst_object_get_path_string(obj));
@@ -107,6 +109,11 @@ struct Ingest::Impl {
     gst_pipeline_use_clock(GST_PIPELINE(source.get()), clock);
     gst_pipeline_use_clock(GST_PIPELINE(ladder.get()), clock);
     gst_object_unref(clock);
+
+    auto video_sink = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(source.get()), "source_video_sink"));
+    if (!video_sink) throw std::runtime_error("source pipeline lacks source_video_sink");
+    gst::Pad video_in = gst::Pad::adopt(gst_element_get_static_pad(video_sink.get(), "sink"));
+    gst_pad_add_probe(video_in.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_video_event, this, nullptr);
 
     size_t total_renditions = cfg.encoder.renditions.size();
     size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, total_renditions);
@@ -239,18 +246,10 @@ struct Ingest::Impl {
         break;
       }
       case GST_MESSAGE_EOS:
-        if (from_source && is_file && cfg.ingest.loop) {
-          log->info("source reached its end; looping");
-          if (!gst_element_seek_simple(source.get(), GST_FORMAT_TIME,
-                                       GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0)) {
-            log->error("cannot seek the source back to its start");
-            status.record_error("source", "looping seek failed");
-            status.set_state(health::IngestState::ended);
-          }
-        } else if (from_source) {
-          log->warn("source ended");
-          status.set_state(health::IngestState::ended);
-        }
+        if (from_source) on_source_end();
+        break;
+      case GST_MESSAGE_APPLICATION:
+        if (from_source && gst_message_has_name(msg, kVideoEnded)) on_source_end();
         break;
       default:
         break;
@@ -261,6 +260,33 @@ struct Ingest::Impl {
     for (GstObject* o = obj; o; o = GST_OBJECT_PARENT(o))
       if (o == GST_OBJECT(bin)) return true;
     return false;
+  }
+
+  // The file's end is taken from its video: a file without sound never ends its
+  // audio branch, so the pipeline-wide EOS would never come. The EOS is dropped
+  // here (the looping seek flushes anyway) and reported to the bus thread.
+  static GstPadProbeReturn on_video_event(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
+    auto* self = static_cast<Impl*>(user);
+    GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (!event || GST_EVENT_TYPE(event) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
+    gst_element_post_message(self->source.get(),
+                             gst_message_new_application(GST_OBJECT(pad), gst_structure_new_empty(kVideoEnded)));
+    return GST_PAD_PROBE_DROP;
+  }
+
+  void on_source_end() {
+    if (is_file && cfg.ingest.loop) {
+      log->info("source reached its end; looping");
+      if (!gst_element_seek_simple(source.get(), GST_FORMAT_TIME,
+                                   GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0)) {
+        log->error("cannot seek the source back to its start");
+        status.record_error("source", "looping seek failed");
+        status.set_state(health::IngestState::ended);
+      }
+    } else {
+      log->warn("source ended");
+      status.set_state(health::IngestState::ended);
+    }
   }
 
   // A file source must preroll before the relay calls itself started, so a file

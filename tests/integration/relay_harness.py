@@ -230,3 +230,12 @@ def raise_fd_limit(wanted):
         return soft
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
+
+
+def mean_luma(path):
+    """Average luma (0-255) of the first decoded frame of a file: black is about 16."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "gray", "-"], capture_output=True, timeout=60)
+    if out.returncode != 0 or not out.stdout:
+        raise AssertionError(f"cannot decode a frame of {path}: {out.stderr[-300:]!r}")
+    return sum(out.stdout) / len(out.stdout)

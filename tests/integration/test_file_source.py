@@ -7,8 +7,8 @@ import subprocess
 import tempfile
 import time
 
-from relay_harness import (LIGHT, Checks, Relay, ffprobe_frames, make_clip, master_variants, media_segments,
-                           parse_args)
+from relay_harness import (LIGHT, Checks, Relay, ffprobe_frames, make_clip, master_variants, mean_luma,
+                           media_segments, parse_args)
 
 
 def main():
@@ -38,6 +38,8 @@ def main():
             frames = ffprobe_frames(path)
             c.check(frames and frames[0]["pict_type"] == "I", f"{name}: newest segment starts with an IDR")
             c.check(58 <= len(frames) <= 62, f"{name}: 25 fps input comes out at 30 fps ({len(frames)} frames / 2 s)")
+            luma = mean_luma(path)
+            c.check(luma > 40, f"{name}: after looping the picture is the file's, not black (mean luma {luma:.0f})")
         variants = master_variants(relay.get("/live/master.m3u8").decode())
         c.check(len(variants) == 3, "master lists the three renditions")
 
@@ -45,6 +47,18 @@ def main():
                             f"http://127.0.0.1:{relay.port}/live/master.m3u8", "-t", "6", "-f", "null", "-"],
                            capture_output=True, text=True, timeout=90)
         c.check(r.returncode == 0, f"ffmpeg client exits 0 ({r.returncode}: {r.stderr[-400:]})")
+
+    # A file without sound loops on its video's end too (no pipeline-wide EOS comes).
+    silent = os.path.join(tmp, "silent.mp4")
+    make_clip(silent, seconds=2, size="640x360", rate=30, audio=False)
+    with Relay(args.binary, args.source_dir, LIGHT + [f"ingest.source=file://{silent}"]) as relay:
+        segs = relay.wait_for_segments("360p", 4, timeout=60)
+        path = os.path.join(tmp, "silent-out.mp4")
+        with open(path, "wb") as f:
+            f.write(relay.get("/live/360p/init.mp4") + relay.get(f"/live/360p/seg{segs[-1][0]}.m4s"))
+        luma = mean_luma(path)
+        c.check(luma > 40, f"a file without sound loops: picture after 8 s is not black (mean luma {luma:.0f})")
+        c.check(relay.log_text().count("looping") >= 2, "the silent file looped")
 
     # Without looping the source ends; that is reported and the edge keeps serving.
     short = os.path.join(tmp, "short.mp4")

@@ -47,7 +47,7 @@ TEST_CASE("a file source decodes the URI, percent-encoded, and syncs to the cloc
   // The video sink prerolls, so the flushing seek that loops the file gives the
   // source a new base time (async=false left every frame after a loop late and
   // dropped); the audio sink does not, so a file without sound still starts.
-  CHECK(t.source.find("intervideosink channel=ch sync=true async=true") != std::string::npos);
+  CHECK(t.source.find("intervideosink name=source_video_sink channel=ch sync=true async=true") != std::string::npos);
   CHECK(t.source.find("interaudiosink channel=ch sync=true async=false") != std::string::npos);
 }
 

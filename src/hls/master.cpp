@@ -17,7 +17,8 @@ uint64_t bandwidth_bound_bps(const VariantSpec& spec) {
 
 MasterPlaylist::MasterPlaylist(std::vector<VariantSpec> specs, Store& store) : store_(store) {
   for (auto& s : specs) {
-    Entry e{std::move(s)};
+    Entry e;
+    e.spec = std::move(s);
     e.frame_rate = e.spec.frame_rate;
     entries_.push_back(std::move(e));
   }

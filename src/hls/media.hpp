@@ -25,7 +25,6 @@ struct Segment {
   uint64_t msn = 0;            // media sequence number, from 1
   double duration_s = 0;       // exact, from the samples
   int64_t pdt_epoch_ms = 0;    // capture wall clock of the first frame
-  uint64_t first_pts_90k = 0;  // presentation time of the first video frame, 90 kHz
   bool discontinuity = false;
   Bytes data;                  // the whole segment: its parts back to back
   std::vector<Part> parts;

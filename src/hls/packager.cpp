@@ -100,16 +100,15 @@ void Packager::on_box(const std::string& type, std::string bytes) {
     pending_moof_ = std::move(bytes);
   } else if (type == "mdat") {
     if (pending_moof_.empty()) throw fmp4::ParseError("mdat without moof");
-    on_fragment(pending_moof_ + bytes);
+    on_fragment(pending_moof_, bytes);
     pending_moof_.clear();
   }
   // Other top-level boxes (free, sidx, mfra) carry nothing a live player needs.
 }
 
-void Packager::on_fragment(std::string bytes) {
+void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   if (tracks_.empty()) throw fmp4::ParseError("fragment before init section");
-  auto trafs = fmp4::parse_moof(std::string_view(bytes).substr(0, fmp4::read_boxes(bytes).front().data.size()),
-                                tracks_);
+  auto trafs = fmp4::parse_moof(moof, tracks_);
   const fmp4::Track* video_track = nullptr;
   const fmp4::TrackFragment* video = nullptr;
   for (auto& f : trafs)
@@ -121,7 +120,8 @@ void Packager::on_fragment(std::string bytes) {
   if (!video) {
     // Audio fragments ride along with the next video part, so every part and
     // segment carries both tracks for the same stretch of time.
-    pending_other_ += bytes;
+    pending_other_ += moof;
+    pending_other_ += mdat;
     return;
   }
   double duration = double(video->duration) / video_track->timescale;
@@ -146,7 +146,11 @@ void Packager::on_fragment(std::string bytes) {
   part.index = open_parts_.size();
   part.duration_s = duration;
   part.independent = video->starts_with_sync;
-  part.data = make_bytes(pending_other_ + bytes);
+  // The part's bytes are assembled once, straight into the buffer that is served.
+  std::string data;
+  data.reserve(pending_other_.size() + moof.size() + mdat.size());
+  data.append(pending_other_).append(moof).append(mdat);
+  part.data = make_bytes(std::move(data));
   pending_other_.clear();
   open_parts_.push_back(std::move(part));
   open_duration_s_ += duration;
@@ -163,9 +167,7 @@ void Packager::close_segment() {
   auto seg = std::make_shared<Segment>();
   seg->msn = next_msn_++;
   seg->duration_s = open_duration_s_;
-  double start_s = double(open_start_decode_) / open_timescale_;
   seg->pdt_epoch_ms = open_pdt_epoch_ms();
-  seg->first_pts_90k = static_cast<uint64_t>(std::llround(start_s * 90000.0));
   size_t total = 0;
   for (auto& p : open_parts_) total += p.data->size();
   std::string data;

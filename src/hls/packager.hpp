@@ -52,7 +52,7 @@ class Packager {
  private:
   void on_box(const std::string& type, std::string bytes);
   void push_ts(std::string_view bytes);
-  void on_fragment(std::string bytes);
+  void on_fragment(const std::string& moof, const std::string& mdat);
   void close_segment();
   int64_t open_pdt_epoch_ms() const;
   void evict();

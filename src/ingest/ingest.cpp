@@ -37,11 +37,9 @@ std::string element_name(GstObject* obj) {
 }  // namespace
 
 struct Rendition {
-  size_t index;
   std::string name;
   std::unique_ptr<hls::Packager> packager;
   gst::Element sink;
-  gulong probe_id = 0;
   gst::Pad probe_pad;
   std::atomic<int64_t> first_frame_epoch_ms{0};
   std::atomic<bool> failed{false};
@@ -120,7 +118,6 @@ struct Ingest::Impl {
     for (size_t i = 0; i < total_renditions; ++i) {
       const auto& r = cfg.encoder.renditions[i];
       auto rend = std::make_unique<Rendition>();
-      rend->index = i;
       rend->name = r.name;
       hls::PackagerOptions opts;
       opts.name = r.name;
@@ -143,8 +140,8 @@ struct Ingest::Impl {
       renditions.push_back(std::move(rend));
     }
     for (auto& rend : renditions) {
-      rend->probe_id = gst_pad_add_probe(rend->probe_pad.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_mux_input,
-                                         rend.get(), nullptr);
+      gst_pad_add_probe(rend->probe_pad.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_mux_input,
+                        rend.get(), nullptr);
       GstAppSinkCallbacks callbacks{};
       callbacks.new_sample = &Impl::on_new_sample;
       gst_app_sink_set_callbacks(GST_APP_SINK(rend->sink.get()), &callbacks, new CallbackData{this, rend.get()},

@@ -75,3 +75,23 @@ export async function launchChromium(playwright, extraArgs = []) {
       '--autoplay-policy=no-user-gesture-required', ...extraArgs],
   });
 }
+
+// Runs one browser test: the relay and chromium are started, `body` gets both,
+// and whatever happens both are stopped; the process exits 1 on any failure.
+export async function runBrowserTest(args, body) {
+  const playwright = loadPlaywright(args['source-dir']);
+  const relay = await startRelay(args);
+  let browser;
+  let failed = false;
+  try {
+    browser = await launchChromium(playwright);
+    await body({ relay, browser });
+  } catch (e) {
+    failed = true;
+    console.error(e);
+  } finally {
+    if (browser) await browser.close();
+    await stopRelay(relay);
+  }
+  process.exit(failed ? 1 : 0);
+}

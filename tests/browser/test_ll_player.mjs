@@ -3,17 +3,12 @@
 // _HLS_part (LL mode really engaged), and the latency it shows is that of LL-HLS.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
+import { parseArgs, runBrowserTest } from './relay.mjs';
 import { percentile, watchPlayback } from './watch.mjs';
 
 const args = parseArgs(process.argv);
 const seconds = Number(process.env.LL_TEST_SECONDS || 60);
-const playwright = loadPlaywright(args['source-dir']);
-const relay = await startRelay(args);
-let browser;
-let failed = false;
-try {
-  browser = await launchChromium(playwright);
+await runBrowserTest(args, async ({ relay, browser }) => {
   const page = await browser.newPage({ locale: 'en-GB' });
   const r = await watchPlayback(page, relay.base, seconds);
   await page.screenshot({ path: path.join(args.out, 'll-player.png') });
@@ -30,11 +25,4 @@ try {
   // that of a player holding back parts, not whole segments (>= 6 s).
   assert.ok(percentile(r.latencies, 50) < 5, `LL latency, not regular HLS: p50 ${percentile(r.latencies, 50)}`);
   console.log('LL browser test passed');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  if (browser) await browser.close();
-  await stopRelay(relay);
-}
-process.exit(failed ? 1 : 0);
+});

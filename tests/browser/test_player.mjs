@@ -4,15 +4,10 @@
 // screenshot goes to the test output folder.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
+import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
-const playwright = loadPlaywright(args['source-dir']);
-const relay = await startRelay(args);
-let browser;
-let failed = false;
-try {
-  browser = await launchChromium(playwright);
+await runBrowserTest(args, async ({ relay, browser }) => {
   const page = await browser.newPage({ locale: 'de-DE' });
   const foreign = [];
   const consoleErrors = [];
@@ -59,11 +54,4 @@ try {
   assert.deepEqual(failedResponses, [], 'every request the page makes succeeds');
   assert.deepEqual(consoleErrors, [], 'no console errors');
   console.log('browser test passed; screenshot', path.join(args.out, 'player.png'));
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  if (browser) await browser.close();
-  await stopRelay(relay);
-}
-process.exit(failed ? 1 : 0);
+});

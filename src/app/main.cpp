@@ -4,11 +4,13 @@
 // pipelines, join threads).
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "edge/server.hpp"
@@ -16,6 +18,8 @@
 #include "hls/master.hpp"
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
+#include "ingest/pipeline_builder.hpp"
+#include "qa/service.hpp"
 
 namespace {
 
@@ -83,7 +87,7 @@ int main(int argc, char** argv) {
     return fail(e.what(), 2);
   }
   if (args.check_only) {
-    std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(), cfg.ingest.source.c_str(),
+    std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(), ingest::redact_uri(cfg.ingest.source).c_str(),
                 cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
     return 0;
   }
@@ -108,9 +112,20 @@ int main(int argc, char** argv) {
   }
   hls::Store store(names);
   hls::MasterPlaylist master(specs, store);
-  health::IngestStatus status(cfg.ingest.source);
+  health::IngestStatus status(ingest::redact_uri(cfg.ingest.source));
 
-  edge::Server server(cfg, store, status);
+  // The Q&A outlives the edge that serves it; its database is opened before
+  // anything listens, so a bad qa.data_dir stops the relay at once.
+  std::unique_ptr<qa::Service> questions;
+  try {
+    questions = std::make_unique<qa::Service>(cfg.qa, [] { return now_epoch_ms(); });
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  if (cfg.qa.moderator_tokens.empty() && cfg.qa.admin_tokens.empty())
+    logger->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
+
+  edge::Server server(cfg, store, status, {}, questions.get());
   ingest::Ingest ingest(cfg, store, master, status);
   try {
     server.start();

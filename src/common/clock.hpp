@@ -16,6 +16,10 @@ inline double now_monotonic_s() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+inline int64_t now_monotonic_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 // ISO 8601 with milliseconds and a "Z" suffix, as EXT-X-PROGRAM-DATE-TIME wants.
 std::string format_iso8601_ms(int64_t epoch_ms);
 

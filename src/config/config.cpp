@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "config/schema.hpp"
+#include "config/source_uri.hpp"
 #include "config/value_reader.hpp"
 
 namespace relay::config {
@@ -103,6 +104,19 @@ class Loader {
            fmt::format("{} s at ingest.framerate {} is {:.2f} frames; a part must be a whole number of frames",
                        hls.part_duration_s, config_.ingest.framerate, part_frames));
     }
+    const IngestConfig& ingest = config_.ingest;
+    if (!ingest.backup_source.empty()) {
+      if (ingest.backup_source == ingest.source) {
+        fail({"ingest.backup_source", "ingest.source"},
+             fmt::format("'{}' is the same as ingest.source; a backup must be another input", ingest.backup_source));
+      }
+      const SourceUri primary = parse_source_uri(ingest.source);
+      const SourceUri backup = parse_source_uri(ingest.backup_source);
+      if (primary.srt_listener() && backup.srt_listener() && primary.port == backup.port) {
+        fail({"ingest.backup_source", "ingest.source"},
+             fmt::format("listens on SRT port {} like ingest.source; give the backup its own port", backup.port));
+      }
+    }
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
@@ -191,6 +205,8 @@ Config parse_config(const std::string& text, const std::string& source_name,
   resolve(config.edge.web_dir, base_dir);
   resolve(config.edge.node_modules_dir, base_dir);
   resolve(config.ingest.pipelines_dir, base_dir);
+  if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
+  resolve(config.qa.data_dir, base_dir);
   return config;
 }
 

@@ -21,13 +21,34 @@ struct EdgeConfig {
 };
 
 struct IngestConfig {
-  std::string source = "test:";       // test:, file:///path
+  std::string source = "test:";       // test:, file:///path, srt://, rtsp://, rtmp://, v4l2:///dev/videoN
   std::filesystem::path pipelines_dir = "pipelines";
   int width = 1920;                   // size of the test source picture
   int height = 1080;
   int framerate = 30;                 // frames per second the ladder runs at, 1..120
   bool loop = true;                   // file:// sources start again at the end
   std::string test_pattern = "ball";  // videotestsrc pattern for test:
+
+  // A second input taken when the primary is lost; same URI forms; "" = none.
+  std::string backup_source;
+  double input_timeout_s = 0.5;   // no new frame for this long = input lost, 0.1..10
+  double slate_after_s = 2.0;     // the last frame stays this long before the slate, 0..60
+  double failback_s = 5.0;        // the primary must be up this long before leaving the backup, 0..600
+  double reconnect_max_s = 10.0;  // longest wait between reconnects of a failing input, 0.5..300
+  std::filesystem::path slate_image;  // PNG or JPEG shown on input loss; empty = plain colour
+  std::string slate_text = "We'll be right back \u00b7 Wir sind gleich zur\u00fcck";
+  std::string slate_color = "#1d3557";  // slate background, "#RRGGBB"
+
+  int srt_latency_ms = 120;        // SRT receive latency, 20..8000
+  std::string srt_passphrase;      // AES key phrase, 10..79 characters; "" = unencrypted
+  int srt_pbkeylen = 16;           // 16 | 24 | 32 bytes (AES-128/192/256)
+  std::string srt_streamid;        // listener: the only stream id accepted; caller: the id sent
+  std::string rtsp_transport = "tcp";  // tcp | udp
+  int rtsp_latency_ms = 200;       // RTSP jitter buffer, 0..5000
+  std::string v4l2_format;         // "" any, or YUY2 | NV12 | I420 | MJPG
+  int v4l2_width = 0;              // 0 = the device's choice
+  int v4l2_height = 0;
+  int v4l2_framerate = 0;
 };
 
 struct Rendition {
@@ -66,12 +87,37 @@ struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error
 };
 
+// The audience Q&A ([qa] in config/relay.toml).
+struct QaConfig {
+  std::filesystem::path data_dir = "data";  // holds qa.sqlite3
+  std::string synchronous = "normal";       // normal | full (SQLite; full also survives a power cut)
+  std::string default_room_title = "Q&A";   // the room a fresh install starts with
+  int max_question_chars = 300;             // code points, 1..10000
+  int max_name_chars = 40;                  // display names, 1..200
+  double questions_per_minute = 2;          // per attendee, refill of the token bucket
+  int question_burst = 3;                   // per attendee, questions at once
+  double attendees_per_minute = 10;         // new attendee tokens per client address
+  int attendee_burst = 30;
+  int slow_mode_s = 0;                      // default for new rooms; 0 = off
+  bool auto_approve = false;                // default for new rooms
+  std::vector<std::string> word_list;       // hits are held for review
+  // Bearer tokens per role; never logged. Empty: nobody has that role.
+  std::vector<std::string> moderator_tokens;
+  std::vector<std::string> speaker_tokens;
+  std::vector<std::string> technician_tokens;
+  std::vector<std::string> admin_tokens;
+  int vote_interval_ms = 250;   // vote counts go out at most this often per room
+  int ws_queue_limit = 256;     // messages waiting for one WebSocket client before it is closed
+  int ws_resume_events = 2048;  // events per room kept for clients resuming with since=
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
   EncoderConfig encoder;
   HlsConfig hls;
   LogConfig log;
+  QaConfig qa;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

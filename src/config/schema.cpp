@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "config/source_uri.hpp"
+
 namespace relay::config {
 namespace {
 
@@ -53,22 +55,31 @@ std::vector<std::string> read_cors_origins(const ValueReader& value) {
   return origins;
 }
 
-std::string read_source(const ValueReader& value) {
+std::string read_source(const ValueReader& value, bool may_be_empty = false) {
   std::string source = value.string();
-  constexpr std::string_view accepted = "accepted: \"test:\" or \"file:///absolute/path\"";
-  if (source == "test:") return source;
-  if (source.starts_with("file://")) {
-    if (source.size() > 8 && source[7] == '/') return source;
-    value.fail(fmt::format("'{}' needs an absolute path after file://, such as file:///srv/talk.mp4; {}",
-                           source, accepted));
+  if (may_be_empty && source.empty()) return source;
+  try {
+    parse_source_uri(source);
+  } catch (const SourceUriError& e) {
+    value.fail(e.what());
   }
-  for (std::string_view scheme : {"srt://", "rtsp://", "rtmp://", "v4l2://"}) {
-    if (source.starts_with(scheme)) {
-      value.fail(fmt::format("'{}': {} sources are not supported yet by this build; {}", source,
-                             scheme.substr(0, scheme.size() - 3), accepted));
-    }
-  }
-  value.fail(fmt::format("'{}' is not a source this build understands; {}", source, accepted));
+  return source;
+}
+
+// "#RRGGBB", the form a technician copies from any colour picker.
+std::string read_color(const ValueReader& value) {
+  std::string color = value.string();
+  const bool valid = color.size() == 7 && color[0] == '#' &&
+                     std::all_of(color.begin() + 1, color.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!valid) value.fail(fmt::format("'{}' is not a colour, expected \"#RRGGBB\" such as \"#1d3557\"", color));
+  return color;
+}
+
+std::string read_passphrase(const ValueReader& value) {
+  std::string phrase = value.string();
+  if (!phrase.empty() && (phrase.size() < 10 || phrase.size() > 79))
+    value.fail(fmt::format("is {} characters long; SRT needs 10..79, or \"\" for no encryption", phrase.size()));
+  return phrase;
 }
 
 // 4:2:0 video, which every H.264 profile here uses, needs even picture sizes.
@@ -161,6 +172,28 @@ constexpr Field<Config> kEdgeFields[] = {
 
 constexpr Field<Config> kIngestFields[] = {
     {"source", [](const ValueReader& v, Config& c) { c.ingest.source = read_source(v); }},
+    {"backup_source", [](const ValueReader& v, Config& c) { c.ingest.backup_source = read_source(v, true); }},
+    {"input_timeout_s", [](const ValueReader& v, Config& c) { c.ingest.input_timeout_s = v.number(0.1, 10); }},
+    {"slate_after_s", [](const ValueReader& v, Config& c) { c.ingest.slate_after_s = v.number(0, 60); }},
+    {"failback_s", [](const ValueReader& v, Config& c) { c.ingest.failback_s = v.number(0, 600); }},
+    {"reconnect_max_s", [](const ValueReader& v, Config& c) { c.ingest.reconnect_max_s = v.number(0.5, 300); }},
+    {"slate_image",
+     [](const ValueReader& v, Config& c) {
+       c.ingest.slate_image = v.string().empty() ? std::string() : v.path();
+     }},
+    {"slate_text", [](const ValueReader& v, Config& c) { c.ingest.slate_text = v.string(); }},
+    {"slate_color", [](const ValueReader& v, Config& c) { c.ingest.slate_color = read_color(v); }},
+    {"srt_latency_ms", [](const ValueReader& v, Config& c) { c.ingest.srt_latency_ms = v.integer(20, 8000); }},
+    {"srt_passphrase", [](const ValueReader& v, Config& c) { c.ingest.srt_passphrase = read_passphrase(v); }},
+    {"srt_pbkeylen", [](const ValueReader& v, Config& c) { c.ingest.srt_pbkeylen = v.integer_one_of({16, 24, 32}); }},
+    {"srt_streamid", [](const ValueReader& v, Config& c) { c.ingest.srt_streamid = v.string(); }},
+    {"rtsp_transport", [](const ValueReader& v, Config& c) { c.ingest.rtsp_transport = v.one_of({"tcp", "udp"}); }},
+    {"rtsp_latency_ms", [](const ValueReader& v, Config& c) { c.ingest.rtsp_latency_ms = v.integer(0, 5000); }},
+    {"v4l2_format",
+     [](const ValueReader& v, Config& c) { c.ingest.v4l2_format = v.one_of({"", "YUY2", "NV12", "I420", "MJPG"}); }},
+    {"v4l2_width", [](const ValueReader& v, Config& c) { c.ingest.v4l2_width = v.integer(0, 7680); }},
+    {"v4l2_height", [](const ValueReader& v, Config& c) { c.ingest.v4l2_height = v.integer(0, 4320); }},
+    {"v4l2_framerate", [](const ValueReader& v, Config& c) { c.ingest.v4l2_framerate = v.integer(0, 240); }},
     {"pipelines_dir", [](const ValueReader& v, Config& c) { c.ingest.pipelines_dir = v.path(); }},
     {"width", [](const ValueReader& v, Config& c) { c.ingest.width = read_even(v, 16, 7680); }},
     {"height", [](const ValueReader& v, Config& c) { c.ingest.height = read_even(v, 16, 4320); }},
@@ -211,9 +244,52 @@ constexpr Field<Config> kLogFields[] = {
      [](const ValueReader& v, Config& c) { c.log.level = v.one_of({"trace", "debug", "info", "warn", "error"}); }},
 };
 
+// Role tokens are passwords: long enough not to be guessed, and never echoed in an error.
+std::vector<std::string> read_tokens(const ValueReader& value) {
+  std::vector<std::string> tokens = value.strings();
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& token = tokens[i];
+    const bool printable = std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (token.size() < 16 || token.size() > 256 || !printable) {
+      value.element(i).fail("a token must be 16..256 printable ASCII characters without spaces (e.g. the output "
+                            "of `openssl rand -hex 24`)");
+    }
+  }
+  return tokens;
+}
+
+constexpr Field<Config> kQaFields[] = {
+    {"data_dir", [](const ValueReader& v, Config& c) { c.qa.data_dir = v.path(); }},
+    {"synchronous", [](const ValueReader& v, Config& c) { c.qa.synchronous = v.one_of({"normal", "full"}); }},
+    {"default_room_title",
+     [](const ValueReader& v, Config& c) {
+       c.qa.default_room_title = v.string();
+       if (c.qa.default_room_title.empty() || c.qa.default_room_title.size() > 200)
+         v.fail("expected 1..200 characters");
+     }},
+    {"max_question_chars", [](const ValueReader& v, Config& c) { c.qa.max_question_chars = v.integer(1, 10000); }},
+    {"max_name_chars", [](const ValueReader& v, Config& c) { c.qa.max_name_chars = v.integer(1, 200); }},
+    {"questions_per_minute",
+     [](const ValueReader& v, Config& c) { c.qa.questions_per_minute = v.number(0.01, 10000); }},
+    {"question_burst", [](const ValueReader& v, Config& c) { c.qa.question_burst = v.integer(1, 10000); }},
+    {"attendees_per_minute",
+     [](const ValueReader& v, Config& c) { c.qa.attendees_per_minute = v.number(0.01, 100000); }},
+    {"attendee_burst", [](const ValueReader& v, Config& c) { c.qa.attendee_burst = v.integer(1, 100000); }},
+    {"slow_mode_s", [](const ValueReader& v, Config& c) { c.qa.slow_mode_s = v.integer(0, 3600); }},
+    {"auto_approve", [](const ValueReader& v, Config& c) { c.qa.auto_approve = v.boolean(); }},
+    {"word_list", [](const ValueReader& v, Config& c) { c.qa.word_list = v.strings(); }},
+    {"moderator_tokens", [](const ValueReader& v, Config& c) { c.qa.moderator_tokens = read_tokens(v); }},
+    {"speaker_tokens", [](const ValueReader& v, Config& c) { c.qa.speaker_tokens = read_tokens(v); }},
+    {"technician_tokens", [](const ValueReader& v, Config& c) { c.qa.technician_tokens = read_tokens(v); }},
+    {"admin_tokens", [](const ValueReader& v, Config& c) { c.qa.admin_tokens = read_tokens(v); }},
+    {"vote_interval_ms", [](const ValueReader& v, Config& c) { c.qa.vote_interval_ms = v.integer(250, 10000); }},
+    {"ws_queue_limit", [](const ValueReader& v, Config& c) { c.qa.ws_queue_limit = v.integer(16, 65536); }},
+    {"ws_resume_events", [](const ValueReader& v, Config& c) { c.qa.ws_resume_events = v.integer(16, 1000000); }},
+};
+
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
-    {"hls", kHlsFields},     {"log", kLogFields},
+    {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -2,11 +2,9 @@
 
 #include <vector>
 
-#include "edge/http_session.hpp"
-
 namespace relay::edge {
 
-bool ConnectionRegistry::add(uint64_t id, std::weak_ptr<HttpSession> session) {
+bool ConnectionRegistry::add(uint64_t id, std::weak_ptr<Connection> session) {
   std::lock_guard lock(mutex_);
   if (closing_) return false;
   sessions_.emplace(id, std::move(session));
@@ -19,7 +17,7 @@ void ConnectionRegistry::remove(uint64_t id) {
 }
 
 void ConnectionRegistry::close_all() {
-  std::vector<std::shared_ptr<HttpSession>> open;
+  std::vector<std::shared_ptr<Connection>> open;
   {
     std::lock_guard lock(mutex_);
     closing_ = true;

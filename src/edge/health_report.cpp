@@ -13,11 +13,37 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
   bool down = false;
   bool degraded = false;
 
-  if (ingest.state == health::IngestState::failed || ingest.state == health::IngestState::ended) {
-    down = true;
-    reasons.push_back(ingest.last_error.empty()
-                          ? fmt::format("ingest {}", health::to_string(ingest.state))
-                          : fmt::format("ingest {}: {}", health::to_string(ingest.state), ingest.last_error));
+  // Attendees still get a picture on the slate, but nothing of the seminar: for the
+  // technician that is an outage.
+  using health::IngestState;
+  const std::string since = format_iso8601_ms(ingest.since_epoch_ms);
+  switch (ingest.state) {
+    case IngestState::failed:
+    case IngestState::ended:
+      down = true;
+      reasons.push_back(ingest.last_error.empty()
+                            ? fmt::format("ingest {}", health::to_string(ingest.state))
+                            : fmt::format("ingest {}: {}", health::to_string(ingest.state), ingest.last_error));
+      break;
+    case IngestState::waiting:
+      down = true;
+      reasons.push_back(fmt::format("no input yet: showing the slate since {}", since));
+      break;
+    case IngestState::slate:
+      down = true;
+      reasons.push_back(fmt::format("input lost: showing the slate since {}", since));
+      break;
+    case IngestState::lost:
+      degraded = true;
+      reasons.push_back(fmt::format("input lost at {}: holding the last picture", since));
+      break;
+    case IngestState::backup:
+      degraded = true;
+      reasons.push_back(fmt::format("primary input lost: on the backup input since {}", since));
+      break;
+    case IngestState::starting:
+    case IngestState::live:
+      break;
   }
 
   const double stale_after_s = 3 * hls.segment_duration_s;
@@ -57,16 +83,39 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     }
   }
 
+  json inputs = json::array();
+  for (const auto& in : ingest.inputs) {
+    inputs.push_back({
+        {"role", in.role},
+        {"uri", in.uri},
+        {"state", in.state},
+        {"bitrate_kbps", in.bitrate_kbps > 0 ? json(in.bitrate_kbps) : json(nullptr)},
+        {"width", in.width ? json(in.width) : json(nullptr)},
+        {"height", in.height ? json(in.height) : json(nullptr)},
+        {"framerate", in.framerate > 0 ? json(in.framerate) : json(nullptr)},
+        {"audio_channels", in.audio_channels},
+        {"audio_rate", in.audio_rate ? json(in.audio_rate) : json(nullptr)},
+        {"last_frame_age_s", in.last_frame_age_ms >= 0 ? json(in.last_frame_age_ms / 1000.0) : json(nullptr)},
+        {"reconnects", in.reconnects},
+        {"refused", in.refused},
+        {"last_error", in.last_error},
+    });
+  }
+
   return {
       {"status", down ? "down" : degraded ? "degraded" : "ok"},
       {"reasons", std::move(reasons)},
       {"ingest",
        {{"state", health::to_string(ingest.state)},
-        {"since", format_iso8601_ms(ingest.since_epoch_ms)},
+        {"since", since},
         {"source", ingest.source},
+        {"output", ingest.output},
         {"last_error", ingest.last_error},
+        {"loss_events", ingest.loss_events},
+        {"reconnects", ingest.reconnects},
         {"bus_errors", ingest.bus_errors},
-        {"bus_warnings", ingest.bus_warnings}}},
+        {"bus_warnings", ingest.bus_warnings},
+        {"inputs", std::move(inputs)}}},
       {"renditions", std::move(renditions)},
       {"uptime_s", uptime_s},
   };

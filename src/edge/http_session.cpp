@@ -8,13 +8,16 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <fmt/format.h>
 
 #include "common/log.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/fail.hpp"
 #include "edge/publish_waiters.hpp"
+#include "edge/qa_api.hpp"
 #include "edge/stats.hpp"
+#include "edge/websocket_session.hpp"
 
 namespace relay::edge {
 namespace beast = boost::beast;
@@ -48,6 +51,11 @@ constexpr size_t kLingerMaxBytes = 1024 * 1024;
 // What the hang-up watch reads at most; more is a pipelined request, left for later.
 constexpr size_t kWatchBytes = 4096;
 
+// Q&A targets may carry a token in the query (the WebSocket upgrade); logs get the path only.
+std::string_view loggable_target(std::string_view target) {
+  return is_qa_target(target) ? target.substr(0, target.find('?')) : target;
+}
+
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == beast::http::make_error_code(http::error::bad_target).category();
 }
@@ -61,7 +69,8 @@ HttpSession::HttpSession(tcp::socket&& socket, const SessionContext& context)
       id_(g_next_session_id.fetch_add(1)) {
   beast::error_code ec;
   auto endpoint = stream_.socket().remote_endpoint(ec);
-  peer_ = ec ? "?" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+  peer_address_ = ec ? "?" : endpoint.address().to_string();
+  peer_ = ec ? "?" : fmt::format("{}:{}", peer_address_, endpoint.port());
   context_.stats.connection_opened();
 }
 
@@ -110,6 +119,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     return respond_and_close(http::status::bad_request, "malformed request");
   if (ec) return fail(ec, fmt::format("#{} read", id_));
 
+  if (context_.qa_api && is_qa_target(parser_->get().target())) return handle_qa();
   Routed routed = context_.router.handle(parser_->get());
   if (!routed.response) return begin_hold(routed.hold);
   respond(std::move(*routed.response));
@@ -120,9 +130,22 @@ void HttpSession::respond(Response response) {
   close_after_write_ = response_.need_eof();
   if (edge_log().should_log(spdlog::level::debug)) {
     const auto& req = parser_->get();
-    edge_log().debug("#{} {} {} {} -> {}", id_, peer_, req.method_string(), req.target(), response_.result_int());
+    edge_log().debug("#{} {} {} {} -> {}", id_, peer_, req.method_string(), loggable_target(req.target()),
+                     response_.result_int());
   }
   do_write();
+}
+
+void HttpSession::handle_qa() {
+  auto& req = parser_->get();
+  if (!beast::websocket::is_upgrade(req)) return respond(context_.qa_api->handle(req, peer_address_));
+  auto checked = context_.qa_api->check_upgrade(req);
+  if (auto* refused = std::get_if<Response>(&checked)) return respond(std::move(*refused));
+  // The connection becomes a WebSocket session; this HTTP session ends here.
+  edge_log().debug("#{} {} upgraded to the Q&A WebSocket", id_, peer_);
+  std::make_shared<WebsocketSession>(stream_.release_socket(), *context_.websocket,
+                                     std::move(std::get<QaSubscription>(checked)))
+      ->run(parser_->release());
 }
 
 void HttpSession::begin_hold(const Hold& hold) {
@@ -203,6 +226,14 @@ void HttpSession::on_watch(beast::error_code ec, std::size_t bytes_transferred) 
 void HttpSession::respond_and_close(http::status status, std::string_view message) {
   edge_log().debug("#{} {}: {}", id_, peer_, message);
   response_ = make_error_response(status, message);
+  // The Q&A API answers in JSON, even before its request was complete.
+  // The target is there as soon as the request line was read, before the header is done.
+  if (parser_ && is_qa_target(parser_->get().target())) {
+    const char* reason = status == http::status::payload_too_large ? "too_large"
+                         : status == http::status::request_header_fields_too_large ? "header_too_large"
+                                                                                      : "bad_request";
+    response_ = make_json_response(status, fmt::format(R"({{"error":"{}","message":"{}"}})", reason, message));
+  }
   response_.keep_alive(false);
   close_after_write_ = true;
   linger_after_write_ = true;

@@ -18,12 +18,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "edge/connection_registry.hpp"
 #include "edge/router.hpp"
 
 namespace relay::edge {
 
-class ConnectionRegistry;
 class PublishWaiters;
+class QaApi;
+struct WebsocketContext;
 class StatsCounters;
 
 // What every session shares; owned by the Server and outliving all sessions.
@@ -35,16 +37,19 @@ struct SessionContext {
   std::chrono::milliseconds read_timeout;
   uint32_t max_header_bytes;
   uint64_t max_body_bytes;
+  // The Q&A under /api/qa/ (REST and the WebSocket upgrade); null when it is off.
+  const QaApi* qa_api = nullptr;
+  const WebsocketContext* websocket = nullptr;
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public std::enable_shared_from_this<HttpSession>, public Connection {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionContext& context);
-  ~HttpSession();
+  ~HttpSession() override;
 
   void run();
   // Safe from any thread; pending reads and writes end with operation_aborted.
-  void close();
+  void close() override;
 
  private:
   void do_read();
@@ -56,6 +61,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void end_hold();
   void on_watch(boost::beast::error_code ec, std::size_t bytes_transferred);
   void respond_and_close(boost::beast::http::status status, std::string_view message);
+  void handle_qa();
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
   void do_close();
@@ -82,6 +88,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const SessionContext& context_;
   const uint64_t id_;
   std::string peer_;
+  std::string peer_address_;  // without the port
 };
 
 }  // namespace relay::edge

@@ -140,6 +140,16 @@ Response make_error_response(http::status status, std::string_view message) {
   return res;
 }
 
+Response make_json_response(http::status status, std::string body) {
+  Response res{status, 11};
+  set_common_headers(res);
+  res.set(http::field::content_type, "application/json; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = BytesBody::value_type(hls::make_bytes(std::move(body)));
+  res.content_length(res.body().size());
+  return res;
+}
+
 Router::Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
                const StaticFiles& files, RouterOptions options)
     : store_(store),
@@ -217,6 +227,8 @@ Routed Router::dispatch(const RequestHeader& req) const {
 Routed Router::route_get(const RequestHeader& req, std::string_view path, std::string_view query) const {
   constexpr std::string_view static_prefix = "/static/", live_prefix = "/live/";
   if (path == "/") return serve_static(req, files_.index());
+  if (path == "/moderator") return serve_static(req, files_.find("moderator.html"));
+  if (path == "/speaker") return serve_static(req, files_.find("speaker.html"));
   if (path.substr(0, static_prefix.size()) == static_prefix)
     return serve_static(req, files_.find(path.substr(static_prefix.size())));
   if (path == "/vendor/hls.min.js") return serve_static(req, files_.hls_js());

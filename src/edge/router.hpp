@@ -31,6 +31,8 @@ inline constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
 // A small text/plain error with Cache-Control: no-store, for the router and for
 // errors the session detects before there is a request to route (400, 413, 431).
 Response make_error_response(boost::beast::http::status status, std::string_view message);
+// The same for JSON (the Q&A API): the body as given, Cache-Control: no-store.
+Response make_json_response(boost::beast::http::status status, std::string body);
 
 // A request that cannot be answered yet: a blocking playlist reload (rfc8216bis
 // 6.2.5.2) or the hinted part asked for before it exists. The session waits for

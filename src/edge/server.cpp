@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
@@ -16,8 +17,11 @@
 #include "edge/http_session.hpp"
 #include "edge/listener.hpp"
 #include "edge/publish_waiters.hpp"
+#include "edge/qa_api.hpp"
 #include "edge/router.hpp"
 #include "edge/static_files.hpp"
+#include "edge/websocket_session.hpp"
+#include "qa/service.hpp"
 
 namespace relay::edge {
 namespace net = boost::asio;
@@ -51,13 +55,25 @@ tcp::endpoint parse_listen(const std::string& listen) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options)
-      : cfg(cfg), store(store), ingest(ingest), options(options) {}
+  Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
+       qa::Service* qa)
+      : cfg(cfg), store(store), ingest(ingest), options(options), qa(qa) {}
+
+  // Vote counts go out in bundles (qa.vote_interval_ms); runs on its own strand.
+  void schedule_vote_flush() {
+    vote_timer->expires_after(std::chrono::milliseconds(cfg.qa.vote_interval_ms));
+    vote_timer->async_wait([this](boost::system::error_code ec) {
+      if (ec || vote_timer_stopped) return;
+      qa->flush_votes();
+      schedule_vote_flush();
+    });
+  }
 
   config::Config cfg;
   hls::Store& store;
   health::IngestStatus& ingest;
   RouterOptions options;
+  qa::Service* qa;
   // Everything a session refers to is declared before io_context, so it is still
   // alive when the io_context destroys any handler (and session) it still holds.
   StaticFiles static_files;
@@ -65,18 +81,23 @@ struct Server::Impl {
   ConnectionRegistry registry;
   std::unique_ptr<PublishWaiters> waiters;
   StatsCounters stats;
+  std::unique_ptr<QaApi> qa_api;
+  std::unique_ptr<WebsocketContext> websocket_context;
   std::unique_ptr<SessionContext> session_context;
   std::unique_ptr<net::io_context> ioc;
   std::shared_ptr<Listener> listener;
   std::vector<std::thread> threads;
+  std::unique_ptr<net::steady_timer> vote_timer;
+  bool vote_timer_stopped = false;  // touched only on the timer's strand
   uint16_t port = 0;
 
   std::mutex lifecycle_mutex;
   enum class State { idle, running, stopped } state = State::idle;
 };
 
-Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options)
-    : impl_(std::make_unique<Impl>(cfg, store, ingest, options)) {}
+Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
+               qa::Service* qa)
+    : impl_(std::make_unique<Impl>(cfg, store, ingest, options, qa)) {}
 
 Server::~Server() { stop(); }
 
@@ -120,9 +141,20 @@ void Server::start() {
       static_cast<uint32_t>(edge.max_header_bytes),
       static_cast<uint64_t>(edge.max_body_bytes),
   });
+  if (s.qa) {
+    s.qa_api = std::make_unique<QaApi>(*s.qa);
+    s.websocket_context = std::make_unique<WebsocketContext>(
+        WebsocketContext{*s.qa, s.registry, static_cast<size_t>(s.cfg.qa.ws_queue_limit)});
+    s.session_context->qa_api = s.qa_api.get();
+    s.session_context->websocket = s.websocket_context.get();
+  }
   s.ioc = std::move(ioc);
   s.listener = std::make_shared<Listener>(*s.ioc, std::move(acceptor), *s.session_context);
   s.listener->run();
+  if (s.qa) {
+    s.vote_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
+    s.schedule_vote_flush();
+  }
 
   s.threads.reserve(threads);
   for (int i = 0; i < threads; ++i) {
@@ -157,6 +189,12 @@ void Server::stop() {
   // No wake is posted after this, and a request that would be held is answered at once.
   s.waiters->close();
   s.registry.close_all();
+  if (s.vote_timer) {
+    net::post(s.vote_timer->get_executor(), [&s] {
+      s.vote_timer_stopped = true;
+      s.vote_timer->cancel();
+    });
+  }
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   s.state = Impl::State::stopped;

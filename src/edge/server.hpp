@@ -1,6 +1,7 @@
 #pragma once
-// The HTTP edge: serves the live HLS media from the store, the attendee page and
-// /api/health. Boost stays behind the pointer so the app need not compile Beast.
+// The HTTP edge: serves the live HLS media from the store, the pages, /api/health
+// and, given a qa::Service, the Q&A API and its WebSocket. Boost stays behind the
+// pointer so the app need not compile Beast.
 #include <cstdint>
 #include <memory>
 
@@ -10,13 +11,19 @@
 #include "health/ingest_status.hpp"
 #include "hls/store.hpp"
 
+namespace relay::qa {
+class Service;
+}
+
 namespace relay::edge {
 
 class Server {
  public:
   // The store and ingest status must outlive the server; the config is copied.
   // Publishes to the store wake the requests held for them (blocking playlist reloads).
-  Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options = {});
+  // The Q&A service, if any, must outlive the server too.
+  Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options = {},
+         qa::Service* qa = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -7,7 +7,11 @@ namespace relay::health {
 const char* to_string(IngestState s) {
   switch (s) {
     case IngestState::starting: return "starting";
+    case IngestState::waiting: return "waiting";
     case IngestState::live: return "live";
+    case IngestState::backup: return "backup";
+    case IngestState::lost: return "lost";
+    case IngestState::slate: return "slate";
     case IngestState::ended: return "ended";
     case IngestState::failed: return "failed";
   }
@@ -21,7 +25,7 @@ IngestStatus::IngestStatus(std::string source) {
 
 void IngestStatus::set_state(IngestState state) {
   std::lock_guard lock(mutex_);
-  if (s_.state == state) return;
+  if (s_.state == state || s_.state == IngestState::failed) return;
   s_.state = state;
   s_.since_epoch_ms = now_epoch_ms();
 }
@@ -33,15 +37,32 @@ void IngestStatus::advance(IngestState expected, IngestState next) {
   s_.since_epoch_ms = now_epoch_ms();
 }
 
+void IngestStatus::set_output(std::string output) {
+  std::lock_guard lock(mutex_);
+  s_.output = std::move(output);
+}
+
+void IngestStatus::record_loss() {
+  std::lock_guard lock(mutex_);
+  ++s_.loss_events;
+}
+
 void IngestStatus::record_error(const std::string& element, const std::string& message) {
   std::lock_guard lock(mutex_);
   ++s_.bus_errors;
   s_.last_error = element + ": " + message;
 }
 
-void IngestStatus::record_warning(const std::string& element, const std::string& message) {
+void IngestStatus::record_warning(const std::string&, const std::string&) {
   std::lock_guard lock(mutex_);
   ++s_.bus_warnings;
+}
+
+void IngestStatus::set_inputs(std::vector<InputInfo> inputs) {
+  std::lock_guard lock(mutex_);
+  s_.reconnects = 0;
+  for (const auto& i : inputs) s_.reconnects += i.reconnects;
+  s_.inputs = std::move(inputs);
 }
 
 IngestSnapshot IngestStatus::snapshot() const {

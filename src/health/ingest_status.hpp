@@ -4,20 +4,47 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace relay::health {
 
-enum class IngestState { starting, live, ended, failed };
+// starting: pipelines not yet running; waiting: no input has delivered a picture
+// yet (the slate is on); live: the primary is on air; backup: the backup is;
+// lost: the input on air stopped and its last picture is held; slate: no input,
+// the slate is on; ended: a file that does not loop ended; failed: the encoder
+// side failed.
+enum class IngestState { starting, waiting, live, backup, lost, slate, ended, failed };
 
 const char* to_string(IngestState s);
+
+// One input (primary or backup) as measured on its source pipeline.
+struct InputInfo {
+  std::string role;           // primary | backup
+  std::string uri;            // with passwords replaced by ***
+  std::string state;          // connecting | receiving | retrying | ended
+  double bitrate_kbps = 0;    // compressed input rate over the last seconds; 0 = unknown
+  int width = 0;              // decoded picture as sent, before scaling
+  int height = 0;
+  double framerate = 0;
+  int audio_channels = 0;     // 0 = no sound
+  int audio_rate = 0;
+  int64_t last_frame_age_ms = -1;  // -1 = no picture yet
+  uint64_t reconnects = 0;
+  uint64_t refused = 0;       // senders refused (wrong passphrase or stream id)
+  std::string last_error;
+};
 
 struct IngestSnapshot {
   IngestState state = IngestState::starting;
   int64_t since_epoch_ms = 0;
   std::string source;
+  std::string output = "slate";  // what is on air: primary | backup | slate
   std::string last_error;  // "element: message", empty when none
   uint64_t bus_errors = 0;
   uint64_t bus_warnings = 0;
+  uint64_t loss_events = 0;
+  uint64_t reconnects = 0;
+  std::vector<InputInfo> inputs;
 };
 
 class IngestStatus {
@@ -27,8 +54,11 @@ class IngestStatus {
   void set_state(IngestState state);
   // Moves to `next` only from `expected`, so a late report cannot undo a newer state.
   void advance(IngestState expected, IngestState next);
+  void set_output(std::string output);
+  void record_loss();
   void record_error(const std::string& element, const std::string& message);
   void record_warning(const std::string& element, const std::string& message);
+  void set_inputs(std::vector<InputInfo> inputs);
 
   IngestSnapshot snapshot() const;
 

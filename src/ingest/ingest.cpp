@@ -16,23 +16,37 @@
 #include "gst/handles.hpp"
 #include "gst/init.hpp"
 #include "ingest/pipeline_builder.hpp"
+#include "ingest/source_input.hpp"
+#include "ingest/supervisor.hpp"
 
 namespace relay::ingest {
 namespace {
 
 const std::vector<std::string> kRequiredElements = {
-    "videotestsrc", "audiotestsrc", "clockoverlay", "uridecodebin", "videoconvert", "videoscale",
-    "videorate",    "audioconvert", "audioresample", "intervideosink", "intervideosrc", "interaudiosink",
-    "interaudiosrc", "x264enc",     "h264parse",     "avenc_aac",     "aacparse",      "mp4mux",
-    "appsink",      "tee",          "queue",         "mpegtsmux"};
+    "videotestsrc", "audiotestsrc",  "clockoverlay",   "uridecodebin",  "decodebin",     "videoconvert",
+    "videoscale",   "videorate",     "audioconvert",   "audioresample", "intervideosink", "intervideosrc",
+    "interaudiosink", "interaudiosrc", "input-selector", "imagefreeze", "textoverlay",   "x264enc",
+    "h264parse",    "avenc_aac",     "aacparse",       "mp4mux",        "appsink",       "tee",
+    "queue",        "mpegtsmux"};
 
-constexpr const char* kVideoEnded = "relay-source-video-ended";
+// The element each input kind needs beyond the common ones.
+const char* input_element(config::SourceKind kind) {
+  switch (kind) {
+    case config::SourceKind::srt: return "srtsrc";
+    case config::SourceKind::rtsp: return "rtspsrc";
+    case config::SourceKind::rtmp: return "rtmpsrc";
+    case config::SourceKind::v4l2: return "v4l2src";
+    default: return nullptr;
+  }
+}
 
 std::string element_name(GstObject* obj) {
   if (!obj) return "pipeline";
   gst::CharPtr name(gst_object_get_path_string(obj));
   return gst::to_string(name);
 }
+
+constexpr guint kTickMs = 100;
 
 }  // namespace
 
@@ -55,63 +69,54 @@ struct Ingest::Impl {
   GMainContext* context = nullptr;
   GMainLoop* loop = nullptr;
   std::thread thread;
-  gst::Element source;
+  GstClock* clock = nullptr;
   gst::Element ladder;
-  guint source_watch = 0, ladder_watch = 0;
+  gst::Element video_select, audio_select;
+  guint ladder_watch = 0, tick_source = 0;
   std::vector<std::unique_ptr<Rendition>> renditions;
-  bool is_file = false;
+  std::vector<std::unique_ptr<SourceInput>> inputs;
+  std::unique_ptr<Supervisor> supervisor;
+  std::string channel;
 
   Impl(const config::Config& c, hls::Store& s, hls::MasterPlaylist& m, health::IngestStatus& st)
       : cfg(c), store(s), master(m), status(st) {}
 
-  static gst::Element parse(const std::string& text, const std::string& what) {
-    GError* raw_error = nullptr;
-    GstElement* p = gst_parse_launch_full(text.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &raw_error);
-    gst::ErrorPtr error(raw_error);
-    if (error) {
-      if (p) gst_object_unref(p);
-      throw std::runtime_error(fmt::format("cannot build the {} pipeline: {}", what, error->message));
+  void check_elements() {
+    auto required = kRequiredElements;
+    for (const auto& uri : {cfg.ingest.source, cfg.ingest.backup_source}) {
+      if (uri.empty()) continue;
+      if (const char* e = input_element(config::parse_source_uri(uri).kind)) required.push_back(e);
     }
-    return gst::Element::adopt(p);
-  }
-
-  void build() {
-    auto missing = gst::init_and_check(kRequiredElements);
+    if (!cfg.ingest.slate_image.empty()) {
+      if (::access(cfg.ingest.slate_image.c_str(), R_OK) != 0)
+        throw std::runtime_error(fmt::format("cannot read ingest.slate_image '{}': {}", cfg.ingest.slate_image.string(),
+                                             std::strerror(errno)));
+    }
+    auto missing = gst::init_and_check(required);
     if (!missing.empty()) {
       std::string list;
       for (auto& m : missing) list += (list.empty() ? "" : ", ") + m;
       throw std::runtime_error(fmt::format(
           "GStreamer elements missing: {} (run scripts/setup.sh to install the plugin packages)", list));
     }
-    auto kind = source_kind(cfg.ingest.source);
-    is_file = kind == "file";
-    if (is_file) {
-      auto path = cfg.ingest.source.substr(7);
-      if (::access(path.c_str(), R_OK) != 0)
-        throw std::runtime_error(
-            fmt::format("cannot open ingest.source '{}': {}", cfg.ingest.source, std::strerror(errno)));
-      if (std::filesystem::is_directory(path))
-        throw std::runtime_error(fmt::format("cannot open ingest.source '{}': is a directory", cfg.ingest.source));
+  }
+
+  void build_ladder() {
+    int input_count = cfg.ingest.backup_source.empty() ? 1 : 2;
+    auto text = build_ladder_pipeline(cfg, channel, input_count);
+    log->debug("ladder pipeline: {}", text);
+    GError* raw_error = nullptr;
+    GstElement* p = gst_parse_launch_full(text.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &raw_error);
+    gst::ErrorPtr error(raw_error);
+    if (error) {
+      if (p) gst_object_unref(p);
+      throw std::runtime_error(fmt::format("cannot build the ladder pipeline: {}", error->message));
     }
-    std::string channel = fmt::format("relay-{}", ::getpid());
-    auto texts = build_pipelines(cfg, channel);
-    log->debug("source pipeline: {}", texts.source);
-    log->debug("ladder pipeline: {}", texts.ladder);
-    source = parse(texts.source, "source");
-    ladder = parse(texts.ladder, "ladder");
-
-    // PDT is the capture wall clock: both pipelines run on a realtime system clock,
-    // so base time + running time is Unix time.
-    GstClock* clock = gst_system_clock_obtain();
-    g_object_set(clock, "clock-type", GST_CLOCK_TYPE_REALTIME, nullptr);
-    gst_pipeline_use_clock(GST_PIPELINE(source.get()), clock);
+    ladder = gst::Element::adopt(p);
     gst_pipeline_use_clock(GST_PIPELINE(ladder.get()), clock);
-    gst_object_unref(clock);
-
-    auto video_sink = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(source.get()), "source_video_sink"));
-    if (!video_sink) throw std::runtime_error("source pipeline lacks source_video_sink");
-    gst::Pad video_in = gst::Pad::adopt(gst_element_get_static_pad(video_sink.get(), "sink"));
-    gst_pad_add_probe(video_in.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_video_event, this, nullptr);
+    video_select = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), "video_select"));
+    audio_select = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), "audio_select"));
+    if (!video_select || !audio_select) throw std::runtime_error("the ladder pipeline lacks video_select/audio_select");
 
     size_t total_renditions = cfg.encoder.renditions.size();
     size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, total_renditions);
@@ -146,6 +151,23 @@ struct Ingest::Impl {
       callbacks.new_sample = &Impl::on_new_sample;
       gst_app_sink_set_callbacks(GST_APP_SINK(rend->sink.get()), &callbacks, new CallbackData{this, rend.get()},
                                  [](gpointer p) { delete static_cast<CallbackData*>(p); });
+    }
+    // Nothing is on air until an input delivers a picture.
+    select(Output::slate, input_count);
+  }
+
+  // Puts `output` on air: selector pads sink_0 (primary), sink_1 (backup) and
+  // the slate after the inputs.
+  void select(Output output, int input_count) {
+    int index = output == Output::slate ? input_count : static_cast<int>(output);
+    auto pad_name = fmt::format("sink_{}", index);
+    for (auto* selector : {video_select.get(), audio_select.get()}) {
+      gst::Pad pad = gst::Pad::adopt(gst_element_get_static_pad(selector, pad_name.c_str()));
+      if (!pad) {
+        log->error("selector {} has no pad {}", GST_ELEMENT_NAME(selector), pad_name);
+        continue;
+      }
+      g_object_set(selector, "active-pad", pad.get(), nullptr);
     }
   }
 
@@ -190,7 +212,6 @@ struct Ingest::Impl {
           rend->packager->set_time_origin(origin ? origin : now_epoch_ms());
         }
         rend->packager->push(std::string_view(reinterpret_cast<const char*>(map.data), map.size));
-        data->self->status.advance(health::IngestState::starting, health::IngestState::live);
       } catch (const std::exception& e) {
         // A packaging fault stops this rendition only; the others and the edge go on.
         rend->failed = true;
@@ -203,15 +224,8 @@ struct Ingest::Impl {
     return GST_FLOW_OK;
   }
 
-  static gboolean on_bus_message(GstBus*, GstMessage* msg, gpointer user) {
+  static gboolean on_ladder_message(GstBus*, GstMessage* msg, gpointer user) {
     auto* self = static_cast<Impl*>(user);
-    self->handle_message(msg);
-    return G_SOURCE_CONTINUE;
-  }
-
-  void handle_message(GstMessage* msg) {
-    bool from_source = GST_MESSAGE_SRC(msg) && is_in(GST_MESSAGE_SRC(msg), source.get());
-    const char* side = from_source ? "source" : "ladder";
     switch (GST_MESSAGE_TYPE(msg)) {
       case GST_MESSAGE_ERROR: {
         GError* raw = nullptr;
@@ -220,149 +234,120 @@ struct Ingest::Impl {
         gst::ErrorPtr err(raw);
         gst::CharPtr dbg(debug);
         auto name = element_name(GST_MESSAGE_SRC(msg));
-        log->error("{} error from {}: {} ({})", side, name, err ? err->message : "?", gst::to_string(dbg));
-        status.record_error(name, err ? err->message : "unknown error");
-        if (from_source) {
-          // The ladder keeps running (black picture, silence) so players stay attached.
-          gst_element_set_state(source.get(), GST_STATE_NULL);
-          status.set_state(health::IngestState::failed);
-        } else {
-          status.set_state(health::IngestState::failed);
-        }
+        self->log->error("ladder error from {}: {} ({})", name, err ? err->message : "?", gst::to_string(dbg));
+        self->status.record_error(name, err ? err->message : "unknown error");
+        self->status.set_state(health::IngestState::failed);
         break;
       }
       case GST_MESSAGE_WARNING: {
         GError* raw = nullptr;
-        gchar* debug = nullptr;
-        gst_message_parse_warning(msg, &raw, &debug);
+        gst_message_parse_warning(msg, &raw, nullptr);
         gst::ErrorPtr err(raw);
-        gst::CharPtr dbg(debug);
         auto name = element_name(GST_MESSAGE_SRC(msg));
-        log->warn("{} warning from {}: {}", side, name, err ? err->message : "?");
-        status.record_warning(name, err ? err->message : "unknown warning");
+        self->log->warn("ladder warning from {}: {}", name, err ? err->message : "?");
+        self->status.record_warning(name, err ? err->message : "unknown warning");
         break;
       }
-      case GST_MESSAGE_EOS:
-        if (from_source) on_source_end();
-        break;
-      case GST_MESSAGE_APPLICATION:
-        if (from_source && gst_message_has_name(msg, kVideoEnded)) on_source_end();
-        break;
       default:
         break;
     }
+    return G_SOURCE_CONTINUE;
   }
 
-  static bool is_in(GstObject* obj, GstElement* bin) {
-    for (GstObject* o = obj; o; o = GST_OBJECT_PARENT(o))
-      if (o == GST_OBJECT(bin)) return true;
-    return false;
+  static gboolean on_tick(gpointer user) {
+    static_cast<Impl*>(user)->tick();
+    return G_SOURCE_CONTINUE;
   }
 
-  // The file's end is taken from its video: a file without sound never ends its
-  // audio branch, so the pipeline-wide EOS would never come. The EOS is dropped
-  // here (the looping seek flushes anyway) and reported to the bus thread.
-  static GstPadProbeReturn on_video_event(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
-    auto* self = static_cast<Impl*>(user);
-    GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-    if (!event || GST_EVENT_TYPE(event) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
-    gst_element_post_message(self->source.get(),
-                             gst_message_new_application(GST_OBJECT(pad), gst_structure_new_empty(kVideoEnded)));
-    return GST_PAD_PROBE_DROP;
-  }
-
-  void on_source_end() {
-    if (is_file && cfg.ingest.loop) {
-      log->info("source reached its end; looping");
-      if (!gst_element_seek_simple(source.get(), GST_FORMAT_TIME,
-                                   GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0)) {
-        log->error("cannot seek the source back to its start");
-        status.record_error("source", "looping seek failed");
-        status.set_state(health::IngestState::ended);
-      }
-    } else {
-      log->warn("source ended");
-      status.set_state(health::IngestState::ended);
+  void tick() {
+    const int64_t now = now_monotonic_ms();
+    for (auto& input : inputs) input->tick(now);
+    InputSample primary{inputs[0]->last_frame_ms(), inputs[0]->ended()};
+    InputSample backup;
+    if (inputs.size() > 1) backup = {inputs[1]->last_frame_ms(), inputs[1]->ended()};
+    auto before = status.snapshot().state;
+    Decision d = supervisor->tick(now, primary, backup);
+    if (d.input_lost) {
+      status.record_loss();
+      log->warn("input lost: {}", d.output == Output::backup ? "switching to the backup" : "holding the last picture");
     }
-  }
-
-  // A file source must preroll before the relay calls itself started, so a file
-  // GStreamer cannot decode fails at start with its reason rather than later.
-  void preroll_source() {
-    auto ret = gst_element_set_state(source.get(), GST_STATE_PAUSED);
-    if (ret == GST_STATE_CHANGE_FAILURE) throw std::runtime_error(source_error("cannot start the source"));
-    gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(source.get()));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (std::chrono::steady_clock::now() < deadline) {
-      GstMessage* msg = gst_bus_timed_pop_filtered(
-          bus.get(), 100 * GST_MSECOND,
-          GstMessageType(GST_MESSAGE_ERROR | GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_STATE_CHANGED));
-      if (!msg) continue;
-      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-        GError* raw = nullptr;
-        gst_message_parse_error(msg, &raw, nullptr);
-        gst::ErrorPtr err(raw);
-        std::string text = fmt::format("cannot open ingest.source '{}': {}", cfg.ingest.source,
-                                       err ? err->message : "unknown error");
-        gst_message_unref(msg);
-        gst_element_set_state(source.get(), GST_STATE_NULL);
-        throw std::runtime_error(text);
-      }
-      bool done = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ASYNC_DONE;
-      gst_message_unref(msg);
-      GstState state;
-      gst_element_get_state(source.get(), &state, nullptr, 0);
-      if (done || state == GST_STATE_PAUSED) {
-        // Decoding started; a stream with no video is as unusable as no file at all.
-        return;
-      }
+    if (d.switched) {
+      select(d.output, static_cast<int>(inputs.size()));
+      status.set_output(to_string(d.output));
+      log->info("on air: {}", to_string(d.output));
     }
-    gst_element_set_state(source.get(), GST_STATE_NULL);
-    throw std::runtime_error(fmt::format("cannot open ingest.source '{}': no media after 15 s", cfg.ingest.source));
+    if (before != health::IngestState::failed) status.set_state(d.state);
+    std::vector<health::InputInfo> infos;
+    for (auto& input : inputs) infos.push_back(input->info(now));
+    status.set_inputs(std::move(infos));
   }
-
-  std::string source_error(const std::string& what) { return fmt::format("{} '{}'", what, cfg.ingest.source); }
 
   void start() {
-    build();
-    if (is_file) preroll_source();
+    check_elements();
+    channel = fmt::format("relay-{}", ::getpid());
+    // PDT is the capture wall clock: all pipelines run on a realtime system clock,
+    // so base time + running time is Unix time.
+    clock = gst_system_clock_obtain();
+    g_object_set(clock, "clock-type", GST_CLOCK_TYPE_REALTIME, nullptr);
+    build_ladder();
 
     context = g_main_context_new();
     loop = g_main_loop_new(context, FALSE);
-    auto add_watch = [&](GstElement* pipeline) {
-      gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(pipeline));
-      GSource* src = gst_bus_create_watch(bus.get());
-      g_source_set_callback(src, G_SOURCE_FUNC(&Impl::on_bus_message), this, nullptr);
-      guint id = g_source_attach(src, context);
-      g_source_unref(src);
-      return id;
+    auto report = [this](bool error, const std::string& element, const std::string& message) {
+      if (error)
+        status.record_error(element, message);
+      else
+        status.record_warning(element, message);
     };
-    source_watch = add_watch(source.get());
-    ladder_watch = add_watch(ladder.get());
+    std::vector<std::string> uris = {cfg.ingest.source};
+    if (!cfg.ingest.backup_source.empty()) uris.push_back(cfg.ingest.backup_source);
+    for (size_t i = 0; i < uris.size(); ++i) {
+      inputs.push_back(std::make_unique<SourceInput>(cfg, static_cast<int>(i), config::parse_source_uri(uris[i]),
+                                                     input_channel(channel, static_cast<int>(i)), context, clock,
+                                                     report));
+    }
+    SupervisorTiming timing;
+    timing.input_timeout_ms = static_cast<int64_t>(cfg.ingest.input_timeout_s * 1000);
+    timing.slate_after_ms = static_cast<int64_t>(cfg.ingest.slate_after_s * 1000);
+    timing.failback_ms = static_cast<int64_t>(cfg.ingest.failback_s * 1000);
+    supervisor = std::make_unique<Supervisor>(timing, inputs.size() > 1);
+
+    gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(ladder.get()));
+    GSource* src = gst_bus_create_watch(bus.get());
+    g_source_set_callback(src, G_SOURCE_FUNC(&Impl::on_ladder_message), this, nullptr);
+    ladder_watch = g_source_attach(src, context);
+    g_source_unref(src);
 
     if (gst_element_set_state(ladder.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
       throw std::runtime_error("cannot start the encoder pipeline (see the errors above)");
-    if (gst_element_set_state(source.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-      throw std::runtime_error(source_error("cannot start the source"));
+    for (auto& input : inputs) input->start();
+
+    GSource* timer = g_timeout_source_new(kTickMs);
+    g_source_set_callback(timer, &Impl::on_tick, this, nullptr);
+    tick_source = g_source_attach(timer, context);
+    g_source_unref(timer);
+
     thread = std::thread([this] {
       g_main_context_push_thread_default(context);
       g_main_loop_run(loop);
       g_main_context_pop_thread_default(context);
     });
-    log->info("ingest started: {} → {} renditions", cfg.ingest.source, renditions.size());
+    log->info("ingest started: {}{} → {} renditions", redact_uri(cfg.ingest.source),
+              cfg.ingest.backup_source.empty() ? "" : fmt::format(" (backup {})", redact_uri(cfg.ingest.backup_source)),
+              renditions.size());
   }
 
   void stop() {
-    if (source) gst_element_set_state(source.get(), GST_STATE_NULL);
-    if (ladder) gst_element_set_state(ladder.get(), GST_STATE_NULL);
     if (loop) g_main_loop_quit(loop);
     if (thread.joinable()) thread.join();
+    inputs.clear();
+    if (ladder) gst_element_set_state(ladder.get(), GST_STATE_NULL);
     if (context) {
-      for (guint id : {source_watch, ladder_watch}) {
+      for (guint id : {ladder_watch, tick_source}) {
         if (!id) continue;
         if (GSource* s = g_main_context_find_source_by_id(context, id)) g_source_destroy(s);
       }
-      source_watch = ladder_watch = 0;
+      ladder_watch = tick_source = 0;
     }
     if (loop) {
       g_main_loop_unref(loop);
@@ -373,8 +358,13 @@ struct Ingest::Impl {
       context = nullptr;
     }
     renditions.clear();
-    source.reset();
+    video_select.reset();
+    audio_select.reset();
     ladder.reset();
+    if (clock) {
+      gst_object_unref(clock);
+      clock = nullptr;
+    }
   }
 };
 

@@ -72,20 +72,128 @@ std::string fill_template(const std::string& text, const std::map<std::string, s
   return out;
 }
 
-std::string source_kind(const std::string& uri) {
-  if (uri == "test:") return "test";
-  if (uri.rfind("file://", 0) == 0) return "file";
-  throw PipelineError(fmt::format("unsupported ingest.source '{}': expected test: or file:///path", uri));
+std::string input_channel(const std::string& channel, int index) {
+  return fmt::format("{}-{}", channel, index == 0 ? "primary" : "backup");
 }
 
-PipelineTexts build_pipelines(const config::Config& cfg, const std::string& channel) {
+std::string redact_uri(const std::string& uri) {
+  std::string out = uri;
+  // rtsp://user:secret@host → rtsp://user:***@host
+  if (auto scheme = out.find("://"); scheme != std::string::npos) {
+    auto authority_end = out.find_first_of("/?", scheme + 3);
+    auto at = out.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end);
+    if (at != std::string::npos && at > scheme) {
+      auto colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // srt://...?passphrase=secret&... → passphrase=***
+  for (std::string key : {"passphrase="}) {
+    size_t pos = 0;
+    while ((pos = out.find(key, pos)) != std::string::npos) {
+      if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') {
+        pos += key.size();
+        continue;
+      }
+      auto value = pos + key.size();
+      auto end = out.find('&', value);
+      out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+      pos = value + 3;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string trim_newlines(std::string v) {
+  while (!v.empty() && v.back() == '\n') v.pop_back();
+  return v;
+}
+
+std::string v4l2_caps(const config::IngestConfig& in) {
+  if (in.v4l2_format.empty() && !in.v4l2_width && !in.v4l2_height && !in.v4l2_framerate) return "";
+  std::string caps = in.v4l2_format == "MJPG" ? "image/jpeg" : "video/x-raw";
+  if (!in.v4l2_format.empty() && in.v4l2_format != "MJPG") caps += ",format=" + in.v4l2_format;
+  if (in.v4l2_width) caps += fmt::format(",width={}", in.v4l2_width);
+  if (in.v4l2_height) caps += fmt::format(",height={}", in.v4l2_height);
+  if (in.v4l2_framerate) caps += fmt::format(",framerate={}/1", in.v4l2_framerate);
+  return caps + " ! ";
+}
+
+// "#1d3557" → "0xff1d3557", the ARGB videotestsrc wants.
+std::string argb(const std::string& color) { return "0xff" + color.substr(1); }
+
+}  // namespace
+
+std::string build_source_pipeline(const config::Config& cfg, const config::SourceUri& uri,
+                                  const std::string& channel) {
+  const auto& dir = cfg.ingest.pipelines_dir;
+  const auto& top = cfg.encoder.renditions.front();
+  std::map<std::string, std::string> common = {
+      {"channel", channel},
+      {"width", std::to_string(top.width)},
+      {"height", std::to_string(top.height)},
+      {"framerate", std::to_string(cfg.ingest.framerate)},
+      {"audio_rate", std::to_string(cfg.encoder.audio_rate)},
+      {"audio_channels", std::to_string(cfg.encoder.audio_channels)},
+      {"sync", uri.kind == config::SourceKind::file ? "true" : "false"},
+  };
+  auto values = common;
+  values["video_normalize"] = trim_newlines(fill_template(read_template(dir, "normalize-video"), common, "normalize-video"));
+  values["audio_normalize"] = trim_newlines(fill_template(read_template(dir, "normalize-audio"), common, "normalize-audio"));
+
+  const auto& in = cfg.ingest;
+  std::string name;
+  switch (uri.kind) {
+    case config::SourceKind::test:
+      name = "source-test";
+      values["pattern"] = in.test_pattern;
+      values["source_width"] = std::to_string(in.width);
+      values["source_height"] = std::to_string(in.height);
+      break;
+    case config::SourceKind::file:
+      name = "source-file";
+      values["uri"] = quote_value("file://" + percent_encode_path(uri.path));
+      break;
+    case config::SourceKind::srt:
+      name = "source-srt";
+      values["uri"] = quote_value(uri.text);
+      values["latency_ms"] = std::to_string(in.srt_latency_ms);
+      values["encryption"] = in.srt_passphrase.empty()
+                                 ? ""
+                                 : fmt::format("passphrase={} pbkeylen={}", quote_value(in.srt_passphrase),
+                                               in.srt_pbkeylen);
+      // A listener checks the stream id itself (caller-connecting); a caller sends it.
+      values["streamid"] = (!uri.srt_listener() && !in.srt_streamid.empty())
+                               ? "streamid=" + quote_value(in.srt_streamid)
+                               : "";
+      break;
+    case config::SourceKind::rtsp:
+      name = "source-rtsp";
+      values["uri"] = quote_value(uri.text);
+      values["transport"] = in.rtsp_transport;
+      values["latency_ms"] = std::to_string(in.rtsp_latency_ms);
+      break;
+    case config::SourceKind::rtmp:
+      name = "source-rtmp";
+      values["uri"] = quote_value(uri.text + " live=1");
+      break;
+    case config::SourceKind::v4l2:
+      name = "source-v4l2";
+      values["device"] = quote_value(uri.path);
+      values["caps"] = v4l2_caps(in);
+      break;
+  }
+  return fill_template(read_template(dir, name), values, name);
+}
+
+std::string build_ladder_pipeline(const config::Config& cfg, const std::string& channel, int inputs) {
   const auto& dir = cfg.ingest.pipelines_dir;
   const auto& enc = cfg.encoder;
   if (enc.renditions.empty()) throw PipelineError("the ladder has no renditions");
   const auto& top = enc.renditions.front();
-
   std::map<std::string, std::string> common = {
-      {"channel", channel},
       {"width", std::to_string(top.width)},
       {"height", std::to_string(top.height)},
       {"framerate", std::to_string(cfg.ingest.framerate)},
@@ -93,25 +201,36 @@ PipelineTexts build_pipelines(const config::Config& cfg, const std::string& chan
       {"audio_channels", std::to_string(enc.audio_channels)},
   };
 
-  PipelineTexts out;
-  auto source_values = common;
-  source_values["video_normalize"] = fill_template(read_template(dir, "normalize-video"), common, "normalize-video");
-  source_values["audio_normalize"] = fill_template(read_template(dir, "normalize-audio"), common, "normalize-audio");
-  for (auto* key : {"video_normalize", "audio_normalize"}) {
-    auto& v = source_values[key];
-    while (!v.empty() && v.back() == '\n') v.pop_back();
+  // A lost input repeats its last picture; the slate takes over after slate_after_s.
+  // Past this the inter source would turn black, which the slate must come before.
+  auto timeout_ns = static_cast<uint64_t>((cfg.ingest.input_timeout_s + cfg.ingest.slate_after_s + 2.0) * 1e9);
+  std::string input_text;
+  auto input_template = read_template(dir, "ladder-input");
+  for (int i = 0; i < inputs; ++i) {
+    auto v = common;
+    v["channel"] = input_channel(channel, i);
+    v["index"] = std::to_string(i);
+    v["video_timeout_ns"] = std::to_string(timeout_ns);
+    input_text += fill_template(input_template, v, "ladder-input");
   }
-  auto kind = source_kind(cfg.ingest.source);
-  if (kind == "test") {
-    source_values["pattern"] = cfg.ingest.test_pattern;
-    source_values["source_width"] = std::to_string(cfg.ingest.width);
-    source_values["source_height"] = std::to_string(cfg.ingest.height);
-    out.source = fill_template(read_template(dir, "source-test"), source_values, "source-test");
+
+  auto slate = common;
+  slate["index"] = std::to_string(inputs);
+  slate["text"] = quote_value(cfg.ingest.slate_text);
+  slate["font_size"] = std::to_string(std::max(8, top.height / 24));
+  std::string frame = fmt::format("video/x-raw,format=I420,width={},height={},framerate={}/1,pixel-aspect-ratio=1/1",
+                                  top.width, top.height, cfg.ingest.framerate);
+  if (cfg.ingest.slate_image.empty()) {
+    slate["picture"] = fmt::format("videotestsrc pattern=solid-color foreground-color={} num-buffers=1 ! {}",
+                                   argb(cfg.ingest.slate_color), frame);
   } else {
-    auto path = cfg.ingest.source.substr(std::string("file://").size());
-    source_values["uri"] = quote_value("file://" + percent_encode_path(path));
-    out.source = fill_template(read_template(dir, "source-file"), source_values, "source-file");
+    // Borders in the slate colour would need a compositor; black ones are fine.
+    slate["picture"] = fmt::format(
+        "filesrc location={} ! decodebin ! videoconvert ! videoscale add-borders=true ! "
+        "video/x-raw,format=I420,width={},height={},pixel-aspect-ratio=1/1",
+        quote_value(cfg.ingest.slate_image.string()), top.width, top.height);
   }
+  std::string slate_text = fill_template(read_template(dir, "slate"), slate, "slate");
 
   int gop_frames = static_cast<int>(std::lround(cfg.hls.segment_duration_s * cfg.ingest.framerate));
   std::string renditions;
@@ -134,12 +253,24 @@ PipelineTexts build_pipelines(const config::Config& cfg, const std::string& chan
     renditions += fill_template(rendition_template, v, rendition_name);
   }
   auto ladder_values = common;
+  ladder_values["inputs"] = trim_newlines(input_text);
+  ladder_values["slate"] = trim_newlines(slate_text);
   ladder_values["renditions"] = renditions;
   ladder_values["audio_bitrate_bps"] = std::to_string(enc.audio_bitrate_kbps * 1000);
-  // After this long without source frames the encoder side shows black rather
-  // than freezing on the last picture.
-  ladder_values["video_timeout_ns"] = std::to_string(2'000'000'000ull);
-  out.ladder = fill_template(read_template(dir, "ladder"), ladder_values, "ladder");
+  return fill_template(read_template(dir, "ladder"), ladder_values, "ladder");
+}
+
+PipelineTexts build_pipelines(const config::Config& cfg, const std::string& channel) {
+  if (cfg.encoder.renditions.empty()) throw PipelineError("the ladder has no renditions");
+  PipelineTexts out;
+  out.primary = build_source_pipeline(cfg, config::parse_source_uri(cfg.ingest.source), input_channel(channel, 0));
+  int inputs = 1;
+  if (!cfg.ingest.backup_source.empty()) {
+    out.backup = build_source_pipeline(cfg, config::parse_source_uri(cfg.ingest.backup_source),
+                                       input_channel(channel, 1));
+    inputs = 2;
+  }
+  out.ladder = build_ladder_pipeline(cfg, channel, inputs);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/source_uri.hpp"
 
 namespace relay::ingest {
 
@@ -21,15 +22,25 @@ std::string fill_template(const std::string& text, const std::map<std::string, s
                           const std::string& template_name);
 
 struct PipelineTexts {
-  std::string source;  // the source side, ending in intervideosink/interaudiosink
-  std::string ladder;  // the encoder side, ending in one appsink per rendition
+  std::string primary;  // the primary input's source pipeline, into "<channel>-primary"
+  std::string backup;   // the backup's, into "<channel>-backup"; empty without a backup
+  std::string ladder;   // the encoder side: selectors, slate, one appsink per rendition
 };
 
-// `channel` names the inter* pair that joins the two pipelines.
+// The inter* channel names the pipelines share; `channel` is unique per process.
+std::string input_channel(const std::string& channel, int index);
+
+// The source pipeline of one input (index 0 primary, 1 backup).
+std::string build_source_pipeline(const config::Config& cfg, const config::SourceUri& uri,
+                                  const std::string& channel);
+// The encoder side with `inputs` inter* inputs (selector pads sink_0..) and the slate
+// on the pad after them.
+std::string build_ladder_pipeline(const config::Config& cfg, const std::string& channel, int inputs);
+
 PipelineTexts build_pipelines(const config::Config& cfg, const std::string& channel);
 
-// The source kind of an ingest.source URI: "test" or "file".
-std::string source_kind(const std::string& uri);
+// The URI with any password or passphrase replaced by "***", for logs and /api/health.
+std::string redact_uri(const std::string& uri);
 
 // gst-style quoting for a property value placed in a pipeline description.
 std::string quote_value(const std::string& value);

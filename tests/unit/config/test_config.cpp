@@ -51,6 +51,24 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.ingest.framerate == expected.ingest.framerate);
   CHECK(actual.ingest.loop == expected.ingest.loop);
   CHECK(actual.ingest.test_pattern == expected.ingest.test_pattern);
+  CHECK(actual.ingest.backup_source == expected.ingest.backup_source);
+  CHECK(actual.ingest.input_timeout_s == expected.ingest.input_timeout_s);
+  CHECK(actual.ingest.slate_after_s == expected.ingest.slate_after_s);
+  CHECK(actual.ingest.failback_s == expected.ingest.failback_s);
+  CHECK(actual.ingest.reconnect_max_s == expected.ingest.reconnect_max_s);
+  CHECK(actual.ingest.slate_image == expected.ingest.slate_image);
+  CHECK(actual.ingest.slate_text == expected.ingest.slate_text);
+  CHECK(actual.ingest.slate_color == expected.ingest.slate_color);
+  CHECK(actual.ingest.srt_latency_ms == expected.ingest.srt_latency_ms);
+  CHECK(actual.ingest.srt_passphrase == expected.ingest.srt_passphrase);
+  CHECK(actual.ingest.srt_pbkeylen == expected.ingest.srt_pbkeylen);
+  CHECK(actual.ingest.srt_streamid == expected.ingest.srt_streamid);
+  CHECK(actual.ingest.rtsp_transport == expected.ingest.rtsp_transport);
+  CHECK(actual.ingest.rtsp_latency_ms == expected.ingest.rtsp_latency_ms);
+  CHECK(actual.ingest.v4l2_format == expected.ingest.v4l2_format);
+  CHECK(actual.ingest.v4l2_width == expected.ingest.v4l2_width);
+  CHECK(actual.ingest.v4l2_height == expected.ingest.v4l2_height);
+  CHECK(actual.ingest.v4l2_framerate == expected.ingest.v4l2_framerate);
 
   CHECK(actual.encoder.preset == expected.encoder.preset);
   CHECK(actual.encoder.tune == expected.encoder.tune);
@@ -79,6 +97,26 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.hls.container == expected.hls.container);
 
   CHECK(actual.log.level == expected.log.level);
+
+  CHECK(actual.qa.data_dir == expected.qa.data_dir);
+  CHECK(actual.qa.synchronous == expected.qa.synchronous);
+  CHECK(actual.qa.default_room_title == expected.qa.default_room_title);
+  CHECK(actual.qa.max_question_chars == expected.qa.max_question_chars);
+  CHECK(actual.qa.max_name_chars == expected.qa.max_name_chars);
+  CHECK(actual.qa.questions_per_minute == expected.qa.questions_per_minute);
+  CHECK(actual.qa.question_burst == expected.qa.question_burst);
+  CHECK(actual.qa.attendees_per_minute == expected.qa.attendees_per_minute);
+  CHECK(actual.qa.attendee_burst == expected.qa.attendee_burst);
+  CHECK(actual.qa.slow_mode_s == expected.qa.slow_mode_s);
+  CHECK(actual.qa.auto_approve == expected.qa.auto_approve);
+  CHECK(actual.qa.word_list == expected.qa.word_list);
+  CHECK(actual.qa.moderator_tokens == expected.qa.moderator_tokens);
+  CHECK(actual.qa.speaker_tokens == expected.qa.speaker_tokens);
+  CHECK(actual.qa.technician_tokens == expected.qa.technician_tokens);
+  CHECK(actual.qa.admin_tokens == expected.qa.admin_tokens);
+  CHECK(actual.qa.vote_interval_ms == expected.qa.vote_interval_ms);
+  CHECK(actual.qa.ws_queue_limit == expected.qa.ws_queue_limit);
+  CHECK(actual.qa.ws_resume_events == expected.qa.ws_resume_events);
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -124,6 +162,24 @@ height = 720
 framerate = 25
 loop = false
 test_pattern = "smpte"
+backup_source = "srt://:9001?mode=listener"
+input_timeout_s = 1.5
+slate_after_s = 0
+failback_s = 12
+reconnect_max_s = 30
+slate_image = "/srv/slate.png"
+slate_text = "Pause"
+slate_color = "#FF8000"
+srt_latency_ms = 400
+srt_passphrase = "correct horse battery"
+srt_pbkeylen = 32
+srt_streamid = "hall-a"
+rtsp_transport = "udp"
+rtsp_latency_ms = 50
+v4l2_format = "MJPG"
+v4l2_width = 1920
+v4l2_height = 1080
+v4l2_framerate = 60
 
 [encoder]
 preset = "fast"
@@ -157,8 +213,48 @@ container = "mpegts"
 
 [log]
 level = "debug"
+
+[qa]
+data_dir = "/var/lib/relay"
+synchronous = "full"
+default_room_title = "Fragen"
+max_question_chars = 500
+max_name_chars = 20
+questions_per_minute = 1.5
+question_burst = 5
+attendees_per_minute = 100
+attendee_burst = 200
+slow_mode_s = 30
+auto_approve = true
+word_list = ["spam", "idiot*"]
+moderator_tokens = ["moderator-0123456789abcdef"]
+speaker_tokens = ["speaker-0123456789abcdef", "speaker-2-0123456789abcdef"]
+technician_tokens = ["technician-0123456789abcdef"]
+admin_tokens = ["admin-0123456789abcdef"]
+vote_interval_ms = 500
+ws_queue_limit = 64
+ws_resume_events = 100
 )",
                                      "relay.toml");
+  CHECK(config.qa.data_dir == "/var/lib/relay");
+  CHECK(config.qa.synchronous == "full");
+  CHECK(config.qa.default_room_title == "Fragen");
+  CHECK(config.qa.max_question_chars == 500);
+  CHECK(config.qa.max_name_chars == 20);
+  CHECK(config.qa.questions_per_minute == 1.5);
+  CHECK(config.qa.question_burst == 5);
+  CHECK(config.qa.attendees_per_minute == 100.0);
+  CHECK(config.qa.attendee_burst == 200);
+  CHECK(config.qa.slow_mode_s == 30);
+  CHECK(config.qa.auto_approve);
+  CHECK(config.qa.word_list == std::vector<std::string>{"spam", "idiot*"});
+  CHECK(config.qa.moderator_tokens == std::vector<std::string>{"moderator-0123456789abcdef"});
+  CHECK(config.qa.speaker_tokens.size() == 2);
+  CHECK(config.qa.technician_tokens == std::vector<std::string>{"technician-0123456789abcdef"});
+  CHECK(config.qa.admin_tokens == std::vector<std::string>{"admin-0123456789abcdef"});
+  CHECK(config.qa.vote_interval_ms == 500);
+  CHECK(config.qa.ws_queue_limit == 64);
+  CHECK(config.qa.ws_resume_events == 100);
   CHECK(config.edge.listen == "[::1]:9000");
   CHECK(config.edge.threads == 8);
   CHECK(config.edge.cors_origins == std::vector<std::string>{"https://a.example", "http://b.example:8000"});
@@ -174,6 +270,24 @@ level = "debug"
   CHECK(config.ingest.framerate == 25);
   CHECK_FALSE(config.ingest.loop);
   CHECK(config.ingest.test_pattern == "smpte");
+  CHECK(config.ingest.backup_source == "srt://:9001?mode=listener");
+  CHECK(config.ingest.input_timeout_s == 1.5);
+  CHECK(config.ingest.slate_after_s == 0);
+  CHECK(config.ingest.failback_s == 12);
+  CHECK(config.ingest.reconnect_max_s == 30);
+  CHECK(config.ingest.slate_image == "/srv/slate.png");
+  CHECK(config.ingest.slate_text == "Pause");
+  CHECK(config.ingest.slate_color == "#FF8000");
+  CHECK(config.ingest.srt_latency_ms == 400);
+  CHECK(config.ingest.srt_passphrase == "correct horse battery");
+  CHECK(config.ingest.srt_pbkeylen == 32);
+  CHECK(config.ingest.srt_streamid == "hall-a");
+  CHECK(config.ingest.rtsp_transport == "udp");
+  CHECK(config.ingest.rtsp_latency_ms == 50);
+  CHECK(config.ingest.v4l2_format == "MJPG");
+  CHECK(config.ingest.v4l2_width == 1920);
+  CHECK(config.ingest.v4l2_height == 1080);
+  CHECK(config.ingest.v4l2_framerate == 60);
   CHECK(config.encoder.preset == "fast");
   CHECK(config.encoder.tune.empty());
   CHECK(config.encoder.vbv_buffer_s == 1.0);
@@ -277,14 +391,28 @@ TEST_CASE("out-of-range values say what is accepted", "[config][errors]") {
       {"[edge]\nmax_header_bytes = 512", "edge.max_header_bytes: 512 is out of range, expected 1024..1048576"},
       {"[edge]\nmax_body_bytes = -1", "edge.max_body_bytes: -1 is out of range, expected 0..67108864"},
       {"[edge]\nweb_dir = \"\"", "edge.web_dir: must not be empty"},
-      {"[ingest]\nsource = \"srt://:9000?mode=listener\"",
-       "ingest.source: 'srt://:9000?mode=listener': srt sources are not supported yet by this build; "
-       "accepted: \"test:\" or \"file:///absolute/path\""},
-      {"[ingest]\nsource = \"rtsp://cam/stream\"", "ingest.source: 'rtsp://cam/stream': rtsp sources are not supported"},
-      {"[ingest]\nsource = \"rtmp://x/live\"", "ingest.source: 'rtmp://x/live': rtmp sources are not supported"},
-      {"[ingest]\nsource = \"v4l2:///dev/video0\"", "ingest.source: 'v4l2:///dev/video0': v4l2 sources are not"},
+      {"[ingest]\nsource = \"srt://:9000?mode=listen\"",
+       "ingest.source: 'srt://:9000?mode=listen' has mode 'listen', expected listener, caller or rendezvous"},
+      {"[ingest]\nsource = \"srt://:9000?latncy=20\"", "ingest.source: 'srt://:9000?latncy=20' has an unknown SRT option"},
+      {"[ingest]\nsource = \"srt://host\"", "ingest.source: 'srt://host' needs a port"},
+      {"[ingest]\nsource = \"srt://:99999?mode=listener\"", "ingest.source: 'srt://:99999?mode=listener' has no valid port ('99999', expected 1..65535)"},
+      {"[ingest]\nsource = \"srt://:9000?mode=caller\"", "ingest.source: 'srt://:9000?mode=caller' is in caller mode but names no host"},
+      {"[ingest]\nsource = \"srt://:9000?passphrase=short\"", "ingest.source: 'srt://:9000?passphrase=short' has a passphrase that is not 10..79 characters"},
+      {"[ingest]\nsource = \"rtsp:///stream\"", "ingest.source: 'rtsp:///stream' names no host to pull from"},
+      {"[ingest]\nsource = \"rtmp://x\"", "ingest.source: 'rtmp://x' needs an application and stream path"},
+      {"[ingest]\nsource = \"v4l2://video0\"", "ingest.source: 'v4l2://video0' needs a device path after v4l2://"},
+      {"[ingest]\nsource = \"v4l2:///tmp/x\"", "ingest.source: 'v4l2:///tmp/x' names no device under /dev/"},
+      {"[ingest]\nsource = \"http://cam/x\"", "ingest.source: 'http://cam/x' is not a source this build understands; "
+                                              "accepted: \"test:\", \"file:///absolute/path\", \"srt://"},
       {"[ingest]\nsource = \"file://talk.mp4\"", "ingest.source: 'file://talk.mp4' needs an absolute path"},
       {"[ingest]\nsource = \"/media/talk.mp4\"", "ingest.source: '/media/talk.mp4' is not a source this build"},
+      {"[ingest]\nbackup_source = \"udp://x\"", "ingest.backup_source: 'udp://x' is not a source"},
+      {"[ingest]\nslate_color = \"blue\"", "ingest.slate_color: 'blue' is not a colour, expected \"#RRGGBB\""},
+      {"[ingest]\nsrt_passphrase = \"secret\"", "ingest.srt_passphrase: is 6 characters long; SRT needs 10..79"},
+      {"[ingest]\nsrt_pbkeylen = 8", "ingest.srt_pbkeylen: 8 is not accepted, expected one of: 16, 24, 32"},
+      {"[ingest]\nrtsp_transport = \"http\"", "ingest.rtsp_transport: 'http' is not accepted, expected one of: tcp, udp"},
+      {"[ingest]\ninput_timeout_s = 0", "ingest.input_timeout_s: 0 is out of range, expected 0.1..10"},
+      {"[ingest]\nv4l2_format = \"RGB\"", "ingest.v4l2_format: 'RGB' is not accepted"},
       {"[ingest]\nwidth = 1921", "ingest.width: 1921 must be even"},
       {"[ingest]\nheight = 4322", "ingest.height: 4322 is out of range, expected 16..4320"},
       {"[ingest]\nframerate = 121", "ingest.framerate: 121 is out of range, expected 1..120"},
@@ -465,10 +593,24 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
              StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
                         "[edge]: listen, threads,"));
   CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
-  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log");
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa");
   CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
   CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
-  CHECK_THAT(error_of("", {"ingest.source=srt://:9000"}), Contains("srt sources are not supported yet by this build"));
+  CHECK_THAT(error_of("", {"ingest.source=srt://:9000?mode=lstener"}),
+             StartsWith("--set ingest.source=srt://:9000?mode=lstener: ingest.source: 'srt://:9000?mode=lstener' has "
+                        "mode 'lstener'"));
+  CHECK(error_of("[ingest]\nsource = \"srt://:9000\"\nbackup_source = \"srt://:9000\"\n") ==
+        "relay.toml:3:17: ingest.backup_source: 'srt://:9000' is the same as ingest.source; a backup must be "
+        "another input");
+  CHECK(error_of("[ingest]\nsource = \"srt://:9000\"\nbackup_source = \"srt://:9000?mode=listener&latency=50\"\n") ==
+        "relay.toml:3:17: ingest.backup_source: listens on SRT port 9000 like ingest.source; give the backup its "
+        "own port");
+  for (const std::string uri : {"srt://:9000?mode=listener", "srt://[::1]:9000?mode=caller&latency=200",
+                                "srt://encoder.local:9000", "rtsp://user:pw@192.168.1.20:554/stream1?channel=1",
+                                "rtmp://127.0.0.1:1935/live/hall", "v4l2:///dev/video0"}) {
+    INFO(uri);
+    CHECK(parse_config("", "relay.toml", {"ingest.source=" + uri}).ingest.source == uri);
+  }
   for (const std::string malformed : {"edge.threads", "threads=4", ".threads=4", "edge.=4", "=4"}) {
     CHECK(error_of("", {malformed}) ==
           "--set " + malformed + ": expected section.key=value, such as --set edge.threads=4");
@@ -520,6 +662,7 @@ TEST_CASE("the shipped config/relay.toml loads and equals the struct defaults", 
   expected.edge.web_dir = (kSourceDir / "web").lexically_normal();
   expected.edge.node_modules_dir = (kSourceDir / "node_modules").lexically_normal();
   expected.ingest.pipelines_dir = (kSourceDir / "pipelines").lexically_normal();
+  expected.qa.data_dir = (kSourceDir / "data").lexically_normal();
   check_same(config, expected);
 }
 
@@ -532,7 +675,7 @@ TEST_CASE("the shipped config/relay.toml documents every key", "[config][shipped
   std::string table;
   std::string previous;
   const std::regex header(R"(^\[\[?([a-z_.]+)\]\]?$)");
-  const std::regex assignment(R"(^([a-z_]+)\s*=)");
+  const std::regex assignment(R"(^([a-z0-9_]+)\s*=)");
   for (std::string line; std::getline(file, line);) {
     std::smatch match;
     const bool after_comment = previous.starts_with('#');
@@ -564,4 +707,16 @@ TEST_CASE("the shipped config/relay.toml documents every key", "[config][shipped
     CHECK(std::any_of(comments.begin(), comments.end(),
                       [&](const std::string& comment) { return std::regex_search(comment, described); }));
   }
+}
+
+TEST_CASE("[qa] role tokens are checked without echoing them; data_dir resolves", "[config][qa]") {
+  const std::string short_token = error_of("[qa]\nmoderator_tokens = [\"secret\"]\n");
+  CHECK_THAT(short_token, StartsWith("relay.toml:2:21: qa.moderator_tokens[0]: a token must be 16..256 printable"));
+  CHECK(short_token.find("secret") == std::string::npos);
+  CHECK_THAT(error_of("[qa]\nadmin_tokens = [\"has a space in it, long enough\"]\n"),
+             Contains("qa.admin_tokens[0]: a token must be"));
+  CHECK_THAT(error_of("[qa]\nsynchronous = \"off\"\n"), Contains("qa.synchronous: 'off' is not accepted"));
+  CHECK_THAT(error_of("[qa]\nvote_interval_ms = 100\n"), Contains("expected 250..10000"));
+  CHECK(parse_config("[qa]\ndata_dir = \"state\"\n", "relay.toml", {}, "/etc/relay").qa.data_dir == "/etc/relay/state");
+  CHECK(parse_config("", "relay.toml", {"qa.data_dir=/tmp/qa"}, "/etc/relay").qa.data_dir == "/tmp/qa");
 }

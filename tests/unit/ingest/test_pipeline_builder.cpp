@@ -29,26 +29,27 @@ TEST_CASE("fill_template replaces placeholders, drops comments and rejects unkno
 TEST_CASE("the test source is 1080p30 with a burned-in wall clock and a tone, normalised to the top rung") {
   auto cfg = shipped_defaults();
   auto t = ingest::build_pipelines(cfg, "ch");
-  CHECK(t.source.find("videotestsrc is-live=true pattern=ball") != std::string::npos);
-  CHECK(t.source.find("width=1920,height=1080,framerate=30/1") != std::string::npos);
-  CHECK(t.source.find("clockoverlay") != std::string::npos);
-  CHECK(t.source.find("audiotestsrc is-live=true") != std::string::npos);
-  CHECK(t.source.find("format=I420,width=1280,height=720,framerate=30/1") != std::string::npos);
-  CHECK(count(t.source, "channel=ch ") == 2);
-  CHECK(t.source.find('{') == std::string::npos);
+  CHECK_THAT(t.primary, Catch::Contains("videotestsrc name=input is-live=true pattern=ball"));
+  CHECK_THAT(t.primary, Catch::Contains("width=1920,height=1080,framerate=30/1"));
+  CHECK_THAT(t.primary, Catch::Contains("clockoverlay"));
+  CHECK_THAT(t.primary, Catch::Contains("audiotestsrc is-live=true"));
+  CHECK_THAT(t.primary, Catch::Contains("format=I420,width=1280,height=720,framerate=30/1"));
+  CHECK(count(t.primary, "channel=ch-primary ") == 2);
+  CHECK(t.backup.empty());
+  CHECK(t.primary.find('{') == std::string::npos);
 }
 
 TEST_CASE("a file source decodes the URI, percent-encoded, and syncs to the clock") {
   auto cfg = shipped_defaults();
   cfg.ingest.source = "file:///media/talk 1.mp4";
   auto t = ingest::build_pipelines(cfg, "ch");
-  CHECK(t.source.find("uridecodebin uri=\"file:///media/talk%201.mp4\"") != std::string::npos);
-  CHECK(count(t.source, " sync=true") == 2);
+  CHECK_THAT(t.primary, Catch::Contains("uridecodebin uri=\"file:///media/talk%201.mp4\""));
+  CHECK(count(t.primary, " sync=true") == 2);
   // The video sink prerolls, so the flushing seek that loops the file gives the
   // source a new base time (async=false left every frame after a loop late and
   // dropped); the audio sink does not, so a file without sound still starts.
-  CHECK(t.source.find("intervideosink name=source_video_sink channel=ch sync=true async=true") != std::string::npos);
-  CHECK(t.source.find("interaudiosink channel=ch sync=true async=false") != std::string::npos);
+  CHECK_THAT(t.primary, Catch::Contains("intervideosink name=source_video_sink channel=ch-primary sync=true async=true"));
+  CHECK_THAT(t.primary, Catch::Contains("interaudiosink channel=ch-primary sync=true async=false"));
 }
 
 TEST_CASE("the ladder has one aligned encoder, muxer and appsink per rendition") {
@@ -62,12 +63,12 @@ TEST_CASE("the ladder has one aligned encoder, muxer and appsink per rendition")
   // Fixed GOP of one segment, no scene cuts, no B-frames: keyframes line up.
   CHECK(count(t.ladder, "key-int-max=60 bframes=0") == 3);
   CHECK(count(t.ladder, "scenecut=0") == 3);
-  CHECK(t.ladder.find("bitrate=2800 vbv-buf-capacity=500") != std::string::npos);
-  CHECK(t.ladder.find("bitrate=600 vbv-buf-capacity=500") != std::string::npos);
+  CHECK_THAT(t.ladder, Catch::Contains("bitrate=2800 vbv-buf-capacity=500"));
+  CHECK_THAT(t.ladder, Catch::Contains("bitrate=600 vbv-buf-capacity=500"));
   // Only the lower rungs scale; the top one is the normalised input size.
   CHECK(count(t.ladder, "videoscale") == 2);
-  CHECK(t.ladder.find("video/x-h264,profile=high") != std::string::npos);
-  CHECK(t.ladder.find("avenc_aac bitrate=128000") != std::string::npos);
+  CHECK_THAT(t.ladder, Catch::Contains("video/x-h264,profile=high"));
+  CHECK_THAT(t.ladder, Catch::Contains("avenc_aac bitrate=128000"));
   CHECK(t.ladder.find('{') == std::string::npos);
 }
 
@@ -78,18 +79,132 @@ TEST_CASE("GOP and fragment follow the segment and part durations") {
   cfg.ingest.framerate = 25;
   cfg.encoder.tune = "";
   auto t = ingest::build_pipelines(cfg, "ch");
-  CHECK(t.ladder.find("key-int-max=25") != std::string::npos);
-  CHECK(t.ladder.find("fragment-duration=250") != std::string::npos);
+  CHECK_THAT(t.ladder, Catch::Contains("key-int-max=25"));
+  CHECK_THAT(t.ladder, Catch::Contains("fragment-duration=250"));
   CHECK(t.ladder.find("tune=") == std::string::npos);
 }
 
 TEST_CASE("unsupported source schemes and missing templates are clear errors") {
   auto cfg = shipped_defaults();
   cfg.ingest.source = "gopher://x";
-  CHECK_THROWS_WITH(ingest::build_pipelines(cfg, "ch"), Catch::Contains("unsupported ingest.source 'gopher://x'"));
+  CHECK_THROWS_WITH(ingest::build_pipelines(cfg, "ch"), Catch::Contains("'gopher://x' is not a source this build understands"));
   cfg = shipped_defaults();
   cfg.ingest.pipelines_dir = "/nonexistent";
   CHECK_THROWS_WITH(ingest::build_pipelines(cfg, "ch"), Catch::Contains("cannot read pipeline template"));
+}
+
+namespace {
+std::string source_for(config::Config cfg, const std::string& uri) {
+  cfg.ingest.source = uri;
+  auto text = ingest::build_pipelines(cfg, "ch").primary;
+  CHECK(text.find('{') == std::string::npos);
+  // Every kind ends in the same normalising branches the relay links the decoder to.
+  CHECK_THAT(text, Catch::Contains("queue name=video_in"));
+  // Live inputs hand each picture over as soon as it is decoded.
+  CHECK_THAT(text, Catch::Contains("intervideosink name=source_video_sink channel=ch-primary sync=false async=true"));
+  if (text.find("audio_in") != std::string::npos)
+    CHECK_THAT(text, Catch::Contains("interaudiosink channel=ch-primary sync=false async=false"));
+  return text;
+}
+}  // namespace
+
+TEST_CASE("an SRT listener takes latency and encryption from config, URI options after them") {
+  auto cfg = shipped_defaults();
+  auto text = source_for(cfg, "srt://:9000?mode=listener");
+  CHECK_THAT(text, Catch::Contains("srtsrc name=input latency=120"));
+  CHECK_THAT(text, Catch::Contains("uri=\"srt://:9000?mode=listener\" wait-for-connection=true"));
+  CHECK(text.find("passphrase") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("decodebin name=decode"));
+  CHECK_THAT(text, Catch::Contains("queue name=audio_in"));
+
+  cfg.ingest.srt_latency_ms = 400;
+  cfg.ingest.srt_passphrase = "a passphrase \"quoted\"";
+  cfg.ingest.srt_pbkeylen = 32;
+  cfg.ingest.srt_streamid = "hall-a";
+  text = source_for(cfg, "srt://:9000?mode=listener&latency=200");
+  // Properties are set in order: the URI's own options, parsed from uri=, win.
+  CHECK_THAT(text, Catch::Contains("latency=400 passphrase=\"a passphrase \\\"quoted\\\"\" pbkeylen=32  uri="));
+  // A listener checks the stream id itself; it does not send one.
+  CHECK(text.find("streamid") == std::string::npos);
+  text = source_for(cfg, "srt://encoder.local:9000");
+  CHECK_THAT(text, Catch::Contains("streamid=\"hall-a\" uri=\"srt://encoder.local:9000\""));
+}
+
+TEST_CASE("an RTSP camera is pulled over the configured transport with its jitter buffer") {
+  auto cfg = shipped_defaults();
+  auto text = source_for(cfg, "rtsp://user:pw@10.0.0.5:554/stream1");
+  CHECK_THAT(text, Catch::Contains("rtspsrc name=input location=\"rtsp://user:pw@10.0.0.5:554/stream1\" protocols=tcp latency=200"));
+  cfg.ingest.rtsp_transport = "udp";
+  cfg.ingest.rtsp_latency_ms = 50;
+  text = source_for(cfg, "rtsp://cam/live");
+  CHECK_THAT(text, Catch::Contains("protocols=udp latency=50"));
+  // rtspsrc's pads come and go with the camera's streams; the relay adds decoders.
+  CHECK(text.find("decodebin") == std::string::npos);
+}
+
+TEST_CASE("an RTMP stream is pulled live with rtmpsrc and decoded") {
+  auto text = source_for(shipped_defaults(), "rtmp://127.0.0.1:1935/live/hall");
+  CHECK_THAT(text, Catch::Contains("rtmpsrc name=input location=\"rtmp://127.0.0.1:1935/live/hall live=1\" timeout=5"));
+  CHECK_THAT(text, Catch::Contains("decodebin name=decode"));
+}
+
+TEST_CASE("a v4l2 device asks for the configured format, size and rate, or takes the device's") {
+  auto cfg = shipped_defaults();
+  auto text = source_for(cfg, "v4l2:///dev/video2");
+  CHECK_THAT(text, Catch::Contains("v4l2src name=input device=\"/dev/video2\" do-timestamp=true\n  ! queue"));
+  CHECK(text.find("audio_in") == std::string::npos);
+  cfg.ingest.v4l2_format = "YUY2";
+  cfg.ingest.v4l2_width = 1920;
+  cfg.ingest.v4l2_height = 1080;
+  cfg.ingest.v4l2_framerate = 50;
+  text = source_for(cfg, "v4l2:///dev/video0");
+  CHECK_THAT(text, Catch::Contains("! video/x-raw,format=YUY2,width=1920,height=1080,framerate=50/1 ! queue"));
+  cfg.ingest.v4l2_format = "MJPG";
+  cfg.ingest.v4l2_framerate = 0;
+  text = source_for(cfg, "v4l2:///dev/video0");
+  CHECK_THAT(text, Catch::Contains("! image/jpeg,width=1920,height=1080 ! queue"));
+}
+
+TEST_CASE("a backup input gets its own pipeline and channel, and its own selector pad") {
+  auto cfg = shipped_defaults();
+  cfg.ingest.source = "srt://:9000?mode=listener";
+  cfg.ingest.backup_source = "rtsp://cam/backup";
+  auto t = ingest::build_pipelines(cfg, "ch");
+  CHECK_THAT(t.primary, Catch::Contains("channel=ch-primary"));
+  CHECK_THAT(t.backup, Catch::Contains("rtspsrc name=input"));
+  CHECK(count(t.backup, "channel=ch-backup ") == 2);
+  CHECK_THAT(t.ladder, Catch::Contains("intervideosrc channel=ch-primary"));
+  CHECK_THAT(t.ladder, Catch::Contains("intervideosrc channel=ch-backup"));
+  CHECK(count(t.ladder, "video_select.sink_") == 3);
+  CHECK(count(t.ladder, "audio_select.sink_") == 3);
+  // The slate comes after the inputs.
+  CHECK_THAT(t.ladder, Catch::Contains("imagefreeze is-live=true\n  ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1,"
+                      "pixel-aspect-ratio=1/1\n  ! queue max-size-buffers=2 ! video_select.sink_2"));
+  CHECK_THAT(t.ladder, Catch::Contains("audiotestsrc is-live=true wave=silence"));
+}
+
+TEST_CASE("the slate is the configured colour or image with the configured text") {
+  auto cfg = shipped_defaults();
+  auto t = ingest::build_pipelines(cfg, "ch");
+  CHECK_THAT(t.ladder, Catch::Contains("videotestsrc pattern=solid-color foreground-color=0xff1d3557 num-buffers=1"));
+  CHECK_THAT(t.ladder, Catch::Contains("textoverlay text=\"We'll be right back \u00b7 Wir sind gleich zur\u00fcck\""));
+  CHECK(count(t.ladder, "video_select.sink_") == 2);
+  // A lost input repeats its last picture until the slate is on air, never black.
+  CHECK_THAT(t.ladder, Catch::Contains("intervideosrc channel=ch-primary timeout=4500000000"));
+  cfg.ingest.slate_image = "/srv/slate 1.png";
+  cfg.ingest.slate_text = "";
+  t = ingest::build_pipelines(cfg, "ch");
+  CHECK_THAT(t.ladder, Catch::Contains("filesrc location=\"/srv/slate 1.png\" ! decodebin ! videoconvert ! videoscale add-borders=true"));
+  CHECK_THAT(t.ladder, Catch::Contains("textoverlay text=\"\""));
+}
+
+TEST_CASE("passwords never reach logs or /api/health") {
+  CHECK(ingest::redact_uri("rtsp://admin:s3cret@10.0.0.5/stream1") == "rtsp://admin:***@10.0.0.5/stream1");
+  CHECK(ingest::redact_uri("srt://:9000?mode=listener&passphrase=longsecret123&latency=20") ==
+        "srt://:9000?mode=listener&passphrase=***&latency=20");
+  CHECK(ingest::redact_uri("srt://:9000?passphrase=longsecret123") == "srt://:9000?passphrase=***");
+  CHECK(ingest::redact_uri("rtmp://host/live/key") == "rtmp://host/live/key");
+  CHECK(ingest::redact_uri("file:///media/a@b.mp4") == "file:///media/a@b.mp4");
 }
 
 TEST_CASE("container = mpegts muxes each rung with mpegtsmux, same encoders") {
@@ -99,5 +214,5 @@ TEST_CASE("container = mpegts muxes each rung with mpegtsmux, same encoders") {
   CHECK(count(t.ladder, "mpegtsmux name=mux_") == 3);
   CHECK(t.ladder.find("mp4mux") == std::string::npos);
   CHECK(count(t.ladder, "key-int-max=60 bframes=0") == 3);
-  CHECK(t.ladder.find("mux_720p.sink_65") != std::string::npos);
+  CHECK_THAT(t.ladder, Catch::Contains("mux_720p.sink_65"));
 }

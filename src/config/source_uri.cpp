@@ -1,0 +1,154 @@
+#include "config/source_uri.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace relay::config {
+
+const char* const kAcceptedSources =
+    "accepted: \"test:\", \"file:///absolute/path\", \"srt://:PORT?mode=listener\", \"srt://HOST:PORT\", "
+    "\"rtsp://[user:pass@]HOST[:PORT]/path\", \"rtmp://HOST[:PORT]/app/stream\", \"v4l2:///dev/videoN\"";
+
+const char* to_string(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::test: return "test";
+    case SourceKind::file: return "file";
+    case SourceKind::srt: return "srt";
+    case SourceKind::rtsp: return "rtsp";
+    case SourceKind::rtmp: return "rtmp";
+    case SourceKind::v4l2: return "v4l2";
+  }
+  return "unknown";
+}
+
+bool SourceUri::srt_listener() const {
+  if (kind != SourceKind::srt) return false;
+  auto mode = query.find("mode");
+  if (mode != query.end()) return mode->second == "listener";
+  return host.empty();  // "srt://:9000" can only mean listening
+}
+
+namespace {
+
+[[noreturn]] void reject(const std::string& text, std::string_view why) {
+  throw SourceUriError(fmt::format("'{}' {}; {}", text, why, kAcceptedSources));
+}
+
+int parse_port(const std::string& text, std::string_view port) {
+  int number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number < 1 || number > 65535)
+    reject(text, fmt::format("has no valid port ('{}', expected 1..65535)", port));
+  return number;
+}
+
+// "host:port", "[v6]:port", "host" → host and port (0 when absent).
+void split_authority(const std::string& text, std::string_view authority, SourceUri& out) {
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) reject(text, "has an IPv6 address without its closing ']'");
+    out.host = std::string(authority.substr(1, close - 1));
+    auto rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') reject(text, "has something other than :PORT after the IPv6 address");
+      port = rest.substr(1);
+      out.port = parse_port(text, port);
+    }
+    return;
+  }
+  auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos) {
+    out.host = std::string(authority);
+    return;
+  }
+  out.host = std::string(authority.substr(0, colon));
+  out.port = parse_port(text, authority.substr(colon + 1));
+}
+
+void parse_query(const std::string& text, std::string_view query, SourceUri& out) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0) reject(text, fmt::format("has a query item '{}' without a value", item));
+    out.query[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+  }
+}
+
+void check_srt(const std::string& text, const SourceUri& uri) {
+  if (uri.port == 0) reject(text, "needs a port, such as srt://:9000?mode=listener");
+  static const char* const known[] = {"mode", "passphrase", "pbkeylen", "latency", "streamid", "localaddress",
+                                      "localport", "poll-timeout"};
+  for (const auto& [key, value] : uri.query) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok)
+      reject(text, fmt::format("has an unknown SRT option '{}' (known: mode, passphrase, pbkeylen, latency, "
+                               "streamid, localaddress, localport, poll-timeout)", key));
+  }
+  if (auto mode = uri.query.find("mode"); mode != uri.query.end()) {
+    if (mode->second != "listener" && mode->second != "caller" && mode->second != "rendezvous")
+      reject(text, fmt::format("has mode '{}', expected listener, caller or rendezvous", mode->second));
+    if (mode->second != "listener" && uri.host.empty())
+      reject(text, fmt::format("is in {} mode but names no host to connect to", mode->second));
+  }
+  if (auto pass = uri.query.find("passphrase"); pass != uri.query.end()) {
+    if (pass->second.size() < 10 || pass->second.size() > 79)
+      reject(text, "has a passphrase that is not 10..79 characters long (SRT's rule)");
+  }
+}
+
+}  // namespace
+
+SourceUri parse_source_uri(const std::string& text) {
+  SourceUri out;
+  out.text = text;
+  if (text == "test:") return out;
+  auto scheme_end = text.find("://");
+  if (scheme_end == std::string::npos) reject(text, "is not a source this build understands");
+  auto scheme = text.substr(0, scheme_end);
+  std::string_view rest = std::string_view(text).substr(scheme_end + 3);
+
+  if (scheme == "file" || scheme == "v4l2") {
+    out.kind = scheme == "file" ? SourceKind::file : SourceKind::v4l2;
+    if (!rest.starts_with('/') || rest.size() < 2) {
+      reject(text, scheme == "file" ? "needs an absolute path after file://, such as file:///srv/talk.mp4"
+                                    : "needs a device path after v4l2://, such as v4l2:///dev/video0");
+    }
+    out.path = std::string(rest);
+    if (out.kind == SourceKind::v4l2 && !out.path.starts_with("/dev/"))
+      reject(text, "names no device under /dev/, such as v4l2:///dev/video0");
+    return out;
+  }
+  if (scheme != "srt" && scheme != "rtsp" && scheme != "rtmp") reject(text, "is not a source this build understands");
+  out.kind = scheme == "srt" ? SourceKind::srt : scheme == "rtsp" ? SourceKind::rtsp : SourceKind::rtmp;
+
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) out.path = std::string(rest.substr(slash));
+  split_authority(text, authority, out);
+
+  if (out.kind == SourceKind::srt) {
+    parse_query(text, query, out);
+    check_srt(text, out);
+  } else {
+    // A camera's own query ("?channel=1") belongs to its path.
+    if (out.host.empty()) reject(text, "names no host to pull from");
+    if (!query.empty()) out.path += "?" + std::string(query);
+    if (out.kind == SourceKind::rtmp && (out.path.size() < 2))
+      reject(text, "needs an application and stream path, such as rtmp://host/live/stream");
+  }
+  return out;
+}
+
+}  // namespace relay::config

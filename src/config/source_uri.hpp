@@ -1,0 +1,40 @@
+#pragma once
+// The ingest.source / ingest.backup_source URI, split into what the pipeline
+// builder needs. Parsing is strict so a typo fails at start with a hint, not as a
+// GStreamer error once the seminar has begun.
+#include <map>
+#include <stdexcept>
+#include <string>
+
+namespace relay::config {
+
+enum class SourceKind { test, file, srt, rtsp, rtmp, v4l2 };
+
+const char* to_string(SourceKind kind);
+
+struct SourceUri {
+  SourceKind kind = SourceKind::test;
+  std::string text;   // the URI as written
+  std::string host;   // srt, rtsp, rtmp; empty for an SRT listener on every address
+  int port = 0;       // srt (required), rtsp/rtmp (0 = scheme default)
+  std::string path;   // file and v4l2: the absolute path; rtsp/rtmp: the path after the host
+  std::map<std::string, std::string> query;  // srt options such as mode, passphrase, latency
+
+  // SRT only: a listener waits for senders (OBS, vMix, encoders) to push to it.
+  bool srt_listener() const;
+  // Sources the relay connects to, and so reconnects to with backoff.
+  bool pulls() const { return kind == SourceKind::rtsp || kind == SourceKind::rtmp || (kind == SourceKind::srt && !srt_listener()); }
+};
+
+class SourceUriError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws SourceUriError with what is wrong and what is accepted.
+SourceUri parse_source_uri(const std::string& text);
+
+// What the URI forms are, for error messages and --help.
+extern const char* const kAcceptedSources;
+
+}  // namespace relay::config

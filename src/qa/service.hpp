@@ -1,0 +1,158 @@
+#pragma once
+// The audience Q&A: rooms, attendees, questions, votes and moderation, checked
+// on the server for every caller. Plain C++ with one mutex: every operation
+// validates, writes its changes to the Store in one transaction, applies them in
+// memory, numbers the resulting events and hands them to the room's subscribers,
+// all under the lock, so events reach every subscriber in seq order. Time comes
+// from a clock function so tests control it. Answers are JSON, the same views
+// the events carry.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "qa/events.hpp"
+#include "qa/rate_limit.hpp"
+#include "qa/store.hpp"
+#include "qa/text_rules.hpp"
+#include "qa/tokens.hpp"
+#include "qa/types.hpp"
+
+namespace relay::qa {
+
+using Json = nlohmann::json;
+using Clock = std::function<int64_t()>;  // wall-clock milliseconds since the epoch
+
+// A change to a room; absent members stay as they are.
+struct RoomPatch {
+  std::optional<std::string> title;
+  std::optional<bool> open;
+  std::optional<bool> auto_approve;
+  std::optional<int> slow_mode_s;
+};
+
+enum class Action { approve, reject, edit, star, stage, answer, hide, reopen };
+std::optional<Action> action_from_string(std::string_view text);
+
+// What a new subscriber gets before live events: a snapshot of the room, or a
+// "resumed" note and the events it missed.
+struct Join {
+  std::vector<Message> messages;
+  bool resumed = false;
+};
+
+class Service {
+ public:
+  // Opens (or creates) `<data_dir>/qa.sqlite3`, creating the folder, and
+  // restores its contents; a fresh database gets one room. Throws StoreError.
+  Service(const config::QaConfig& config, Clock clock);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Every operation below throws Error when refused.
+
+  // unauthorized when the token is empty or unknown.
+  Caller authenticate(std::string_view bearer_token) const;
+  // {id, token, name}. `client` is the caller's address, for the per-address
+  // limit on new tokens.
+  Json create_attendee(const std::string& name, const std::string& client);
+  Json describe(const Caller& caller) const;
+
+  Json rooms() const;
+  Json create_room(const Caller& caller, const RoomPatch& patch);
+  Json update_room(const Caller& caller, int64_t room, const RoomPatch& patch);
+  Json set_current_room(const Caller& caller, int64_t room);
+  int64_t current_room() const;
+
+  // 201-worthy: the question as its author sees it.
+  Json ask(const Caller& caller, int64_t room, const std::string& text, const std::optional<std::string>& name);
+  // The questions of a room the caller may see, with "voted" for attendees.
+  Json questions(const Caller& caller, int64_t room) const;
+  Json vote(const Caller& caller, int64_t question, bool up);
+  // `text` is the new text for edit and the answer for answer.
+  Json moderate(const Caller& caller, int64_t question, Action action, const std::optional<std::string>& text);
+  // seconds == 0 lifts a timeout.
+  Json timeout(const Caller& caller, int64_t attendee, int seconds);
+  Json ban(const Caller& caller, int64_t attendee, bool banned);
+  std::string export_csv(const Caller& caller, int64_t room) const;
+
+  // Sends the vote counts changed since the last call as one event per room.
+  // The edge calls it every qa.vote_interval_ms.
+  void flush_votes();
+
+  // Registers `subscriber` for the room's events. With `since` (and the epoch
+  // the client was given, if it has one) the missed events are returned if they
+  // are still kept; otherwise, or without `since`, a snapshot.
+  Join subscribe(int64_t room, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
+                 const std::string& epoch);
+  void unsubscribe(int64_t room, Subscriber* subscriber);
+
+  // For tests and diagnostics.
+  std::optional<Question> question(int64_t id) const;
+  std::optional<Room> room(int64_t id) const;
+  const std::string& epoch() const { return epoch_; }
+  size_t subscriber_count() const;
+
+ private:
+  struct RoomState {
+    Room room;
+    EventLog log;
+    std::vector<std::pair<Subscriber*, Caller>> subscribers;
+    std::set<int64_t> dirty_votes;  // questions whose count changed since the last flush
+    std::map<int64_t, int64_t> last_asked_ms;  // per attendee, for slow mode
+  };
+
+  void require_staff(const Caller& caller) const;
+  void require_attendee_may_act(const Caller& caller, int64_t now) const;
+  RoomState& room_state(int64_t room);
+  const RoomState& room_state(int64_t room) const;
+  Question& find_question(int64_t id);
+  const Question& find_question(int64_t id) const;
+  std::string check_text(const std::string& text, std::string_view what) const;
+  std::string check_name(const std::string& name) const;
+
+  Json room_json(const Room& room) const;
+  Json question_json(const Question& q, bool staff) const;
+  bool may_see(const Caller& caller, const Question& q) const;
+
+  // Numbers and publishes events; call after the transaction committed. The
+  // room's seq must already have been bumped in memory and the store.
+  void publish(RoomState& room, std::shared_ptr<Event> event);
+  std::shared_ptr<Event> make_event(RoomState& room, std::string_view type, Json body);
+  // Events for a question that changed from `before` (nullopt when new).
+  void publish_question(RoomState& room, const Question& q, std::optional<State> before);
+  Message snapshot(const RoomState& room, const Caller& caller) const;
+
+  config::QaConfig config_;
+  Clock clock_;
+  std::string epoch_;
+  std::unique_ptr<Store> store_;
+  WordFilter filter_;
+  std::vector<std::pair<Digest, Role>> role_tokens_;
+
+  mutable std::mutex mutex_;
+  std::map<int64_t, RoomState> rooms_;
+  int64_t current_room_ = 0;
+  std::unordered_map<int64_t, Attendee> attendees_;
+  std::unordered_map<std::string, int64_t> attendee_by_token_;
+  std::map<int64_t, Question> questions_;
+  std::unordered_map<int64_t, std::set<int64_t>> voters_;  // question -> attendees
+  int64_t next_question_ = 1;
+  int64_t next_attendee_ = 1;
+  int64_t next_room_ = 1;
+  RateLimiter question_limiter_;
+  RateLimiter attendee_limiter_;
+};
+
+}  // namespace relay::qa

@@ -1,0 +1,251 @@
+#include "qa/store.hpp"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace relay::qa {
+
+// A prepared statement, reset after each use so the next one starts clean.
+class Store::Statement {
+ public:
+  Statement(Store& store, const char* sql) : store_(store) {
+    if (sqlite3_prepare_v3(store.db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+      store.fail(fmt::format("cannot prepare '{}'", sql));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  Statement& bind(int index, int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind(int index, const std::string& value) {
+    check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  // One step; true while rows come.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    sqlite3_reset(stmt_);
+    store_.fail("write failed");
+  }
+  void run() {
+    while (step()) {
+    }
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) store_.fail("bind failed");
+  }
+  Store& store_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Store::Store(const std::string& file, bool full_sync) : file_(file) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(fmt::format("cannot open the Q&A database '{}': {}", file, reason));
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    exec(R"(
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS rooms (
+        id INTEGER PRIMARY KEY, title TEXT NOT NULL, open INTEGER NOT NULL, auto_approve INTEGER NOT NULL,
+        slow_mode_s INTEGER NOT NULL, seq INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS attendees (
+        id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        timeout_until_ms INTEGER NOT NULL, banned INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS questions (
+        id INTEGER PRIMARY KEY, room INTEGER NOT NULL REFERENCES rooms(id), author INTEGER NOT NULL,
+        author_name TEXT NOT NULL, text TEXT NOT NULL, original_text TEXT NOT NULL, answer TEXT NOT NULL,
+        state TEXT NOT NULL, held INTEGER NOT NULL, votes INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS votes (
+        question INTEGER NOT NULL REFERENCES questions(id), attendee INTEGER NOT NULL,
+        PRIMARY KEY (question, attendee)) WITHOUT ROWID;
+    )");
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Store::~Store() {
+  statements_.clear();
+  if (db_) sqlite3_close(db_);
+}
+
+void Store::fail(const std::string& what) const {
+  throw StoreError(fmt::format("Q&A database '{}': {}: {}", file_, what, sqlite3_errmsg(db_)));
+}
+
+void Store::exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string reason = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw StoreError(fmt::format("Q&A database '{}': {}", file_, reason));
+  }
+}
+
+Store::Statement& Store::statement(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<Statement>(*this, sql);
+  return *slot;
+}
+
+Store::Contents Store::load() {
+  Contents contents;
+  {
+    auto& s = statement("SELECT key, value FROM meta");
+    while (s.step()) contents.meta[s.text(0)] = s.text(1);
+    s.reset();
+  }
+  {
+    auto& s = statement("SELECT id, title, open, auto_approve, slow_mode_s, seq, created_ms FROM rooms ORDER BY id");
+    while (s.step()) {
+      contents.rooms.push_back({s.integer(0), s.text(1), s.integer(2) != 0, s.integer(3) != 0,
+                                static_cast<int>(s.integer(4)), static_cast<uint64_t>(s.integer(5)), s.integer(6)});
+    }
+    s.reset();
+  }
+  {
+    auto& s = statement(
+        "SELECT id, token_hash, name, created_ms, timeout_until_ms, banned FROM attendees ORDER BY id");
+    while (s.step())
+      contents.attendees.push_back({s.integer(0), s.text(1), s.text(2), s.integer(3), s.integer(4), s.integer(5) != 0});
+    s.reset();
+  }
+  {
+    auto& s = statement(
+        "SELECT id, room, author, author_name, text, original_text, answer, state, held, votes, created_ms, "
+        "updated_ms FROM questions ORDER BY id");
+    while (s.step()) {
+      Question q;
+      q.id = s.integer(0);
+      q.room = s.integer(1);
+      q.author = s.integer(2);
+      q.author_name = s.text(3);
+      q.text = s.text(4);
+      q.original_text = s.text(5);
+      q.answer = s.text(6);
+      auto state = state_from_string(s.text(7));
+      if (!state) {
+        s.reset();
+        throw StoreError(fmt::format("Q&A database '{}': question {} has unknown state '{}'", file_, q.id, s.text(7)));
+      }
+      q.state = *state;
+      q.held = s.integer(8) != 0;
+      q.votes = s.integer(9);
+      q.created_ms = s.integer(10);
+      q.updated_ms = s.integer(11);
+      contents.questions.push_back(std::move(q));
+    }
+    s.reset();
+  }
+  {
+    auto& s = statement("SELECT question, attendee FROM votes");
+    while (s.step()) contents.votes.emplace_back(s.integer(0), s.integer(1));
+    s.reset();
+  }
+  return contents;
+}
+
+Store::Transaction::Transaction(Store& store) : store_(store) { store_.exec("BEGIN IMMEDIATE"); }
+
+Store::Transaction::~Transaction() {
+  if (done_) return;
+  char* error = nullptr;
+  sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, &error);
+  sqlite3_free(error);
+}
+
+void Store::Transaction::commit() {
+  store_.exec("COMMIT");
+  done_ = true;
+}
+
+void Store::save_room(const Room& r) {
+  statement(
+      "INSERT INTO rooms (id, title, open, auto_approve, slow_mode_s, seq, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
+      "?6, ?7) ON CONFLICT(id) DO UPDATE SET title = ?2, open = ?3, auto_approve = ?4, slow_mode_s = ?5, seq = ?6")
+      .bind(1, r.id)
+      .bind(2, r.title)
+      .bind(3, r.open ? 1 : 0)
+      .bind(4, r.auto_approve ? 1 : 0)
+      .bind(5, r.slow_mode_s)
+      .bind(6, static_cast<int64_t>(r.seq))
+      .bind(7, r.created_ms)
+      .run();
+}
+
+void Store::save_attendee(const Attendee& a) {
+  statement(
+      "INSERT INTO attendees (id, token_hash, name, created_ms, timeout_until_ms, banned) VALUES (?1, ?2, ?3, ?4, "
+      "?5, ?6) ON CONFLICT(id) DO UPDATE SET name = ?3, timeout_until_ms = ?5, banned = ?6")
+      .bind(1, a.id)
+      .bind(2, a.token_hash)
+      .bind(3, a.name)
+      .bind(4, a.created_ms)
+      .bind(5, a.timeout_until_ms)
+      .bind(6, a.banned ? 1 : 0)
+      .run();
+}
+
+void Store::save_question(const Question& q) {
+  statement(
+      "INSERT INTO questions (id, room, author, author_name, text, original_text, answer, state, held, votes, "
+      "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(id) DO UPDATE "
+      "SET text = ?5, original_text = ?6, answer = ?7, state = ?8, held = ?9, votes = ?10, updated_ms = ?12")
+      .bind(1, q.id)
+      .bind(2, q.room)
+      .bind(3, q.author)
+      .bind(4, q.author_name)
+      .bind(5, q.text)
+      .bind(6, q.original_text)
+      .bind(7, q.answer)
+      .bind(8, std::string(to_string(q.state)))
+      .bind(9, q.held ? 1 : 0)
+      .bind(10, q.votes)
+      .bind(11, q.created_ms)
+      .bind(12, q.updated_ms)
+      .run();
+}
+
+void Store::add_vote(int64_t question, int64_t attendee) {
+  statement("INSERT OR IGNORE INTO votes (question, attendee) VALUES (?1, ?2)").bind(1, question).bind(2, attendee).run();
+}
+
+void Store::remove_vote(int64_t question, int64_t attendee) {
+  statement("DELETE FROM votes WHERE question = ?1 AND attendee = ?2").bind(1, question).bind(2, attendee).run();
+}
+
+void Store::set_meta(const std::string& key, const std::string& value) {
+  statement("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2")
+      .bind(1, key)
+      .bind(2, value)
+      .run();
+}
+
+}  // namespace relay::qa

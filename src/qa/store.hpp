@@ -1,0 +1,79 @@
+#pragma once
+// The Q&A's durable state in one SQLite file (WAL journal). The domain keeps
+// everything in memory and writes each change here, inside one transaction per
+// operation, before it answers; on start it reads it all back. A transaction
+// that committed is in the WAL file before the call returns, so an operation
+// answered 2xx survives the process being killed (with synchronous=FULL also a
+// power cut).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qa/types.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace relay::qa {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  struct Contents {
+    std::vector<Room> rooms;
+    std::vector<Attendee> attendees;
+    std::vector<Question> questions;
+    std::vector<std::pair<int64_t, int64_t>> votes;  // (question, attendee)
+    std::map<std::string, std::string> meta;
+  };
+
+  // Opens or creates the database; ":memory:" for tests. Throws StoreError with
+  // the file name and SQLite's reason.
+  Store(const std::string& file, bool full_sync);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Contents load();
+
+  // All writes between begin() and commit() land together or not at all; a
+  // Transaction destroyed without commit() rolls back.
+  class Transaction {
+   public:
+    explicit Transaction(Store& store);
+    ~Transaction();
+    void commit();
+
+   private:
+    Store& store_;
+    bool done_ = false;
+  };
+
+  void save_room(const Room& room);
+  void save_attendee(const Attendee& attendee);
+  void save_question(const Question& question);
+  void add_vote(int64_t question, int64_t attendee);
+  void remove_vote(int64_t question, int64_t attendee);
+  void set_meta(const std::string& key, const std::string& value);
+
+ private:
+  class Statement;
+  void exec(const char* sql);
+  [[noreturn]] void fail(const std::string& what) const;
+  Statement& statement(const char* sql);
+
+  sqlite3* db_ = nullptr;
+  std::string file_;
+  std::map<const char*, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace relay::qa

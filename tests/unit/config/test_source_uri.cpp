@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include "config/source_uri.hpp"
+
+using namespace relay::config;
+
+TEST_CASE("source URIs split into what the pipeline builder needs", "[config]") {
+  auto u = parse_source_uri("srt://:9000?mode=listener&latency=200");
+  CHECK(u.kind == SourceKind::srt);
+  CHECK(u.host.empty());
+  CHECK(u.port == 9000);
+  CHECK(u.query.at("latency") == "200");
+  CHECK(u.srt_listener());
+  CHECK_FALSE(u.pulls());
+
+  u = parse_source_uri("srt://:9000");
+  CHECK(u.srt_listener());
+  u = parse_source_uri("srt://[::1]:9001");
+  CHECK(u.host == "::1");
+  CHECK(u.port == 9001);
+  CHECK_FALSE(u.srt_listener());
+  CHECK(u.pulls());
+
+  u = parse_source_uri("rtsp://admin:pw@cam.local:8554/live?channel=1");
+  CHECK(u.kind == SourceKind::rtsp);
+  CHECK(u.host == "cam.local");
+  CHECK(u.port == 8554);
+  CHECK(u.path == "/live?channel=1");
+  CHECK(u.pulls());
+
+  u = parse_source_uri("rtmp://127.0.0.1/live/hall");
+  CHECK(u.kind == SourceKind::rtmp);
+  CHECK(u.port == 0);
+  CHECK(u.path == "/live/hall");
+
+  u = parse_source_uri("v4l2:///dev/video1");
+  CHECK(u.kind == SourceKind::v4l2);
+  CHECK(u.path == "/dev/video1");
+  CHECK_FALSE(u.pulls());
+
+  u = parse_source_uri("file:///srv/a b.mp4");
+  CHECK(u.kind == SourceKind::file);
+  CHECK(u.path == "/srv/a b.mp4");
+
+  CHECK(parse_source_uri("test:").kind == SourceKind::test);
+}
+
+TEST_CASE("bad source URIs say what is wrong and what is accepted", "[config]") {
+  using Catch::Contains;
+  CHECK_THROWS_WITH(parse_source_uri("srt://:0"), Contains("has no valid port ('0', expected 1..65535)"));
+  CHECK_THROWS_WITH(parse_source_uri("srt://[::1:9000"), Contains("without its closing ']'"));
+  CHECK_THROWS_WITH(parse_source_uri("srt://:9000?latency"), Contains("query item 'latency' without a value"));
+  CHECK_THROWS_WITH(parse_source_uri("srt://:9000?mode=rendezvous"), Contains("names no host"));
+  CHECK_THROWS_WITH(parse_source_uri("rtsp://"), Contains("names no host to pull from"));
+  CHECK_THROWS_WITH(parse_source_uri("test"), Contains("accepted: \"test:\""));
+  CHECK_THROWS_WITH(parse_source_uri(""), Contains("is not a source this build understands"));
+}

@@ -1,0 +1,424 @@
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "common/log.hpp"
+#include "qa/service.hpp"
+
+using namespace relay::qa;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kModerator = "moderator-token-0123456789";
+const std::string kSpeaker = "speaker-token-0123456789ab";
+
+struct TempDir {
+  TempDir() {
+    std::random_device random;
+    path = std::filesystem::temp_directory_path() / ("relay-qa-test-" + std::to_string(random()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::filesystem::path path;
+};
+
+// A service on a temp database with a clock the test moves.
+struct Fixture {
+  Fixture() {
+    config.data_dir = dir.path;
+    config.moderator_tokens = {kModerator};
+    config.speaker_tokens = {kSpeaker};
+    config.word_list = {"badword"};
+    config.questions_per_minute = 60;
+    config.question_burst = 100;
+    relay::log::set_level("warn");
+    open();
+  }
+  void open() {
+    service.reset();
+    service = std::make_unique<Service>(config, [this] { return now; });
+  }
+  Caller attendee(const std::string& name = "") {
+    auto json = service->create_attendee(name, "127.0.0.1");
+    return service->authenticate(json["token"].get<std::string>());
+  }
+  int64_t ask(const Caller& caller, const std::string& text) {
+    return service->ask(caller, room(), text, std::nullopt)["id"].get<int64_t>();
+  }
+  int64_t room() const { return service->current_room(); }
+  State state(int64_t id) const { return service->question(id)->state; }
+  Json moderate(int64_t id, Action action, std::optional<std::string> text = std::nullopt) {
+    return service->moderate(moderator, id, action, text);
+  }
+
+  TempDir dir;
+  relay::config::QaConfig config;
+  int64_t now = 1'700'000'000'000;
+  std::unique_ptr<Service> service;
+  Caller moderator{Role::moderator, 0};
+};
+
+// Runs `f` and returns the Error it throws.
+template <class F>
+Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("expected a qa::Error");
+  throw std::logic_error("unreachable");
+}
+
+// Collects what a subscriber is sent.
+struct Recorder : Subscriber {
+  explicit Recorder(Caller caller) : caller(caller) {}
+  void deliver(const EventPtr& event) override {
+    if (const Message& m = event->for_caller(caller)) messages.push_back(Json::parse(*m));
+    seqs.push_back(event->seq);
+  }
+  Caller caller;
+  std::vector<Json> messages;
+  std::vector<uint64_t> seqs;
+};
+
+}  // namespace
+
+TEST_CASE("tokens give roles; unknown and empty ones are refused", "[qa][auth]") {
+  Fixture f;
+  CHECK(f.service->authenticate(kModerator).role == Role::moderator);
+  CHECK(f.service->authenticate(kSpeaker).role == Role::speaker);
+  Caller a = f.attendee("Ann");
+  CHECK(a.role == Role::attendee);
+  CHECK(a.attendee > 0);
+  CHECK(error_of([&] { f.service->authenticate(""); }).code == Error::Code::unauthorized);
+  CHECK(error_of([&] { f.service->authenticate(kModerator + "x"); }).code == Error::Code::unauthorized);
+}
+
+TEST_CASE("a fresh install has one room, titled from config, that is current", "[qa][rooms]") {
+  Fixture f;
+  Json rooms = f.service->rooms();
+  REQUIRE(rooms["rooms"].size() == 1);
+  CHECK(rooms["rooms"][0]["title"] == "Q&A");
+  CHECK(rooms["current_room"] == rooms["rooms"][0]["id"]);
+}
+
+TEST_CASE("the question state machine", "[qa][states]") {
+  Fixture f;
+  Caller a = f.attendee();
+  int64_t q = f.ask(a, "What about latency?");
+  CHECK(f.state(q) == State::pending);
+
+  SECTION("approve, star, stage, answer, reopen") {
+    f.moderate(q, Action::approve);
+    CHECK(f.state(q) == State::approved);
+    f.moderate(q, Action::approve);  // the same state again is a no-op, not an error
+    f.moderate(q, Action::star);
+    CHECK(f.state(q) == State::starred);
+    f.moderate(q, Action::stage);
+    CHECK(f.state(q) == State::on_stage);
+    f.moderate(q, Action::answer, "About two seconds.");
+    CHECK(f.state(q) == State::answered);
+    CHECK(f.service->question(q)->answer == "About two seconds.");
+    f.moderate(q, Action::reopen);
+    CHECK(f.state(q) == State::approved);
+  }
+  SECTION("only one question per room is on stage") {
+    int64_t q2 = f.ask(a, "Second question");
+    f.moderate(q, Action::approve);
+    f.moderate(q2, Action::approve);
+    f.moderate(q, Action::stage);
+    f.moderate(q2, Action::stage);
+    CHECK(f.state(q2) == State::on_stage);
+    CHECK(f.state(q) == State::answered);
+  }
+  SECTION("impossible transitions are conflicts") {
+    CHECK(error_of([&] { f.moderate(q, Action::star); }).code == Error::Code::conflict);
+    CHECK(error_of([&] { f.moderate(q, Action::stage); }).code == Error::Code::conflict);
+    CHECK(error_of([&] { f.moderate(q, Action::answer); }).code == Error::Code::conflict);
+    CHECK(error_of([&] { f.moderate(q, Action::reopen); }).code == Error::Code::conflict);
+    f.moderate(q, Action::reject);
+    CHECK(f.state(q) == State::rejected);
+    CHECK(error_of([&] { f.moderate(q, Action::approve); }).code == Error::Code::conflict);
+    f.moderate(q, Action::reopen);
+    CHECK(f.state(q) == State::pending);
+  }
+  SECTION("hide works from any state; edit keeps the original") {
+    f.moderate(q, Action::edit, "What about the latency of LL-HLS?");
+    f.moderate(q, Action::edit, "Latency of LL-HLS?");
+    auto question = *f.service->question(q);
+    CHECK(question.text == "Latency of LL-HLS?");
+    CHECK(question.original_text == "What about latency?");
+    f.moderate(q, Action::hide);
+    CHECK(f.state(q) == State::hidden);
+  }
+  SECTION("moderation needs a moderator") {
+    Caller speaker = f.service->authenticate(kSpeaker);
+    CHECK(error_of([&] { f.service->moderate(a, q, Action::approve, std::nullopt); }).code == Error::Code::forbidden);
+    CHECK(error_of([&] { f.service->moderate(speaker, q, Action::approve, std::nullopt); }).code ==
+          Error::Code::forbidden);
+    CHECK(error_of([&] { f.moderate(9999, Action::approve); }).code == Error::Code::not_found);
+  }
+}
+
+TEST_CASE("what each caller sees", "[qa][visibility]") {
+  Fixture f;
+  Caller ann = f.attendee("Ann"), bob = f.attendee("Bob");
+  int64_t q = f.ask(ann, "Ann's question");
+  auto ids = [&](const Caller& c) {
+    std::vector<int64_t> out;
+    const Json listed = f.service->questions(c, f.room());
+    for (const auto& item : listed["items"]) out.push_back(item["id"]);
+    return out;
+  };
+  CHECK(ids(ann) == std::vector<int64_t>{q});  // the author sees their pending question
+  CHECK(f.service->questions(ann, f.room())["items"][0]["state"] == "pending");
+  CHECK(f.service->questions(ann, f.room())["items"][0]["own"] == true);
+  CHECK(ids(bob).empty());
+  CHECK(ids(f.moderator) == std::vector<int64_t>{q});
+  f.moderate(q, Action::approve);
+  CHECK(ids(bob) == std::vector<int64_t>{q});
+  CHECK_FALSE(f.service->questions(bob, f.room())["items"][0].contains("author"));  // staff-only field
+}
+
+TEST_CASE("votes: one per attendee, idempotent, unvote, approved questions only", "[qa][votes]") {
+  Fixture f;
+  Caller ann = f.attendee(), bob = f.attendee();
+  int64_t q = f.ask(ann, "Votable?");
+  CHECK(error_of([&] { f.service->vote(bob, q, true); }).code == Error::Code::not_found);  // bob cannot see it yet
+  CHECK(error_of([&] { f.service->vote(ann, q, true); }).code == Error::Code::conflict);   // pending
+  f.moderate(q, Action::approve);
+  CHECK(f.service->vote(bob, q, true)["votes"] == 1);
+  CHECK(f.service->vote(bob, q, true)["votes"] == 1);  // again: still one
+  CHECK(f.service->vote(ann, q, true)["votes"] == 2);
+  CHECK(f.service->vote(bob, q, false)["votes"] == 1);
+  CHECK(f.service->vote(bob, q, false)["votes"] == 1);
+  CHECK(error_of([&] { f.service->vote(f.moderator, q, true); }).code == Error::Code::forbidden);
+  f.moderate(q, Action::answer);
+  CHECK(error_of([&] { f.service->vote(bob, q, true); }).code == Error::Code::conflict);
+  CHECK(f.service->vote(ann, q, false)["votes"] == 0);  // unvoting stays possible
+}
+
+TEST_CASE("vote counts are coalesced into one event per flush", "[qa][votes][events]") {
+  Fixture f;
+  Caller ann = f.attendee();
+  int64_t q = f.ask(ann, "Coalesce me");
+  f.moderate(q, Action::approve);
+  Recorder rec{Caller{Role::attendee, 0}};
+  f.service->subscribe(f.room(), rec.caller, &rec, std::nullopt, "");
+  std::vector<Caller> voters;
+  for (int i = 0; i < 20; ++i) f.service->vote(f.attendee(), q, true);
+  CHECK(rec.seqs.empty());
+  f.service->flush_votes();
+  REQUIRE(rec.messages.size() == 1);
+  CHECK(rec.messages[0]["type"] == "votes");
+  CHECK(rec.messages[0]["votes"][0]["votes"] == 20);
+  f.service->flush_votes();  // nothing new: nothing sent
+  CHECK(rec.messages.size() == 1);
+  f.service->unsubscribe(f.room(), &rec);
+}
+
+TEST_CASE("length, emptiness and UTF-8 of questions", "[qa][utf8]") {
+  Fixture f;
+  f.config.max_question_chars = 10;
+  f.open();
+  Caller a = f.attendee();
+  CHECK(f.ask(a, "Grüße äöü!") > 0);  // 10 code points, 15 bytes
+  Error e = error_of([&] { f.ask(a, "Grüße äöü!!"); });
+  CHECK(e.code == Error::Code::unprocessable);
+  CHECK(e.reason == "too_long");
+  CHECK_THAT(e.what(), Contains("11 characters, at most 10"));
+  CHECK(error_of([&] { f.ask(a, "   "); }).reason == "empty");
+  CHECK(error_of([&] { f.ask(a, "bad \xff byte"); }).reason == "invalid_text");
+  CHECK(error_of([&] { f.service->create_attendee(std::string(41, 'x'), "1.2.3.4"); }).reason == "too_long");
+}
+
+TEST_CASE("rate limit and slow mode; moderators are exempt", "[qa][rate]") {
+  Fixture f;
+  f.config.questions_per_minute = 2;
+  f.config.question_burst = 2;
+  f.open();
+  Caller a = f.attendee();
+  f.ask(a, "one");
+  f.ask(a, "two");
+  Error e = error_of([&] { f.ask(a, "three"); });
+  CHECK(e.code == Error::Code::rate_limited);
+  CHECK(e.retry_after_s == 30);
+  f.now += 30'000;
+  f.ask(a, "three");
+  for (int i = 0; i < 5; ++i) f.ask(f.moderator, "staff " + std::to_string(i));
+
+  RoomPatch slow;
+  slow.slow_mode_s = 60;
+  f.service->update_room(f.moderator, f.room(), slow);
+  f.now += 120'000;
+  Caller b = f.attendee();
+  f.ask(b, "first");
+  e = error_of([&] { f.ask(b, "second"); });
+  CHECK(e.reason == "slow_mode");
+  CHECK(e.retry_after_s == 60);
+  f.now += 60'000;
+  f.ask(b, "second");
+  f.ask(f.moderator, "still fine");
+}
+
+TEST_CASE("closed rooms refuse attendee questions", "[qa][rooms]") {
+  Fixture f;
+  RoomPatch closed;
+  closed.open = false;
+  f.service->update_room(f.moderator, f.room(), closed);
+  Caller a = f.attendee();
+  CHECK(error_of([&] { f.ask(a, "hello?"); }).code == Error::Code::conflict);
+}
+
+TEST_CASE("word list hits are held for review, even with auto-approve", "[qa][filter]") {
+  Fixture f;
+  RoomPatch patch;
+  patch.auto_approve = true;
+  f.service->update_room(f.moderator, f.room(), patch);
+  Caller a = f.attendee();
+  int64_t clean = f.ask(a, "A clean question");
+  int64_t dirty = f.ask(a, "This has a BadWord in it");
+  CHECK(f.state(clean) == State::approved);
+  CHECK(f.state(dirty) == State::pending);
+  CHECK(f.service->question(dirty)->held);
+  f.moderate(dirty, Action::approve);
+  CHECK_FALSE(f.service->question(dirty)->held);
+}
+
+TEST_CASE("timeout and ban", "[qa][ban]") {
+  Fixture f;
+  Caller a = f.attendee(), b = f.attendee();
+  int64_t pending = f.ask(a, "pending one");
+  int64_t approved = f.ask(a, "approved one");
+  f.moderate(approved, Action::approve);
+
+  CHECK(error_of([&] { f.service->timeout(b, a.attendee, 60); }).code == Error::Code::forbidden);
+  f.service->timeout(f.moderator, a.attendee, 60);
+  Error e = error_of([&] { f.ask(a, "during timeout"); });
+  CHECK(e.reason == "timed_out");
+  CHECK(error_of([&] { f.service->vote(a, approved, true); }).reason == "timed_out");
+  f.now += 61'000;
+  f.ask(a, "after timeout");
+
+  Json result = f.service->ban(f.moderator, a.attendee, true);
+  CHECK(result["hidden"] == 2);  // "pending one" and "after timeout"
+  CHECK(f.state(pending) == State::hidden);
+  CHECK(f.state(approved) == State::approved);  // published questions stay
+  CHECK(error_of([&] { f.ask(a, "banned"); }).reason == "banned");
+  f.service->ban(f.moderator, a.attendee, false);
+  f.ask(a, "unbanned");
+  CHECK(error_of([&] { f.service->ban(f.moderator, 9999, true); }).code == Error::Code::not_found);
+}
+
+TEST_CASE("events: ordered seq, audiences, resume and snapshot", "[qa][events]") {
+  Fixture f;
+  Caller ann = f.attendee(), bob = f.attendee();
+  Recorder staff{f.moderator}, author{ann}, other{bob};
+  for (Recorder* r : {&staff, &author, &other}) {
+    Join join = f.service->subscribe(f.room(), r->caller, r, std::nullopt, "");
+    REQUIRE(join.messages.size() == 1);
+    CHECK(Json::parse(*join.messages[0])["type"] == "snapshot");
+  }
+  int64_t q = f.ask(ann, "Events?");
+  CHECK(staff.messages.size() == 1);
+  CHECK(author.messages.size() == 1);
+  CHECK(author.messages[0]["question"]["state"] == "pending");
+  CHECK(author.messages[0]["question"]["own"] == true);
+  CHECK(other.messages.empty());  // a pending question is not for other attendees
+  f.moderate(q, Action::approve);
+  CHECK(other.messages.size() == 1);
+  CHECK(other.messages[0]["question"]["state"] == "approved");
+  f.moderate(q, Action::hide);
+  CHECK(other.messages.back()["type"] == "question_removed");
+  CHECK(staff.seqs == std::vector<uint64_t>{1, 2, 3});
+  for (const Json& m : staff.messages) CHECK(m["time"] == f.now);
+
+  // Resume: the events after since, exactly once.
+  Recorder late{bob};
+  Join resumed = f.service->subscribe(f.room(), bob, &late, 1, f.service->epoch());
+  CHECK(resumed.resumed);
+  REQUIRE(resumed.messages.size() == 3);  // "resumed", approve (public), hide (removed)
+  CHECK(Json::parse(*resumed.messages[0])["type"] == "resumed");
+  CHECK(Json::parse(*resumed.messages[1])["seq"] == 2);
+  CHECK(Json::parse(*resumed.messages[2])["seq"] == 3);
+  // Another epoch, or a seq from the future: a snapshot.
+  Recorder stranger{bob};
+  CHECK_FALSE(f.service->subscribe(f.room(), bob, &stranger, 1, "0000000000000000").resumed);
+  Recorder future{bob};
+  CHECK_FALSE(f.service->subscribe(f.room(), bob, &future, 99, "").resumed);
+  for (Recorder* r : {&staff, &author, &other, &late, &stranger, &future}) f.service->unsubscribe(f.room(), r);
+  CHECK(f.service->subscriber_count() == 0);
+}
+
+TEST_CASE("a resume too far back gets a snapshot", "[qa][events]") {
+  Fixture f;
+  f.config.ws_resume_events = 16;
+  f.open();
+  Caller a = f.attendee();
+  for (int i = 0; i < 20; ++i) f.ask(f.moderator, "q" + std::to_string(i));
+  Recorder r{a};
+  CHECK_FALSE(f.service->subscribe(f.room(), a, &r, 2, "").resumed);
+  Recorder s{a};
+  CHECK(f.service->subscribe(f.room(), a, &s, 5, "").resumed);
+  f.service->unsubscribe(f.room(), &r);
+  f.service->unsubscribe(f.room(), &s);
+}
+
+TEST_CASE("everything survives a restart", "[qa][persistence]") {
+  Fixture f;
+  Caller ann = f.attendee("Ann"), bob = f.attendee("Bob");
+  const std::string ann_token = f.service->create_attendee("Ann2", "x")["token"];
+  int64_t q1 = f.ask(ann, "First, then edited");
+  int64_t q2 = f.ask(bob, "Second");
+  f.moderate(q1, Action::edit, "First");
+  f.moderate(q1, Action::approve);
+  f.moderate(q2, Action::approve);
+  f.moderate(q2, Action::stage);
+  f.service->vote(bob, q1, true);
+  f.service->vote(ann, q1, true);
+  f.service->ban(f.moderator, bob.attendee, true);
+  RoomPatch patch;
+  patch.title = "Keynote";
+  Json second = f.service->create_room(f.moderator, patch);
+  f.service->set_current_room(f.moderator, second["id"]);
+  f.service->flush_votes();
+  const uint64_t seq = f.service->room(1)->seq;
+  const std::string epoch = f.service->epoch();
+
+  f.open();  // a new process on the same file
+  CHECK(f.service->epoch() != epoch);
+  CHECK(f.service->current_room() == second["id"]);
+  CHECK(f.service->room(second["id"])->title == "Keynote");
+  CHECK(f.service->room(1)->seq == seq);
+  auto restored = *f.service->question(q1);
+  CHECK(restored.text == "First");
+  CHECK(restored.original_text == "First, then edited");
+  CHECK(restored.state == State::approved);
+  CHECK(restored.votes == 2);
+  CHECK(f.state(q2) == State::on_stage);
+  CHECK(f.service->authenticate(ann_token).role == Role::attendee);
+  CHECK(f.service->vote(ann, q1, true)["voted"] == true);  // still counted once
+  CHECK(f.service->vote(ann, q1, true)["votes"] == 2);
+  CHECK(error_of([&] { f.ask(bob, "still banned"); }).reason == "banned");
+  // New ids continue after the old ones.
+  Caller carl = f.attendee("Carl");
+  CHECK(carl.attendee > bob.attendee);
+  CHECK(f.service->ask(carl, 1, "Third", std::nullopt)["id"] == q2 + 1);
+}
+
+TEST_CASE("export is CSV with formulas defused", "[qa][export]") {
+  Fixture f;
+  Caller a = f.attendee("=cmd");
+  f.ask(a, "Is \"this\" quoted?");
+  std::string csv = f.service->export_csv(f.moderator, f.room());
+  CHECK_THAT(csv, Contains("id,state,votes,created,author_name,text,original_text,answer\r\n"));
+  CHECK_THAT(csv, Contains("\"'=cmd\""));
+  CHECK_THAT(csv, Contains("\"Is \"\"this\"\" quoted?\""));
+  CHECK(error_of([&] { f.service->export_csv(a, f.room()); }).code == Error::Code::forbidden);
+}

@@ -1,0 +1,198 @@
+// What the Q&A pages share: language choice, the REST calls, and the live feed
+// (a WebSocket that resumes with since=<seq> after a drop, so nothing is missed or
+// shown twice). Every piece of user text is put on the page with textContent.
+(function () {
+  'use strict';
+
+  const RETRY_MIN_MS = 500;
+  const RETRY_MAX_MS = 10000;
+
+  // The first of the reader's languages that we have decides; English otherwise.
+  function pickLanguage() {
+    const languages = navigator.languages && navigator.languages.length
+      ? navigator.languages : [navigator.language || 'en'];
+    for (const tag of languages) {
+      const primary = String(tag).toLowerCase().split('-')[0];
+      if (primary === 'de') return 'de';
+      if (primary === 'en') return 'en';
+    }
+    return 'en';
+  }
+
+  function translator(messages) {
+    const lang = pickLanguage();
+    const table = messages[lang];
+    function t(key, params) {
+      let text = table[key] || messages.en[key] || key;
+      for (const [name, value] of Object.entries(params || {})) text = text.split('{' + name + '}').join(String(value));
+      return text;
+    }
+    document.documentElement.lang = lang;
+    // data-qa-* rather than data-i18n: the attendee page shares its document with the player's own table.
+    for (const element of document.querySelectorAll('[data-qa-i18n]')) element.textContent = t(element.dataset.qaI18n);
+    for (const element of document.querySelectorAll('[data-qa-placeholder]')) {
+      element.placeholder = t(element.dataset.qaPlaceholder);
+    }
+    for (const element of document.querySelectorAll('[data-qa-title]')) element.title = t(element.dataset.qaTitle);
+    return { t: t, lang: lang };
+  }
+
+  // { status, body } for every answer; body is the parsed JSON (or text).
+  async function api(method, path, token, body) {
+    const headers = {};
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+    const type = response.headers.get('Content-Type') || '';
+    const parsed = type.startsWith('application/json') ? await response.json() : await response.text();
+    return { status: response.status, ok: response.ok, body: parsed, headers: response.headers };
+  }
+
+  // A page's token for a staff role: from the URL fragment (#token=…, then removed
+  // from the address bar so it is not shared by accident) or this tab's session.
+  function staffToken(storageKey) {
+    const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (match) {
+      const token = decodeURIComponent(match[1]);
+      sessionStorage.setItem(storageKey, token);
+      history.replaceState(null, '', location.pathname + location.search);
+      return token;
+    }
+    return sessionStorage.getItem(storageKey);
+  }
+
+  // The questions of one room as this caller may see them, kept up to date from the feed.
+  class QuestionSet {
+    constructor() {
+      this.items = new Map();
+    }
+    reset(items) {
+      this.items = new Map();
+      for (const item of items) this.items.set(item.id, item);
+    }
+    apply(message) {
+      if (message.type === 'question') {
+        const before = this.items.get(message.question.id);
+        const next = Object.assign({}, message.question);
+        // The feed does not say who voted for what; keep what this browser knows.
+        if (before && before.voted !== undefined) next.voted = before.voted;
+        if (before && before.own) next.own = true;
+        this.items.set(next.id, next);
+        return true;
+      }
+      if (message.type === 'question_removed') return this.items.delete(message.id);
+      if (message.type === 'votes') {
+        for (const entry of message.votes) {
+          const item = this.items.get(entry.id);
+          if (item) item.votes = entry.votes;
+        }
+        return true;
+      }
+      return false;
+    }
+    list() {
+      return Array.from(this.items.values());
+    }
+  }
+
+  // The live feed of one room. Calls onSnapshot(message) with a full picture,
+  // onEvent(message) for each later event, onStatus('live' | 'reconnecting' | 'refused').
+  class Feed {
+    constructor(options) {
+      this.options = options;
+      this.room = options.room || 'current';
+      this.seq = null;
+      this.epoch = null;
+      this.socket = null;
+      this.retryDelay = RETRY_MIN_MS;
+      this.stopped = false;
+      this.connect();
+    }
+
+    url() {
+      const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room) +
+        '&token=' + encodeURIComponent(this.options.token);
+      if (this.seq !== null) url += '&since=' + this.seq + '&epoch=' + encodeURIComponent(this.epoch);
+      return url;
+    }
+
+    connect() {
+      const socket = new WebSocket(this.url());
+      this.socket = socket;
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.type === 'snapshot') {
+          // Resume in this room even if "current" moves on meanwhile.
+          this.room = String(message.room);
+          this.seq = message.seq;
+          this.epoch = message.epoch;
+          this.retryDelay = RETRY_MIN_MS;
+          this.options.onStatus('live');
+          this.options.onSnapshot(message);
+          return;
+        }
+        if (message.type === 'resumed') {
+          this.retryDelay = RETRY_MIN_MS;
+          this.options.onStatus('live');
+          return;
+        }
+        if (typeof message.seq === 'number') {
+          if (this.seq !== null && message.seq <= this.seq) return;  // never apply an event twice
+          this.seq = message.seq;
+        }
+        this.options.onEvent(message);
+      };
+      socket.onclose = () => {
+        if (this.socket !== socket || this.stopped) return;
+        this.options.onStatus('reconnecting');
+        setTimeout(() => { if (!this.stopped) this.connect(); }, this.retryDelay);
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      };
+    }
+
+    // Another room: a fresh snapshot from it.
+    switchRoom(room) {
+      this.room = room;
+      this.seq = null;
+      this.epoch = null;
+      const old = this.socket;
+      this.socket = null;
+      if (old) old.close();
+      this.connect();
+    }
+
+    stop() {
+      this.stopped = true;
+      if (this.socket) this.socket.close();
+    }
+  }
+
+  // Code points, as the server counts them.
+  function length(text) {
+    return Array.from(text.trim()).length;
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  window.RelayQa = {
+    pickLanguage: pickLanguage,
+    translator: translator,
+    api: api,
+    staffToken: staffToken,
+    QuestionSet: QuestionSet,
+    Feed: Feed,
+    length: length,
+    element: element,
+  };
+})();

@@ -328,8 +328,6 @@
     event.preventDefault();
   });
 
-  // ---- rooms ------------------------------------------------------------------------
-
   function selectedRoom() {
     return rooms.find(function (r) { return String(r.id) === String(feed && feed.room); }) || null;
   }
@@ -406,8 +404,6 @@
     link.remove();
     setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
   });
-
-  // ---- start ------------------------------------------------------------------------
 
   function start(value) {
     token = value;

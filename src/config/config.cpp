@@ -207,6 +207,7 @@ Config parse_config(const std::string& text, const std::string& source_name,
   resolve(config.ingest.pipelines_dir, base_dir);
   if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
   resolve(config.qa.data_dir, base_dir);
+  if (!config.qa.word_list_file.empty()) resolve(config.qa.word_list_file, base_dir);
   return config;
 }
 

@@ -101,6 +101,7 @@ struct QaConfig {
   int slow_mode_s = 0;                      // default for new rooms; 0 = off
   bool auto_approve = false;                // default for new rooms
   std::vector<std::string> word_list;       // hits are held for review
+  std::filesystem::path word_list_file;     // more entries, one per line; empty = none
   // Bearer tokens per role; never logged. Empty: nobody has that role.
   std::vector<std::string> moderator_tokens;
   std::vector<std::string> speaker_tokens;

@@ -278,6 +278,7 @@ constexpr Field<Config> kQaFields[] = {
     {"slow_mode_s", [](const ValueReader& v, Config& c) { c.qa.slow_mode_s = v.integer(0, 3600); }},
     {"auto_approve", [](const ValueReader& v, Config& c) { c.qa.auto_approve = v.boolean(); }},
     {"word_list", [](const ValueReader& v, Config& c) { c.qa.word_list = v.strings(); }},
+    {"word_list_file", [](const ValueReader& v, Config& c) { c.qa.word_list_file = v.string(); }},
     {"moderator_tokens", [](const ValueReader& v, Config& c) { c.qa.moderator_tokens = read_tokens(v); }},
     {"speaker_tokens", [](const ValueReader& v, Config& c) { c.qa.speaker_tokens = read_tokens(v); }},
     {"technician_tokens", [](const ValueReader& v, Config& c) { c.qa.technician_tokens = read_tokens(v); }},

@@ -12,8 +12,10 @@ void fail(boost::beast::error_code ec, std::string_view what) {
   namespace net = boost::asio;
   if (ec == net::error::operation_aborted || ec == boost::beast::http::error::end_of_stream) return;
   static const auto log = relay::log::get("edge");
-  // Idle keep-alive timeouts and players aborting a download are routine on a public edge.
+  // Idle keep-alive timeouts, players aborting a download and pages leaving a live
+  // feed are routine on a public edge.
   if (ec == boost::beast::error::timeout || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+      ec == net::error::not_connected ||
       ec == net::error::eof || ec == boost::beast::http::error::partial_message) {
     log->debug("{}: {}", what, ec.message());
     return;

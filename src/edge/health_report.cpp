@@ -113,6 +113,8 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"last_error", ingest.last_error},
         {"loss_events", ingest.loss_events},
         {"reconnects", ingest.reconnects},
+        {"refused_senders", ingest.refused_senders},
+        {"last_refusal", ingest.last_refusal},
         {"bus_errors", ingest.bus_errors},
         {"bus_warnings", ingest.bus_warnings},
         {"inputs", std::move(inputs)}}},

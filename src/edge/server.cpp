@@ -144,7 +144,7 @@ void Server::start() {
   if (s.qa) {
     s.qa_api = std::make_unique<QaApi>(*s.qa);
     s.websocket_context = std::make_unique<WebsocketContext>(
-        WebsocketContext{*s.qa, s.registry, static_cast<size_t>(s.cfg.qa.ws_queue_limit)});
+        WebsocketContext{*s.qa, s.registry, s.stats, static_cast<size_t>(s.cfg.qa.ws_queue_limit)});
     s.session_context->qa_api = s.qa_api.get();
     s.session_context->websocket = s.websocket_context.get();
   }

@@ -22,12 +22,23 @@ void StatsCounters::hold_ended() { requests_held_.fetch_sub(1, std::memory_order
 
 void StatsCounters::hold_timed_out() { holds_timed_out_.fetch_add(1, std::memory_order_relaxed); }
 
+void StatsCounters::feed_opened() { feeds_open_.fetch_add(1, std::memory_order_relaxed); }
+
+void StatsCounters::feed_closed() { feeds_open_.fetch_sub(1, std::memory_order_relaxed); }
+
+void StatsCounters::feed_message_sent() { feed_messages_.fetch_add(1, std::memory_order_relaxed); }
+
+void StatsCounters::feed_too_slow() { feeds_too_slow_.fetch_add(1, std::memory_order_relaxed); }
+
 Stats StatsCounters::snapshot() const {
   Stats s;
   s.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
   s.connections_open = connections_open_.load(std::memory_order_relaxed);
   s.requests_held = requests_held_.load(std::memory_order_relaxed);
   s.holds_timed_out = holds_timed_out_.load(std::memory_order_relaxed);
+  s.feeds_open = feeds_open_.load(std::memory_order_relaxed);
+  s.feed_messages = feed_messages_.load(std::memory_order_relaxed);
+  s.feeds_too_slow = feeds_too_slow_.load(std::memory_order_relaxed);
   for (unsigned status = 0; status < kMaxStatus; ++status) {
     uint64_t requests = requests_by_status_[status].load(std::memory_order_relaxed);
     if (requests == 0) continue;

@@ -23,6 +23,10 @@ struct Stats {
   // and how many holds ended in a 503 because nothing arrived in time.
   uint64_t requests_held = 0;
   uint64_t holds_timed_out = 0;
+  // Q&A WebSocket feeds: a gauge, messages sent, and feeds closed for not keeping up (4008).
+  uint64_t feeds_open = 0;
+  uint64_t feed_messages = 0;
+  uint64_t feeds_too_slow = 0;
   std::vector<StatusCount> by_status;  // only statuses that occurred, ascending
 };
 
@@ -34,6 +38,10 @@ class StatsCounters {
   void hold_started();
   void hold_ended();
   void hold_timed_out();
+  void feed_opened();
+  void feed_closed();
+  void feed_message_sent();
+  void feed_too_slow();
 
   Stats snapshot() const;
 
@@ -44,6 +52,9 @@ class StatsCounters {
   std::atomic<uint64_t> connections_open_{0};
   std::atomic<uint64_t> requests_held_{0};
   std::atomic<uint64_t> holds_timed_out_{0};
+  std::atomic<uint64_t> feeds_open_{0};
+  std::atomic<uint64_t> feed_messages_{0};
+  std::atomic<uint64_t> feeds_too_slow_{0};
   std::array<std::atomic<uint64_t>, kMaxStatus> requests_by_status_{};
   std::array<std::atomic<uint64_t>, kMaxStatus> bytes_by_status_{};
 };

@@ -10,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "edge/fail.hpp"
+#include "edge/stats.hpp"
 
 namespace relay::edge {
 namespace beast = boost::beast;
@@ -43,24 +44,25 @@ WebsocketSession::WebsocketSession(tcp::socket&& socket, const WebsocketContext&
       close_timer_(ws_.get_executor()),
       context_(context),
       subscription_(std::move(subscription)),
-      id_(g_next_ws_id.fetch_add(1)) {}
+      id_(g_next_ws_id.fetch_add(1)) {
+  context_.stats.feed_opened();
+}
 
 WebsocketSession::~WebsocketSession() {
   if (subscribed_) context_.service.unsubscribe(subscription_.room, this);
   context_.registry.remove(id_);
+  context_.stats.feed_closed();
 }
 
 void WebsocketSession::run(FullRequest request) {
   if (!context_.registry.add(id_, weak_from_this())) return;
   request_ = std::move(request);
   net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
-    // The HTTP read deadline does not apply any more; websocket pings watch the peer.
-    beast::get_lowest_layer(self->ws_).expires_never();
     beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().set_option(net::socket_base::send_buffer_size(kSendBufferBytes), ignored);
+    self->ws_.next_layer().set_option(net::socket_base::send_buffer_size(kSendBufferBytes), ignored);
     // Events are small and wanted at once: Nagle's algorithm with the peer's delayed
     // ACK would hold one back for up to 40 ms.
-    beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ignored);
+    self->ws_.next_layer().set_option(tcp::no_delay(true), ignored);
     websocket::stream_base::timeout timeout = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeout.idle_timeout = std::chrono::seconds(30);
     timeout.keep_alive_pings = true;
@@ -125,6 +127,7 @@ void WebsocketSession::on_write(beast::error_code ec, std::size_t) {
     return teardown();
   }
   queue_.pop_front();
+  context_.stats.feed_message_sent();
   if (backlog_ > 0) --backlog_;
   if (closing_) return do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
   if (!queue_.empty() && !closed_) do_write();
@@ -132,6 +135,7 @@ void WebsocketSession::on_write(beast::error_code ec, std::size_t) {
 
 void WebsocketSession::close_slow() {
   ws_log().info("ws#{} closed: {} messages waiting (qa.ws_queue_limit)", id_, queue_.size());
+  context_.stats.feed_too_slow();
   closing_ = true;
   // Only the message being written must stay; the rest the client gets on resume.
   if (writing_) {
@@ -187,8 +191,8 @@ void WebsocketSession::teardown() {
   // The queue stays: a write in flight still reads its front.
   close_timer_.cancel();
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws_).close();
+  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  ws_.next_layer().close(ignored);
 }
 
 }  // namespace relay::edge

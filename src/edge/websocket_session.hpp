@@ -14,7 +14,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "edge/connection_registry.hpp"
@@ -31,6 +30,7 @@ inline constexpr uint16_t kCloseTooSlow = 4008;
 struct WebsocketContext {
   qa::Service& service;
   ConnectionRegistry& registry;
+  StatsCounters& stats;
   size_t queue_limit;
 };
 
@@ -59,7 +59,9 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession>,
   void do_close(boost::beast::websocket::close_reason reason);
   void teardown();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  // A plain socket: the websocket layer's own timer (pings, idle timeout) watches the
+  // peer, so tcp_stream's per-operation deadlines would only add work to every send.
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   boost::beast::flat_buffer buffer_;
   FullRequest request_;
   std::deque<qa::Message> queue_;

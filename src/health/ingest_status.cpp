@@ -47,6 +47,12 @@ void IngestStatus::record_loss() {
   ++s_.loss_events;
 }
 
+void IngestStatus::record_refusal(const std::string& why) {
+  std::lock_guard lock(mutex_);
+  ++s_.refused_senders;
+  s_.last_refusal = why;
+}
+
 void IngestStatus::record_error(const std::string& element, const std::string& message) {
   std::lock_guard lock(mutex_);
   ++s_.bus_errors;

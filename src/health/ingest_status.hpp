@@ -44,6 +44,8 @@ struct IngestSnapshot {
   uint64_t bus_warnings = 0;
   uint64_t loss_events = 0;
   uint64_t reconnects = 0;
+  uint64_t refused_senders = 0;  // SRT senders libsrt refused (wrong or missing passphrase)
+  std::string last_refusal;
   std::vector<InputInfo> inputs;
 };
 
@@ -56,6 +58,7 @@ class IngestStatus {
   void advance(IngestState expected, IngestState next);
   void set_output(std::string output);
   void record_loss();
+  void record_refusal(const std::string& why);
   void record_error(const std::string& element, const std::string& message);
   void record_warning(const std::string& element, const std::string& message);
   void set_inputs(std::vector<InputInfo> inputs);

@@ -1,6 +1,8 @@
 #include "ingest/ingest.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -13,6 +15,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "gst/bus_problem.hpp"
 #include "gst/handles.hpp"
 #include "gst/init.hpp"
 #include "ingest/pipeline_builder.hpp"
@@ -40,13 +43,36 @@ const char* input_element(config::SourceKind kind) {
   }
 }
 
-std::string element_name(GstObject* obj) {
-  if (!obj) return "pipeline";
-  gst::CharPtr name(gst_object_get_path_string(obj));
-  return gst::to_string(name);
+constexpr guint kTickMs = 100;
+
+// libsrt refuses a sender with a wrong or missing passphrase inside its handshake;
+// srtsrc never hears of it. GStreamer's srt plugin routes libsrt's log into the
+// "srtlib" debug category, so the refusal is read from there.
+std::atomic<health::IngestStatus*> g_refusal_status{nullptr};
+
+void on_gst_log(GstDebugCategory* category, GstDebugLevel, const gchar*, const gchar*, gint, GObject*,
+                GstDebugMessage* message, gpointer) {
+  if (std::strcmp(gst_debug_category_get_name(category), "srtlib") != 0) return;
+  const gchar* text = gst_debug_message_get(message);
+  const char* reject = text ? std::strstr(text, "rsp(REJECT): ") : nullptr;
+  if (!reject) return;
+  std::string why = reject + std::strlen("rsp(REJECT): ");
+  if (auto dash = why.find(" - "); dash != std::string::npos) why = why.substr(dash + 3);
+  relay::log::get("ingest")->warn("refused an SRT sender: {}", why);
+  if (auto* status = g_refusal_status.load()) status->record_refusal(why);
 }
 
-constexpr guint kTickMs = 100;
+void watch_srt_refusals(health::IngestStatus& status) {
+  static std::once_flag once;
+  g_refusal_status = &status;
+  std::call_once(once, [] {
+    // Without GST_DEBUG nothing reads GStreamer's debug log; keep it that way
+    // rather than print libsrt's chatter to the console.
+    if (!g_getenv("GST_DEBUG")) gst_debug_remove_log_function(gst_debug_log_default);
+    if (gst_debug_get_default_threshold() < GST_LEVEL_INFO) gst_debug_set_threshold_for_name("srtlib", GST_LEVEL_INFO);
+    gst_debug_add_log_function(&on_gst_log, nullptr, nullptr);
+  });
+}
 
 }  // namespace
 
@@ -152,9 +178,96 @@ struct Ingest::Impl {
       gst_app_sink_set_callbacks(GST_APP_SINK(rend->sink.get()), &callbacks, new CallbackData{this, rend.get()},
                                  [](gpointer p) { delete static_cast<CallbackData*>(p); });
     }
-    // Nothing is on air until an input delivers a picture.
-    select(Output::slate, input_count);
+    grid.fps = cfg.ingest.framerate;
+    gst::Pad selected = gst::Pad::adopt(gst_element_get_static_pad(video_select.get(), "src"));
+    gst_pad_add_probe(selected.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_video, &grid, nullptr);
+    samples.rate = cfg.encoder.audio_rate;
+    samples.bytes_per_frame = 2 * cfg.encoder.audio_channels;  // S16LE
+    gst::Pad heard = gst::Pad::adopt(gst_element_get_static_pad(audio_select.get(), "src"));
+    gst_pad_add_probe(heard.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_audio, &samples, nullptr);
+    gst_pad_add_probe(selected.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_selected_event,
+                      &video_segment_sent, nullptr);
+    gst_pad_add_probe(heard.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_selected_event,
+                      &audio_segment_sent, nullptr);
+    // The primary is on air from the start, as the supervisor assumes: an input
+    // that is up at once (test:, a file) then needs no switch, and one that is
+    // not shows black for the first input_timeout_s, then the slate.
+    select(Output::primary, input_count);
   }
+
+  // Every picture leaving the video selector goes onto the frame grid of the
+  // ladder's clock; one that lands on a slot already sent (a switch brought an
+  // older or same-time picture) is dropped, so times only ever move forward by
+  // whole frames and every encoder sees the same frames.
+  struct FrameGrid {
+    int fps = 30;
+    int64_t last_slot = -1;
+  };
+  FrameGrid grid;
+
+  static GstPadProbeReturn on_selected_video(GstPad*, GstPadProbeInfo* info, gpointer user) {
+    auto* g = static_cast<FrameGrid*>(user);
+    GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (!buf || GST_BUFFER_PTS(buf) == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
+    auto slot = static_cast<int64_t>(gst_util_uint64_scale_round(GST_BUFFER_PTS(buf), g->fps, GST_SECOND));
+    if (slot <= g->last_slot) return GST_PAD_PROBE_DROP;
+    g->last_slot = slot;
+    buf = gst_buffer_make_writable(buf);
+    GST_BUFFER_PTS(buf) = gst_util_uint64_scale(slot, GST_SECOND, g->fps);
+    GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION(buf) = gst_util_uint64_scale(1, GST_SECOND, g->fps);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+    return GST_PAD_PROBE_OK;
+  }
+
+  // Sound leaving the audio selector continues sample-exact from the last buffer
+  // sent when it is within 50 ms of it (a switch between branches whose clocks
+  // are out of phase); what repeats sound already sent is cut off; a real gap stays.
+  struct SampleGrid {
+    int rate = 48000;
+    int bytes_per_frame = 4;
+    int64_t next = -1;  // sample index the next buffer should start at
+  };
+  SampleGrid samples;
+
+  static GstPadProbeReturn on_selected_audio(GstPad*, GstPadProbeInfo* info, gpointer user) {
+    auto* g = static_cast<SampleGrid*>(user);
+    GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (!buf || GST_BUFFER_PTS(buf) == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
+    auto start = static_cast<int64_t>(gst_util_uint64_scale_round(GST_BUFFER_PTS(buf), g->rate, GST_SECOND));
+    auto count = static_cast<int64_t>(gst_buffer_get_size(buf) / g->bytes_per_frame);
+    if (g->next >= 0) {
+      if (start + count <= g->next) return GST_PAD_PROBE_DROP;
+      if (start < g->next && g->next - start > g->rate / 20) {
+        auto skip = g->next - start;
+        GstBuffer* tail = gst_buffer_copy_region(buf, GST_BUFFER_COPY_ALL, skip * g->bytes_per_frame,
+                                                 (count - skip) * g->bytes_per_frame);
+        gst_buffer_unref(buf);
+        buf = tail;
+        count -= skip;
+        start = g->next;
+      } else if (std::abs(start - g->next) <= g->rate / 20) {
+        start = g->next;
+      }
+    }
+    g->next = start + count;
+    buf = gst_buffer_make_writable(buf);
+    GST_BUFFER_PTS(buf) = gst_util_uint64_scale(start, GST_SECOND, g->rate);
+    GST_BUFFER_DURATION(buf) = gst_util_uint64_scale(count, GST_SECOND, g->rate);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+    return GST_PAD_PROBE_OK;
+  }
+
+  // input-selector re-sends the segment of the branch it switches to. Every
+  // branch runs on the ladder's clock from the same start, so a repeat says
+  // nothing new, but it makes the AAC encoder drain and restart its timestamps.
+  static GstPadProbeReturn on_selected_event(GstPad*, GstPadProbeInfo* info, gpointer user) {
+    auto* seen = static_cast<std::atomic<bool>*>(user);
+    GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (!event || GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    return seen->exchange(true) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  }
+  std::atomic<bool> video_segment_sent{false}, audio_segment_sent{false};
 
   // Puts `output` on air: selector pads sink_0 (primary), sink_1 (backup) and
   // the slate after the inputs.
@@ -228,24 +341,16 @@ struct Ingest::Impl {
     auto* self = static_cast<Impl*>(user);
     switch (GST_MESSAGE_TYPE(msg)) {
       case GST_MESSAGE_ERROR: {
-        GError* raw = nullptr;
-        gchar* debug = nullptr;
-        gst_message_parse_error(msg, &raw, &debug);
-        gst::ErrorPtr err(raw);
-        gst::CharPtr dbg(debug);
-        auto name = element_name(GST_MESSAGE_SRC(msg));
-        self->log->error("ladder error from {}: {} ({})", name, err ? err->message : "?", gst::to_string(dbg));
-        self->status.record_error(name, err ? err->message : "unknown error");
+        auto p = gst::read_problem(msg);
+        self->log->error("ladder error from {}: {} ({})", p.element, p.message, p.debug);
+        self->status.record_error(p.element, p.message);
         self->status.set_state(health::IngestState::failed);
         break;
       }
       case GST_MESSAGE_WARNING: {
-        GError* raw = nullptr;
-        gst_message_parse_warning(msg, &raw, nullptr);
-        gst::ErrorPtr err(raw);
-        auto name = element_name(GST_MESSAGE_SRC(msg));
-        self->log->warn("ladder warning from {}: {}", name, err ? err->message : "?");
-        self->status.record_warning(name, err ? err->message : "unknown warning");
+        auto p = gst::read_problem(msg);
+        self->log->warn("ladder warning from {}: {}", p.element, p.message);
+        self->status.record_warning(p.element, p.message);
         break;
       }
       default:
@@ -299,6 +404,9 @@ struct Ingest::Impl {
       else
         status.record_warning(element, message);
     };
+    for (const auto& uri : {cfg.ingest.source, cfg.ingest.backup_source}) {
+      if (!uri.empty() && config::parse_source_uri(uri).srt_listener()) watch_srt_refusals(status);
+    }
     std::vector<std::string> uris = {cfg.ingest.source};
     if (!cfg.ingest.backup_source.empty()) uris.push_back(cfg.ingest.backup_source);
     for (size_t i = 0; i < uris.size(); ++i) {

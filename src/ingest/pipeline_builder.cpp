@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -121,6 +122,23 @@ std::string v4l2_caps(const config::IngestConfig& in) {
   return caps + " ! ";
 }
 
+std::string srt_options(const config::IngestConfig& in, const config::SourceUri& uri) {
+  std::vector<std::string> options;
+  if (!uri.query.contains("latency")) options.push_back(fmt::format("latency={}", in.srt_latency_ms));
+  if (!in.srt_passphrase.empty() && !uri.query.contains("passphrase")) {
+    options.push_back("passphrase=" + quote_value(in.srt_passphrase));
+    if (!uri.query.contains("pbkeylen")) options.push_back(fmt::format("pbkeylen={}", in.srt_pbkeylen));
+  }
+  // A listener checks the stream id itself (caller-connecting, only emitted with
+  // authentication set: its default is not applied in GStreamer 1.22); a caller sends it.
+  if (uri.srt_listener() && !in.srt_streamid.empty()) options.push_back("authentication=true");
+  if (!uri.srt_listener() && !in.srt_streamid.empty() && !uri.query.contains("streamid"))
+    options.push_back("streamid=" + quote_value(in.srt_streamid));
+  std::string out;
+  for (const auto& o : options) out += " " + o;
+  return out;
+}
+
 // "#1d3557" → "0xff1d3557", the ARGB videotestsrc wants.
 std::string argb(const std::string& color) { return "0xff" + color.substr(1); }
 
@@ -159,15 +177,7 @@ std::string build_source_pipeline(const config::Config& cfg, const config::Sourc
     case config::SourceKind::srt:
       name = "source-srt";
       values["uri"] = quote_value(uri.text);
-      values["latency_ms"] = std::to_string(in.srt_latency_ms);
-      values["encryption"] = in.srt_passphrase.empty()
-                                 ? ""
-                                 : fmt::format("passphrase={} pbkeylen={}", quote_value(in.srt_passphrase),
-                                               in.srt_pbkeylen);
-      // A listener checks the stream id itself (caller-connecting); a caller sends it.
-      values["streamid"] = (!uri.srt_listener() && !in.srt_streamid.empty())
-                               ? "streamid=" + quote_value(in.srt_streamid)
-                               : "";
+      values["options"] = srt_options(in, uri);
       break;
     case config::SourceKind::rtsp:
       name = "source-rtsp";

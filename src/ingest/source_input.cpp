@@ -12,6 +12,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "gst/bus_problem.hpp"
 #include "ingest/pipeline_builder.hpp"
 
 namespace relay::ingest {
@@ -24,12 +25,6 @@ constexpr const char* kNoVideo = "relay-source-no-video";
 constexpr int64_t kHealthyRunMs = 10'000;
 // A source that connects but delivers no picture this long is tried again.
 constexpr int64_t kFirstPictureMs = 15'000;
-
-std::string element_name(GstObject* obj) {
-  if (!obj) return "pipeline";
-  gst::CharPtr name(gst_object_get_path_string(obj));
-  return gst::to_string(name);
-}
 
 std::string address_text(GSocketAddress* addr) {
   if (!addr || !G_IS_INET_SOCKET_ADDRESS(addr)) return "?";
@@ -108,7 +103,12 @@ void SourceInput::build() {
                                                         G_CALLBACK(&SourceInput::on_input_pad_added), this));
   } else if (input && compressed) {
     gst::Pad pad = gst::Pad::adopt(gst_element_get_static_pad(input.get(), "src"));
-    if (pad) count_bytes_on(pad.get());
+    if (pad) {
+      count_bytes_on(pad.get());
+      // A stream without video never brings its EOS to the video sink; the
+      // source's own EOS (an SRT sender hanging up) is the end for every kind.
+      gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &SourceInput::on_video_event, this, nullptr);
+    }
   }
   if (input && uri_.srt_listener()) {
     signals_.emplace_back(input.get(), g_signal_connect(input.get(), "caller-rejected",
@@ -229,24 +229,22 @@ GstPadProbeReturn SourceInput::on_video_event(GstPad* pad, GstPadProbeInfo* info
   if (!event || GST_EVENT_TYPE(event) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
   gst_element_post_message(self->pipeline_.get(),
                            gst_message_new_application(GST_OBJECT(pad), gst_structure_new_empty(kVideoEnded)));
+  // At the sink the EOS stops here (a seek or rebuild follows); at the source it
+  // may go on, the pipeline is torn down anyway.
   return GST_PAD_PROBE_DROP;
 }
 
-gboolean SourceInput::on_srt_caller_connecting(GstElement*, GSocketAddress* addr, gchar* stream_id, gpointer user) {
+// Only decides; caller-rejected, which follows a refusal, counts and logs it.
+gboolean SourceInput::on_srt_caller_connecting(GstElement*, GSocketAddress*, gchar* stream_id, gpointer user) {
   auto* self = static_cast<SourceInput*>(user);
-  std::string id = stream_id ? stream_id : "";
-  if (id == self->cfg_.ingest.srt_streamid) return TRUE;
-  ++self->refused_;
-  self->log_->warn("{} input: refused SRT sender {}: stream id '{}' is not the configured one", self->role_,
-                   address_text(addr), id);
-  return FALSE;
+  return (stream_id ? stream_id : "") == self->cfg_.ingest.srt_streamid;
 }
 
-void SourceInput::on_srt_caller_rejected(GstElement*, GSocketAddress* addr, gchar* reason, gpointer user) {
+void SourceInput::on_srt_caller_rejected(GstElement*, GSocketAddress* addr, gchar* stream_id, gpointer user) {
   auto* self = static_cast<SourceInput*>(user);
   ++self->refused_;
-  self->log_->warn("{} input: refused SRT sender {}: {}", self->role_, address_text(addr),
-                   reason ? reason : "rejected");
+  self->log_->warn("{} input: refused SRT sender {}: stream id '{}' is not the configured one", self->role_,
+                   address_text(addr), stream_id ? stream_id : "");
 }
 
 gboolean SourceInput::on_bus(GstBus*, GstMessage* msg, gpointer user) {
@@ -258,27 +256,18 @@ void SourceInput::handle_message(GstMessage* msg) {
   if (!pipeline_) return;
   switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_ERROR: {
-      GError* raw = nullptr;
-      gchar* debug = nullptr;
-      gst_message_parse_error(msg, &raw, &debug);
-      gst::ErrorPtr err(raw);
-      gst::CharPtr dbg(debug);
-      auto name = element_name(GST_MESSAGE_SRC(msg));
-      std::string text = err ? err->message : "unknown error";
-      log_->error("{} input {}: error from {}: {} ({})", role_, redacted_, name, text, gst::to_string(dbg));
-      report_(true, name, text);
-      last_error_ = text;
+      auto p = gst::read_problem(msg);
+      log_->error("{} input {}: error from {}: {} ({})", role_, redacted_, p.element, p.message, p.debug);
+      report_(true, p.element, p.message);
+      last_error_ = p.message;
       teardown();
-      schedule_restart(text, false);
+      schedule_restart(p.message, false);
       break;
     }
     case GST_MESSAGE_WARNING: {
-      GError* raw = nullptr;
-      gst_message_parse_warning(msg, &raw, nullptr);
-      gst::ErrorPtr err(raw);
-      auto name = element_name(GST_MESSAGE_SRC(msg));
-      log_->warn("{} input: warning from {}: {}", role_, name, err ? err->message : "?");
-      report_(false, name, err ? err->message : "unknown warning");
+      auto p = gst::read_problem(msg);
+      log_->warn("{} input: warning from {}: {}", role_, p.element, p.message);
+      report_(false, p.element, p.message);
       break;
     }
     case GST_MESSAGE_EOS:
@@ -299,6 +288,7 @@ void SourceInput::handle_message(GstMessage* msg) {
 }
 
 void SourceInput::on_end() {
+  if (!pipeline_) return;
   if (uri_.kind == config::SourceKind::file) {
     if (cfg_.ingest.loop) {
       log_->info("{} input reached its end; looping", role_);

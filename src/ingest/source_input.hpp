@@ -72,8 +72,8 @@ class SourceInput {
   static GstPadProbeReturn on_video_event(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_caps(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_bytes(GstPad*, GstPadProbeInfo* info, gpointer self);
-  static gboolean on_srt_caller_connecting(GstElement*, GSocketAddress* addr, gchar* stream_id, gpointer self);
-  static void on_srt_caller_rejected(GstElement*, GSocketAddress* addr, gchar* reason, gpointer self);
+  static gboolean on_srt_caller_connecting(GstElement*, GSocketAddress*, gchar* stream_id, gpointer self);
+  static void on_srt_caller_rejected(GstElement*, GSocketAddress* addr, gchar* stream_id, gpointer self);
 
   const config::Config& cfg_;
   const int index_;

@@ -23,12 +23,20 @@ Decision Supervisor::tick(int64_t now_ms, InputSample primary, InputSample backu
   const bool p_up = update(primary_, now_ms, primary);
   const bool b_up = has_backup_ && update(backup_, now_ms, backup);
   ever_up_ = ever_up_ || p_up || b_up;
+  ever_primary_up_ = ever_primary_up_ || p_up;
 
   Decision d;
   switch (output_) {
     case Output::primary:
       if (p_up) {
         d.state = health::IngestState::live;
+      } else if (b_up && !ever_primary_up_) {
+        output_ = Output::backup;
+        d.state = health::IngestState::backup;
+      } else if (!ever_up_) {
+        // The primary is selected at start; with nothing up yet there is nothing to hold.
+        output_ = Output::slate;
+        d.state = primary.ended ? health::IngestState::ended : health::IngestState::waiting;
       } else if (b_up) {
         d.input_lost = true;
         output_ = Output::backup;

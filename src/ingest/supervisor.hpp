@@ -50,9 +50,12 @@ class Supervisor {
 
   SupervisorTiming timing_;
   bool has_backup_;
-  Output output_ = Output::slate;
+  // The ladder starts with the primary selected: an input that is up at once
+  // then needs no switch (a switch in the first frames would upset timestamps).
+  Output output_ = Output::primary;
   Track primary_, backup_;
   bool ever_up_ = false;
+  bool ever_primary_up_ = false;
   int64_t lost_since_ms_ = 0;  // when the input on air was lost; 0 while it is up
 };
 

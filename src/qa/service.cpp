@@ -1,7 +1,10 @@
 #include "qa/service.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -16,6 +19,10 @@ constexpr std::string_view kActionNames[] = {"approve", "reject", "edit", "star"
 constexpr int kMaxRoomTitleChars = 200;
 constexpr int kMaxAnswerChars = 2000;
 constexpr int kMaxTimeoutS = 7 * 24 * 3600;
+// Votes are idempotent, but every change is a database write: an attendee toggling
+// a vote in a loop is slowed down. Far above what a person clicks.
+constexpr double kVotesPerMinute = 120;
+constexpr int kVoteBurst = 60;
 
 std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -29,15 +36,50 @@ bool votable(State state) { return state == State::approved || state == State::s
 
 // Spreadsheets run cells starting with these as formulas; a leading quote keeps them text.
 std::string csv_field(const std::string& value) {
-  std::string text = value;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' || text[0] == '\t'))
-    text.insert(0, "'");
   std::string out = "\"";
-  for (char c : text) {
+  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' || value[0] == '@' || value[0] == '\t'))
+    out += '\'';
+  for (char c : value) {
     if (c == '"') out += '"';
     out += c;
   }
   return out + "\"";
+}
+
+// config.word_list plus the lines of config.word_list_file (blank lines and # comments skipped).
+std::vector<std::string> word_list(const config::QaConfig& config) {
+  std::vector<std::string> words = config.word_list;
+  if (config.word_list_file.empty()) return words;
+  std::ifstream file(config.word_list_file);
+  if (!file)
+    throw StoreError(fmt::format("cannot read qa.word_list_file '{}': {}", config.word_list_file.string(),
+                                 std::strerror(errno)));
+  for (std::string line; std::getline(file, line);) {
+    std::string word = normalize_text(line);
+    if (!word.empty() && word[0] != '#') words.push_back(std::move(word));
+  }
+  return words;
+}
+
+// Checks a room change and applies it; refuses it whole if any part is bad.
+void apply_patch(Room& room, const RoomPatch& patch) {
+  Room changed = room;
+  if (patch.title) {
+    std::string title = normalize_text(*patch.title);
+    auto count = count_code_points(title);
+    if (!count || *count == 0 || *count > kMaxRoomTitleChars || title.find('\n') != std::string::npos)
+      refuse(Error::Code::unprocessable, "bad_title",
+             fmt::format("the title must be one line of 1..{} characters", kMaxRoomTitleChars));
+    changed.title = title;
+  }
+  if (patch.open) changed.open = *patch.open;
+  if (patch.auto_approve) changed.auto_approve = *patch.auto_approve;
+  if (patch.slow_mode_s) {
+    if (*patch.slow_mode_s < 0 || *patch.slow_mode_s > 3600)
+      refuse(Error::Code::unprocessable, "bad_slow_mode", "slow_mode_s must be 0..3600");
+    changed.slow_mode_s = *patch.slow_mode_s;
+  }
+  room = std::move(changed);
 }
 
 }  // namespace
@@ -52,9 +94,10 @@ Service::Service(const config::QaConfig& config, Clock clock)
     : config_(config),
       clock_(std::move(clock)),
       epoch_(random_id()),
-      filter_(config.word_list),
+      filter_(word_list(config)),
       question_limiter_(config.questions_per_minute, config.question_burst),
-      attendee_limiter_(config.attendees_per_minute, config.attendee_burst) {
+      attendee_limiter_(config.attendees_per_minute, config.attendee_burst),
+      vote_limiter_(kVotesPerMinute, kVoteBurst) {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec)
@@ -118,8 +161,6 @@ Service::Service(const config::QaConfig& config, Clock clock)
 }
 
 Service::~Service() = default;
-
-// ---- checks -------------------------------------------------------------------------
 
 Caller Service::authenticate(std::string_view bearer_token) const {
   if (bearer_token.empty()) refuse(Error::Code::unauthorized, "no_token", "a bearer token is required");
@@ -193,8 +234,6 @@ std::string Service::check_name(const std::string& raw) const {
   return name;
 }
 
-// ---- views --------------------------------------------------------------------------
-
 Json Service::room_json(const Room& room) const {
   return Json{{"id", room.id},
               {"title", room.title},
@@ -221,8 +260,6 @@ bool Service::may_see(const Caller& caller, const Question& q) const {
   if (caller.is_staff() || is_public(q.state)) return true;
   return caller.role == Role::attendee && q.author != 0 && q.author == caller.attendee;
 }
-
-// ---- events -------------------------------------------------------------------------
 
 std::shared_ptr<Event> Service::make_event(RoomState& room, std::string_view type, Json body) {
   auto event = std::make_shared<Event>();
@@ -288,8 +325,6 @@ Message Service::snapshot(const RoomState& room, const Caller& caller) const {
                       {"role", to_string(caller.role)},
                       {"items", std::move(items)}});
 }
-
-// ---- attendees ----------------------------------------------------------------------
 
 Json Service::create_attendee(const std::string& raw_name, const std::string& client) {
   std::string name = check_name(raw_name);
@@ -386,8 +421,6 @@ Json Service::ban(const Caller& caller, int64_t attendee, bool banned) {
   return Json{{"id", a.id}, {"banned", a.banned}, {"hidden", hidden.size()}};
 }
 
-// ---- rooms --------------------------------------------------------------------------
-
 Json Service::rooms() const {
   std::lock_guard lock(mutex_);
   Json list = Json::array();
@@ -406,31 +439,12 @@ int64_t Service::current_room() const {
 Json Service::create_room(const Caller& caller, const RoomPatch& patch) {
   require_staff(caller);
   if (!patch.title) refuse(Error::Code::unprocessable, "no_title", "a room needs a title");
-  RoomPatch checked = patch;
   std::lock_guard lock(mutex_);
   Room room;
-  room.title = config_.default_room_title;
   room.auto_approve = config_.auto_approve;
   room.slow_mode_s = config_.slow_mode_s;
   room.created_ms = clock_();
-  auto apply = [&](Room& r) {
-    if (checked.title) {
-      std::string title = normalize_text(*checked.title);
-      auto count = count_code_points(title);
-      if (!count || *count == 0 || *count > kMaxRoomTitleChars || title.find('\n') != std::string::npos)
-        refuse(Error::Code::unprocessable, "bad_title",
-               fmt::format("the title must be one line of 1..{} characters", kMaxRoomTitleChars));
-      r.title = title;
-    }
-    if (checked.open) r.open = *checked.open;
-    if (checked.auto_approve) r.auto_approve = *checked.auto_approve;
-    if (checked.slow_mode_s) {
-      if (*checked.slow_mode_s < 0 || *checked.slow_mode_s > 3600)
-        refuse(Error::Code::unprocessable, "bad_slow_mode", "slow_mode_s must be 0..3600");
-      r.slow_mode_s = *checked.slow_mode_s;
-    }
-  };
-  apply(room);
+  apply_patch(room, patch);
   room.id = next_room_;
   Store::Transaction tx(*store_);
   store_->save_room(room);
@@ -445,21 +459,7 @@ Json Service::update_room(const Caller& caller, int64_t id, const RoomPatch& pat
   std::lock_guard lock(mutex_);
   RoomState& state = room_state(id);
   Room room = state.room;
-  if (patch.title) {
-    std::string title = normalize_text(*patch.title);
-    auto count = count_code_points(title);
-    if (!count || *count == 0 || *count > kMaxRoomTitleChars || title.find('\n') != std::string::npos)
-      refuse(Error::Code::unprocessable, "bad_title",
-             fmt::format("the title must be one line of 1..{} characters", kMaxRoomTitleChars));
-    room.title = title;
-  }
-  if (patch.open) room.open = *patch.open;
-  if (patch.auto_approve) room.auto_approve = *patch.auto_approve;
-  if (patch.slow_mode_s) {
-    if (*patch.slow_mode_s < 0 || *patch.slow_mode_s > 3600)
-      refuse(Error::Code::unprocessable, "bad_slow_mode", "slow_mode_s must be 0..3600");
-    room.slow_mode_s = *patch.slow_mode_s;
-  }
+  apply_patch(room, patch);
   ++room.seq;
   Store::Transaction tx(*store_);
   store_->save_room(room);
@@ -490,8 +490,6 @@ Json Service::set_current_room(const Caller& caller, int64_t id) {
   return room_json(rooms_.at(id).room);
 }
 
-// ---- questions ----------------------------------------------------------------------
-
 Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_text,
                   const std::optional<std::string>& raw_name) {
   if (caller.role != Role::attendee && !caller.is_staff())
@@ -520,6 +518,7 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
         }
       }
     }
+    if (question_limiter_.size() > 4096) question_limiter_.prune(now);
     if (int64_t wait = question_limiter_.take(std::to_string(caller.attendee), now)) {
       int seconds = static_cast<int>((wait + 999) / 1000);
       refuse(Error::Code::rate_limited, "rate_limited",
@@ -587,6 +586,12 @@ Json Service::vote(const Caller& caller, int64_t id, bool up) {
   if (up == voted) return Json{{"id", id}, {"votes", q.votes}, {"voted", voted}};
   if (up && !votable(q.state))
     refuse(Error::Code::conflict, "not_votable", fmt::format("question {} is {} and cannot be voted for", id, to_string(q.state)));
+  if (vote_limiter_.size() > 4096) vote_limiter_.prune(clock_());
+  if (int64_t wait = vote_limiter_.take(std::to_string(caller.attendee), clock_())) {
+    int seconds = static_cast<int>((wait + 999) / 1000);
+    refuse(Error::Code::rate_limited, "rate_limited", fmt::format("too many votes; try again in {} s", seconds),
+           seconds);
+  }
 
   Question changed = q;
   changed.votes += up ? 1 : -1;
@@ -745,8 +750,6 @@ std::string Service::export_csv(const Caller& caller, int64_t room_id) const {
   }
   return out;
 }
-
-// ---- subscribers --------------------------------------------------------------------
 
 Join Service::subscribe(int64_t room_id, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
                         const std::string& epoch) {

@@ -153,6 +153,7 @@ class Service {
   int64_t next_room_ = 1;
   RateLimiter question_limiter_;
   RateLimiter attendee_limiter_;
+  RateLimiter vote_limiter_;
 };
 
 }  // namespace relay::qa

@@ -1,6 +1,12 @@
 #include "qa/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -55,11 +61,26 @@ class Store::Statement {
 };
 
 Store::Store(const std::string& file, bool full_sync) : file_(file) {
+  const std::string lock_file = file + ".lock";
+  lock_fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0)
+    throw StoreError(fmt::format("cannot create '{}' (qa.data_dir): {}", lock_file, std::strerror(errno)));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw StoreError(error == EWOULDBLOCK
+                         ? fmt::format("the Q&A database '{}' is in use by another running relay; give each relay "
+                                       "its own qa.data_dir",
+                                       file)
+                         : fmt::format("cannot lock '{}': {}", lock_file, std::strerror(error)));
+  }
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
+    ::close(lock_fd_);
     throw StoreError(fmt::format("cannot open the Q&A database '{}': {}", file, reason));
   }
   sqlite3_busy_timeout(db_, 5000);
@@ -87,6 +108,7 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
+    ::close(lock_fd_);
     throw;
   }
 }
@@ -94,6 +116,7 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
 Store::~Store() {
   statements_.clear();
   if (db_) sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void Store::fail(const std::string& what) const {

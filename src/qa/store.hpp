@@ -36,8 +36,9 @@ class Store {
     std::map<std::string, std::string> meta;
   };
 
-  // Opens or creates the database; ":memory:" for tests. Throws StoreError with
-  // the file name and SQLite's reason.
+  // Opens or creates the database. Throws StoreError with the file name and the
+  // reason, also when another process has it open: two relays writing one file
+  // would hand out the same ids (a lock file next to it, released even on kill -9).
   Store(const std::string& file, bool full_sync);
   ~Store();
   Store(const Store&) = delete;
@@ -71,6 +72,7 @@ class Store {
   [[noreturn]] void fail(const std::string& what) const;
   Statement& statement(const char* sql);
 
+  int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::string file_;
   std::map<const char*, std::unique_ptr<Statement>> statements_;

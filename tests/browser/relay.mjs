@@ -1,8 +1,9 @@
 // Starts the real relay binary for a browser test and launches Debian's chromium
 // through playwright-core (no browser download: the test uses /usr/bin/chromium).
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { createServer } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -42,6 +43,10 @@ export async function startRelay(args, overrides = LIGHT_LADDER) {
   const port = await freePort();
   const argv = ['--config', path.join(args['source-dir'], 'config', 'relay.toml'),
     '--set', `edge.listen=127.0.0.1:${port}`];
+  // Each run keeps its Q&A database to itself, never in the source tree.
+  if (!overrides.some((o) => o.startsWith('qa.data_dir='))) {
+    argv.push('--set', `qa.data_dir=${mkdtempSync(path.join(os.tmpdir(), 'relay-qa-'))}`);
+  }
   for (const o of overrides) argv.push('--set', o);
   const proc = spawn(args.binary, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;

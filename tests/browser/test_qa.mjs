@@ -1,11 +1,11 @@
 // The Q&A pages in Debian's chromium, each in its own browser context: an attendee
 // asks (the question is marked pending on their page), the moderator approves it
-// on /moderator, the attendee sees it published, the moderator pushes it to the
-// speaker, /speaker shows it in large type and the attendee's panel shows it on
-// stage. The question is `<img src=x onerror=alert(1)>`: every page must show it
+// on /moderator with the A key (and rejects another attendee's with R), the
+// attendee sees it published, the moderator pushes it to the speaker, /speaker
+// shows it in large type and the attendee's panel shows it on stage. The question is `<img src=x onerror=alert(1)>`: every page must show it
 // as literal text, and no dialog, script error or request for "x" may happen.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIGHT_LADDER, launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
@@ -47,6 +47,7 @@ try {
   }
 
   const attendee = await open('attendee', `${relay.base}/`, 'de-DE');
+  const other = await open('other attendee', `${relay.base}/`, 'en-GB');
   const moderator = await open('moderator', `${relay.base}/moderator#token=${MODERATOR}`, 'en-US');
   const speaker = await open('speaker', `${relay.base}/speaker#token=${SPEAKER}`, 'en-US');
 
@@ -64,13 +65,30 @@ try {
   assert.equal(await own.locator('.qa-badge--pending').textContent(), 'Wartet auf Freigabe',
     'the own pending question is marked as pending');
 
-  // Approve on /moderator.
+  await other.waitForFunction(() => window.relayQa && window.relayQa.feed, null, { timeout: 20_000 });
+  await other.fill('#qa-text', 'Spam, spam, spam');
+  await other.click('#qa-submit');
+  await other.locator('#qa-list li[data-state="pending"]').waitFor({ timeout: 10_000 });
+
+  // On /moderator, by keys: the oldest pending question is selected; A approves it
+  // and the selection moves on to the next, which R rejects.
   const queued = moderator.locator('#queue li[data-state="pending"]');
-  await queued.waitFor({ timeout: 10_000 });
-  assert.equal(await queued.locator('.qa-text').textContent(), PAYLOAD, 'the moderator sees the question as text');
-  await queued.locator('button[data-action="approve"]').click();
+  await moderator.waitForFunction(() => document.querySelectorAll('#queue li[data-state="pending"]').length === 2,
+    null, { timeout: 10_000 });
+  const selected = moderator.locator('#queue li[aria-selected="true"]');
+  assert.equal(await selected.locator('.qa-text').textContent(), PAYLOAD, 'the moderator sees the question as text');
+  await moderator.keyboard.press('a');
+  await moderator.waitForFunction(() => document.querySelectorAll('#queue li[data-state="pending"]').length === 1,
+    null, { timeout: 10_000 });
+  assert.equal(await selected.locator('.qa-text').textContent(), 'Spam, spam, spam', 'the selection moved on');
+  await moderator.keyboard.press('r');
+  await queued.waitFor({ state: 'detached', timeout: 10_000 });
 
   await attendee.locator('#qa-list li[data-state="approved"]').waitFor({ timeout: 10_000 });
+  await other.locator('#qa-list li[data-state="rejected"] .qa-badge--rejected').waitFor({ timeout: 10_000 });
+  assert.equal(await other.textContent('#qa-list li[data-state="rejected"] .qa-badge--rejected'), 'Not published',
+    'the author of a rejected question sees it as not published');
+  assert.equal(await attendee.locator('#qa-list li').count(), 1, "nobody else sees someone's rejected question");
 
   // Push to the speaker.
   await moderator.click('button[data-filter="published"]');
@@ -86,7 +104,7 @@ try {
     { timeout: 30_000 });
   await moderator.locator('#queue li[data-state="on_stage"]').waitFor({ timeout: 10_000 });
 
-  for (const [label, page] of [['attendee', attendee], ['moderator', moderator], ['speaker', speaker]]) {
+  for (const [label, page] of [['attendee', attendee], ['other', other], ['moderator', moderator], ['speaker', speaker]]) {
     const injected = await page.evaluate(() => document.querySelectorAll('main img, #qa img').length);
     assert.equal(injected, 0, `${label}: no <img> element was created from the question`);
     await page.screenshot({ path: path.join(args.out, `qa-${label}.png`), fullPage: true });
@@ -100,5 +118,6 @@ try {
 } finally {
   if (browser) await browser.close();
   await stopRelay(relay);
+  rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

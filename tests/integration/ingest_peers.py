@@ -3,6 +3,7 @@ watchers that record what the relay published and reported while they come and
 go. Only the standard library, ffmpeg and ffprobe."""
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -16,11 +17,21 @@ SLATE = ["ingest.slate_color=#808080", "ingest.slate_text=", "ingest.input_timeo
          "ingest.slate_after_s=1"]
 
 
-def sender_cmd(url, color="white", size="640x360", rate=30, audio=True, fmt="mpegts", extra=()):
-    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-re", "-f", "lavfi", "-i", f"color=c={color}:size={size}:rate={rate}"]
+def udp_port():
+    """A free UDP port on loopback, for an SRT listener."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sender_cmd(url, color="white", size="640x360", rate=30, audio=True, video=True, fmt="mpegts", extra=()):
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-re"]
+    if video:
+        cmd += ["-f", "lavfi", "-i", f"color=c={color}:size={size}:rate={rate}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(rate), "-pix_fmt", "yuv420p"]
+    if video:
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(rate), "-pix_fmt", "yuv420p"]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k"]
     return cmd + list(extra) + ["-f", fmt, url]
@@ -121,6 +132,29 @@ def newest_segment_luma(relay, rendition, tmp, skip_newest=0):
     with open(path, "wb") as f:
         f.write(relay.get(f"/live/{rendition}/init.mp4") + relay.get(f"/live/{rendition}/seg{msn}.m4s"))
     return mean_luma(path), msn
+
+
+def timestamp_problems(relay, rendition, tmp):
+    """Reads every segment of the playlist as one file and returns what breaks the
+    rule that video frames and AAC frames follow each other at one fixed step
+    (the problems as text; empty when there are none)."""
+    segs = media_segments(relay.get(f"/live/{rendition}/index.m3u8").decode())
+    path = os.path.join(tmp, f"{rendition}-all.mp4")
+    with open(path, "wb") as f:
+        f.write(relay.get(f"/live/{rendition}/init.mp4"))
+        for msn, *_ in segs:
+            f.write(relay.get(f"/live/{rendition}/seg{msn}.m4s"))
+    problems = []
+    for stream in ("v", "a"):
+        out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=dts_time",
+                              "-of", "csv=p=0", path], capture_output=True, text=True, timeout=60).stdout.split()
+        dts = [float(x) for x in out if x]
+        steps = sorted({round(b - a, 3) for a, b in zip(dts, dts[1:])})
+        if len(dts) < 10:
+            problems.append(f"{stream}: only {len(dts)} packets")
+        elif len(steps) != 1:
+            problems.append(f"{stream}: steps between packets {steps[:8]} in {len(dts)} packets")
+    return problems, len(segs)
 
 
 def hls_reader(relay, seconds):

@@ -1,7 +1,9 @@
 """Q&A helpers for the integration tests: the relay with role tokens and its own
 data folder, a REST client per caller, WebSocket subscriptions."""
+import atexit
 import http.client
 import json
+import shutil
 import tempfile
 import time
 
@@ -23,7 +25,9 @@ def qa_overrides(data_dir, extra=()):
 
 def start_relay(args, data_dir=None, extra=(), port=None):
     """The relay on a fresh (or the given) Q&A data folder, once its API answers."""
-    data_dir = data_dir or tempfile.mkdtemp(prefix="relay-qa-")
+    if not data_dir:
+        data_dir = tempfile.mkdtemp(prefix="relay-qa-")
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     relay = Relay(args.binary, args.source_dir, qa_overrides(data_dir, extra), port=port)
     relay.data_dir = data_dir
     relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30, "the Q&A API")

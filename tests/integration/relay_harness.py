@@ -48,6 +48,9 @@ class Relay:
         self.log = tempfile.NamedTemporaryFile(prefix="relay-", suffix=".log", delete=False)
         cmd = [binary, "--config", os.path.join(source_dir, "config", "relay.toml"),
                "--set", f"edge.listen=127.0.0.1:{self.port}"]
+        # Each run keeps its Q&A database to itself, never in the source tree.
+        if not any(o.startswith("qa.data_dir=") for o in overrides):
+            cmd += ["--set", f"qa.data_dir={tempfile.mkdtemp(prefix='relay-qa-')}"]
         for o in overrides:
             cmd += ["--set", o]
         self.cmd = cmd

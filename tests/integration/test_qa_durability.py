@@ -1,13 +1,14 @@
 """A Q&A change the API answered 2xx survives kill -9: attendees submit questions
 in parallel, the relay is killed with SIGKILL in the middle of it, restarted on the
 same data folder, and every question that got a 201 is there with its text, as are
-votes, bans, rooms and the event sequence (which goes on, never reused)."""
+votes, bans, rooms and the event sequence (which goes on, never reused). A second
+relay on the same data folder is refused."""
 import signal
 import threading
 import time
 
-from qa_harness import MODERATOR, QaClient, connect, new_attendee, start_relay
-from relay_harness import Checks, parse_args
+from qa_harness import MODERATOR, QaClient, connect, new_attendee, qa_overrides, start_relay
+from relay_harness import Checks, Relay, parse_args
 
 WORKERS = 4
 
@@ -90,6 +91,16 @@ def main():
         event = ws.recv()
         c.check(event["seq"] == seq_before + 1, f"the sequence goes on, not reused: {event['seq']} after {seq_before}")
         ws.close()
+
+        # A second relay on the same folder would hand out the same ids: refused at start.
+        second = Relay(args.binary, args.source_dir, qa_overrides(data_dir))
+        try:
+            code = second.proc.wait(timeout=20)
+        except Exception:
+            second.stop()
+            code = None
+        c.check(code not in (None, 0) and "in use by another running relay" in second.log_text(),
+                f"a second relay on the same qa.data_dir stops with a clear error ({code}): {second.log_text()[-300:]}")
     c.finish()
 
 

@@ -6,9 +6,9 @@ import json
 import tempfile
 import time
 
-from ingest_peers import SLATE, Sender, Watcher, hls_reader, newest_segment_luma, sender_cmd
+from ingest_peers import (SLATE, Sender, Watcher, hls_reader, newest_segment_luma, sender_cmd, timestamp_problems,
+                          udp_port)
 from relay_harness import LIGHT, Checks, Relay, parse_args
-from test_srt_outage import udp_port
 
 
 def main():
@@ -18,6 +18,7 @@ def main():
     p_port, b_port = udp_port(), udp_port()
     failback_s = 4
     overrides = LIGHT + SLATE + [
+        "hls.live_window=20",
         f"ingest.source=srt://127.0.0.1:{p_port}?mode=listener",
         f"ingest.backup_source=srt://127.0.0.1:{b_port}?mode=listener",
         f"ingest.failback_s={failback_s}",
@@ -82,6 +83,9 @@ def main():
         c.check("slate" not in watcher.state_names(), "the slate never showed while a backup was up")
         gap = watcher.largest_gap(lost_at - 5)
         c.check(gap <= 2.6, f"no gap between new segments longer than the target duration: {gap:.2f} s")
+        problems, count = timestamp_problems(relay, "360p", tmp)
+        c.check(not problems, f"across {count} segments spanning both switches, video and sound advance by one "
+                              f"fixed step: {problems}")
         h = json.loads(relay.get("/api/health"))
         c.check(h["ingest"]["loss_events"] == 1, f"one loss event ({h['ingest']['loss_events']})")
     c.finish()

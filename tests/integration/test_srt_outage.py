@@ -7,15 +7,9 @@ import json
 import tempfile
 import time
 
-from ingest_peers import SLATE, Sender, Watcher, hls_reader, newest_segment_luma, sender_cmd
-from relay_harness import LIGHT, Checks, Relay, free_port, media_segments, parse_args
-
-
-def udp_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ingest_peers import (SLATE, Sender, Watcher, hls_reader, newest_segment_luma, sender_cmd, timestamp_problems,
+                          udp_port)
+from relay_harness import LIGHT, Checks, Relay, parse_args
 
 
 def main():
@@ -24,7 +18,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="srt-outage-")
     port = udp_port()
     url = f"srt://127.0.0.1:{port}?pkt_size=1316"
-    overrides = LIGHT + SLATE + [f"ingest.source=srt://127.0.0.1:{port}?mode=listener"]
+    overrides = LIGHT + SLATE + ["hls.live_window=20", f"ingest.source=srt://127.0.0.1:{port}?mode=listener"]
     with Relay(args.binary, args.source_dir, overrides) as relay:
         # With no sender yet the stream already runs, on the slate.
         relay.wait_for_segments("360p", 2, timeout=40)
@@ -105,6 +99,9 @@ def main():
         text = relay.get("/live/360p/index.m3u8").decode()
         c.check("#EXT-X-DISCONTINUITY" not in text, "no discontinuity was needed: the encoders never restarted")
         c.check(all(d <= 2.05 for _, _, d, _ in watcher.arrivals), "every segment kept its duration")
+        problems, count = timestamp_problems(relay, "360p", tmp)
+        c.check(not problems, f"across {count} segments spanning live, slate and live again, video and sound "
+                              f"advance by one fixed step: {problems}")
         log = relay.log_text()
         c.check("input lost" in log and "on air: slate" in log and "on air: primary" in log,
                 "the loss and both switches are logged")

@@ -110,6 +110,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.qa.slow_mode_s == expected.qa.slow_mode_s);
   CHECK(actual.qa.auto_approve == expected.qa.auto_approve);
   CHECK(actual.qa.word_list == expected.qa.word_list);
+  CHECK(actual.qa.word_list_file == expected.qa.word_list_file);
   CHECK(actual.qa.moderator_tokens == expected.qa.moderator_tokens);
   CHECK(actual.qa.speaker_tokens == expected.qa.speaker_tokens);
   CHECK(actual.qa.technician_tokens == expected.qa.technician_tokens);
@@ -227,6 +228,7 @@ attendee_burst = 200
 slow_mode_s = 30
 auto_approve = true
 word_list = ["spam", "idiot*"]
+word_list_file = "/etc/relay/words.txt"
 moderator_tokens = ["moderator-0123456789abcdef"]
 speaker_tokens = ["speaker-0123456789abcdef", "speaker-2-0123456789abcdef"]
 technician_tokens = ["technician-0123456789abcdef"]
@@ -248,6 +250,7 @@ ws_resume_events = 100
   CHECK(config.qa.slow_mode_s == 30);
   CHECK(config.qa.auto_approve);
   CHECK(config.qa.word_list == std::vector<std::string>{"spam", "idiot*"});
+  CHECK(config.qa.word_list_file == "/etc/relay/words.txt");
   CHECK(config.qa.moderator_tokens == std::vector<std::string>{"moderator-0123456789abcdef"});
   CHECK(config.qa.speaker_tokens.size() == 2);
   CHECK(config.qa.technician_tokens == std::vector<std::string>{"technician-0123456789abcdef"});

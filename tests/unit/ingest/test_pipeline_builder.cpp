@@ -108,12 +108,11 @@ std::string source_for(config::Config cfg, const std::string& uri) {
 }
 }  // namespace
 
-TEST_CASE("an SRT listener takes latency and encryption from config, URI options after them") {
+TEST_CASE("an SRT listener takes latency and encryption from config unless the URI sets them") {
   auto cfg = shipped_defaults();
   auto text = source_for(cfg, "srt://:9000?mode=listener");
-  CHECK_THAT(text, Catch::Contains("srtsrc name=input latency=120"));
-  CHECK_THAT(text, Catch::Contains("uri=\"srt://:9000?mode=listener\" wait-for-connection=true"));
-  CHECK(text.find("passphrase") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("srtsrc name=input uri=\"srt://:9000?mode=listener\" latency=120 wait-for-connection=true"));
+  CHECK_THAT(text, !Catch::Contains("passphrase"));
   CHECK_THAT(text, Catch::Contains("decodebin name=decode"));
   CHECK_THAT(text, Catch::Contains("queue name=audio_in"));
 
@@ -121,13 +120,20 @@ TEST_CASE("an SRT listener takes latency and encryption from config, URI options
   cfg.ingest.srt_passphrase = "a passphrase \"quoted\"";
   cfg.ingest.srt_pbkeylen = 32;
   cfg.ingest.srt_streamid = "hall-a";
-  text = source_for(cfg, "srt://:9000?mode=listener&latency=200");
-  // Properties are set in order: the URI's own options, parsed from uri=, win.
-  CHECK_THAT(text, Catch::Contains("latency=400 passphrase=\"a passphrase \\\"quoted\\\"\" pbkeylen=32  uri="));
-  // A listener checks the stream id itself; it does not send one.
-  CHECK(text.find("streamid") == std::string::npos);
+  // uri= comes first: srtsrc resets its options when the URI is set.
+  text = source_for(cfg, "srt://:9000?mode=listener");
+  CHECK_THAT(text, Catch::Contains("uri=\"srt://:9000?mode=listener\" latency=400 passphrase=\"a passphrase \\\"quoted\\\"\" "
+                                   "pbkeylen=32 authentication=true wait-for-connection=true"));
+  // A listener checks the stream id itself (authentication=true makes srtsrc ask);
+  // it does not send one.
+  CHECK_THAT(text, !Catch::Contains("streamid"));
+  // The URI's own options win over the config's.
+  text = source_for(cfg, "srt://:9000?mode=listener&latency=200&passphrase=from-the-uri-123");
+  CHECK_THAT(text, Catch::Contains("uri=\"srt://:9000?mode=listener&latency=200&passphrase=from-the-uri-123\" "
+                                   "authentication=true wait-for-connection=true"));
   text = source_for(cfg, "srt://encoder.local:9000");
-  CHECK_THAT(text, Catch::Contains("streamid=\"hall-a\" uri=\"srt://encoder.local:9000\""));
+  CHECK_THAT(text, Catch::Contains("uri=\"srt://encoder.local:9000\" latency=400 passphrase="));
+  CHECK_THAT(text, Catch::Contains("streamid=\"hall-a\" wait-for-connection=true"));
 }
 
 TEST_CASE("an RTSP camera is pulled over the configured transport with its jitter buffer") {

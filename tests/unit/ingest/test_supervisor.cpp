@@ -29,13 +29,26 @@ struct Clock {
 
 }  // namespace
 
-TEST_CASE("before any input the slate is on air and the state is waiting") {
+TEST_CASE("the primary is on air from the start; an input up at once needs no switch") {
+  Supervisor s(timing(), false);
+  CHECK(s.output() == Output::primary);
+  Decision d = s.tick(1000, {990});
+  CHECK(d.output == Output::primary);
+  CHECK(d.state == IngestState::live);
+  CHECK_FALSE(d.switched);
+  CHECK_FALSE(d.input_lost);
+}
+
+TEST_CASE("with no input at the first tick the slate goes on, waiting, with no loss counted") {
   Supervisor s(timing(), false);
   Decision d = s.tick(1000, {});
   CHECK(d.output == Output::slate);
   CHECK(d.state == IngestState::waiting);
-  CHECK_FALSE(d.switched);
+  CHECK(d.switched);
   CHECK_FALSE(d.input_lost);
+  d = s.tick(1100, {});
+  CHECK_FALSE(d.switched);
+  CHECK(d.state == IngestState::waiting);
 }
 
 TEST_CASE("the primary goes on air at its first picture") {
@@ -172,10 +185,16 @@ TEST_CASE("a file that ended reports ended on the slate") {
   CHECK(d.state == IngestState::ended);
 }
 
-TEST_CASE("a backup alone brings the stream up from waiting") {
+TEST_CASE("a backup alone brings the stream up, at start or from waiting") {
   Supervisor s(timing(), true);
   Decision d = s.tick(1000, {}, {990});
   CHECK(d.output == Output::backup);
   CHECK(d.state == IngestState::backup);
+  CHECK_FALSE(d.input_lost);
+
+  Supervisor later(timing(), true);
+  later.tick(1000, {}, {});
+  d = later.tick(2000, {}, {1990});
+  CHECK(d.output == Output::backup);
   CHECK_FALSE(d.input_lost);
 }

@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -421,4 +422,51 @@ TEST_CASE("export is CSV with formulas defused", "[qa][export]") {
   CHECK_THAT(csv, Contains("\"'=cmd\""));
   CHECK_THAT(csv, Contains("\"Is \"\"this\"\" quoted?\""));
   CHECK(error_of([&] { f.service->export_csv(a, f.room()); }).code == Error::Code::forbidden);
+}
+
+TEST_CASE("toggling a vote in a loop is rate limited", "[qa][votes][rate]") {
+  Fixture f;
+  Caller a = f.attendee();
+  int64_t q = f.ask(f.moderator, "Vote on me");
+  f.moderate(q, Action::approve);
+  int changes = 0;
+  try {
+    for (; changes < 1000; ++changes) f.service->vote(a, q, changes % 2 == 0);
+  } catch (const Error& e) {
+    CHECK(e.code == Error::Code::rate_limited);
+  }
+  CHECK(changes == 60);
+  // Asking for what is already so is free: it writes nothing.
+  const bool voted = f.service->question(q)->votes == 1;
+  CHECK(f.service->vote(a, q, voted)["voted"] == voted);
+  f.now += 1000;  // two more changes per second
+  f.service->vote(a, q, !voted);
+}
+
+TEST_CASE("one data folder serves one relay at a time", "[qa][persistence]") {
+  Fixture f;
+  try {
+    Service second(f.config, [] { return int64_t{0}; });
+    FAIL("a second service on the same folder must be refused");
+  } catch (const StoreError& e) {
+    CHECK_THAT(e.what(), Contains("is in use by another running relay"));
+  }
+  f.service.reset();
+  Service again(f.config, [] { return int64_t{0}; });  // free again once the first is gone
+  CHECK(again.rooms()["rooms"].size() == 1);
+}
+
+TEST_CASE("the word list can come from a file", "[qa][filter]") {
+  Fixture f;
+  std::ofstream(f.dir.path / "words.txt") << "# one per line\n\n  Flamewar  \nrant*\n";
+  f.config.word_list_file = f.dir.path / "words.txt";
+  f.open();
+  Caller a = f.attendee();
+  CHECK(f.service->question(f.ask(a, "no FLAMEWAR please"))->held);
+  CHECK(f.service->question(f.ask(a, "what a ranting"))->held);
+  CHECK(f.service->question(f.ask(a, "badword from config"))->held);
+  CHECK_FALSE(f.service->question(f.ask(a, "one per line"))->held);  // comments are not words
+  f.config.word_list_file = f.dir.path / "missing.txt";
+  f.service.reset();
+  CHECK_THROWS_WITH(f.open(), Contains("cannot read qa.word_list_file"));
 }

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from relay_harness import media_segments, mean_luma
+from relay_harness import ffprobe_frames, media_segments, mean_luma
 
 # Picture colours the tests tell apart by mean luma (BT.601 limited range):
 # white ≈ 235, the slate grey below ≈ 126, dark grey ≈ 60, black ≈ 16.
@@ -132,6 +132,24 @@ def newest_segment_luma(relay, rendition, tmp, skip_newest=0):
     with open(path, "wb") as f:
         f.write(relay.get(f"/live/{rendition}/init.mp4") + relay.get(f"/live/{rendition}/seg{msn}.m4s"))
     return mean_luma(path), msn
+
+
+def segment_streams(relay, rendition, tmp):
+    """What the newest segment carries: {"video": (w, h), "frames": n, "audio": (rate, channels)}."""
+    segs = media_segments(relay.get(f"/live/{rendition}/index.m3u8").decode())
+    msn = segs[-1][0]
+    path = os.path.join(tmp, f"{rendition}-{msn}-streams.mp4")
+    with open(path, "wb") as f:
+        f.write(relay.get(f"/live/{rendition}/init.mp4") + relay.get(f"/live/{rendition}/seg{msn}.m4s"))
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height,sample_rate,channels",
+                          "-of", "json", path], capture_output=True, text=True, timeout=60)
+    info = {"frames": len(ffprobe_frames(path))}
+    for st in json.loads(out.stdout)["streams"]:
+        if st["codec_type"] == "video":
+            info["video"] = (st["width"], st["height"])
+        elif st["codec_type"] == "audio":
+            info["audio"] = (int(st["sample_rate"]), st["channels"])
+    return info
 
 
 def timestamp_problems(relay, rendition, tmp):

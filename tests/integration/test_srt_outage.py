@@ -7,8 +7,8 @@ import json
 import tempfile
 import time
 
-from ingest_peers import (SLATE, Sender, Watcher, hls_reader, newest_segment_luma, sender_cmd, timestamp_problems,
-                          udp_port)
+from ingest_peers import (SLATE, Sender, Watcher, hls_reader, newest_segment_luma, segment_streams, sender_cmd,
+                          timestamp_problems, udp_port)
 from relay_harness import LIGHT, Checks, Relay, parse_args
 
 
@@ -59,9 +59,10 @@ def main():
         c.check(100 < luma < 150, f"during the outage the slate is on air (mean luma {luma:.0f})")
         time.sleep(3.5)
 
-        # Back, as a sender restarting at 720p: the ladder output does not change.
+        # Back, as a sender restarting with other settings (720p at 25 fps, stereo
+        # 44.1 kHz instead of 360p30 mono 48 kHz): the ladder output does not change.
         restart = time.monotonic()
-        sender = Sender(sender_cmd(url, color="white", size="1280x720"))
+        sender = Sender(sender_cmd(url, color="white", size="1280x720", rate=25, extra=["-ac", "2", "-ar", "44100"]))
         live = relay.wait_for(lambda: json.loads(relay.get("/api/health"))["ingest"]["state"] == "live", 20,
                               "the input to be live again")
         back_after = time.monotonic() - restart
@@ -72,6 +73,12 @@ def main():
         h = json.loads(relay.get("/api/health"))
         primary = h["ingest"]["inputs"][0]
         c.check(primary["width"] == 1280 and primary["height"] == 720, f"the new input size is measured: {primary}")
+        c.check(primary["framerate"] and abs(primary["framerate"] - 25) < 1, f"the new frame rate is measured: {primary}")
+        c.check(primary["audio_channels"] == 2 and primary["audio_rate"] == 44100,
+                f"the new sound layout is measured: {primary}")
+        out = segment_streams(relay, "360p", tmp)
+        c.check(out["video"] == (640, 360) and out["frames"] == 60 and out["audio"] == (48000, 2),
+                f"the ladder output is unchanged (640x360, 30 fps, 48 kHz stereo): {out}")
         c.check(primary["reconnects"] >= 1, f"the listener was rebuilt: {primary['reconnects']} reconnects")
 
         err = reader.communicate(timeout=60)[1]

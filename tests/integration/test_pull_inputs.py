@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pulled inputs: an IP camera over RTSP (a gst-rtsp-server "camera" behind a
-login, built in tests/tools) and an RTMP stream (ffmpeg serving FLV with
--listen 1). The relay pulls each, keeps the password out of logs and health,
+login, built in tests/tools), an RTMP stream (ffmpeg serving FLV with
+-listen 1) and an SRT encoder in listener mode that the relay calls. The relay pulls each, keeps the password out of logs and health,
 and reconnects by itself when the camera goes away and comes back."""
 import json
 import os
@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from ingest_peers import SLATE, Sender, newest_segment_luma, sender_cmd
+from ingest_peers import SLATE, Sender, newest_segment_luma, sender_cmd, udp_port
 from relay_harness import LIGHT, Checks, Relay, free_port, parse_args
 
 CAMERA = ("( videotestsrc is-live=true pattern=white ! video/x-raw,width=640,height=360,framerate=30/1 "
@@ -89,6 +89,25 @@ def main():
         primary = state(relay)["inputs"][0]
         c.check(primary["width"] == 640 and primary["audio_channels"] >= 1, f"RTMP: input measured {primary}")
     server.stop()
+
+    # SRT caller: the encoder listens (as many hardware encoders do), the relay calls
+    # it, and calls again after the encoder restarts.
+    port = udp_port()
+    encoder_url = f"srt://127.0.0.1:{port}?mode=listener&pkt_size=1316"
+    encoder = Sender(sender_cmd(encoder_url, color="white"), "srt-encoder")
+    overrides = LIGHT + SLATE + [f"ingest.source=srt://127.0.0.1:{port}", "ingest.reconnect_max_s=1"]
+    with Relay(args.binary, args.source_dir, overrides) as relay:
+        relay.wait_for(lambda: state(relay)["state"] == "live", 30, "the relay to call the SRT encoder")
+        relay.wait_for_segments("360p", 2)
+        time.sleep(4)
+        luma, _ = newest_segment_luma(relay, "360p", tmp)
+        c.check(luma > 200, f"SRT caller: the encoder's picture is on air (mean luma {luma:.0f})")
+        encoder.stop()
+        relay.wait_for(lambda: state(relay)["state"] == "slate", 15, "the slate once the encoder is gone")
+        encoder = Sender(sender_cmd(encoder_url, color="white"), "srt-encoder")
+        relay.wait_for(lambda: state(relay)["state"] == "live", 30, "the relay to call the encoder again")
+        c.check(state(relay)["inputs"][0]["reconnects"] >= 1, "SRT caller: reconnected after the encoder restarted")
+    encoder.stop()
     c.finish()
 
 

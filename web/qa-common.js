@@ -101,7 +101,9 @@
   }
 
   // The live feed of one room. Calls onSnapshot(message) with a full picture,
-  // onEvent(message) for each later event, onStatus('live' | 'reconnecting' | 'refused').
+  // onEvent(message) for each later event, onStatus('live' | 'reconnecting'), and
+  // onUnreachable() after a few attempts in a row that never opened (the token may
+  // be gone, e.g. after the Q&A database was reset), while it keeps trying.
   class Feed {
     constructor(options) {
       this.options = options;
@@ -110,6 +112,7 @@
       this.epoch = null;
       this.socket = null;
       this.retryDelay = RETRY_MIN_MS;
+      this.failures = 0;
       this.stopped = false;
       this.connect();
     }
@@ -125,6 +128,7 @@
     connect() {
       const socket = new WebSocket(this.url());
       this.socket = socket;
+      socket.onopen = () => { this.failures = 0; };
       socket.onmessage = (event) => {
         const message = JSON.parse(event.data);
         if (message.type === 'snapshot') {
@@ -151,6 +155,7 @@
       socket.onclose = () => {
         if (this.socket !== socket || this.stopped) return;
         this.options.onStatus('reconnecting');
+        if (++this.failures === 3 && this.options.onUnreachable) this.options.onUnreachable();
         setTimeout(() => { if (!this.stopped) this.connect(); }, this.retryDelay);
         this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
       };

@@ -329,6 +329,29 @@
     status.textContent = value === 'live' ? '' : t('offline');
   }
 
+  function startFeed() {
+    feed = new RelayQa.Feed({
+      token: identity.token,
+      onSnapshot: onSnapshot,
+      onEvent: onEvent,
+      onStatus: onStatus,
+      onUnreachable: async function () {
+        // A token the server no longer knows gets a new identity and a new feed.
+        const old = identity.token;
+        try {
+          await ensureIdentity();
+        } catch (e) {
+          return;
+        }
+        if (identity.token !== old) {
+          feed.stop();
+          startFeed();
+        }
+      },
+    });
+    state.feed = feed;
+  }
+
   async function start() {
     updateCounter();
     try {
@@ -336,8 +359,7 @@
       if (rooms.ok && rooms.body.max_question_chars) maxChars = rooms.body.max_question_chars;
       updateCounter();
       await ensureIdentity();
-      feed = new RelayQa.Feed({ token: identity.token, onSnapshot: onSnapshot, onEvent: onEvent, onStatus: onStatus });
-      state.feed = feed;
+      startFeed();
     } catch (e) {
       onStatus('reconnecting');
       setTimeout(start, 5000);

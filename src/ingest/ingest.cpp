@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -21,6 +20,7 @@
 #include "ingest/pipeline_builder.hpp"
 #include "ingest/source_input.hpp"
 #include "ingest/supervisor.hpp"
+#include "ingest/time_grid.hpp"
 
 namespace relay::ingest {
 namespace {
@@ -178,13 +178,13 @@ struct Ingest::Impl {
       gst_app_sink_set_callbacks(GST_APP_SINK(rend->sink.get()), &callbacks, new CallbackData{this, rend.get()},
                                  [](gpointer p) { delete static_cast<CallbackData*>(p); });
     }
-    grid.fps = cfg.ingest.framerate;
+    frame_grid = std::make_unique<FrameGrid>(cfg.ingest.framerate);
+    sample_grid = std::make_unique<SampleGrid>(cfg.encoder.audio_rate);
+    bytes_per_sample_frame = 2 * cfg.encoder.audio_channels;  // S16LE, as ladder-input.pipeline asks
     gst::Pad selected = gst::Pad::adopt(gst_element_get_static_pad(video_select.get(), "src"));
-    gst_pad_add_probe(selected.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_video, &grid, nullptr);
-    samples.rate = cfg.encoder.audio_rate;
-    samples.bytes_per_frame = 2 * cfg.encoder.audio_channels;  // S16LE
+    gst_pad_add_probe(selected.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_video, frame_grid.get(), nullptr);
     gst::Pad heard = gst::Pad::adopt(gst_element_get_static_pad(audio_select.get(), "src"));
-    gst_pad_add_probe(heard.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_audio, &samples, nullptr);
+    gst_pad_add_probe(heard.get(), GST_PAD_PROBE_TYPE_BUFFER, &Impl::on_selected_audio, this, nullptr);
     gst_pad_add_probe(selected.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_selected_event,
                       &video_segment_sent, nullptr);
     gst_pad_add_probe(heard.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &Impl::on_selected_event,
@@ -195,65 +195,43 @@ struct Ingest::Impl {
     select(Output::primary, input_count);
   }
 
-  // Every picture leaving the video selector goes onto the frame grid of the
-  // ladder's clock; one that lands on a slot already sent (a switch brought an
-  // older or same-time picture) is dropped, so times only ever move forward by
-  // whole frames and every encoder sees the same frames.
-  struct FrameGrid {
-    int fps = 30;
-    int64_t last_slot = -1;
-  };
-  FrameGrid grid;
+  // Time stays regular across switches (see time_grid.hpp): pictures leaving the
+  // video selector go onto the frame grid, sound leaving the audio selector is
+  // stitched sample-exact. Both probes run on the selectors' streaming threads.
+  std::unique_ptr<FrameGrid> frame_grid;
+  std::unique_ptr<SampleGrid> sample_grid;
+  int bytes_per_sample_frame = 4;
 
   static GstPadProbeReturn on_selected_video(GstPad*, GstPadProbeInfo* info, gpointer user) {
-    auto* g = static_cast<FrameGrid*>(user);
+    auto* grid = static_cast<FrameGrid*>(user);
     GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
     if (!buf || GST_BUFFER_PTS(buf) == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
-    auto slot = static_cast<int64_t>(gst_util_uint64_scale_round(GST_BUFFER_PTS(buf), g->fps, GST_SECOND));
-    if (slot <= g->last_slot) return GST_PAD_PROBE_DROP;
-    g->last_slot = slot;
+    auto pts = grid->place(static_cast<int64_t>(GST_BUFFER_PTS(buf)));
+    if (!pts) return GST_PAD_PROBE_DROP;
     buf = gst_buffer_make_writable(buf);
-    GST_BUFFER_PTS(buf) = gst_util_uint64_scale(slot, GST_SECOND, g->fps);
+    GST_BUFFER_PTS(buf) = static_cast<GstClockTime>(*pts);
     GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
-    GST_BUFFER_DURATION(buf) = gst_util_uint64_scale(1, GST_SECOND, g->fps);
+    GST_BUFFER_DURATION(buf) = static_cast<GstClockTime>(grid->frame_ns());
     GST_PAD_PROBE_INFO_DATA(info) = buf;
     return GST_PAD_PROBE_OK;
   }
 
-  // Sound leaving the audio selector continues sample-exact from the last buffer
-  // sent when it is within 50 ms of it (a switch between branches whose clocks
-  // are out of phase); what repeats sound already sent is cut off; a real gap stays.
-  struct SampleGrid {
-    int rate = 48000;
-    int bytes_per_frame = 4;
-    int64_t next = -1;  // sample index the next buffer should start at
-  };
-  SampleGrid samples;
-
   static GstPadProbeReturn on_selected_audio(GstPad*, GstPadProbeInfo* info, gpointer user) {
-    auto* g = static_cast<SampleGrid*>(user);
+    auto* self = static_cast<Impl*>(user);
     GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
     if (!buf || GST_BUFFER_PTS(buf) == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
-    auto start = static_cast<int64_t>(gst_util_uint64_scale_round(GST_BUFFER_PTS(buf), g->rate, GST_SECOND));
-    auto count = static_cast<int64_t>(gst_buffer_get_size(buf) / g->bytes_per_frame);
-    if (g->next >= 0) {
-      if (start + count <= g->next) return GST_PAD_PROBE_DROP;
-      if (start < g->next && g->next - start > g->rate / 20) {
-        auto skip = g->next - start;
-        GstBuffer* tail = gst_buffer_copy_region(buf, GST_BUFFER_COPY_ALL, skip * g->bytes_per_frame,
-                                                 (count - skip) * g->bytes_per_frame);
-        gst_buffer_unref(buf);
-        buf = tail;
-        count -= skip;
-        start = g->next;
-      } else if (std::abs(start - g->next) <= g->rate / 20) {
-        start = g->next;
-      }
+    const int64_t count = static_cast<int64_t>(gst_buffer_get_size(buf)) / self->bytes_per_sample_frame;
+    auto place = self->sample_grid->place(static_cast<int64_t>(GST_BUFFER_PTS(buf)), count);
+    if (!place) return GST_PAD_PROBE_DROP;
+    if (place->skip > 0) {
+      GstBuffer* tail = gst_buffer_copy_region(buf, GST_BUFFER_COPY_ALL, place->skip * self->bytes_per_sample_frame,
+                                               (count - place->skip) * self->bytes_per_sample_frame);
+      gst_buffer_unref(buf);
+      buf = tail;
     }
-    g->next = start + count;
     buf = gst_buffer_make_writable(buf);
-    GST_BUFFER_PTS(buf) = gst_util_uint64_scale(start, GST_SECOND, g->rate);
-    GST_BUFFER_DURATION(buf) = gst_util_uint64_scale(count, GST_SECOND, g->rate);
+    GST_BUFFER_PTS(buf) = static_cast<GstClockTime>(place->pts_ns);
+    GST_BUFFER_DURATION(buf) = static_cast<GstClockTime>(self->sample_grid->duration_ns(count - place->skip));
     GST_PAD_PROBE_INFO_DATA(info) = buf;
     return GST_PAD_PROBE_OK;
   }

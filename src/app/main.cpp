@@ -15,11 +15,13 @@
 #include "config/config.hpp"
 #include "edge/server.hpp"
 #include "health/ingest_status.hpp"
+#include "health/monitor.hpp"
 #include "hls/master.hpp"
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
 #include "ingest/pipeline_builder.hpp"
 #include "qa/service.hpp"
+#include "relay/webhook.hpp"
 
 namespace {
 
@@ -125,7 +127,25 @@ int main(int argc, char** argv) {
   if (cfg.qa.moderator_tokens.empty() && cfg.qa.admin_tokens.empty())
     logger->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
 
-  edge::Server server(cfg, store, status, {}, questions.get());
+  // Alerts go to the incident log and, when configured, to a webhook; neither
+  // blocks the edge's health timer that raises them.
+  std::unique_ptr<health::Monitor> monitor;
+  std::unique_ptr<outbound::WebhookSender> webhooks;
+  try {
+    monitor = std::make_unique<health::Monitor>(cfg, now_epoch_ms());
+    if (!cfg.health.webhook_url.empty()) {
+      webhooks = std::make_unique<outbound::WebhookSender>(outbound::WebhookOptions{
+          cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
+      monitor->set_listener([&webhooks, source = status.snapshot().source](const health::AlertEvent& event,
+                                                                           uint64_t incident) {
+        webhooks->send(outbound::alert_payload(event, incident, source));
+      });
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+
+  edge::Server server(cfg, store, status, {}, questions.get(), monitor.get());
   ingest::Ingest ingest(cfg, store, master, status);
   try {
     server.start();

@@ -117,6 +117,11 @@ class Loader {
              fmt::format("listens on SRT port {} like ingest.source; give the backup its own port", backup.port));
       }
     }
+    if (config_.health.input_bitrate_min_kbps >= config_.health.input_bitrate_max_kbps) {
+      fail({"health.input_bitrate_min_kbps", "health.input_bitrate_max_kbps"},
+           fmt::format("{} is not below health.input_bitrate_max_kbps ({})", config_.health.input_bitrate_min_kbps,
+                       config_.health.input_bitrate_max_kbps));
+    }
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
@@ -208,6 +213,7 @@ Config parse_config(const std::string& text, const std::string& source_name,
   if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
   resolve(config.qa.data_dir, base_dir);
   if (!config.qa.word_list_file.empty()) resolve(config.qa.word_list_file, base_dir);
+  if (!config.health.incident_log.empty()) resolve(config.health.incident_log, base_dir);
   return config;
 }
 

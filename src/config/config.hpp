@@ -112,6 +112,31 @@ struct QaConfig {
   int ws_resume_events = 2048;  // events per room kept for clients resuming with since=
 };
 
+// Stream health for technicians ([health] in config/relay.toml): alert rules,
+// the incident log and the webhook they are sent to.
+struct HealthConfig {
+  std::filesystem::path incident_log;  // JSON lines; empty = incidents.jsonl in qa.data_dir
+  double input_lost_hold_s = 3;         // input lost (waiting, lost, slate) this long fires
+  double input_bitrate_min_kbps = 100;  // input bitrate outside min..max this long fires
+  double input_bitrate_max_kbps = 20000;
+  double input_bitrate_hold_s = 10;
+  double input_framerate_min = 20;      // input frame rate below this long fires; 0 = off
+  double input_framerate_hold_s = 5;
+  double segment_late_factor = 2;       // newest segment older than factor x segment duration fires
+  double segment_late_hold_s = 0;
+  double realtime_factor_min = 0.95;    // media seconds produced per wall second, over the window
+  double realtime_window_s = 10;
+  double realtime_hold_s = 10;
+  double audio_silence_db = -60;        // programme sound below this RMS level (dBFS) counts as silent
+  double audio_silence_hold_s = 10;
+  double viewer_stalls_per_minute_max = 1;  // stalls per viewer-minute the players report; 0 = off
+  double viewer_stalls_hold_s = 30;
+  std::string webhook_url;              // "" = no webhooks; http:// or https://
+  std::string webhook_secret;           // HMAC-SHA256 key for X-Relay-Signature; "" = unsigned
+  int webhook_retries = 5;              // attempts after the first, with doubling backoff
+  double webhook_timeout_s = 10;        // per attempt
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -119,6 +144,7 @@ struct Config {
   HlsConfig hls;
   LogConfig log;
   QaConfig qa;
+  HealthConfig health;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

@@ -288,9 +288,46 @@ constexpr Field<Config> kQaFields[] = {
     {"ws_resume_events", [](const ValueReader& v, Config& c) { c.qa.ws_resume_events = v.integer(16, 1000000); }},
 };
 
+std::string read_webhook_url(const ValueReader& value) {
+  std::string url = value.string();
+  if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://"))
+    value.fail(fmt::format("'{}' is not a web address, expected one starting with http:// or https://, or \"\" for none",
+                           url));
+  return url;
+}
+
+constexpr Field<Config> kHealthFields[] = {
+    {"incident_log",
+     [](const ValueReader& v, Config& c) { c.health.incident_log = v.string().empty() ? std::string() : v.path(); }},
+    {"input_lost_hold_s", [](const ValueReader& v, Config& c) { c.health.input_lost_hold_s = v.number(0, 3600); }},
+    {"input_bitrate_min_kbps",
+     [](const ValueReader& v, Config& c) { c.health.input_bitrate_min_kbps = v.number(0, 1000000); }},
+    {"input_bitrate_max_kbps",
+     [](const ValueReader& v, Config& c) { c.health.input_bitrate_max_kbps = v.number(1, 1000000); }},
+    {"input_bitrate_hold_s", [](const ValueReader& v, Config& c) { c.health.input_bitrate_hold_s = v.number(0, 3600); }},
+    {"input_framerate_min", [](const ValueReader& v, Config& c) { c.health.input_framerate_min = v.number(0, 240); }},
+    {"input_framerate_hold_s",
+     [](const ValueReader& v, Config& c) { c.health.input_framerate_hold_s = v.number(0, 3600); }},
+    {"segment_late_factor", [](const ValueReader& v, Config& c) { c.health.segment_late_factor = v.number(1, 100); }},
+    {"segment_late_hold_s", [](const ValueReader& v, Config& c) { c.health.segment_late_hold_s = v.number(0, 3600); }},
+    {"realtime_factor_min", [](const ValueReader& v, Config& c) { c.health.realtime_factor_min = v.number(0, 1); }},
+    {"realtime_window_s", [](const ValueReader& v, Config& c) { c.health.realtime_window_s = v.number(2, 600); }},
+    {"realtime_hold_s", [](const ValueReader& v, Config& c) { c.health.realtime_hold_s = v.number(0, 3600); }},
+    {"audio_silence_db", [](const ValueReader& v, Config& c) { c.health.audio_silence_db = v.number(-200, 0); }},
+    {"audio_silence_hold_s", [](const ValueReader& v, Config& c) { c.health.audio_silence_hold_s = v.number(0, 3600); }},
+    {"viewer_stalls_per_minute_max",
+     [](const ValueReader& v, Config& c) { c.health.viewer_stalls_per_minute_max = v.number(0, 1000); }},
+    {"viewer_stalls_hold_s", [](const ValueReader& v, Config& c) { c.health.viewer_stalls_hold_s = v.number(0, 3600); }},
+    {"webhook_url", [](const ValueReader& v, Config& c) { c.health.webhook_url = read_webhook_url(v); }},
+    {"webhook_secret", [](const ValueReader& v, Config& c) { c.health.webhook_secret = v.string(); }},
+    {"webhook_retries", [](const ValueReader& v, Config& c) { c.health.webhook_retries = v.integer(0, 20); }},
+    {"webhook_timeout_s", [](const ValueReader& v, Config& c) { c.health.webhook_timeout_s = v.number(0.5, 120); }},
+};
+
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
+    {"health", kHealthFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

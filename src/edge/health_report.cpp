@@ -7,7 +7,8 @@
 namespace relay::edge {
 
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
-                                  const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s) {
+                                  const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
+                                  const std::vector<health::ActiveAlert>& alerts) {
   using nlohmann::json;
   json reasons = json::array();
   bool down = false;
@@ -83,6 +84,13 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     }
   }
 
+  json alert_list = json::array();
+  for (const auto& a : alerts) {
+    (a.rule == "input_lost" ? down : degraded) = true;
+    reasons.push_back(fmt::format("alert {} since {}: {}", a.rule, format_iso8601_ms(a.since_ms), a.message));
+    alert_list.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
+  }
+
   json inputs = json::array();
   for (const auto& in : ingest.inputs) {
     inputs.push_back({
@@ -119,6 +127,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"bus_warnings", ingest.bus_warnings},
         {"inputs", std::move(inputs)}}},
       {"renditions", std::move(renditions)},
+      {"alerts", std::move(alert_list)},
       {"uptime_s", uptime_s},
   };
 }

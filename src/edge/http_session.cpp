@@ -14,7 +14,10 @@
 #include "common/log.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/fail.hpp"
+#include "edge/health_api.hpp"
 #include "edge/publish_waiters.hpp"
+#include "edge/route_label.hpp"
+#include "edge/sse_session.hpp"
 #include "edge/qa_api.hpp"
 #include "edge/stats.hpp"
 #include "edge/websocket_session.hpp"
@@ -53,7 +56,7 @@ constexpr size_t kWatchBytes = 4096;
 
 // Q&A targets may carry a token in the query (the WebSocket upgrade); logs get the path only.
 std::string_view loggable_target(std::string_view target) {
-  return is_qa_target(target) ? target.substr(0, target.find('?')) : target;
+  return is_qa_target(target) || HealthApi::handles(target) ? target.substr(0, target.find('?')) : target;
 }
 
 bool is_http_parse_error(const beast::error_code& ec) {
@@ -120,6 +123,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec) return fail(ec, fmt::format("#{} read", id_));
 
   if (context_.qa_api && is_qa_target(parser_->get().target())) return handle_qa();
+  if (context_.health_api && HealthApi::handles(parser_->get().target())) {
+    if (context_.sse && HealthApi::is_stream(parser_->get())) return handle_event_stream();
+    return respond(context_.health_api->handle(parser_->get(), peer_address_));
+  }
   Routed routed = context_.router.handle(parser_->get());
   if (!routed.response) return begin_hold(routed.hold);
   respond(std::move(*routed.response));
@@ -146,6 +153,14 @@ void HttpSession::handle_qa() {
   std::make_shared<WebsocketSession>(stream_.release_socket(), *context_.websocket,
                                      std::move(std::get<QaSubscription>(checked)))
       ->run(parser_->release());
+}
+
+void HttpSession::handle_event_stream() {
+  auto& req = parser_->get();
+  if (auto refused = context_.health_api->check_stream(req)) return respond(std::move(*refused));
+  // The connection becomes an event stream; this HTTP session ends here.
+  edge_log().debug("#{} {} opened the dashboard event stream", id_, peer_);
+  std::make_shared<SseSession>(stream_.release_socket(), *context_.sse)->run(req.version());
 }
 
 void HttpSession::begin_hold(const Hold& hold) {
@@ -228,7 +243,7 @@ void HttpSession::respond_and_close(http::status status, std::string_view messag
   response_ = make_error_response(status, message);
   // The Q&A API answers in JSON, even before its request was complete.
   // The target is there as soon as the request line was read, before the header is done.
-  if (parser_ && is_qa_target(parser_->get().target())) {
+  if (parser_ && (is_qa_target(parser_->get().target()) || HealthApi::handles(parser_->get().target()))) {
     const char* reason = status == http::status::payload_too_large ? "too_large"
                          : status == http::status::request_header_fields_too_large ? "header_too_large"
                                                                                       : "bad_request";
@@ -247,7 +262,8 @@ void HttpSession::do_write() {
 
 void HttpSession::on_write(beast::error_code ec, std::size_t bytes_transferred) {
   // Counted even when the write failed: the bytes that did go out were sent.
-  context_.stats.response_sent(response_.result_int(), bytes_transferred);
+  context_.stats.response_sent(parser_ ? classify_route(parser_->get().target()) : RouteLabel::other,
+                               response_.result_int(), bytes_transferred);
   if (closed_) return;
   if (ec) return fail(ec, fmt::format("#{} write", id_));
   // Release the body now: a finished response must not pin a segment the store has evicted.

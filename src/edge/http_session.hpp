@@ -24,6 +24,8 @@
 namespace relay::edge {
 
 class PublishWaiters;
+class HealthApi;
+struct SseContext;
 class QaApi;
 struct WebsocketContext;
 class StatsCounters;
@@ -40,6 +42,9 @@ struct SessionContext {
   // The Q&A under /api/qa/ (REST and the WebSocket upgrade); null when it is off.
   const QaApi* qa_api = nullptr;
   const WebsocketContext* websocket = nullptr;
+  // /metrics, /api/incidents and POST /api/qoe; null when health is off.
+  const HealthApi* health_api = nullptr;
+  const SseContext* sse = nullptr;  // the dashboard's event stream
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession>, public Connection {
@@ -62,6 +67,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Con
   void on_watch(boost::beast::error_code ec, std::size_t bytes_transferred);
   void respond_and_close(boost::beast::http::status status, std::string_view message);
   void handle_qa();
+  void handle_event_stream();
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
   void do_close();

@@ -151,9 +151,10 @@ Response make_json_response(http::status status, std::string body) {
 }
 
 Router::Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
-               const StaticFiles& files, RouterOptions options)
+               const StaticFiles& files, RouterOptions options, const health::Monitor* monitor)
     : store_(store),
       ingest_(ingest),
+      monitor_(monitor),
       files_(files),
       hls_(cfg.hls),
       cors_origins_(cfg.edge.cors_origins),
@@ -232,6 +233,9 @@ Routed Router::route_get(const RequestHeader& req, std::string_view path, std::s
   if (path.substr(0, static_prefix.size()) == static_prefix)
     return serve_static(req, files_.find(path.substr(static_prefix.size())));
   if (path == "/vendor/hls.min.js") return serve_static(req, files_.hls_js());
+  if (path == "/tech") return serve_static(req, files_.find("tech.html"));
+  if (path == "/vendor/uPlot.iife.min.js") return serve_static(req, files_.uplot_js());
+  if (path == "/vendor/uPlot.min.css") return serve_static(req, files_.uplot_css());
   if (path == "/api/health") return serve_health(req);
   if (path == "/live/master.m3u8") return serve_master(req);
   if (path.substr(0, live_prefix.size()) == live_prefix) {
@@ -384,7 +388,8 @@ Hold Router::make_hold(Hold::Kind kind, size_t index, int target_duration_s) con
 
 Response Router::serve_health(const RequestHeader& req) const {
   double uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  auto report = make_health_report(store_, ingest_.snapshot(), hls_, now_epoch_ms(), std::round(uptime_s * 1000) / 1000);
+  auto report = make_health_report(store_, ingest_.snapshot(), hls_, now_epoch_ms(), std::round(uptime_s * 1000) / 1000,
+                                   monitor_ ? monitor_->active() : std::vector<health::ActiveAlert>{});
   // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
   std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string etag = make_etag(fmt::format("h-{:016x}", content_hash(body)));

@@ -18,6 +18,7 @@
 #include "edge/router_options.hpp"
 #include "edge/static_files.hpp"
 #include "health/ingest_status.hpp"
+#include "health/monitor.hpp"
 #include "hls/store.hpp"
 
 namespace relay::edge {
@@ -58,7 +59,7 @@ struct Routed {
 class Router {
  public:
   Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
-         const StaticFiles& files, RouterOptions options = {});
+         const StaticFiles& files, RouterOptions options = {}, const health::Monitor* monitor = nullptr);
 
   // Asked again, with the same request, after each publish while the request is held.
   Routed handle(const RequestHeader& req) const;
@@ -96,6 +97,7 @@ class Router {
 
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
+  const health::Monitor* monitor_;  // alerts for /api/health; may be null
   const StaticFiles& files_;
   config::HlsConfig hls_;
   std::vector<std::string> cors_origins_;

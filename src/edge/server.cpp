@@ -12,15 +12,21 @@
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "edge/connection_registry.hpp"
+#include "edge/health_api.hpp"
+#include "edge/health_sampler.hpp"
 #include "edge/http_session.hpp"
 #include "edge/listener.hpp"
 #include "edge/publish_waiters.hpp"
 #include "edge/qa_api.hpp"
 #include "edge/router.hpp"
+#include "edge/sse_session.hpp"
 #include "edge/static_files.hpp"
 #include "edge/websocket_session.hpp"
+#include "health/monitor.hpp"
+#include "health/qoe.hpp"
 #include "qa/service.hpp"
 
 namespace relay::edge {
@@ -56,8 +62,20 @@ tcp::endpoint parse_listen(const std::string& listen) {
 
 struct Server::Impl {
   Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
-       qa::Service* qa)
-      : cfg(cfg), store(store), ingest(ingest), options(options), qa(qa) {}
+       qa::Service* qa, health::Monitor* monitor)
+      : cfg(cfg), store(store), ingest(ingest), options(options), qa(qa), monitor(monitor) {}
+
+  // Samples the stream for the alert rules; runs on its own strand.
+  void schedule_health_sample() {
+    health_timer->expires_after(kHealthSampleInterval);
+    health_timer->async_wait([this](boost::system::error_code ec) {
+      if (ec || health_timer_stopped) return;
+      monitor->observe(sampler->sample(now_epoch_ms()));
+      if (++health_ticks % 4 == 0) health_api->record_history();
+      schedule_health_sample();
+    });
+  }
+  static constexpr std::chrono::milliseconds kHealthSampleInterval{250};
 
   // Vote counts go out in bundles (qa.vote_interval_ms); runs on its own strand.
   void schedule_vote_flush() {
@@ -74,6 +92,7 @@ struct Server::Impl {
   health::IngestStatus& ingest;
   RouterOptions options;
   qa::Service* qa;
+  health::Monitor* monitor;
   // Everything a session refers to is declared before io_context, so it is still
   // alive when the io_context destroys any handler (and session) it still holds.
   StaticFiles static_files;
@@ -82,6 +101,10 @@ struct Server::Impl {
   std::unique_ptr<PublishWaiters> waiters;
   StatsCounters stats;
   std::unique_ptr<QaApi> qa_api;
+  health::QoeAggregator qoe;
+  std::unique_ptr<HealthApi> health_api;
+  std::unique_ptr<SseContext> sse_context;
+  std::unique_ptr<HealthSampler> sampler;
   std::unique_ptr<WebsocketContext> websocket_context;
   std::unique_ptr<SessionContext> session_context;
   std::unique_ptr<net::io_context> ioc;
@@ -89,6 +112,9 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::unique_ptr<net::steady_timer> vote_timer;
   bool vote_timer_stopped = false;  // touched only on the timer's strand
+  std::unique_ptr<net::steady_timer> health_timer;
+  bool health_timer_stopped = false;  // touched only on the timer's strand
+  uint64_t health_ticks = 0;           // the same
   uint16_t port = 0;
 
   std::mutex lifecycle_mutex;
@@ -96,8 +122,8 @@ struct Server::Impl {
 };
 
 Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
-               qa::Service* qa)
-    : impl_(std::make_unique<Impl>(cfg, store, ingest, options, qa)) {}
+               qa::Service* qa, health::Monitor* monitor)
+    : impl_(std::make_unique<Impl>(cfg, store, ingest, options, qa, monitor)) {}
 
 Server::~Server() { stop(); }
 
@@ -130,7 +156,7 @@ void Server::start() {
   s.port = acceptor.local_endpoint().port();
 
   s.static_files = StaticFiles::load(edge.web_dir, edge.node_modules_dir);
-  s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files, s.options);
+  s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files, s.options, s.monitor);
   s.waiters = std::make_unique<PublishWaiters>(s.store);
   s.session_context = std::make_unique<SessionContext>(SessionContext{
       *s.router,
@@ -148,12 +174,22 @@ void Server::start() {
     s.session_context->qa_api = s.qa_api.get();
     s.session_context->websocket = s.websocket_context.get();
   }
+  s.health_api = std::make_unique<HealthApi>(s.cfg, s.store, s.ingest, s.stats, s.monitor, s.qoe);
+  s.session_context->health_api = s.health_api.get();
+  s.sse_context = std::make_unique<SseContext>(
+      SseContext{s.registry, [api = s.health_api.get()](bool first) { return api->stream_event(first); }});
+  s.session_context->sse = s.sse_context.get();
   s.ioc = std::move(ioc);
   s.listener = std::make_shared<Listener>(*s.ioc, std::move(acceptor), *s.session_context);
   s.listener->run();
   if (s.qa) {
     s.vote_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
     s.schedule_vote_flush();
+  }
+  if (s.monitor) {
+    s.sampler = std::make_unique<HealthSampler>(s.store, s.ingest, s.cfg.health.realtime_window_s, &s.qoe);
+    s.health_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
+    s.schedule_health_sample();
   }
 
   s.threads.reserve(threads);
@@ -193,6 +229,12 @@ void Server::stop() {
     net::post(s.vote_timer->get_executor(), [&s] {
       s.vote_timer_stopped = true;
       s.vote_timer->cancel();
+    });
+  }
+  if (s.health_timer) {
+    net::post(s.health_timer->get_executor(), [&s] {
+      s.health_timer_stopped = true;
+      s.health_timer->cancel();
     });
   }
   for (auto& t : s.threads) t.join();

@@ -14,6 +14,9 @@
 namespace relay::qa {
 class Service;
 }
+namespace relay::health {
+class Monitor;
+}
 
 namespace relay::edge {
 
@@ -21,9 +24,10 @@ class Server {
  public:
   // The store and ingest status must outlive the server; the config is copied.
   // Publishes to the store wake the requests held for them (blocking playlist reloads).
-  // The Q&A service, if any, must outlive the server too.
+  // The Q&A service, if any, must outlive the server too. So must the health
+  // monitor, which the server feeds samples from its health timer.
   Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options = {},
-         qa::Service* qa = nullptr);
+         qa::Service* qa = nullptr, health::Monitor* monitor = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

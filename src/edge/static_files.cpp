@@ -81,6 +81,12 @@ StaticFiles StaticFiles::load(const fs::path& web_dir, const fs::path& node_modu
     log->warn("{} not found (run `npm ci`); /vendor/hls.min.js will answer 404 and only native HLS players work",
               hls_js.string());
 
+  fs::path uplot = node_modules_dir / "uplot" / "dist";
+  files.uplot_js_ = load_file(uplot / "uPlot.iife.min.js");
+  files.uplot_css_ = load_file(uplot / "uPlot.min.css");
+  if (!files.uplot_js_ || !files.uplot_css_)
+    log->warn("{} not found (run `npm ci`); the charts on /tech will not draw", uplot.string());
+
   log->debug("loaded {} static files from {}", files.files_.size(), web_dir.string());
   return files;
 }

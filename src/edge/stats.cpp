@@ -16,6 +16,14 @@ void StatsCounters::response_sent(unsigned status, uint64_t bytes) {
   bytes_by_status_[slot].fetch_add(bytes, std::memory_order_relaxed);
 }
 
+void StatsCounters::response_sent(RouteLabel route, unsigned status, uint64_t bytes) {
+  response_sent(status, bytes);
+  unsigned slot = status < kMaxStatus ? status : 0;
+  auto r = static_cast<size_t>(route) < kRouteLabelCount ? static_cast<size_t>(route) : 0;
+  requests_by_route_[r][slot].fetch_add(1, std::memory_order_relaxed);
+  bytes_by_route_[r][slot].fetch_add(bytes, std::memory_order_relaxed);
+}
+
 void StatsCounters::hold_started() { requests_held_.fetch_add(1, std::memory_order_relaxed); }
 
 void StatsCounters::hold_ended() { requests_held_.fetch_sub(1, std::memory_order_relaxed); }
@@ -46,6 +54,14 @@ Stats StatsCounters::snapshot() const {
     s.by_status.push_back({status, requests, bytes});
     s.requests += requests;
     s.bytes_out += bytes;
+  }
+  for (size_t route = 0; route < kRouteLabelCount; ++route) {
+    for (unsigned status = 0; status < kMaxStatus; ++status) {
+      uint64_t requests = requests_by_route_[route][status].load(std::memory_order_relaxed);
+      if (requests == 0) continue;
+      s.by_route.push_back({static_cast<RouteLabel>(route), status, requests,
+                            bytes_by_route_[route][status].load(std::memory_order_relaxed)});
+    }
   }
   return s;
 }

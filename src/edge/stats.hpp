@@ -6,12 +6,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "edge/route_label.hpp"
+
 namespace relay::edge {
 
 struct StatusCount {
   unsigned status = 0;
   uint64_t requests = 0;
   uint64_t bytes_out = 0;  // headers included, as they went on the wire
+};
+
+struct RouteStatusCount {
+  RouteLabel route = RouteLabel::other;
+  unsigned status = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_out = 0;
 };
 
 struct Stats {
@@ -28,6 +37,7 @@ struct Stats {
   uint64_t feed_messages = 0;
   uint64_t feeds_too_slow = 0;
   std::vector<StatusCount> by_status;  // only statuses that occurred, ascending
+  std::vector<RouteStatusCount> by_route;  // only (route, status) pairs that occurred
 };
 
 class StatsCounters {
@@ -35,6 +45,8 @@ class StatsCounters {
   void connection_opened();
   void connection_closed();
   void response_sent(unsigned status, uint64_t bytes);
+  // The same, also counted under the kind of resource the request was for.
+  void response_sent(RouteLabel route, unsigned status, uint64_t bytes);
   void hold_started();
   void hold_ended();
   void hold_timed_out();
@@ -57,6 +69,8 @@ class StatsCounters {
   std::atomic<uint64_t> feeds_too_slow_{0};
   std::array<std::atomic<uint64_t>, kMaxStatus> requests_by_status_{};
   std::array<std::atomic<uint64_t>, kMaxStatus> bytes_by_status_{};
+  std::array<std::array<std::atomic<uint64_t>, kMaxStatus>, kRouteLabelCount> requests_by_route_{};
+  std::array<std::array<std::atomic<uint64_t>, kMaxStatus>, kRouteLabelCount> bytes_by_route_{};
 };
 
 }  // namespace relay::edge

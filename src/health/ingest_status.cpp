@@ -18,6 +18,16 @@ const char* to_string(IngestState s) {
   return "unknown";
 }
 
+const InputInfo* on_air_input(const IngestSnapshot& s) {
+  std::string role = s.output;
+  if (s.state == IngestState::live) role = "primary";
+  if (s.state == IngestState::backup) role = "backup";
+  for (const auto& i : s.inputs) {
+    if (i.role == role) return &i;
+  }
+  return nullptr;
+}
+
 IngestStatus::IngestStatus(std::string source) {
   s_.source = std::move(source);
   s_.since_epoch_ms = now_epoch_ms();
@@ -69,6 +79,24 @@ void IngestStatus::set_inputs(std::vector<InputInfo> inputs) {
   s_.reconnects = 0;
   for (const auto& i : inputs) s_.reconnects += i.reconnects;
   s_.inputs = std::move(inputs);
+}
+
+void IngestStatus::set_audio_level(double rms_db, double peak_db) {
+  std::lock_guard lock(mutex_);
+  s_.audio_rms_db = rms_db;
+  s_.audio_peak_db = peak_db;
+  s_.audio_level_epoch_ms = now_epoch_ms();
+}
+
+void IngestStatus::set_thumbnail(std::string jpeg) {
+  auto shared = std::make_shared<const std::string>(std::move(jpeg));
+  std::lock_guard lock(mutex_);
+  thumbnail_ = std::move(shared);
+}
+
+std::shared_ptr<const std::string> IngestStatus::thumbnail() const {
+  std::lock_guard lock(mutex_);
+  return thumbnail_;
 }
 
 IngestSnapshot IngestStatus::snapshot() const {

@@ -2,7 +2,9 @@
 // What the ingest side reports about itself, read by /api/health. Thread-safe:
 // the GLib thread writes, edge threads read copies.
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,7 +49,17 @@ struct IngestSnapshot {
   uint64_t refused_senders = 0;  // SRT senders libsrt refused (wrong or missing passphrase)
   std::string last_refusal;
   std::vector<InputInfo> inputs;
+  // The programme sound going into the AAC encoder (the ladder's `level`
+  // element), loudest channel, dBFS; -inf is digital silence.
+  std::optional<double> audio_rms_db;
+  std::optional<double> audio_peak_db;
+  int64_t audio_level_epoch_ms = 0;  // when it was measured; 0 = never
 };
+
+// The input whose picture is on air: the one `output` names, or by the state
+// (live: primary, backup: backup) when the output has not been reported yet. Null
+// while the slate is on.
+const InputInfo* on_air_input(const IngestSnapshot& s);
 
 class IngestStatus {
  public:
@@ -62,12 +74,17 @@ class IngestStatus {
   void record_error(const std::string& element, const std::string& message);
   void record_warning(const std::string& element, const std::string& message);
   void set_inputs(std::vector<InputInfo> inputs);
+  void set_audio_level(double rms_db, double peak_db);
+  // The newest picture as JPEG, for the dashboard; null before the first.
+  void set_thumbnail(std::string jpeg);
+  std::shared_ptr<const std::string> thumbnail() const;
 
   IngestSnapshot snapshot() const;
 
  private:
   mutable std::mutex mutex_;
   IngestSnapshot s_;
+  std::shared_ptr<const std::string> thumbnail_;
 };
 
 }  // namespace relay::health

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -30,7 +31,7 @@ const std::vector<std::string> kRequiredElements = {
     "videoscale",   "videorate",     "audioconvert",   "audioresample", "intervideosink", "intervideosrc",
     "interaudiosink", "interaudiosrc", "input-selector", "imagefreeze", "textoverlay",   "x264enc",
     "h264parse",    "avenc_aac",     "aacparse",       "mp4mux",        "appsink",       "tee",
-    "queue",        "mpegtsmux"};
+    "queue",        "mpegtsmux",     "level",          "jpegenc"};
 
 // The element each input kind needs beyond the common ones.
 const char* input_element(config::SourceKind kind) {
@@ -98,6 +99,7 @@ struct Ingest::Impl {
   GstClock* clock = nullptr;
   gst::Element ladder;
   gst::Element video_select, audio_select;
+  gst::Element thumbnail;  // JPEG pictures for /tech; null when the ladder text has none
   guint ladder_watch = 0, tick_source = 0;
   std::vector<std::unique_ptr<Rendition>> renditions;
   std::vector<std::unique_ptr<SourceInput>> inputs;
@@ -143,6 +145,7 @@ struct Ingest::Impl {
     video_select = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), "video_select"));
     audio_select = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), "audio_select"));
     if (!video_select || !audio_select) throw std::runtime_error("the ladder pipeline lacks video_select/audio_select");
+    thumbnail = gst::Element::adopt(gst_bin_get_by_name(GST_BIN(ladder.get()), "thumbnail"));
 
     size_t total_renditions = cfg.encoder.renditions.size();
     size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, total_renditions);
@@ -193,6 +196,7 @@ struct Ingest::Impl {
     // that is up at once (test:, a file) then needs no switch, and one that is
     // not shows black for the first input_timeout_s, then the slate.
     select(Output::primary, input_count);
+    status.set_output(to_string(Output::primary));
   }
 
   // Time stays regular across switches (see time_grid.hpp): pictures leaving the
@@ -331,10 +335,35 @@ struct Ingest::Impl {
         self->status.record_warning(p.element, p.message);
         break;
       }
+      case GST_MESSAGE_ELEMENT:
+        read_programme_level(msg, self->status);
+        break;
       default:
         break;
     }
     return G_SOURCE_CONTINUE;
+  }
+
+  // The `level` element's report: "rms" and "peak", one dB value per channel.
+  static void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
+    const GstStructure* s = gst_message_get_structure(msg);
+    if (!s || !gst_structure_has_name(s, "level")) return;
+    auto loudest = [&](const char* field) -> std::optional<double> {
+      const GValue* list = gst_structure_get_value(s, field);
+      // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
+      if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
+      const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
+      std::optional<double> max;
+      for (guint i = 0; values && i < values->n_values; ++i) {
+        if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
+        double db = g_value_get_double(&values->values[i]);
+        if (!max || db > *max) max = db;
+      }
+      return max;
+    };
+    auto rms = loudest("rms");
+    auto peak = loudest("peak");
+    if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
   }
 
   static gboolean on_tick(gpointer user) {
@@ -363,6 +392,19 @@ struct Ingest::Impl {
     std::vector<health::InputInfo> infos;
     for (auto& input : inputs) infos.push_back(input->info(now));
     status.set_inputs(std::move(infos));
+    if (thumbnail) take_thumbnail();
+  }
+
+  void take_thumbnail() {
+    GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(thumbnail.get()), 0);
+    if (!sample) return;
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+      status.set_thumbnail(std::string(reinterpret_cast<const char*>(map.data), map.size));
+      gst_buffer_unmap(buf, &map);
+    }
+    gst_sample_unref(sample);
   }
 
   void start() {
@@ -446,6 +488,7 @@ struct Ingest::Impl {
     renditions.clear();
     video_select.reset();
     audio_select.reset();
+    thumbnail.reset();
     ladder.reset();
     if (clock) {
       gst_object_unref(clock);

@@ -118,6 +118,27 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.qa.vote_interval_ms == expected.qa.vote_interval_ms);
   CHECK(actual.qa.ws_queue_limit == expected.qa.ws_queue_limit);
   CHECK(actual.qa.ws_resume_events == expected.qa.ws_resume_events);
+
+  CHECK(actual.health.incident_log == expected.health.incident_log);
+  CHECK(actual.health.input_lost_hold_s == expected.health.input_lost_hold_s);
+  CHECK(actual.health.input_bitrate_min_kbps == expected.health.input_bitrate_min_kbps);
+  CHECK(actual.health.input_bitrate_max_kbps == expected.health.input_bitrate_max_kbps);
+  CHECK(actual.health.input_bitrate_hold_s == expected.health.input_bitrate_hold_s);
+  CHECK(actual.health.input_framerate_min == expected.health.input_framerate_min);
+  CHECK(actual.health.input_framerate_hold_s == expected.health.input_framerate_hold_s);
+  CHECK(actual.health.segment_late_factor == expected.health.segment_late_factor);
+  CHECK(actual.health.segment_late_hold_s == expected.health.segment_late_hold_s);
+  CHECK(actual.health.realtime_factor_min == expected.health.realtime_factor_min);
+  CHECK(actual.health.realtime_window_s == expected.health.realtime_window_s);
+  CHECK(actual.health.realtime_hold_s == expected.health.realtime_hold_s);
+  CHECK(actual.health.audio_silence_db == expected.health.audio_silence_db);
+  CHECK(actual.health.audio_silence_hold_s == expected.health.audio_silence_hold_s);
+  CHECK(actual.health.viewer_stalls_per_minute_max == expected.health.viewer_stalls_per_minute_max);
+  CHECK(actual.health.viewer_stalls_hold_s == expected.health.viewer_stalls_hold_s);
+  CHECK(actual.health.webhook_url == expected.health.webhook_url);
+  CHECK(actual.health.webhook_secret == expected.health.webhook_secret);
+  CHECK(actual.health.webhook_retries == expected.health.webhook_retries);
+  CHECK(actual.health.webhook_timeout_s == expected.health.webhook_timeout_s);
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -236,8 +257,50 @@ admin_tokens = ["admin-0123456789abcdef"]
 vote_interval_ms = 500
 ws_queue_limit = 64
 ws_resume_events = 100
+
+[health]
+incident_log = "/var/log/relay/incidents.jsonl"
+input_lost_hold_s = 1.5
+input_bitrate_min_kbps = 500
+input_bitrate_max_kbps = 8000
+input_bitrate_hold_s = 20
+input_framerate_min = 24
+input_framerate_hold_s = 3
+segment_late_factor = 3
+segment_late_hold_s = 1
+realtime_factor_min = 0.9
+realtime_window_s = 20
+realtime_hold_s = 30
+audio_silence_db = -50
+audio_silence_hold_s = 5
+viewer_stalls_per_minute_max = 2.5
+viewer_stalls_hold_s = 60
+webhook_url = "https://hooks.example.org/relay"
+webhook_secret = "s3cret"
+webhook_retries = 2
+webhook_timeout_s = 4
 )",
                                      "relay.toml");
+  CHECK(config.health.incident_log == "/var/log/relay/incidents.jsonl");
+  CHECK(config.health.input_lost_hold_s == 1.5);
+  CHECK(config.health.input_bitrate_min_kbps == 500);
+  CHECK(config.health.input_bitrate_max_kbps == 8000);
+  CHECK(config.health.input_bitrate_hold_s == 20);
+  CHECK(config.health.input_framerate_min == 24);
+  CHECK(config.health.input_framerate_hold_s == 3);
+  CHECK(config.health.segment_late_factor == 3);
+  CHECK(config.health.segment_late_hold_s == 1);
+  CHECK(config.health.realtime_factor_min == 0.9);
+  CHECK(config.health.realtime_window_s == 20);
+  CHECK(config.health.realtime_hold_s == 30);
+  CHECK(config.health.audio_silence_db == -50);
+  CHECK(config.health.audio_silence_hold_s == 5);
+  CHECK(config.health.viewer_stalls_per_minute_max == 2.5);
+  CHECK(config.health.viewer_stalls_hold_s == 60);
+  CHECK(config.health.webhook_url == "https://hooks.example.org/relay");
+  CHECK(config.health.webhook_secret == "s3cret");
+  CHECK(config.health.webhook_retries == 2);
+  CHECK(config.health.webhook_timeout_s == 4);
   CHECK(config.qa.data_dir == "/var/lib/relay");
   CHECK(config.qa.synchronous == "full");
   CHECK(config.qa.default_room_title == "Fragen");
@@ -596,7 +659,7 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
              StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
                         "[edge]: listen, threads,"));
   CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
-  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa");
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health");
   CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
   CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
   CHECK_THAT(error_of("", {"ingest.source=srt://:9000?mode=lstener"}),
@@ -722,4 +785,14 @@ TEST_CASE("[qa] role tokens are checked without echoing them; data_dir resolves"
   CHECK_THAT(error_of("[qa]\nvote_interval_ms = 100\n"), Contains("expected 250..10000"));
   CHECK(parse_config("[qa]\ndata_dir = \"state\"\n", "relay.toml", {}, "/etc/relay").qa.data_dir == "/etc/relay/state");
   CHECK(parse_config("", "relay.toml", {"qa.data_dir=/tmp/qa"}, "/etc/relay").qa.data_dir == "/tmp/qa");
+}
+
+TEST_CASE("[health] checks the webhook address and the bitrate range", "[config][health]") {
+  CHECK_THAT(error_of("[health]\nwebhook_url = \"ftp://x\"\n"),
+             StartsWith("relay.toml:2:15: health.webhook_url: 'ftp://x' is not a web address"));
+  CHECK_THAT(error_of("[health]\ninput_bitrate_min_kbps = 900\ninput_bitrate_max_kbps = 800\n"),
+             Contains("health.input_bitrate_min_kbps: 900 is not below health.input_bitrate_max_kbps (800)"));
+  CHECK(parse_config("[health]\nincident_log = \"log/i.jsonl\"\n", "relay.toml", {}, "/etc/relay")
+            .health.incident_log == "/etc/relay/log/i.jsonl");
+  CHECK(parse_config("", "relay.toml", {}, "/etc/relay").health.incident_log.empty());
 }

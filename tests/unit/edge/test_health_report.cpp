@@ -70,3 +70,24 @@ TEST_CASE("health: down wins over degraded", "[health]") {
   CHECK(report["status"] == "down");
   CHECK(report["reasons"].size() == 2);
 }
+
+TEST_CASE("health: firing alerts lower the status and are listed with their reasons", "[health]") {
+  relay::hls::Store store({"a"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 500));
+  auto report = make_health_report(store, ingest, {}, now, 0,
+                                   {{"realtime_factor", 1'700'000'000'000, "a: encoding at 0.80 x realtime"}});
+  CHECK(report["status"] == "degraded");
+  REQUIRE(report["reasons"].size() == 1);
+  CHECK(report["reasons"][0] ==
+        "alert realtime_factor since 2023-11-14T22:13:20.000Z: a: encoding at 0.80 x realtime");
+  REQUIRE(report["alerts"].size() == 1);
+  CHECK(report["alerts"][0]["rule"] == "realtime_factor");
+  CHECK(report["alerts"][0]["since"] == "2023-11-14T22:13:20.000Z");
+
+  report = make_health_report(store, ingest, {}, now, 0, {{"input_lost", now - 1000, "no input"}});
+  CHECK(report["status"] == "down");
+  CHECK(make_health_report(store, ingest, {}, now, 0)["alerts"].empty());
+}

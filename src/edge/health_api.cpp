@@ -1,0 +1,310 @@
+#include "edge/health_api.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "edge/metrics_exposition.hpp"
+#include "edge/request_target.hpp"
+#include "health/process_stats.hpp"
+#include "qa/tokens.hpp"
+
+namespace relay::edge {
+namespace http = boost::beast::http;
+namespace {
+
+constexpr std::string_view kMetricsPath = "/metrics", kIncidentsPath = "/api/incidents", kQoePath = "/api/qoe",
+                           kStreamPath = "/api/tech/stream", kThumbnailPath = "/api/tech/thumbnail.jpg";
+constexpr size_t kHistoryPoints = 15 * 60;  // a point a second
+
+Response json_error(http::status status, std::string_view reason, std::string_view message) {
+  return make_json_response(status, nlohmann::json{{"error", reason}, {"message", message}}.dump(
+                                        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::string_view bearer_token(const FullRequest& req) {
+  std::string_view header = req[http::field::authorization];
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() <= scheme.size()) return {};
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(scheme[i])))
+      return {};
+  }
+  return header.substr(scheme.size());
+}
+
+// "token=…" from a query string (for pages and tools that cannot set a header).
+std::string_view query_token(std::string_view query) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.starts_with("token=")) return pair.substr(6);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+nlohmann::json incident_json(const health::Incident& i) {
+  return {{"id", i.id},
+          {"rule", i.rule},
+          {"message", i.message},
+          {"fired_at", format_iso8601_ms(i.fired_at_ms)},
+          {"ended_at", i.ended_at_ms ? nlohmann::json(format_iso8601_ms(*i.ended_at_ms)) : nlohmann::json(nullptr)},
+          {"ending", i.ended_at_ms ? nlohmann::json(i.ending) : nlohmann::json(nullptr)}};
+}
+
+}  // namespace
+
+HealthApi::HealthApi(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
+                     const StatsCounters& stats, const health::Monitor* monitor, health::QoeAggregator& qoe)
+    : cfg_(cfg), store_(store), ingest_(ingest), stats_(stats), monitor_(monitor), qoe_(qoe) {}
+
+bool HealthApi::handles(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  return path == kMetricsPath || path == kIncidentsPath || path == kQoePath || path == kStreamPath ||
+         path == kThumbnailPath;
+}
+
+bool HealthApi::is_stream(const FullRequest& req) {
+  std::string_view target = req.target();
+  return req.method() == http::verb::get && target.substr(0, target.find('?')) == kStreamPath;
+}
+
+std::optional<Response> HealthApi::check_stream(const FullRequest& req) const {
+  RequestTarget target = parse_request_target(req.target());
+  if (!target.ok()) return json_error(http::status::bad_request, "bad_target", target.error);
+  auto refused = refuse_unless_technician(req, target.query);
+  if (refused) {
+    refused->version(req.version());
+    refused->keep_alive(false);
+  }
+  return refused;
+}
+
+void HealthApi::record_history() {
+  // The same figures the live events carry, in the form the page charts.
+  nlohmann::json event = nlohmann::json::parse(stream_event());
+  nlohmann::json kbps = nlohmann::json::array();
+  for (const auto& r : event["renditions"]) kbps.push_back(r["kbps"]);
+  const nlohmann::json& input = event["input"];
+  nlohmann::json point = {
+      {"t", event["t"]},
+      {"input_kbps", input.is_object() ? input["kbps"] : nlohmann::json(nullptr)},
+      {"input_fps", input.is_object() ? input["fps"] : nlohmann::json(nullptr)},
+      {"rendition_kbps", std::move(kbps)},
+      {"viewers", event["viewers"]},
+      {"latency_s", event["latency_s"]},
+  };
+  std::lock_guard lock(history_mutex_);
+  history_.push_back(point.dump());
+  while (history_.size() > kHistoryPoints) history_.pop_front();
+}
+
+std::string HealthApi::stream_event(bool with_history) const {
+  using nlohmann::json;
+  const int64_t now = now_epoch_ms();
+  const health::IngestSnapshot ingest = ingest_.snapshot();
+  json input = nullptr;
+  if (const health::InputInfo* i = health::on_air_input(ingest))
+    input = {{"role", i->role}, {"kbps", i->bitrate_kbps}, {"fps", i->framerate}, {"width", i->width}, {"height", i->height}};
+  std::optional<health::HealthSample> sample = monitor_ ? monitor_->last_sample() : std::nullopt;
+  json renditions = json::array();
+  for (size_t i = 0; i < store_.rendition_count(); ++i) {
+    auto snapshot = store_.rendition(i);
+    json r = {{"name", store_.names()[i]}, {"kbps", nullptr}, {"age_s", nullptr}, {"realtime", nullptr}};
+    if (snapshot && snapshot->last_segment_epoch_ms) {
+      r["age_s"] = (now - snapshot->last_segment_epoch_ms) / 1000.0;
+      // The newest segment's rate: what a chart of "now" should show.
+      auto it = snapshot->segments.find(snapshot->last_msn);
+      if (it != snapshot->segments.end() && it->second && it->second->data && it->second->duration_s > 0)
+        r["kbps"] = it->second->data->size() * 8 / 1000.0 / it->second->duration_s;
+    }
+    if (sample && i < sample->renditions.size() && sample->renditions[i].realtime_factor)
+      r["realtime"] = *sample->renditions[i].realtime_factor;
+    renditions.push_back(std::move(r));
+  }
+  const health::QoeSummary qoe = qoe_.summary(now);
+  json latency = nullptr;
+  for (const auto& [q, v] : qoe.latency_quantiles) {
+    if (q == 0.5) latency = v;
+  }
+  json alerts = json::array(), incidents = json::array();
+  if (monitor_) {
+    for (const auto& a : monitor_->active())
+      alerts.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
+    for (const auto& i : monitor_->incidents(10)) incidents.push_back(incident_json(i));
+  }
+  auto finite_or_floor = [](const std::optional<double>& db) -> json {
+    if (!db) return nullptr;
+    return std::max(-200.0, *db);
+  };
+  json event = {
+      {"t", now},
+      {"ingest", {{"state", health::to_string(ingest.state)}, {"since", format_iso8601_ms(ingest.since_epoch_ms)},
+                  {"output", ingest.output}}},
+      {"input", std::move(input)},
+      {"renditions", std::move(renditions)},
+      {"viewers", qoe.viewers},
+      {"latency_s", std::move(latency)},
+      {"stalls_per_minute", qoe.stalls_per_viewer_minute},
+      {"audio", {{"rms_db", finite_or_floor(now - ingest.audio_level_epoch_ms < 3000 ? ingest.audio_rms_db : std::nullopt)},
+                 {"peak_db", finite_or_floor(now - ingest.audio_level_epoch_ms < 3000 ? ingest.audio_peak_db : std::nullopt)}}},
+      {"alerts", std::move(alerts)},
+      {"incidents", std::move(incidents)},
+      {"thumbnail", ingest_.thumbnail() != nullptr},
+  };
+  std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (!with_history) return text;
+  std::string history = "[";
+  {
+    std::lock_guard lock(history_mutex_);
+    for (const auto& point : history_) {
+      if (history.size() > 1) history += ',';
+      history += point;
+    }
+  }
+  history += ']';
+  text.pop_back();  // the closing brace
+  return text + ",\"history\":" + history + "}";
+}
+
+Response HealthApi::handle(const FullRequest& req, const std::string& client) const {
+  Response res = [&] {
+    RequestTarget target = parse_request_target(req.target());
+    if (!target.ok()) return json_error(http::status::bad_request, "bad_target", target.error);
+    try {
+      return dispatch(req, target.path, target.query, client);
+    } catch (const std::exception& e) {
+      log::get("health")->error("{} {}: {}", req.method_string(), target.path, e.what());
+      return json_error(http::status::internal_server_error, "internal", "internal error");
+    }
+  }();
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  // HEAD keeps the Content-Length of the GET answer; only the bytes go.
+  if (req.method() == http::verb::head) res.body() = BytesBody::value_type();
+  return res;
+}
+
+Response HealthApi::dispatch(const FullRequest& req, std::string_view path, std::string_view query,
+                             const std::string& client) const {
+  const bool read = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (path == kQoePath) {
+    if (req.method() == http::verb::post) return qoe(req, client);
+    Response res = json_error(http::status::method_not_allowed, "method_not_allowed", "POST a report here");
+    res.set(http::field::allow, "POST");
+    return res;
+  }
+  if (!read) {
+    Response res = json_error(http::status::method_not_allowed, "method_not_allowed", "method not allowed");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (path == kMetricsPath) return metrics();
+  if (path == kThumbnailPath) {
+    if (auto refused = refuse_unless_technician(req, query)) return std::move(*refused);
+    auto jpeg = ingest_.thumbnail();
+    if (!jpeg) return json_error(http::status::service_unavailable, "not_ready", "no picture yet");
+    Response res = make_json_response(http::status::ok, "");
+    res.set(http::field::content_type, "image/jpeg");
+    res.body() = BytesBody::value_type(jpeg);
+    res.content_length(jpeg->size());
+    return res;
+  }
+  if (path == kStreamPath) {
+    if (auto refused = refuse_unless_technician(req, query)) return std::move(*refused);
+    // A HEAD of the stream: the header a GET would start with.
+    Response res = make_json_response(http::status::ok, "");
+    res.set(http::field::content_type, "text/event-stream; charset=utf-8");
+    return res;
+  }
+  return incidents(req, query);
+}
+
+Response HealthApi::metrics() const {
+  const int64_t now = now_epoch_ms();
+  MetricsInputs in(store_, ingest_.snapshot(), stats_.snapshot(), cfg_.hls, now);
+  in.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (monitor_) {
+    in.sample = monitor_->last_sample();
+    in.alerts = monitor_->active();
+    in.alerts_fired = monitor_->alerts_fired();
+  }
+  in.process = health::read_process_stats();
+  in.qoe = qoe_.summary(now);
+  Response res = make_json_response(http::status::ok, render_metrics(in));
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  return res;
+}
+
+bool HealthApi::is_technician(const FullRequest& req, std::string_view query) const {
+  std::string_view token = bearer_token(req);
+  if (token.empty()) token = query_token(query);
+  if (token.empty()) return false;
+  const qa::Digest digest = qa::sha256(token);
+  bool ok = false;
+  for (const auto* list : {&cfg_.qa.technician_tokens, &cfg_.qa.admin_tokens}) {
+    for (const auto& t : *list) ok = qa::digests_equal(digest, qa::sha256(t)) || ok;
+  }
+  return ok;
+}
+
+std::optional<Response> HealthApi::refuse_unless_technician(const FullRequest& req, std::string_view query) const {
+  // Without technicians configured this is as open as /api/health.
+  const bool protected_ = !cfg_.qa.technician_tokens.empty() || !cfg_.qa.admin_tokens.empty();
+  if (!protected_ || is_technician(req, query)) return std::nullopt;
+  Response res = json_error(http::status::unauthorized, "unauthorized",
+                            "a technician token is needed (Authorization: Bearer … or ?token=…)");
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+Response HealthApi::incidents(const FullRequest& req, std::string_view query) const {
+  if (auto refused = refuse_unless_technician(req, query)) return std::move(*refused);
+  nlohmann::json active = nlohmann::json::array(), incidents = nlohmann::json::array();
+  if (monitor_) {
+    for (const auto& a : monitor_->active())
+      active.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
+    for (const auto& i : monitor_->incidents(200)) incidents.push_back(incident_json(i));
+  }
+  return make_json_response(http::status::ok,
+                            nlohmann::json{{"active", std::move(active)}, {"incidents", std::move(incidents)}}.dump(
+                                -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Response HealthApi::qoe(const FullRequest& req, const std::string& client) const {
+  if (req.body().size() > health::kMaxQoeReportBytes) {
+    qoe_.reject();
+    return json_error(http::status::payload_too_large, "too_large",
+                      fmt::format("a report is at most {} bytes", health::kMaxQoeReportBytes));
+  }
+  auto parsed = health::parse_qoe_report(req.body());
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    qoe_.reject();
+    return json_error(http::status::bad_request, "bad_report", *error);
+  }
+  switch (qoe_.accept(std::get<health::QoeReport>(parsed), client, now_epoch_ms())) {
+    case health::QoeAggregator::Verdict::accepted: {
+      Response res{http::status::no_content, 11};
+      res.set(http::field::cache_control, "no-store");
+      res.set(http::field::server, kServerName);
+      return res;
+    }
+    case health::QoeAggregator::Verdict::too_often: {
+      Response res = json_error(http::status::too_many_requests, "too_often", "reports come too often");
+      res.set(http::field::retry_after, "2");
+      return res;
+    }
+    case health::QoeAggregator::Verdict::too_many_sessions:
+      break;
+  }
+  Response res = json_error(http::status::service_unavailable, "busy", "too many viewers are reporting");
+  res.set(http::field::retry_after, "30");
+  return res;
+}
+
+}  // namespace relay::edge

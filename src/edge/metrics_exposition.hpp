@@ -1,0 +1,39 @@
+#pragma once
+// The /metrics document: everything a technician's Prometheus scrapes, named
+// seminar_relay_… with the unit in the name and labels for rendition, route,
+// status and input role. Built from copies, so it is tested without a server.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "edge/stats.hpp"
+#include "health/alerts.hpp"
+#include "health/ingest_status.hpp"
+#include "health/process_stats.hpp"
+#include "health/qoe.hpp"
+#include "hls/store.hpp"
+
+namespace relay::edge {
+
+struct MetricsInputs {
+  MetricsInputs(const hls::Store& store, health::IngestSnapshot ingest, Stats edge, const config::HlsConfig& hls,
+                int64_t now_ms)
+      : store(store), ingest(std::move(ingest)), edge(std::move(edge)), hls(hls), now_ms(now_ms) {}
+
+  const hls::Store& store;
+  health::IngestSnapshot ingest;
+  Stats edge;
+  const config::HlsConfig& hls;
+  int64_t now_ms = 0;
+  double uptime_s = 0;
+  std::optional<health::HealthSample> sample;  // the newest the alert rules saw
+  std::vector<health::ActiveAlert> alerts;
+  uint64_t alerts_fired = 0;
+  std::optional<health::ProcessStats> process;
+  std::optional<health::QoeSummary> qoe;
+};
+
+std::string render_metrics(const MetricsInputs& in);
+
+}  // namespace relay::edge

@@ -1,0 +1,111 @@
+#include "health/incident_log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+
+namespace relay::health {
+
+IncidentLog::IncidentLog(std::filesystem::path file, int64_t now_ms, size_t keep)
+    : path_(std::move(file)), keep_(keep), file_(nullptr, &std::fclose) {
+  std::error_code ec;
+  if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path(), ec);
+  if (ec) throw std::runtime_error(fmt::format("incident log {}: {}", path_.string(), ec.message()));
+
+  size_t skipped = 0;
+  {
+    std::ifstream in(path_);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_number_unsigned()) {
+        ++skipped;
+        continue;
+      }
+      const uint64_t id = j["id"].get<uint64_t>();
+      const std::string type = j.value("type", "");
+      next_id_ = std::max(next_id_, id + 1);
+      if (type == "fired") {
+        incidents_.push_back({id, j.value("rule", ""), j.value("message", ""), j.value<int64_t>("at", 0), {}, {}});
+        open_[incidents_.back().rule] = id;
+        if (incidents_.size() > keep_) incidents_.pop_front();
+      } else if (Incident* incident = find(id)) {
+        incident->ended_at_ms = j.value<int64_t>("at", 0);
+        incident->ending = type;
+        if (auto it = open_.find(incident->rule); it != open_.end() && it->second == id) open_.erase(it);
+      }
+    }
+  }
+  file_.reset(std::fopen(path_.c_str(), "a"));
+  if (!file_) throw std::runtime_error(fmt::format("incident log {}: {}", path_.string(), std::strerror(errno)));
+  if (skipped) log::get("health")->warn("incident log {}: skipped {} unreadable lines", path_.string(), skipped);
+
+  for (const auto& [rule, id] : open_) {
+    if (Incident* incident = find(id)) {
+      incident->ended_at_ms = now_ms;
+      incident->ending = "interrupted";
+    }
+    append(nlohmann::json{{"type", "interrupted"}, {"id", id}, {"rule", rule}, {"at", now_ms}}.dump());
+  }
+  open_.clear();
+}
+
+IncidentLog::~IncidentLog() = default;
+
+uint64_t IncidentLog::record(const AlertEvent& event) {
+  uint64_t id = 0;
+  if (event.firing) {
+    id = next_id_++;
+    incidents_.push_back({id, event.rule, event.message, event.at_ms, {}, {}});
+    if (incidents_.size() > keep_) incidents_.pop_front();
+    open_[event.rule] = id;
+    append(nlohmann::json{{"type", "fired"}, {"id", id}, {"rule", event.rule}, {"at", event.at_ms},
+                          {"message", event.message}}
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return id;
+  }
+  auto it = open_.find(event.rule);
+  if (it == open_.end()) return 0;
+  id = it->second;
+  open_.erase(it);
+  if (Incident* incident = find(id)) {
+    incident->ended_at_ms = event.at_ms;
+    incident->ending = "resolved";
+  }
+  append(nlohmann::json{{"type", "resolved"}, {"id", id}, {"rule", event.rule}, {"at", event.at_ms}}.dump());
+  return id;
+}
+
+std::vector<Incident> IncidentLog::recent(size_t limit) const {
+  std::vector<Incident> out;
+  for (auto it = incidents_.rbegin(); it != incidents_.rend() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+void IncidentLog::append(const std::string& line) {
+  if (!file_) return;
+  // A full disk must not take the stream down; the in-memory list still has it.
+  if (std::fputs((line + "\n").c_str(), file_.get()) < 0 || std::fflush(file_.get()) != 0) {
+    log::get("health")->error("incident log {}: {}", path_.string(), std::strerror(errno));
+    return;
+  }
+  ::fdatasync(fileno(file_.get()));
+}
+
+Incident* IncidentLog::find(uint64_t id) {
+  for (auto& i : incidents_) {
+    if (i.id == id) return &i;
+  }
+  return nullptr;
+}
+
+}  // namespace relay::health

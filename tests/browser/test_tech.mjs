@@ -1,0 +1,78 @@
+// The technician's dashboard in Debian's chromium: /tech without a token asks
+// for one and its event stream answers 401; a wrong token is refused; with the
+// technician token the charts hold data points after 10 s (checked in the page),
+// the tiles show the ingest, the sound and a thumbnail of the picture, nothing
+// comes from another host, and a screenshot goes to the test output folder.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { LIGHT_LADDER, launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
+
+const TOKEN = 'technician-browser-0123456789abcdef';
+const args = parseArgs(process.argv);
+const playwright = loadPlaywright(args['source-dir']);
+const relay = await startRelay(args, [...LIGHT_LADDER, `qa.technician_tokens=["${TOKEN}"]`]);
+let browser;
+let failed = false;
+try {
+  browser = await launchChromium(playwright);
+
+  const anonymous = await browser.newPage();
+  await anonymous.goto(`${relay.base}/tech`, { waitUntil: 'load' });
+  await anonymous.waitForSelector('#signin:not([hidden])', { timeout: 10_000 });
+  const refused = await anonymous.evaluate(async () => ({
+    dashboardHidden: document.getElementById('dashboard').hidden,
+    stream: (await fetch('/api/tech/stream')).status,
+    incidents: (await fetch('/api/incidents')).status,
+  }));
+  assert.deepEqual(refused, { dashboardHidden: true, stream: 401, incidents: 401 }, 'no token: sign-in only, 401 for the data');
+
+  const wrong = await browser.newPage();
+  await wrong.goto(`${relay.base}/tech#token=not-the-technician-token-0000`, { waitUntil: 'load' });
+  await wrong.waitForFunction(() => document.getElementById('signin-message').textContent.includes('not a technician token'),
+    null, { timeout: 15_000 });
+
+  const page = await browser.newPage();
+  const foreign = [];
+  const consoleErrors = [];
+  page.on('request', (req) => {
+    if (!req.url().startsWith(relay.base) && !req.url().startsWith('data:')) foreign.push(req.url());
+  });
+  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+  page.on('pageerror', (err) => consoleErrors.push(String(err)));
+  await page.goto(`${relay.base}/tech#token=${TOKEN}`, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.techDashboard && window.techDashboard.points() > 0, null, { timeout: 15_000 });
+  await page.waitForTimeout(10_000);
+  const state = await page.evaluate(() => ({
+    points: window.techDashboard.points(),
+    chartPoints: window.techDashboard.chartPoints(),
+    canvases: document.querySelectorAll('#dashboard canvas').length,
+    ingest: document.getElementById('ingest-state').textContent,
+    audio: document.getElementById('audio-text').textContent,
+    url: location.href,
+    thumbnail: document.getElementById('thumbnail').naturalWidth,
+  }));
+  await page.screenshot({ path: path.join(args.out, 'tech.png'), fullPage: true });
+  console.log('dashboard', JSON.stringify(state));
+  assert.ok(state.chartPoints >= 5, `the charts hold data points after 10 s (${state.chartPoints})`);
+  assert.equal(state.canvases, 4, 'four charts drawn');
+  assert.equal(state.ingest, 'live', 'the ingest tile shows live');
+  assert.match(state.audio, /dBFS/, 'the audio meter has a level');
+  assert.ok(state.thumbnail > 0, `a thumbnail of the picture is shown (${state.thumbnail} px wide)`);
+  assert.ok(!state.url.includes(TOKEN), 'the token leaves the address bar');
+  // A dashboard opened later starts with the history the relay kept.
+  const later = await browser.newPage();
+  await later.goto(`${relay.base}/tech#token=${TOKEN}`, { waitUntil: 'load' });
+  await later.waitForFunction(() => window.techDashboard && window.techDashboard.points() > 0, null, { timeout: 15_000 });
+  const history = await later.evaluate(() => window.techDashboard.chartPoints());
+  assert.ok(history >= 5, `a dashboard opened later starts with the relay's history (${history} points)`);
+  assert.deepEqual(foreign, [], 'nothing loaded from another host');
+  assert.deepEqual(consoleErrors, [], 'no console errors');
+  console.log('browser test passed; screenshot', path.join(args.out, 'tech.png'));
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  if (browser) await browser.close();
+  await stopRelay(relay);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,174 @@
+// The technician's dashboard: one event a second from /api/tech/stream (SSE),
+// charts of the last 15 minutes (uPlot), tiles for the ingest, the sound, the
+// viewers, the alerts and the incident log. The token comes from #token=… or the
+// sign-in form and is kept for this tab only.
+(function () {
+  'use strict';
+  const WINDOW_S = 15 * 60;
+  const THUMBNAIL_EVERY_MS = 3000;
+  const $ = function (id) { return document.getElementById(id); };
+
+  let token = null;
+  let source = null;
+  let charts = null;
+  let renditions = [];
+  // Column arrays for uPlot: data[0] is time in seconds, then one per series.
+  // points counts the seconds charted, from the history and live.
+  const series = { bitrate: null, fps: [[], []], viewers: [[], []], latency: [[], []] };
+  let points = 0;
+  let thumbnailAt = 0;
+
+  function setStatus(text, state) {
+    $('status-text').textContent = text;
+    $('status').dataset.state = state;
+  }
+
+  function chart(element, label, names) {
+    const width = Math.max(320, element.clientWidth || 420);
+    return new uPlot({
+      width: width,
+      height: 200,
+      series: [{}].concat(names.map(function (name, i) {
+        return { label: name, stroke: ['#2a9d58', '#457b9d', '#e9c46a', '#d1495b', '#8e7dbe', '#f4a261'][i % 6], width: 2 };
+      })),
+      axes: [{}, { label: label }],
+    }, [[]].concat(names.map(function () { return []; })), element);
+  }
+
+  function setupCharts(event) {
+    renditions = event.renditions.map(function (r) { return r.name; });
+    series.bitrate = [[], []].concat(renditions.map(function () { return []; }));
+    charts = {
+      bitrate: chart($('chart-bitrate'), 'kbit/s', ['input'].concat(renditions)),
+      fps: chart($('chart-fps'), 'fps', ['input']),
+      viewers: chart($('chart-viewers'), 'viewers', ['viewers']),
+      latency: chart($('chart-latency'), 's', ['median']),
+    };
+  }
+
+  function push(columns, t, values) {
+    columns[0].push(t);
+    values.forEach(function (v, i) { columns[i + 1].push(v === undefined ? null : v); });
+    while (columns[0].length && columns[0][0] < t - WINDOW_S) columns.forEach(function (c) { c.shift(); });
+  }
+
+  function list(element, items, render) {
+    element.replaceChildren();
+    if (!items.length) {
+      const li = document.createElement('li');
+      li.textContent = 'none';
+      element.appendChild(li);
+      return;
+    }
+    items.forEach(function (item) {
+      const li = document.createElement('li');
+      li.textContent = render(item);
+      element.appendChild(li);
+    });
+  }
+
+  function dbToPercent(db) { return db === null ? 0 : Math.max(0, Math.min(100, (db + 60) / 60 * 100)); }
+
+  // One second of the charts, in the form the server keeps its history in.
+  function addPoint(p) {
+    const t = p.t / 1000;
+    if (series.fps[0].length && t <= series.fps[0][series.fps[0].length - 1]) return;
+    push(series.bitrate, t, [p.input_kbps || null].concat(p.rendition_kbps));
+    push(series.fps, t, [p.input_fps || null]);
+    push(series.viewers, t, [p.viewers]);
+    push(series.latency, t, [p.latency_s]);
+    points += 1;
+  }
+
+  function onEvent(event) {
+    if (!charts) setupCharts(event);
+    // The first event of a stream brings the last 15 minutes.
+    (event.history || []).forEach(addPoint);
+    const input = event.input || {};
+    addPoint({
+      t: event.t, input_kbps: input.kbps, input_fps: input.fps, viewers: event.viewers, latency_s: event.latency_s,
+      rendition_kbps: event.renditions.map(function (r) { return r.kbps; }),
+    });
+    charts.bitrate.setData(series.bitrate);
+    charts.fps.setData(series.fps);
+    charts.viewers.setData(series.viewers);
+    charts.latency.setData(series.latency);
+
+    if (event.thumbnail && Date.now() - thumbnailAt >= THUMBNAIL_EVERY_MS) {
+      thumbnailAt = Date.now();
+      $('thumbnail').src = '/api/tech/thumbnail.jpg?token=' + encodeURIComponent(token) + '&t=' + thumbnailAt;
+      $('thumbnail').hidden = false;
+    }
+    $('tile-ingest').dataset.state = event.ingest.state;
+    $('ingest-state').textContent = event.ingest.state;
+    $('ingest-detail').textContent = 'on air: ' + (input.role || event.ingest.output) + (input.width ? ' · ' + input.width + '×' + input.height +
+      ' · ' + (input.fps || 0).toFixed(1) + ' fps' : '') + ' · since ' + event.ingest.since.slice(11, 19);
+    const rms = event.audio.rms_db, peak = event.audio.peak_db;
+    $('audio-rms').style.width = dbToPercent(rms) + '%';
+    $('audio-peak').style.left = dbToPercent(peak) + '%';
+    $('audio-text').textContent = rms === null ? 'no measurement' : 'RMS ' + rms.toFixed(0) + ' dBFS, peak ' + peak.toFixed(0) + ' dBFS';
+    $('viewers').textContent = String(event.viewers);
+    $('viewer-detail').textContent = (event.latency_s === null ? '' : 'median latency ' + event.latency_s.toFixed(1) + ' s · ') +
+      event.stalls_per_minute.toFixed(1) + ' stalls per viewer-minute';
+    list($('alerts'), event.alerts, function (a) { return a.rule + ' since ' + a.since.slice(11, 19) + ': ' + a.message; });
+    list($('incidents'), event.incidents, function (i) {
+      return '#' + i.id + ' ' + i.rule + ' ' + i.fired_at.slice(5, 19).replace('T', ' ') +
+        (i.ended_at ? ' → ' + i.ended_at.slice(11, 19) + ' (' + i.ending + ')' : ' (firing)');
+    });
+  }
+
+  function connect() {
+    if (source) source.close();
+    $('signin').hidden = true;
+    $('dashboard').hidden = false;
+    setStatus('connecting', 'connecting');
+    source = new EventSource('/api/tech/stream?token=' + encodeURIComponent(token));
+    source.onmessage = function (message) {
+      setStatus('live', 'live');
+      onEvent(JSON.parse(message.data));
+    };
+    source.onerror = function () {
+      // EventSource hides the status; ask once to tell a refused token from a lost connection.
+      fetch('/api/incidents', { headers: { Authorization: 'Bearer ' + token } }).then(function (r) {
+        if (r.status === 401) {
+          source.close();
+          signIn('This token is not a technician token.');
+        } else {
+          setStatus('reconnecting', 'reconnecting');
+        }
+      }, function () { setStatus('reconnecting', 'reconnecting'); });
+    };
+  }
+
+  function signIn(message) {
+    token = null;
+    sessionStorage.removeItem('relay-tech-token');
+    $('dashboard').hidden = true;
+    $('signin').hidden = false;
+    $('signin-message').textContent = message || '';
+    setStatus('signed out', 'offline');
+  }
+
+  $('signin').addEventListener('submit', function (event) {
+    event.preventDefault();
+    token = $('signin-token').value.trim();
+    sessionStorage.setItem('relay-tech-token', token);
+    connect();
+  });
+
+  window.techDashboard = {
+    points: function () { return points; },
+    chartPoints: function () { return charts ? charts.bitrate.data[0].length : 0; },
+    signedIn: function () { return token !== null; },
+  };
+
+  const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (fromHash) {
+    token = decodeURIComponent(fromHash[1]);
+    sessionStorage.setItem('relay-tech-token', token);
+    history.replaceState(null, '', location.pathname);
+  } else {
+    token = sessionStorage.getItem('relay-tech-token');
+  }
+  if (token) connect(); else signIn('');
+})();

@@ -303,10 +303,11 @@ void Service::publish_question(RoomState& room, const Question& q, std::optional
   publish(room, std::move(event));
 }
 
-Message Service::snapshot(const RoomState& room, const Caller& caller) const {
+// The questions of a room the caller may see, as the caller sees them.
+Json Service::visible_items(int64_t room_id, const Caller& caller) const {
   Json items = Json::array();
   for (const auto& [id, q] : questions_) {
-    if (q.room != room.room.id || !may_see(caller, q)) continue;
+    if (q.room != room_id || !may_see(caller, q)) continue;
     Json item = question_json(q, caller.is_staff());
     if (caller.role == Role::attendee) {
       if (q.author == caller.attendee) item["own"] = true;
@@ -315,6 +316,11 @@ Message Service::snapshot(const RoomState& room, const Caller& caller) const {
     }
     items.push_back(std::move(item));
   }
+  return items;
+}
+
+Message Service::snapshot(const RoomState& room, const Caller& caller) const {
+  Json items = visible_items(room.room.id, caller);
   return message(Json{{"type", "snapshot"},
                       {"epoch", epoch_},
                       {"seq", room.room.seq},
@@ -561,17 +567,7 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
 Json Service::questions(const Caller& caller, int64_t room_id) const {
   std::lock_guard lock(mutex_);
   const RoomState& state = room_state(room_id);
-  Json items = Json::array();
-  for (const auto& [id, q] : questions_) {
-    if (q.room != room_id || !may_see(caller, q)) continue;
-    Json item = question_json(q, caller.is_staff());
-    if (caller.role == Role::attendee) {
-      if (q.author == caller.attendee) item["own"] = true;
-      auto it = voters_.find(id);
-      item["voted"] = it != voters_.end() && it->second.count(caller.attendee) > 0;
-    }
-    items.push_back(std::move(item));
-  }
+  Json items = visible_items(room_id, caller);
   return Json{{"room", room_json(state.room)}, {"seq", state.room.seq}, {"epoch", epoch_}, {"items", std::move(items)}};
 }
 

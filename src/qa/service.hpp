@@ -132,6 +132,8 @@ class Service {
   std::shared_ptr<Event> make_event(RoomState& room, std::string_view type, Json body);
   // Events for a question that changed from `before` (nullopt when new).
   void publish_question(RoomState& room, const Question& q, std::optional<State> before);
+  // The questions of a room the caller may see, as the caller sees them.
+  Json visible_items(int64_t room_id, const Caller& caller) const;
   Message snapshot(const RoomState& room, const Caller& caller) const;
 
   config::QaConfig config_;

@@ -12,7 +12,8 @@ APT_PACKAGES=(
   fonts-dejavu-core
   libboost-dev libboost-system-dev
   libsoup-3.0-dev libfmt-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev
-  libsqlite3-dev libssl-dev zlib1g-dev catch2
+  libsqlite3-dev libssl-dev zlib1g-dev libnghttp2-dev catch2
+  openssl nghttp2-client
   ffmpeg chromium curl procps python3
 )
 # Node.js with npm may come from elsewhere (NodeSource ships npm inside nodejs);

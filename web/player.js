@@ -4,6 +4,9 @@
   'use strict';
 
   const SOURCE = '/live/master.m3u8';
+  // Apple's players send this header with every playlist and media request; the
+  // relay counts viewers per rendition by it. hls.js gets it added below.
+  const SESSION_HEADER = 'X-Playback-Session-Id';
   const LATENCY_INTERVAL_MS = 500;
   const RETRY_MIN_MS = 1000;
   const RETRY_MAX_MS = 10000;
@@ -90,9 +93,18 @@
     if (!notice.hidden) notice.textContent = t(noticeKey);
   }
 
+  // A random id for this page load, kept nowhere: no cookie, nothing personal.
+  // The QoE reports (qoe.js) carry the same one.
+  function randomSession() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, '0'); }).join('');
+  }
+
   const player = {
     hls: null,
     video: video,
+    session: randomSession(),
     fatalErrors: [],
     // Seconds between capture (program date time) and what is on screen; null when unknown.
     latency: function () {
@@ -221,7 +233,18 @@
     if (player.hls) player.hls.destroy();
     // maxLiveSyncPlaybackRate lets hls.js play slightly fast to win back latency lost
     // to a hiccup, instead of staying behind for the rest of the talk.
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5 });
+    const hls = new Hls({
+      lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5,
+      xhrSetup: function (xhr, url) {
+        // A header can only be set on an opened request; hls.js does not open it twice.
+        if (!xhr.readyState) xhr.open('GET', url, true);
+        xhr.setRequestHeader(SESSION_HEADER, player.session);
+      },
+      fetchSetup: function (context, init) {
+        init.headers.set(SESSION_HEADER, player.session);
+        return new Request(context.url, init);
+      },
+    });
     player.hls = hls;
 
     hls.on(Hls.Events.MANIFEST_PARSED, function () {

@@ -1,6 +1,7 @@
 // Reports how playback goes to the relay every 10 s (POST /api/qoe), so the
 // technician sees viewers, their latency and stalls before anyone complains.
-// A random session id, kept only in this page: no cookie, nothing personal.
+// The player's random session id, kept only in this page: no cookie, nothing
+// personal; the player's own requests carry it too.
 (function () {
   'use strict';
   const REPORT_INTERVAL_MS = 10000;
@@ -8,13 +9,7 @@
   if (!player || !window.fetch) return;
   const video = player.video;
 
-  function randomSession() {
-    const bytes = new Uint8Array(12);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, '0'); }).join('');
-  }
-
-  const session = randomSession();
+  const session = player.session;
   let stalls = 0;
   let errors = 0;
   let reportedErrors = player.fatalErrors.length;

@@ -1,6 +1,6 @@
 // The technician's dashboard: one event a second from /api/tech/stream (SSE),
-// charts of the last 15 minutes (uPlot), tiles for the ingest, the sound, the
-// viewers, the alerts and the incident log. The token comes from #token=… or the
+// charts of the last 15 minutes (uPlot), tiles for the ingest, the input's frames,
+// the sound, the viewers, the questions waiting, the alerts and the incident log. The token comes from #token=… or the
 // sign-in form and is kept for this tab only.
 (function () {
   'use strict';
@@ -107,9 +107,17 @@
     $('audio-rms').style.width = dbToPercent(rms) + '%';
     $('audio-peak').style.left = dbToPercent(peak) + '%';
     $('audio-text').textContent = rms === null ? 'no measurement' : 'RMS ' + rms.toFixed(0) + ' dBFS, peak ' + peak.toFixed(0) + ' dBFS';
+    // Keyframes and lost frames describe a compressed input; a raw one has no keyframes.
+    $('input-keyframes').textContent = typeof input.keyframe_interval_s === 'number'
+      ? 'keyframe every ' + input.keyframe_interval_s.toFixed(1) + ' s' : (event.input ? 'no keyframes' : '–');
+    $('input-frames').textContent = event.input
+      ? 'dropped ' + input.frames_dropped + ' · repeated ' + input.frames_duplicated + ' · late ' + input.frames_late : '';
     $('viewers').textContent = String(event.viewers);
-    $('viewer-detail').textContent = (event.latency_s === null ? '' : 'median latency ' + event.latency_s.toFixed(1) + ' s · ') +
+    $('viewer-renditions').textContent = event.renditions.map(function (r) { return r.name + ' ' + r.viewers; }).join(' · ');
+    $('viewer-detail').textContent = event.qoe_sessions + ' reporting · ' +
+      (event.latency_s === null ? '' : 'median latency ' + event.latency_s.toFixed(1) + ' s · ') +
       event.stalls_per_minute.toFixed(1) + ' stalls per viewer-minute';
+    $('pending-questions').textContent = event.pending_questions === null ? '–' : String(event.pending_questions);
     list($('alerts'), event.alerts, function (a) { return a.rule + ' since ' + a.since.slice(11, 19) + ': ' + a.message; });
     list($('incidents'), event.incidents, function (i) {
       return '#' + i.id + ' ' + i.rule + ' ' + i.fired_at.slice(5, 19).replace('T', ' ') +

@@ -2,6 +2,8 @@
 // Wiring and lifetime only: config → store → edge → ingest, then wait for a signal
 // and stop in the reverse order (stop accepting, close sessions, stop the
 // pipelines, join threads).
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -13,6 +15,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
+#include "config/reload.hpp"
 #include "edge/server.hpp"
 #include "health/ingest_status.hpp"
 #include "health/monitor.hpp"
@@ -38,6 +41,20 @@ struct Args {
   std::vector<std::string> overrides;
   bool check_only = false;
 };
+
+// Every viewer is a socket, and the usual soft limit of 1,024 open files would cap
+// an edge at about a thousand. Take what the hard limit allows, as nginx's
+// worker_rlimit_nofile does.
+void raise_open_file_limit(spdlog::logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+    logger.debug("open file limit raised from {} to {}", before, limit.rlim_cur);
+  else
+    logger.warn("cannot raise the open file limit above {}: at most about that many viewers", before);
+}
 
 int fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "seminar-relay: error: %s\n", message.c_str());
@@ -97,13 +114,15 @@ int main(int argc, char** argv) {
   auto logger = log::get("app");
 
   // Signals are taken synchronously on this thread; every thread started below
-  // inherits the mask, so none of them is interrupted by SIGINT/SIGTERM.
+  // inherits the mask, so none of them is interrupted by SIGINT/SIGTERM/SIGHUP.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit(*logger);
 
   std::vector<std::string> names;
   std::vector<hls::VariantSpec> specs;
@@ -133,6 +152,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<outbound::WebhookSender> webhooks;
   try {
     monitor = std::make_unique<health::Monitor>(cfg, now_epoch_ms());
+    monitor->set_pending_questions([q = questions.get()] { return q->pending_questions(); });
     if (!cfg.health.webhook_url.empty()) {
       webhooks = std::make_unique<outbound::WebhookSender>(outbound::WebhookOptions{
           cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
@@ -159,10 +179,35 @@ int main(int argc, char** argv) {
     return fail(e.what());
   }
   logger->info("serving http://{}/ (port {})", cfg.edge.listen, server.port());
+  if (server.tls_port() != 0) logger->info("serving https://{}/ (port {})", cfg.edge.tls_listen, server.tls_port());
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    // Reload: the same file and --set overrides as at start. A config that does
+    // not load changes nothing; one that does is applied where it can be live.
+    logger->info("SIGHUP received, reloading {}", args.config);
+    config::Config loaded;
+    try {
+      loaded = config::load_config(args.config, args.overrides);
+    } catch (const config::ConfigError& e) {
+      logger->error("reload failed, keeping the running settings: {}", e.what());
+      continue;
+    }
+    for (const auto& key : config::keys_needing_restart(cfg, loaded))
+      logger->warn("reload: {} changed; it needs a restart to take effect", key);
+    server.reload(loaded.edge);
+    questions->set_role_tokens(loaded.qa);
+    monitor->reconfigure(loaded.health);
+    log::set_level(loaded.log.level);
+    if (loaded.qa.moderator_tokens.empty() && loaded.qa.admin_tokens.empty())
+      logger->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
+    logger->info("reloaded");
+  }
   logger->info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // In-flight responses finish first (edge.shutdown_grace_s), then everything closes.
+  server.drain();
   server.stop();
   ingest.stop();
   logger->info("stopped");

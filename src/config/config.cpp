@@ -104,6 +104,12 @@ class Loader {
            fmt::format("{} s at ingest.framerate {} is {:.2f} frames; a part must be a whole number of frames",
                        hls.part_duration_s, config_.ingest.framerate, part_frames));
     }
+    const EdgeConfig& edge = config_.edge;
+    if (!edge.tls_listen.empty() && (edge.tls_cert_file.empty() || edge.tls_key_file.empty())) {
+      fail({"edge.tls_listen", "edge.tls_cert_file", "edge.tls_key_file"},
+           "HTTPS needs a certificate and its key: set edge.tls_cert_file and edge.tls_key_file, or leave "
+           "edge.tls_listen empty");
+    }
     const IngestConfig& ingest = config_.ingest;
     if (!ingest.backup_source.empty()) {
       if (ingest.backup_source == ingest.source) {
@@ -209,6 +215,8 @@ Config parse_config(const std::string& text, const std::string& source_name,
 
   resolve(config.edge.web_dir, base_dir);
   resolve(config.edge.node_modules_dir, base_dir);
+  if (!config.edge.tls_cert_file.empty()) resolve(config.edge.tls_cert_file, base_dir);
+  if (!config.edge.tls_key_file.empty()) resolve(config.edge.tls_key_file, base_dir);
   resolve(config.ingest.pipelines_dir, base_dir);
   if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
   resolve(config.qa.data_dir, base_dir);

@@ -15,9 +15,18 @@ struct EdgeConfig {
   std::vector<std::string> cors_origins = {"*"};  // Access-Control-Allow-Origin for GET
   std::filesystem::path web_dir = "web";           // attendee page and assets
   std::filesystem::path node_modules_dir = "node_modules";  // hls.js is served from here
-  double read_timeout_s = 15.0;      // per request header/body read, 0.5..600
+  double read_timeout_s = 15.0;      // one whole request from its first byte; write deadline base, 0.5..600
+  double header_timeout_s = 10.0;    // a request's header from its first byte (slowloris), 0.5..600
+  double idle_timeout_s = 30.0;      // keep-alive wait for the next request, 1..3600
   int max_header_bytes = 8 * 1024;   // 1 KiB..1 MiB
   int max_body_bytes = 64 * 1024;    // 0..64 MiB
+  int max_connections = 10000;       // open connections in all, 1..1000000; over it: 503
+  int max_connections_per_ip = 256;  // open connections from one client address, 1..1000000
+  double shutdown_grace_s = 5.0;     // SIGTERM: in-flight responses may finish this long, 0..300
+  // HTTPS (HTTP/2 and HTTP/1.1 by ALPN) on a second port; "" = none.
+  std::string tls_listen;
+  std::filesystem::path tls_cert_file;  // PEM certificate chain, leaf first
+  std::filesystem::path tls_key_file;   // PEM private key
 };
 
 struct IngestConfig {
@@ -122,6 +131,8 @@ struct HealthConfig {
   double input_bitrate_hold_s = 10;
   double input_framerate_min = 20;      // input frame rate below this long fires; 0 = off
   double input_framerate_hold_s = 5;
+  double input_keyframe_interval_max_s = 5;  // input keyframes further apart than this fires; 0 = off
+  double input_keyframe_interval_hold_s = 10;
   double segment_late_factor = 2;       // newest segment older than factor x segment duration fires
   double segment_late_hold_s = 0;
   double realtime_factor_min = 0.95;    // media seconds produced per wall second, over the window
@@ -131,6 +142,7 @@ struct HealthConfig {
   double audio_silence_hold_s = 10;
   double viewer_stalls_per_minute_max = 1;  // stalls per viewer-minute the players report; 0 = off
   double viewer_stalls_hold_s = 30;
+  double viewer_window_s = 30;          // a playback session counts as a viewer this long after its last request
   std::string webhook_url;              // "" = no webhooks; http:// or https://
   std::string webhook_secret;           // HMAC-SHA256 key for X-Relay-Signature; "" = unsigned
   int webhook_retries = 5;              // attempts after the first, with doubling backoff

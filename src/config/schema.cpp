@@ -168,6 +168,17 @@ constexpr Field<Config> kEdgeFields[] = {
     {"read_timeout_s", [](const ValueReader& v, Config& c) { c.edge.read_timeout_s = v.number(0.5, 600); }},
     {"max_header_bytes", [](const ValueReader& v, Config& c) { c.edge.max_header_bytes = v.integer(1024, 1 << 20); }},
     {"max_body_bytes", [](const ValueReader& v, Config& c) { c.edge.max_body_bytes = v.integer(0, 64 << 20); }},
+    {"header_timeout_s", [](const ValueReader& v, Config& c) { c.edge.header_timeout_s = v.number(0.5, 600); }},
+    {"idle_timeout_s", [](const ValueReader& v, Config& c) { c.edge.idle_timeout_s = v.number(1, 3600); }},
+    {"max_connections", [](const ValueReader& v, Config& c) { c.edge.max_connections = v.integer(1, 1000000); }},
+    {"max_connections_per_ip",
+     [](const ValueReader& v, Config& c) { c.edge.max_connections_per_ip = v.integer(1, 1000000); }},
+    {"shutdown_grace_s", [](const ValueReader& v, Config& c) { c.edge.shutdown_grace_s = v.number(0, 300); }},
+    {"tls_listen", [](const ValueReader& v, Config& c) {
+       c.edge.tls_listen = v.string().empty() ? std::string() : read_listen(v);
+     }},
+    {"tls_cert_file", [](const ValueReader& v, Config& c) { c.edge.tls_cert_file = v.string(); }},
+    {"tls_key_file", [](const ValueReader& v, Config& c) { c.edge.tls_key_file = v.string(); }},
 };
 
 constexpr Field<Config> kIngestFields[] = {
@@ -308,6 +319,10 @@ constexpr Field<Config> kHealthFields[] = {
     {"input_framerate_min", [](const ValueReader& v, Config& c) { c.health.input_framerate_min = v.number(0, 240); }},
     {"input_framerate_hold_s",
      [](const ValueReader& v, Config& c) { c.health.input_framerate_hold_s = v.number(0, 3600); }},
+    {"input_keyframe_interval_max_s",
+     [](const ValueReader& v, Config& c) { c.health.input_keyframe_interval_max_s = v.number(0, 600); }},
+    {"input_keyframe_interval_hold_s",
+     [](const ValueReader& v, Config& c) { c.health.input_keyframe_interval_hold_s = v.number(0, 3600); }},
     {"segment_late_factor", [](const ValueReader& v, Config& c) { c.health.segment_late_factor = v.number(1, 100); }},
     {"segment_late_hold_s", [](const ValueReader& v, Config& c) { c.health.segment_late_hold_s = v.number(0, 3600); }},
     {"realtime_factor_min", [](const ValueReader& v, Config& c) { c.health.realtime_factor_min = v.number(0, 1); }},
@@ -318,6 +333,7 @@ constexpr Field<Config> kHealthFields[] = {
     {"viewer_stalls_per_minute_max",
      [](const ValueReader& v, Config& c) { c.health.viewer_stalls_per_minute_max = v.number(0, 1000); }},
     {"viewer_stalls_hold_s", [](const ValueReader& v, Config& c) { c.health.viewer_stalls_hold_s = v.number(0, 3600); }},
+    {"viewer_window_s", [](const ValueReader& v, Config& c) { c.health.viewer_window_s = v.number(1, 600); }},
     {"webhook_url", [](const ValueReader& v, Config& c) { c.health.webhook_url = read_webhook_url(v); }},
     {"webhook_secret", [](const ValueReader& v, Config& c) { c.health.webhook_secret = v.string(); }},
     {"webhook_retries", [](const ValueReader& v, Config& c) { c.health.webhook_retries = v.integer(0, 20); }},

@@ -16,16 +16,22 @@ void ConnectionRegistry::remove(uint64_t id) {
   sessions_.erase(id);
 }
 
-void ConnectionRegistry::close_all() {
+std::vector<std::shared_ptr<Connection>> ConnectionRegistry::take_open() {
   std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    for (auto& [id, weak] : sessions_)
-      if (auto session = weak.lock()) open.push_back(std::move(session));
-  }
+  std::lock_guard lock(mutex_);
+  closing_ = true;
+  for (auto& [id, weak] : sessions_)
+    if (auto session = weak.lock()) open.push_back(std::move(session));
+  return open;
+}
+
+void ConnectionRegistry::close_all() {
   // Outside the lock: a session's destructor calls remove().
-  for (auto& session : open) session->close();
+  for (auto& session : take_open()) session->close();
+}
+
+void ConnectionRegistry::drain_all() {
+  for (auto& session : take_open()) session->drain();
 }
 
 size_t ConnectionRegistry::size() const {

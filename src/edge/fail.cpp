@@ -1,6 +1,7 @@
 #include "edge/fail.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -16,7 +17,9 @@ void fail(boost::beast::error_code ec, std::string_view what) {
   // feed are routine on a public edge.
   if (ec == boost::beast::error::timeout || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
       ec == net::error::not_connected ||
-      ec == net::error::eof || ec == boost::beast::http::error::partial_message) {
+      ec == net::error::eof || ec == boost::beast::http::error::partial_message ||
+      // Scanners, plain HTTP sent to the TLS port, clients that vanish mid-TLS.
+      ec.category() == net::error::get_ssl_category() || ec == net::ssl::error::stream_truncated) {
     log->debug("{}: {}", what, ec.message());
     return;
   }

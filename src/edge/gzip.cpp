@@ -71,26 +71,4 @@ std::string gzip_compress(std::string_view data) {
   return out;
 }
 
-hls::Bytes GzipCache::compress(const std::string& tag, std::string_view data) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = entries_.find(tag); it != entries_.end()) {
-      order_.splice(order_.begin(), order_, it->second.position);
-      return it->second.compressed;
-    }
-  }
-  // Outside the lock: two threads may deflate the same body once each, which is
-  // cheaper than making every other playlist request wait for one.
-  hls::Bytes compressed = hls::make_bytes(gzip_compress(data));
-  std::lock_guard lock(mutex_);
-  if (entries_.count(tag)) return compressed;
-  order_.push_front(tag);
-  entries_.emplace(tag, Entry{compressed, order_.begin()});
-  while (entries_.size() > capacity_) {
-    entries_.erase(order_.back());
-    order_.pop_back();
-  }
-  return compressed;
-}
-
 }  // namespace relay::edge

@@ -109,13 +109,30 @@ std::string HealthApi::stream_event(bool with_history) const {
   const int64_t now = now_epoch_ms();
   const health::IngestSnapshot ingest = ingest_.snapshot();
   json input = nullptr;
-  if (const health::InputInfo* i = health::on_air_input(ingest))
-    input = {{"role", i->role}, {"kbps", i->bitrate_kbps}, {"fps", i->framerate}, {"width", i->width}, {"height", i->height}};
+  if (const health::InputInfo* i = health::on_air_input(ingest)) {
+    input = {{"role", i->role},
+             {"kbps", i->bitrate_kbps},
+             {"fps", i->framerate},
+             {"width", i->width},
+             {"height", i->height},
+             {"frames_dropped", i->frames_dropped},
+             {"frames_duplicated", i->frames_duplicated},
+             {"frames_late", i->frames_late},
+             {"keyframe_interval_s", i->keyframe_interval_s ? json(*i->keyframe_interval_s) : json(nullptr)}};
+  }
   std::optional<health::HealthSample> sample = monitor_ ? monitor_->last_sample() : std::nullopt;
+  health::ViewerSessions::Count viewers;
+  if (monitor_) viewers = monitor_->viewers().count(now_monotonic_ms());
   json renditions = json::array();
   for (size_t i = 0; i < store_.rendition_count(); ++i) {
     auto snapshot = store_.rendition(i);
-    json r = {{"name", store_.names()[i]}, {"kbps", nullptr}, {"age_s", nullptr}, {"realtime", nullptr}};
+    const std::string& name = store_.names()[i];
+    auto watching = viewers.by_rendition.find(name);
+    json r = {{"name", name},
+              {"kbps", nullptr},
+              {"age_s", nullptr},
+              {"realtime", nullptr},
+              {"viewers", watching == viewers.by_rendition.end() ? 0 : watching->second}};
     if (snapshot && snapshot->last_segment_epoch_ms) {
       r["age_s"] = (now - snapshot->last_segment_epoch_ms) / 1000.0;
       // The newest segment's rate: what a chart of "now" should show.
@@ -133,10 +150,16 @@ std::string HealthApi::stream_event(bool with_history) const {
     if (q == 0.5) latency = v;
   }
   json alerts = json::array(), incidents = json::array();
+  json pending_questions = nullptr;
   if (monitor_) {
     for (const auto& a : monitor_->active())
       alerts.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
     for (const auto& i : monitor_->incidents(10)) incidents.push_back(incident_json(i));
+    if (auto pending = monitor_->pending_questions()) {
+      uint64_t total = 0;
+      for (const auto& [room, count] : *pending) total += count;
+      pending_questions = total;
+    }
   }
   auto finite_or_floor = [](const std::optional<double>& db) -> json {
     if (!db) return nullptr;
@@ -148,13 +171,15 @@ std::string HealthApi::stream_event(bool with_history) const {
                   {"output", ingest.output}}},
       {"input", std::move(input)},
       {"renditions", std::move(renditions)},
-      {"viewers", qoe.viewers},
+      {"viewers", viewers.total},
+      {"qoe_sessions", qoe.viewers},
       {"latency_s", std::move(latency)},
       {"stalls_per_minute", qoe.stalls_per_viewer_minute},
       {"audio", {{"rms_db", finite_or_floor(now - ingest.audio_level_epoch_ms < 3000 ? ingest.audio_rms_db : std::nullopt)},
                  {"peak_db", finite_or_floor(now - ingest.audio_level_epoch_ms < 3000 ? ingest.audio_peak_db : std::nullopt)}}},
       {"alerts", std::move(alerts)},
       {"incidents", std::move(incidents)},
+      {"pending_questions", std::move(pending_questions)},
       {"thumbnail", ingest_.thumbnail() != nullptr},
   };
   std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -236,6 +261,10 @@ Response HealthApi::metrics() const {
   }
   in.process = health::read_process_stats();
   in.qoe = qoe_.summary(now);
+  if (monitor_) {
+    in.viewers = monitor_->viewers().count(now_monotonic_ms());
+    in.pending_questions = monitor_->pending_questions();
+  }
   Response res = make_json_response(http::status::ok, render_metrics(in));
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   return res;

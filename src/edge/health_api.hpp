@@ -38,7 +38,7 @@ class HealthApi {
   // For a GET of the stream: nullopt when it may start, else the refusal.
   std::optional<Response> check_stream(const FullRequest& req) const;
   // One dashboard event: ingest, input, renditions, viewers, sound, alerts,
-  // incidents; the first of a stream also carries the chart history.
+  // incidents, pending questions; the first of a stream also carries the chart history.
   std::string stream_event(bool with_history = false) const;
   // Keeps the charted figures of this second for the dashboards that open later
   // (the last 15 minutes). The server's health timer calls it once a second.

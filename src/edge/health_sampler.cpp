@@ -20,6 +20,7 @@ health::HealthSample HealthSampler::sample(int64_t now_ms) {
   if (const health::InputInfo* input = health::on_air_input(ingest)) {
     if (input->bitrate_kbps > 0) s.input_bitrate_kbps = input->bitrate_kbps;
     if (input->framerate > 0) s.input_framerate = input->framerate;
+    s.input_keyframe_interval_s = input->keyframe_interval_s;
   }
   // level posts twice a second; an old figure means the ladder stopped, which other rules report.
   if (ingest.audio_rms_db && now_ms - ingest.audio_level_epoch_ms < 3000) s.audio_rms_db = ingest.audio_rms_db;

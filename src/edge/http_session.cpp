@@ -1,5 +1,6 @@
 #include "edge/http_session.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <boost/asio/dispatch.hpp>
@@ -15,6 +16,7 @@
 #include "edge/connection_registry.hpp"
 #include "edge/fail.hpp"
 #include "edge/health_api.hpp"
+#include "edge/live_limits.hpp"
 #include "edge/publish_waiters.hpp"
 #include "edge/route_label.hpp"
 #include "edge/sse_session.hpp"
@@ -53,6 +55,8 @@ constexpr size_t kLingerMaxBytes = 1024 * 1024;
 
 // What the hang-up watch reads at most; more is a pipelined request, left for later.
 constexpr size_t kWatchBytes = 4096;
+// The wait for a request's first byte reads at most this much; the parser reads the rest.
+constexpr size_t kFirstReadBytes = 4096;
 
 // Q&A targets may carry a token in the query (the WebSocket upgrade); logs get the path only.
 std::string_view loggable_target(std::string_view target) {
@@ -65,19 +69,22 @@ bool is_http_parse_error(const beast::error_code& ec) {
 
 }  // namespace
 
-HttpSession::HttpSession(tcp::socket&& socket, const SessionContext& context)
-    : stream_(std::move(socket)),
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, const SessionContext& context, ConnectionSlot slot)
+    : stream_(std::move(stream)),
       hold_timer_(stream_.get_executor()),
+      slot_(std::move(slot)),
       context_(context),
       id_(g_next_session_id.fetch_add(1)) {
   beast::error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = lowest().socket().remote_endpoint(ec);
   peer_address_ = ec ? "?" : endpoint.address().to_string();
   peer_ = ec ? "?" : fmt::format("{}:{}", peer_address_, endpoint.port());
   context_.stats.connection_opened();
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   // Only when the io_context is torn down with the hold's handlers still queued.
   if (hold_) {
     context_.waiters.remove(waiter_id_);
@@ -88,39 +95,121 @@ HttpSession::~HttpSession() {
   edge_log().trace("#{} closed", id_);
 }
 
-void HttpSession::run() {
-  if (!context_.registry.add(id_, weak_from_this())) return;
+template <class Stream>
+void HttpSession<Stream>::run() {
+  if (!context_.registry.add(id_, this->weak_from_this())) return;
   edge_log().trace("#{} open from {}", id_, peer_);
-  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession<Stream>::do_read, this->shared_from_this()));
 }
 
-void HttpSession::close() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void HttpSession<Stream>::close() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     self->closed_ = true;
     self->end_hold();
-    self->stream_.close();
+    self->lowest().close();
   });
 }
 
-void HttpSession::do_read() {
-  if (closed_) return;
-  parser_.emplace();
-  parser_->header_limit(context_.max_header_bytes);
-  parser_->body_limit(context_.max_body_bytes);
-  stream_.expires_after(context_.read_timeout);
-  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+template <class Stream>
+void HttpSession<Stream>::drain() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    if (self->closed_ || self->draining_) return;
+    self->draining_ = true;
+    if (self->hold_) {
+      Hold hold = *self->hold_;
+      self->end_hold();
+      // As at the hold's deadline, but not for a cache to keep: the edge is going away, not the stream.
+      Response response = self->context_.router.expire(self->parser_->get(), hold);
+      response.set(http::field::cache_control, "no-store");
+      response.set(http::field::retry_after, "1");
+      return self->respond(std::move(response));
+    }
+    // Between requests (a TLS connection after a held request waits in its hang-up watch).
+    if (!self->writing_ && (self->waiting_ || self->watching_)) {
+      self->closed_ = true;
+      self->lowest().close();
+    }
+  });
 }
 
-void HttpSession::on_read(beast::error_code ec, std::size_t) {
+// Three deadlines guard a request: until its first byte the idle timeout (the
+// header timeout on a new connection, which must not sit silent for long
+// either), then the header timeout for the header, then the read timeout, from
+// the first byte, for the whole request. A slowloris client trickling a header
+// is cut by the second however busy it keeps the socket.
+template <class Stream>
+void HttpSession<Stream>::do_read() {
   if (closed_) return;
-  if (ec == http::error::end_of_stream) return do_close();
-  if (ec == http::error::header_limit)
-    return respond_and_close(http::status::request_header_fields_too_large, "request header too large");
-  if (ec == http::error::body_limit) return respond_and_close(http::status::payload_too_large, "request body too large");
-  // A message cut off by the peer has no one left to answer.
-  if (ec && ec != http::error::partial_message && is_http_parse_error(ec))
-    return respond_and_close(http::status::bad_request, "malformed request");
-  if (ec) return fail(ec, fmt::format("#{} read", id_));
+  if (draining_) return do_close();
+  const LiveLimits& limits = *context_.limits;
+  parser_.emplace();
+  parser_->header_limit(limits.max_header_bytes());
+  parser_->body_limit(limits.max_body_bytes());
+  if (buffer_.size() > 0) {  // a pipelined request is already here
+    request_started_ = std::chrono::steady_clock::now();
+    return read_header();
+  }
+  waiting_ = true;
+  lowest().expires_after(served_any_ ? limits.idle_timeout() : limits.header_timeout());
+  stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                          beast::bind_front_handler(&HttpSession<Stream>::on_first_bytes, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_first_bytes(beast::error_code ec, std::size_t bytes_transferred) {
+  waiting_ = false;
+  if (!ec) buffer_.commit(bytes_transferred);
+  if (closed_) return;
+  if (ec == net::error::eof) return do_close();
+  if (ec) {
+    if (ec == beast::error::timeout) edge_log().trace("#{} idle, closed", id_);
+    return fail(ec, fmt::format("#{} read", id_));
+  }
+  request_started_ = std::chrono::steady_clock::now();
+  read_header();
+}
+
+template <class Stream>
+void HttpSession<Stream>::read_header() {
+  const LiveLimits& limits = *context_.limits;
+  lowest().expires_at(request_started_ + std::min(limits.header_timeout(), limits.read_timeout()));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession<Stream>::on_header, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_header(beast::error_code ec, std::size_t bytes_transferred) {
+  if (closed_) return;
+  if (ec == beast::error::timeout) edge_log().debug("#{} {}: request header not complete in time, closed", id_, peer_);
+  if (handle_read_error(ec)) return;
+  if (parser_->is_done()) return on_read(ec, bytes_transferred);
+  lowest().expires_at(request_started_ + context_.limits->read_timeout());
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession<Stream>::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+bool HttpSession<Stream>::handle_read_error(beast::error_code ec) {
+  if (!ec) return false;
+  if (ec == http::error::end_of_stream) {
+    do_close();
+  } else if (ec == http::error::header_limit) {
+    respond_and_close(http::status::request_header_fields_too_large, "request header too large");
+  } else if (ec == http::error::body_limit) {
+    respond_and_close(http::status::payload_too_large, "request body too large");
+  } else if (ec != http::error::partial_message && is_http_parse_error(ec)) {
+    // A message cut off by the peer has no one left to answer.
+    respond_and_close(http::status::bad_request, "malformed request");
+  } else {
+    fail(ec, fmt::format("#{} read", id_));
+  }
+  return true;
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
+  if (closed_) return;
+  if (handle_read_error(ec)) return;
 
   if (context_.qa_api && is_qa_target(parser_->get().target())) return handle_qa();
   if (context_.health_api && HealthApi::handles(parser_->get().target())) {
@@ -132,8 +221,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   respond(std::move(*routed.response));
 }
 
-void HttpSession::respond(Response response) {
+template <class Stream>
+void HttpSession<Stream>::respond(Response response) {
   response_ = std::move(response);
+  if (draining_) response_.keep_alive(false);
   close_after_write_ = response_.need_eof();
   if (edge_log().should_log(spdlog::level::debug)) {
     const auto& req = parser_->get();
@@ -143,30 +234,34 @@ void HttpSession::respond(Response response) {
   do_write();
 }
 
-void HttpSession::handle_qa() {
+template <class Stream>
+void HttpSession<Stream>::handle_qa() {
   auto& req = parser_->get();
   if (!beast::websocket::is_upgrade(req)) return respond(context_.qa_api->handle(req, peer_address_));
   auto checked = context_.qa_api->check_upgrade(req);
   if (auto* refused = std::get_if<Response>(&checked)) return respond(std::move(*refused));
   // The connection becomes a WebSocket session; this HTTP session ends here.
   edge_log().debug("#{} {} upgraded to the Q&A WebSocket", id_, peer_);
-  std::make_shared<WebsocketSession>(stream_.release_socket(), *context_.websocket,
-                                     std::move(std::get<QaSubscription>(checked)))
+  std::make_shared<WebsocketSession<Stream>>(std::move(stream_), *context_.websocket,
+                                             std::move(std::get<QaSubscription>(checked)), std::move(slot_))
       ->run(parser_->release());
 }
 
-void HttpSession::handle_event_stream() {
+template <class Stream>
+void HttpSession<Stream>::handle_event_stream() {
   auto& req = parser_->get();
   if (auto refused = context_.health_api->check_stream(req)) return respond(std::move(*refused));
   // The connection becomes an event stream; this HTTP session ends here.
   edge_log().debug("#{} {} opened the dashboard event stream", id_, peer_);
-  std::make_shared<SseSession>(stream_.release_socket(), *context_.sse)->run(req.version());
+  std::make_shared<SseSession<Stream>>(std::move(stream_), *context_.sse, std::move(slot_))->run(req.version());
 }
 
-void HttpSession::begin_hold(const Hold& hold) {
+template <class Stream>
+void HttpSession<Stream>::begin_hold(const Hold& hold) {
+  if (draining_) return respond(context_.router.expire(parser_->get(), hold));
   // The wake runs on the publishing thread: it only posts, and holds the session
   // weakly so a waiter never keeps a closed connection alive.
-  waiter_id_ = context_.waiters.add(hold.rendition, [weak = weak_from_this(), executor = stream_.get_executor()] {
+  waiter_id_ = context_.waiters.add(hold.rendition, [weak = this->weak_from_this(), executor = stream_.get_executor()] {
     net::post(executor, [weak] {
       if (auto self = weak.lock()) self->on_publish();
     });
@@ -178,19 +273,20 @@ void HttpSession::begin_hold(const Hold& hold) {
   context_.stats.hold_started();
   edge_log().trace("#{} {} held for up to {} ms", id_, parser_->get().target(), hold.timeout.count());
   hold_timer_.expires_after(hold.timeout);
-  hold_timer_.async_wait(beast::bind_front_handler(&HttpSession::on_hold_timeout, shared_from_this()));
+  hold_timer_.async_wait(beast::bind_front_handler(&HttpSession<Stream>::on_hold_timeout, this->shared_from_this()));
 
   watching_ = true;
-  stream_.expires_never();
+  lowest().expires_never();
   stream_.async_read_some(buffer_.prepare(kWatchBytes),
-                          beast::bind_front_handler(&HttpSession::on_watch, shared_from_this()));
+                          beast::bind_front_handler(&HttpSession<Stream>::on_watch, this->shared_from_this()));
 
   // A publish between routing and registering woke no one; ask again now that
   // every later publish will.
   on_publish();
 }
 
-void HttpSession::on_publish() {
+template <class Stream>
+void HttpSession<Stream>::on_publish() {
   if (!hold_ || closed_) return;
   Routed routed = context_.router.handle(parser_->get());
   if (!routed.response) return;
@@ -198,7 +294,8 @@ void HttpSession::on_publish() {
   respond(std::move(*routed.response));
 }
 
-void HttpSession::on_hold_timeout(beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::on_hold_timeout(beast::error_code ec) {
   if (ec || !hold_ || closed_) return;
   Hold hold = *hold_;
   end_hold();
@@ -206,22 +303,27 @@ void HttpSession::on_hold_timeout(beast::error_code ec) {
   respond(context_.router.expire(parser_->get(), hold));
 }
 
-void HttpSession::end_hold() {
+template <class Stream>
+void HttpSession<Stream>::end_hold() {
   if (!hold_) return;
   context_.waiters.remove(waiter_id_);
   context_.stats.hold_ended();
   hold_.reset();
   hold_timer_.cancel();
   // The watch read ends with operation_aborted; a response write started after
-  // this is not affected.
-  if (watching_) {
+  // this is not affected. A TLS read is left to run instead: cancelling it could
+  // cut a TLS record the engine is in the middle of. It ends with the client's
+  // next request, which it keeps, or with the idle timer started in on_write().
+  if (watching_ && !kTls) {
     beast::error_code ignored;
-    stream_.socket().cancel(ignored);
+    lowest().socket().cancel(ignored);
   }
 }
 
-void HttpSession::on_watch(beast::error_code ec, std::size_t bytes_transferred) {
+template <class Stream>
+void HttpSession<Stream>::on_watch(beast::error_code ec, std::size_t bytes_transferred) {
   watching_ = false;
+  if (!hold_) hold_timer_.cancel();  // the idle timer of watch_idle()
   // Bytes read are the start of a pipelined request: keep them for do_read().
   if (!ec) buffer_.commit(bytes_transferred);
   if (closed_) return;
@@ -238,7 +340,8 @@ void HttpSession::on_watch(beast::error_code ec, std::size_t bytes_transferred) 
   }
 }
 
-void HttpSession::respond_and_close(http::status status, std::string_view message) {
+template <class Stream>
+void HttpSession<Stream>::respond_and_close(http::status status, std::string_view message) {
   edge_log().debug("#{} {}: {}", id_, peer_, message);
   response_ = make_error_response(status, message);
   // The Q&A API answers in JSON, even before its request was complete.
@@ -255,12 +358,16 @@ void HttpSession::respond_and_close(http::status status, std::string_view messag
   do_write();
 }
 
-void HttpSession::do_write() {
-  stream_.expires_after(write_timeout(context_.read_timeout, response_.body().size()));
-  http::async_write(stream_, response_, beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+template <class Stream>
+void HttpSession<Stream>::do_write() {
+  writing_ = true;
+  lowest().expires_after(write_timeout(context_.limits->read_timeout(), response_.body().size()));
+  http::async_write(stream_, response_, beast::bind_front_handler(&HttpSession<Stream>::on_write, this->shared_from_this()));
 }
 
-void HttpSession::on_write(beast::error_code ec, std::size_t bytes_transferred) {
+template <class Stream>
+void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes_transferred) {
+  writing_ = false;
   // Counted even when the write failed: the bytes that did go out were sent.
   context_.stats.response_sent(parser_ ? classify_route(parser_->get().target()) : RouteLabel::other,
                                response_.result_int(), bytes_transferred);
@@ -268,35 +375,74 @@ void HttpSession::on_write(beast::error_code ec, std::size_t bytes_transferred) 
   if (ec) return fail(ec, fmt::format("#{} write", id_));
   // Release the body now: a finished response must not pin a segment the store has evicted.
   response_ = {};
+  served_any_ = true;
   if (linger_after_write_) return do_lingering_close();
-  if (close_after_write_) return do_close();
+  if (close_after_write_ || draining_) {
+    // A TLS hang-up watch may still be reading, and a TLS shutdown would need a second read.
+    if (kTls && watching_) {
+      closed_ = true;
+      return lowest().close();
+    }
+    return do_close();
+  }
   if (watching_) {
     read_after_watch_ = true;
+    if constexpr (kTls) watch_idle();
     return;
   }
   do_read();
 }
 
-void HttpSession::do_close() {
-  beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+template <class Stream>
+void HttpSession<Stream>::watch_idle() {
+  hold_timer_.expires_after(context_.limits->idle_timeout());
+  hold_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+    if (ec || self->hold_ || !self->watching_) return;
+    edge_log().trace("#{} idle after a held request", self->id_);
+    self->closed_ = true;
+    self->lowest().close();
+  });
 }
 
-void HttpSession::do_lingering_close() {
+template <class Stream>
+void HttpSession<Stream>::do_close() {
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if constexpr (kTls) {
+    // close_notify, then the socket closes when the session ends; a peer that
+    // never answers it is cut after the linger time.
+    lowest().expires_after(kLingerTime);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      beast::error_code ignored;
+      self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  } else {
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_lingering_close() {
+  // TLS: close_notify tells the client the response is complete; what it still
+  // sends is discarded by the TLS shutdown.
+  if constexpr (kTls) return do_close();
+  beast::error_code ec;
+  lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return;
-  stream_.expires_after(kLingerTime);
+  lowest().expires_after(kLingerTime);
   buffer_.consume(buffer_.size());
   stream_.async_read_some(buffer_.prepare(16 * 1024),
-                          beast::bind_front_handler(&HttpSession::on_linger, shared_from_this()));
+                          beast::bind_front_handler(&HttpSession<Stream>::on_linger, this->shared_from_this()));
 }
 
-void HttpSession::on_linger(beast::error_code ec, std::size_t bytes_transferred) {
+template <class Stream>
+void HttpSession<Stream>::on_linger(beast::error_code ec, std::size_t bytes_transferred) {
   lingered_bytes_ += bytes_transferred;
   if (ec || closed_ || lingered_bytes_ > kLingerMaxBytes) return;
   stream_.async_read_some(buffer_.prepare(16 * 1024),
-                          beast::bind_front_handler(&HttpSession::on_linger, shared_from_this()));
+                          beast::bind_front_handler(&HttpSession<Stream>::on_linger, this->shared_from_this()));
 }
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace relay::edge

@@ -1,5 +1,5 @@
 #pragma once
-// One HTTP/1.1 connection: reads a request, asks the router, writes the response,
+// One HTTP/1.1 connection, plain or TLS: reads a request, asks the router, writes the response,
 // and repeats while keep-alive holds. A request the router holds (a blocking
 // playlist reload, an early hinted part) waits here without a thread: the session
 // registers with PublishWaiters, asks the router again after each publish of its
@@ -10,55 +10,48 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/router.hpp"
+#include "edge/session_context.hpp"
+#include "edge/streams.hpp"
 
 namespace relay::edge {
 
-class PublishWaiters;
-class HealthApi;
-struct SseContext;
-class QaApi;
-struct WebsocketContext;
-class StatsCounters;
-
-// What every session shares; owned by the Server and outliving all sessions.
-struct SessionContext {
-  const Router& router;
-  ConnectionRegistry& registry;
-  PublishWaiters& waiters;
-  StatsCounters& stats;
-  std::chrono::milliseconds read_timeout;
-  uint32_t max_header_bytes;
-  uint64_t max_body_bytes;
-  // The Q&A under /api/qa/ (REST and the WebSocket upgrade); null when it is off.
-  const QaApi* qa_api = nullptr;
-  const WebsocketContext* websocket = nullptr;
-  // /metrics, /api/incidents and POST /api/qoe; null when health is off.
-  const HealthApi* health_api = nullptr;
-  const SseContext* sse = nullptr;  // the dashboard's event stream
-};
-
-class HttpSession : public std::enable_shared_from_this<HttpSession>, public Connection {
+// Stream is PlainStream or TlsStream (after its handshake); both are instantiated
+// in http_session.cpp.
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, public Connection {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionContext& context);
+  // `slot` is the connection's place under the connection caps; it passes on to
+  // a WebSocket or event stream the connection turns into.
+  HttpSession(Stream&& stream, const SessionContext& context, ConnectionSlot slot = {});
   ~HttpSession() override;
 
   void run();
   // Safe from any thread; pending reads and writes end with operation_aborted.
   void close() override;
+  // Safe from any thread: a held request is answered now (as at its deadline), a
+  // request being read or answered completes with "Connection: close", and a
+  // connection waiting for its next request is closed.
+  void drain() override;
 
  private:
   void do_read();
+  void on_first_bytes(boost::beast::error_code ec, std::size_t bytes_transferred);
+  void read_header();
+  void on_header(boost::beast::error_code ec, std::size_t bytes_transferred);
   void on_read(boost::beast::error_code ec, std::size_t bytes_transferred);
+  // True when the read error was answered or ended the connection.
+  bool handle_read_error(boost::beast::error_code ec);
   void respond(Response response);
   void begin_hold(const Hold& hold);
   void on_publish();
@@ -72,9 +65,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Con
   void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
   void do_close();
   void do_lingering_close();
+  void watch_idle();
+  auto& lowest() { return boost::beast::get_lowest_layer(stream_); }
+
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   void on_linger(boost::beast::error_code ec, std::size_t bytes_transferred);
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   // Re-created for every request: a Beast parser reads exactly one message.
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
@@ -90,11 +87,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Con
   bool close_after_write_ = false;
   bool linger_after_write_ = false;
   bool closed_ = false;
+  // Between requests, waiting for the first byte of the next one.
+  bool waiting_ = false;
+  bool served_any_ = false;  // the first request gets the header timeout from the connect on
+  bool draining_ = false;    // shutting down: no request after the one in flight
+  bool writing_ = false;     // a response is on its way
+  std::chrono::steady_clock::time_point request_started_;
   size_t lingered_bytes_ = 0;
+  ConnectionSlot slot_;
   const SessionContext& context_;
   const uint64_t id_;
   std::string peer_;
   std::string peer_address_;  // without the port
 };
+
+extern template class HttpSession<PlainStream>;
+extern template class HttpSession<TlsStream>;
 
 }  // namespace relay::edge

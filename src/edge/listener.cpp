@@ -5,15 +5,90 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
+#include <atomic>
+#include <string>
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "edge/connection_limiter.hpp"
 #include "edge/fail.hpp"
+#include "edge/http2_session.hpp"
+#include "edge/live_limits.hpp"
+#include "edge/stats.hpp"
+#include "edge/tls_context.hpp"
 
 namespace relay::edge {
 namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Listener::Listener(net::io_context& ioc, tcp::acceptor acceptor, const SessionContext& context)
-    : ioc_(ioc), acceptor_(std::move(acceptor)), retry_timer_(acceptor_.get_executor()), context_(context) {}
+namespace {
+
+// A connection over a cap gets a fixed answer without its request being read:
+// parsing is the work the cap is there to save. The answer and the wait for the
+// client to hang up share one short deadline (closing before the client has read
+// would reset the connection and lose the answer), and only so many refusals run
+// at once, so a flood cannot make the refusals themselves the load.
+constexpr auto kRefusalTime = std::chrono::seconds(2);
+constexpr int kMaxRefusalsInFlight = 256;
+constexpr int kRetryAfterSeconds = 5;
+std::atomic<int> g_refusals_in_flight{0};
+
+const std::string& refusal_text() {
+  static const std::string text = [] {
+    constexpr std::string_view body = "too many connections, retry in a few seconds\n";
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: seminar-relay\r\nRetry-After: {}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\n"
+        "Connection: close\r\n\r\n{}",
+        kRetryAfterSeconds, body.size(), body);
+  }();
+  return text;
+}
+
+class Refusal : public std::enable_shared_from_this<Refusal> {
+ public:
+  explicit Refusal(tcp::socket socket) : stream_(std::move(socket)) {}
+  ~Refusal() { g_refusals_in_flight.fetch_sub(1, std::memory_order_relaxed); }
+
+  void run() {
+    stream_.expires_after(kRefusalTime);
+    net::async_write(stream_, net::buffer(refusal_text()), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return;
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->discard();
+    });
+  }
+
+ private:
+  void discard() {
+    stream_.async_read_some(net::buffer(sink_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) self->discard();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  char sink_[1024];
+};
+
+// TLS connections are closed without an answer: a handshake costs more than the refusal saves.
+void refuse(tcp::socket socket, bool tls) {
+  if (tls || g_refusals_in_flight.fetch_add(1, std::memory_order_relaxed) >= kMaxRefusalsInFlight) {
+    if (!tls) g_refusals_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    beast::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  std::make_shared<Refusal>(std::move(socket))->run();
+}
+
+}  // namespace
+
+Listener::Listener(net::io_context& ioc, tcp::acceptor acceptor, const SessionContext& context,
+                   net::ssl::context* tls)
+    : ioc_(ioc), acceptor_(std::move(acceptor)), retry_timer_(acceptor_.get_executor()), context_(context), tls_(tls) {}
 
 void Listener::run() {
   net::dispatch(acceptor_.get_executor(), beast::bind_front_handler(&Listener::do_accept, shared_from_this()));
@@ -43,8 +118,43 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  std::make_shared<HttpSession>(std::move(socket), context_)->run();
+  ConnectionSlot slot;
+  if (context_.connections) {
+    beast::error_code address_ec;
+    const auto remote = socket.remote_endpoint(address_ec);
+    const Admission admission =
+        context_.connections->admit(address_ec ? std::string("?") : remote.address().to_string(), slot);
+    if (admission != Admission::admitted) {
+      context_.stats.connection_refused(admission == Admission::over_address_cap);
+      refuse(std::move(socket), tls_ != nullptr);
+      return do_accept();
+    }
+  }
+  if (tls_)
+    start_tls(std::move(socket), std::move(slot));
+  else
+    std::make_shared<HttpSession<PlainStream>>(PlainStream(std::move(socket)), context_, std::move(slot))->run();
   do_accept();
+}
+
+void Listener::start_tls(tcp::socket socket, ConnectionSlot slot) {
+  // The handshake is bounded like a request header, so a client that connects and
+  // says nothing is cut as it would be on the plain port.
+  auto stream = std::make_shared<TlsStream>(std::move(socket), *tls_);
+  auto held = std::make_shared<ConnectionSlot>(std::move(slot));
+  beast::get_lowest_layer(*stream).expires_after(context_.limits ? context_.limits->header_timeout()
+                                                                 : context_.read_timeout);
+  stream->async_handshake(net::ssl::stream_base::server, [stream, held, &context = context_](beast::error_code ec) {
+    if (ec) return fail(ec, "TLS handshake");
+    beast::get_lowest_layer(*stream).expires_never();
+    if (negotiated_h2(stream->native_handle())) {
+      beast::error_code peer_ec;
+      auto peer = beast::get_lowest_layer(*stream).socket().remote_endpoint(peer_ec);
+      std::string address = peer_ec ? "?" : peer.address().to_string();
+      return std::make_shared<Http2Session>(std::move(*stream), context, std::move(address), std::move(*held))->run();
+    }
+    std::make_shared<HttpSession<TlsStream>>(std::move(*stream), context, std::move(*held))->run();
+  });
 }
 
 }  // namespace relay::edge

@@ -50,6 +50,17 @@ std::string render_metrics(const MetricsInputs& in) {
   auto& input_height = m.gauge("seminar_relay_input_height_pixels", "Input picture height, before scaling");
   auto& input_age = m.gauge("seminar_relay_input_last_frame_age_seconds", "Time since the input's newest picture");
   auto& input_reconnects = m.counter("seminar_relay_input_reconnects_total", "Reconnects of this input");
+  auto& input_dropped = m.counter("seminar_relay_input_frames_dropped_total",
+                                  "Input frames the normaliser dropped to hold the ladder's frame rate "
+                                  "(an input faster than it, or with repeated timestamps)");
+  auto& input_duplicated = m.counter("seminar_relay_input_frames_duplicated_total",
+                                     "Input frames the normaliser repeated to fill gaps "
+                                     "(an input slower than the ladder's frame rate, or losing frames)");
+  auto& input_late = m.counter("seminar_relay_input_frames_late_total",
+                               "Input frames the source pipeline dropped as too late (GStreamer QoS)");
+  auto& input_keyframes = m.gauge("seminar_relay_input_keyframe_interval_seconds",
+                                  "Media time between the compressed input's keyframes, or since the newest one "
+                                  "when that is longer; absent for raw inputs");
   for (const auto& i : in.ingest.inputs) {
     health::Labels role{{"role", i.role}};
     input_up.add(role, i.state == "receiving" ? 1 : 0);
@@ -59,6 +70,10 @@ std::string render_metrics(const MetricsInputs& in) {
     input_height.add(role, i.height);
     if (i.last_frame_age_ms >= 0) input_age.add(role, i.last_frame_age_ms / 1000.0);
     input_reconnects.add(role, static_cast<double>(i.reconnects));
+    input_dropped.add(role, static_cast<double>(i.frames_dropped));
+    input_duplicated.add(role, static_cast<double>(i.frames_duplicated));
+    input_late.add(role, static_cast<double>(i.frames_late));
+    if (i.keyframe_interval_s) input_keyframes.add(role, *i.keyframe_interval_s);
   }
 
   auto& segments = m.counter("seminar_relay_rendition_segments_total", "Segments published (the newest media sequence number)");
@@ -120,6 +135,10 @@ std::string render_metrics(const MetricsInputs& in) {
       .add(static_cast<double>(in.edge.connections_open));
   m.counter("seminar_relay_http_connections_accepted_total", "Connections accepted")
       .add(static_cast<double>(in.edge.connections_accepted));
+  auto& refused = m.counter("seminar_relay_http_connections_refused_total",
+                            "Connections answered 503 and closed, by the cap they were over");
+  refused.add({{"cap", "per_ip"}}, static_cast<double>(in.edge.connections_refused_per_ip));
+  refused.add({{"cap", "total"}}, static_cast<double>(in.edge.connections_refused_total_cap));
   m.gauge("seminar_relay_http_requests_held", "Playlist and part requests waiting for media (blocking reload)")
       .add(static_cast<double>(in.edge.requests_held));
   m.counter("seminar_relay_http_holds_timed_out_total", "Held requests answered 503 because nothing arrived in time")
@@ -129,6 +148,11 @@ std::string render_metrics(const MetricsInputs& in) {
       .add(static_cast<double>(in.edge.feed_messages));
   m.counter("seminar_relay_qa_feeds_too_slow_total", "Q&A feeds closed for not keeping up")
       .add(static_cast<double>(in.edge.feeds_too_slow));
+  if (in.pending_questions) {
+    auto& pending = m.gauge("seminar_relay_qa_pending_questions", "Questions waiting for a moderator, by room id");
+    for (const auto& [room, count] : *in.pending_questions)
+      pending.add({{"room", fmt::format("{}", room)}}, static_cast<double>(count));
+  }
 
   auto& firing = m.gauge("seminar_relay_alert_firing", "1 while the alert rule fires");
   for (const char* rule : health::kAlertRuleNames) {
@@ -138,10 +162,24 @@ std::string render_metrics(const MetricsInputs& in) {
   }
   m.counter("seminar_relay_alerts_fired_total", "Alerts fired since start").add(static_cast<double>(in.alerts_fired));
 
+  if (in.viewers) {
+    // Every rendition, 0 included, so a rendition nobody watches is a 0 and not a gap.
+    auto& viewers = m.gauge("seminar_relay_viewers",
+                            "Playback sessions whose newest playlist or media request in the viewer window "
+                            "(X-Playback-Session-Id) was for this rendition");
+    for (const auto& name : in.store.names()) {
+      auto it = in.viewers->by_rendition.find(name);
+      viewers.add({{"rendition", name}}, it == in.viewers->by_rendition.end() ? 0 : static_cast<double>(it->second));
+    }
+    m.counter("seminar_relay_viewer_requests_untracked_total",
+              "Media requests of playback sessions left uncounted because the most sessions are tracked already")
+        .add(static_cast<double>(in.viewers->untracked_requests));
+  }
   if (in.qoe) {
     const health::QoeSummary& q = *in.qoe;
-    m.gauge("seminar_relay_viewers", "Playback sessions that reported in the last 30 s").add(q.viewers);
-    auto& by_rendition = m.gauge("seminar_relay_viewers_by_rendition", "Viewers by the rendition they play");
+    m.gauge("seminar_relay_qoe_sessions", "Playback sessions that sent a QoE report in the last 30 s").add(q.viewers);
+    auto& by_rendition =
+        m.gauge("seminar_relay_qoe_sessions_by_rendition", "Reporting playback sessions by the rendition they play");
     for (const auto& [name, count] : q.viewers_by_rendition) by_rendition.add({{"rendition", name}}, count);
     auto& latency = m.summary("seminar_relay_viewer_latency_seconds",
                               "Latency behind live of the viewers that reported in the last 30 s");

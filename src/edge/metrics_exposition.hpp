@@ -10,8 +10,10 @@
 #include "edge/stats.hpp"
 #include "health/alerts.hpp"
 #include "health/ingest_status.hpp"
+#include "health/monitor.hpp"
 #include "health/process_stats.hpp"
 #include "health/qoe.hpp"
+#include "health/viewer_sessions.hpp"
 #include "hls/store.hpp"
 
 namespace relay::edge {
@@ -32,6 +34,8 @@ struct MetricsInputs {
   uint64_t alerts_fired = 0;
   std::optional<health::ProcessStats> process;
   std::optional<health::QoeSummary> qoe;
+  std::optional<health::ViewerSessions::Count> viewers;  // from the media requests
+  std::optional<health::PendingQuestions> pending_questions;
 };
 
 std::string render_metrics(const MetricsInputs& in);

@@ -15,6 +15,7 @@
 #include "edge/byte_range.hpp"
 #include "edge/delivery_directives.hpp"
 #include "edge/etag.hpp"
+#include "edge/gzip.hpp"
 #include "edge/health_report.hpp"
 #include "edge/request_target.hpp"
 #include "hls/blocking.hpp"
@@ -30,23 +31,53 @@ constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kSegmentCacheControl = "public, max-age=31536000, immutable";
 constexpr std::string_view kInitCacheControl = "public, max-age=60";
 constexpr std::string_view kStaticCacheControl = "public, max-age=300";
+// The player's playback session id (AVPlayer sends it; the attendee page adds it
+// to hls.js's requests): who counts as a viewer of which rendition.
+constexpr std::string_view kPlaybackSessionHeader = "X-Playback-Session-Id";
 
-// IMF-fixdate (RFC 9110 §5.6.7), written by hand because strftime follows the locale.
-std::string http_date(std::time_t t) {
+// The current time as an IMF-fixdate (RFC 9110 §5.6.7), written by hand because
+// strftime follows the locale. It changes once a second, so each thread formats
+// it once a second rather than once a response.
+std::string_view http_date_now() {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
-                     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  thread_local std::time_t formatted = -1;
+  thread_local char text[32];
+  thread_local size_t size = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != formatted) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    size = fmt::format_to_n(text, sizeof text, "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[tm.tm_wday],
+                            tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec)
+               .size;
+    formatted = now;
+  }
+  return {text, size};
 }
 
 void set_common_headers(Response& res) {
   res.set(http::field::server, kServerName);
-  res.set(http::field::date, http_date(std::time(nullptr)));
+  res.set(http::field::date, http_date_now());
   res.set("X-Content-Type-Options", "nosniff");
 }
+
+// An entity tag formatted on the stack: media requests make one each, and a
+// response copies it into its header anyway.
+class EtagText {
+ public:
+  template <typename... Args>
+  explicit EtagText(fmt::format_string<Args...> format, Args&&... args) {
+    buffer_.push_back('"');
+    fmt::format_to(std::back_inserter(buffer_), format, std::forward<Args>(args)...);
+    buffer_.push_back('"');
+  }
+  std::string_view view() const { return {buffer_.data(), buffer_.size()}; }
+
+ private:
+  fmt::basic_memory_buffer<char, 128> buffer_;
+};
 
 std::string random_boot_id() {
   std::random_device rd;
@@ -164,6 +195,8 @@ Router::Router(const config::Config& cfg, const hls::Store& store, const health:
       playlist_cache_control_(fmt::format(
           "public, max-age={}", std::max<int64_t>(1, static_cast<int64_t>(std::floor(cfg.hls.segment_duration_s / 2))))),
       options_(options),
+      // A plain and a delta form per media playlist, and the master playlist.
+      playlists_(2 * store.rendition_count() + 1),
       boot_id_(random_boot_id()),
       started_(std::chrono::steady_clock::now()) {}
 
@@ -251,21 +284,24 @@ Routed Router::route_get(const RequestHeader& req, std::string_view path, std::s
 
 Response Router::serve_static(const RequestHeader& req, const StaticFile* file) const {
   if (!file) return not_found();
-  return serve(req, {file->data, file->content_type, file->etag, std::string(kStaticCacheControl), true});
+  return serve(req, {file->data, file->content_type, file->etag, kStaticCacheControl, true});
 }
 
 Response Router::serve_master(const RequestHeader& req) const {
   hls::Bytes master = store_.master();
   if (!master || master->empty()) return not_ready("the master playlist");
-  // The master playlist has no version; its content is small and identifies it.
-  std::string tag = fmt::format("m-{:016x}", content_hash(*master));
-  return serve_playlist_text(req, std::move(master), tag, playlist_cache_control_);
+  auto served = playlists_.get(playlists_.size() - 1, master, 0, [&] {
+    // The master playlist has no version; its content is small and identifies it.
+    return std::make_shared<const ServedPlaylist>(master, fmt::format("m-{:016x}", content_hash(*master)));
+  });
+  return serve_playlist_text(req, *served, playlist_cache_control_);
 }
 
 Routed Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const {
   auto index = store_.find(name);
   if (!index) return not_found();
+  if (monitor_) monitor_->viewers().record(req[kPlaybackSessionHeader], store_.names()[*index], now_monotonic_ms());
   // One snapshot per request: playlist, init and segment then all come from the same publish.
   auto snapshot = store_.rendition(*index);
   if (!snapshot) return not_found();
@@ -274,18 +310,17 @@ Routed Router::serve_rendition(const RequestHeader& req, std::string_view name, 
   if (file == "init.mp4") {
     if (!snapshot->init) return not_ready("the init section");
     // An encoder restart may produce a different init section under the same URL.
-    std::string etag = make_etag(fmt::format("i-{}-{:016x}", name, content_hash(*snapshot->init)));
-    return serve(req, {snapshot->init, kMediaType, std::move(etag), std::string(kInitCacheControl), true});
+    EtagText etag("i-{}-{:016x}", name, content_hash(*snapshot->init));
+    return serve(req, {snapshot->init, kMediaType, etag.view(), kInitCacheControl, true});
   }
   if (auto msn = parse_segment_name(file, snapshot->segment_extension)) {
     auto it = snapshot->segments.find(*msn);
     if (it == snapshot->segments.end() || !it->second || !it->second->data) return not_found();
     const hls::Segment& segment = *it->second;
     // msn alone repeats after a restart; the capture time and size make the tag unique.
-    std::string etag =
-        make_etag(fmt::format("s-{}-{}-{}-{}", name, segment.msn, segment.data->size(), segment.pdt_epoch_ms));
+    EtagText etag("s-{}-{}-{}-{}", name, segment.msn, segment.data->size(), segment.pdt_epoch_ms);
     auto type = snapshot->segment_extension == "ts" ? kTransportStreamType : kMediaType;
-    return serve(req, {segment.data, type, std::move(etag), std::string(kSegmentCacheControl), true});
+    return serve(req, {segment.data, type, etag.view(), kSegmentCacheControl, true});
   }
   if (auto part = parse_part_name(file)) return serve_part(req, *index, *snapshot, part->first, part->second);
   return not_found();
@@ -320,53 +355,55 @@ Routed Router::serve_media_playlist(const RequestHeader& req, size_t index, cons
   }
 
   const bool delta = directives.skip && snapshot.playlist_delta;
-  hls::Bytes text = delta ? snapshot.playlist_delta : snapshot.playlist;
-  std::string tag = fmt::format("p-{}-{}-{}{}", boot_id_, store_.names()[index], snapshot.version, delta ? "-d" : "");
-  if (low_latency) {
-    // Other renditions advance on their own, so their reports are current per response.
-    std::string reports = hls::rendition_reports(store_, index);
-    if (!reports.empty()) {
-      std::string joined;
-      joined.reserve(text->size() + reports.size() + 1);
-      joined = *text;
-      if (!joined.empty() && joined.back() != '\n') joined += '\n';
-      joined += reports;
-      tag += fmt::format("-{:016x}", content_hash(reports));
-      text = hls::make_bytes(std::move(joined));
-    }
-  }
+  const hls::Bytes& text = delta ? snapshot.playlist_delta : snapshot.playlist;
+  // Other renditions advance on their own, so an LL-HLS playlist with their reports
+  // changes with every publish of any rendition: the store's generation, read
+  // after this snapshot, says when. Otherwise the packager's bytes are all there is.
+  const bool with_reports = low_latency && store_.rendition_count() > 1;
+  const uint64_t generation = with_reports ? store_.generation() : 0;
+  auto served = playlists_.get(2 * index + (delta ? 1 : 0), text, generation, [&] {
+    std::string tag =
+        fmt::format("p-{}-{}-{}{}", boot_id_, store_.names()[index], snapshot.version, delta ? "-d" : "");
+    std::string reports = with_reports ? hls::rendition_reports(store_, index) : std::string();
+    if (reports.empty()) return std::make_shared<const ServedPlaylist>(text, tag);
+    std::string joined;
+    joined.reserve(text->size() + reports.size() + 1);
+    joined = *text;
+    if (!joined.empty() && joined.back() != '\n') joined += '\n';
+    joined += reports;
+    tag += fmt::format("-{:016x}", content_hash(reports));
+    return std::make_shared<const ServedPlaylist>(hls::make_bytes(std::move(joined)), tag);
+  });
   // rfc8216bis Appendix B: a blocking response stays right for 6 target durations,
   // and caches key on the whole URL, so one origin request serves every player
   // asking for the same part.
-  std::string cache_control =
-      directives.msn ? fmt::format("public, max-age={}", 6 * target) : playlist_cache_control_;
-  return serve_playlist_text(req, std::move(text), tag, std::move(cache_control));
+  if (!directives.msn) return serve_playlist_text(req, *served, playlist_cache_control_);
+  char blocking_cache_control[40];
+  auto written = fmt::format_to_n(blocking_cache_control, sizeof blocking_cache_control, "public, max-age={}",
+                                  6 * target);
+  return serve_playlist_text(req, *served, std::string_view(blocking_cache_control, written.size));
 }
 
 Routed Router::serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
                           uint64_t msn, size_t part_index) const {
   if (const hls::Part* part = snapshot.find_part(msn, part_index); part && part->data) {
     // A part's msn and index repeat after a restart; the boot id keeps the tags apart.
-    std::string etag = make_etag(
-        fmt::format("pt-{}-{}-{}-{}-{}", boot_id_, store_.names()[index], msn, part_index, part->data->size()));
-    return serve(req, {part->data, kMediaType, std::move(etag), std::string(kSegmentCacheControl), true});
+    EtagText etag("pt-{}-{}-{}-{}-{}", boot_id_, store_.names()[index], msn, part_index, part->data->size());
+    return serve(req, {part->data, kMediaType, etag.view(), kSegmentCacheControl, true});
   }
   if (snapshot.part_target_s > 0 && is_next_part(snapshot, msn, part_index))
     return make_hold(Hold::Kind::part, index, target_duration(snapshot));
   return not_found();
 }
 
-Response Router::serve_playlist_text(const RequestHeader& req, hls::Bytes text, std::string_view tag,
-                                     std::string cache_control) const {
+Response Router::serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
+                                     std::string_view cache_control) const {
   Response res;
   if (accepts_gzip(req[http::field::accept_encoding])) {
-    // Another representation, so another strong entity tag.
-    std::string etag = make_etag(fmt::format("{}-gz", tag));
-    hls::Bytes compressed = gzip_cache_.compress(etag, *text);
-    res = serve(req, {std::move(compressed), kPlaylistType, std::move(etag), std::move(cache_control), false});
+    res = serve(req, {playlist.gzip(), kPlaylistType, playlist.gzip_etag(), cache_control, false});
     if (res.result() == http::status::ok) res.set(http::field::content_encoding, "gzip");
   } else {
-    res = serve(req, {std::move(text), kPlaylistType, make_etag(tag), std::move(cache_control), false});
+    res = serve(req, {playlist.text(), kPlaylistType, playlist.etag(), cache_control, false});
   }
   res.set(http::field::vary, "Accept-Encoding");
   return res;
@@ -393,7 +430,7 @@ Response Router::serve_health(const RequestHeader& req) const {
   // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
   std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string etag = make_etag(fmt::format("h-{:016x}", content_hash(body)));
-  return serve(req, {hls::make_bytes(std::move(body)), kJsonType, std::move(etag), "no-store", false});
+  return serve(req, {hls::make_bytes(std::move(body)), kJsonType, etag, "no-store", false});
 }
 
 Response Router::serve(const RequestHeader& req, const Resource& resource) const {
@@ -441,7 +478,7 @@ Response Router::preflight() const {
   Response res{http::status::no_content, 11};
   res.set(http::field::allow, kAllowedMethods);
   res.set(http::field::access_control_allow_methods, kAllowedMethods);
-  res.set(http::field::access_control_allow_headers, "Range");
+  res.set(http::field::access_control_allow_headers, fmt::format("Range, {}", kPlaybackSessionHeader));
   res.set(http::field::access_control_max_age, "600");
   return res;
 }

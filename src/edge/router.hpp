@@ -14,7 +14,7 @@
 
 #include "config/config.hpp"
 #include "edge/bytes_body.hpp"
-#include "edge/gzip.hpp"
+#include "edge/playlist_cache.hpp"
 #include "edge/router_options.hpp"
 #include "edge/static_files.hpp"
 #include "health/ingest_status.hpp"
@@ -67,11 +67,12 @@ class Router {
   Response expire(const RequestHeader& req, const Hold& hold) const;
 
  private:
+  // What serve() needs to answer; the views live at least as long as the call.
   struct Resource {
     hls::Bytes data;
     std::string_view content_type;
-    std::string etag;
-    std::string cache_control;
+    std::string_view etag;
+    std::string_view cache_control;
     bool ranges = false;  // media and static files honour Range; playlists change, so they do not
   };
 
@@ -85,8 +86,8 @@ class Router {
                               std::string_view query) const;
   Routed serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot, uint64_t msn,
                     size_t part_index) const;
-  Response serve_playlist_text(const RequestHeader& req, hls::Bytes text, std::string_view tag,
-                               std::string cache_control) const;
+  Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
+                               std::string_view cache_control) const;
   Response serve_health(const RequestHeader& req) const;
   Response serve(const RequestHeader& req, const Resource& resource) const;
   Response preflight() const;
@@ -97,14 +98,14 @@ class Router {
 
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
-  const health::Monitor* monitor_;  // alerts for /api/health; may be null
+  const health::Monitor* monitor_;  // alerts for /api/health, viewers seen in media requests; may be null
   const StaticFiles& files_;
   config::HlsConfig hls_;
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;
   std::string playlist_cache_control_;
   RouterOptions options_;
-  mutable GzipCache gzip_cache_{64};
+  mutable PlaylistCache playlists_;
   // Playlist versions restart at 0 with the process; mixing this into playlist
   // ETags keeps a cache from answering 304 with a playlist of the previous run.
   std::string boot_id_;

@@ -1,7 +1,9 @@
 #include "edge/server.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -9,21 +11,25 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/health_api.hpp"
 #include "edge/health_sampler.hpp"
 #include "edge/http_session.hpp"
 #include "edge/listener.hpp"
+#include "edge/live_limits.hpp"
 #include "edge/publish_waiters.hpp"
 #include "edge/qa_api.hpp"
 #include "edge/router.hpp"
 #include "edge/sse_session.hpp"
 #include "edge/static_files.hpp"
+#include "edge/tls_context.hpp"
 #include "edge/websocket_session.hpp"
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
@@ -58,12 +64,39 @@ tcp::endpoint parse_listen(const std::string& listen) {
   return {address, port};
 }
 
+tcp::acceptor open_acceptor(net::io_context& ioc, const std::string& listen) {
+  tcp::endpoint endpoint = parse_listen(listen);
+  tcp::acceptor acceptor(net::make_strand(ioc));
+  auto check = [&](boost::system::error_code ec) {
+    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", listen, ec.message()));
+  };
+  boost::system::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  check(ec);
+  // Lets a restarted relay bind while old connections sit in TIME_WAIT; on Linux it
+  // does not let two listeners share the port.
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  check(ec);
+  acceptor.bind(endpoint, ec);
+  check(ec);
+  acceptor.listen(net::socket_base::max_listen_connections, ec);
+  check(ec);
+  return acceptor;
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
        qa::Service* qa, health::Monitor* monitor)
-      : cfg(cfg), store(store), ingest(ingest), options(options), qa(qa), monitor(monitor) {}
+      : cfg(cfg),
+        store(store),
+        ingest(ingest),
+        options(options),
+        qa(qa),
+        monitor(monitor),
+        limits(cfg.edge),
+        connections(limits) {}
 
   // Samples the stream for the alert rules; runs on its own strand.
   void schedule_health_sample() {
@@ -96,6 +129,8 @@ struct Server::Impl {
   // Everything a session refers to is declared before io_context, so it is still
   // alive when the io_context destroys any handler (and session) it still holds.
   StaticFiles static_files;
+  LiveLimits limits;
+  ConnectionLimiter connections;
   std::unique_ptr<Router> router;
   ConnectionRegistry registry;
   std::unique_ptr<PublishWaiters> waiters;
@@ -107,8 +142,11 @@ struct Server::Impl {
   std::unique_ptr<HealthSampler> sampler;
   std::unique_ptr<WebsocketContext> websocket_context;
   std::unique_ptr<SessionContext> session_context;
+  std::unique_ptr<net::ssl::context> tls;  // the HTTPS port's certificate and settings
   std::unique_ptr<net::io_context> ioc;
   std::shared_ptr<Listener> listener;
+  std::shared_ptr<Listener> tls_listener;
+  uint16_t tls_port = 0;
   std::vector<std::thread> threads;
   std::unique_ptr<net::steady_timer> vote_timer;
   bool vote_timer_stopped = false;  // touched only on the timer's strand
@@ -118,7 +156,7 @@ struct Server::Impl {
   uint16_t port = 0;
 
   std::mutex lifecycle_mutex;
-  enum class State { idle, running, stopped } state = State::idle;
+  enum class State { idle, running, draining, stopped } state = State::idle;
 };
 
 Server::Server(const config::Config& cfg, hls::Store& store, health::IngestStatus& ingest, RouterOptions options,
@@ -134,26 +172,16 @@ void Server::start() {
   const config::EdgeConfig& edge = s.cfg.edge;
   auto log = relay::log::get("edge");
 
-  tcp::endpoint endpoint = parse_listen(edge.listen);
   const int threads = edge.threads < 1 ? 1 : edge.threads;
   auto ioc = std::make_unique<net::io_context>(threads);
-
-  tcp::acceptor acceptor(net::make_strand(*ioc));
-  auto check = [&](boost::system::error_code ec) {
-    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", edge.listen, ec.message()));
-  };
-  boost::system::error_code ec;
-  acceptor.open(endpoint.protocol(), ec);
-  check(ec);
-  // Lets a restarted relay bind while old connections sit in TIME_WAIT; on Linux it
-  // does not let two listeners share the port.
-  acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  check(ec);
-  acceptor.bind(endpoint, ec);
-  check(ec);
-  acceptor.listen(net::socket_base::max_listen_connections, ec);
-  check(ec);
+  tcp::acceptor acceptor = open_acceptor(*ioc, edge.listen);
   s.port = acceptor.local_endpoint().port();
+  std::optional<tcp::acceptor> tls_acceptor;
+  if (!edge.tls_listen.empty()) {
+    s.tls = make_tls_context(edge.tls_cert_file, edge.tls_key_file, /*offer_h2=*/true);
+    tls_acceptor.emplace(open_acceptor(*ioc, edge.tls_listen));
+    s.tls_port = tls_acceptor->local_endpoint().port();
+  }
 
   s.static_files = StaticFiles::load(edge.web_dir, edge.node_modules_dir);
   s.router = std::make_unique<Router>(s.cfg, s.store, s.ingest, s.static_files, s.options, s.monitor);
@@ -167,6 +195,8 @@ void Server::start() {
       static_cast<uint32_t>(edge.max_header_bytes),
       static_cast<uint64_t>(edge.max_body_bytes),
   });
+  s.session_context->limits = &s.limits;
+  s.session_context->connections = &s.connections;
   if (s.qa) {
     s.qa_api = std::make_unique<QaApi>(*s.qa);
     s.websocket_context = std::make_unique<WebsocketContext>(
@@ -182,6 +212,10 @@ void Server::start() {
   s.ioc = std::move(ioc);
   s.listener = std::make_shared<Listener>(*s.ioc, std::move(acceptor), *s.session_context);
   s.listener->run();
+  if (tls_acceptor) {
+    s.tls_listener = std::make_shared<Listener>(*s.ioc, std::move(*tls_acceptor), *s.session_context, s.tls.get());
+    s.tls_listener->run();
+  }
   if (s.qa) {
     s.vote_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
     s.schedule_vote_flush();
@@ -208,20 +242,56 @@ void Server::start() {
   }
   s.state = Impl::State::running;
   log->info("listening on {} (port {}), {} worker threads", edge.listen, s.port, threads);
+  if (s.tls_listener) log->info("TLS listening on {} (port {})", edge.tls_listen, s.tls_port);
 }
 
 uint16_t Server::port() const { return impl_->port; }
+uint16_t Server::tls_port() const { return impl_->tls_port; }
+
+void Server::reload(const config::EdgeConfig& edge) {
+  impl_->limits.set(edge);
+  relay::log::get("edge")->info(
+      "limits reloaded: header {} s, idle {} s, read {} s, header {} B, body {} B, {} connections ({} per address)",
+      edge.header_timeout_s, edge.idle_timeout_s, edge.read_timeout_s, edge.max_header_bytes, edge.max_body_bytes,
+      edge.max_connections, edge.max_connections_per_ip);
+}
+
+void Server::drain() {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.lifecycle_mutex);
+  if (s.state != Impl::State::running) return;
+  s.state = Impl::State::draining;
+  auto log = relay::log::get("edge");
+  s.listener->stop();
+  if (s.tls_listener) s.tls_listener->stop();
+  // Held requests are answered by their sessions' drain(); after this a request
+  // that would be held is answered at once.
+  s.registry.drain_all();
+  s.waiters->close();
+  const auto grace = s.limits.shutdown_grace();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  size_t open = s.registry.size();
+  log->info("draining {} connections for up to {} ms", open, grace.count());
+  while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    lock.lock();
+    open = s.registry.size();
+  }
+  if (open > 0) log->info("{} connections still open after the grace time; closing them", open);
+}
 
 void Server::stop() {
   Impl& s = *impl_;
   std::lock_guard lock(s.lifecycle_mutex);
-  if (s.state != Impl::State::running) {
+  if (s.state != Impl::State::running && s.state != Impl::State::draining) {
     s.state = Impl::State::stopped;
     return;
   }
   // Once the acceptor and every socket are closed nothing is left to wait for, so
   // the workers' run() returns on its own and no handler is abandoned mid-way.
   s.listener->stop();
+  if (s.tls_listener) s.tls_listener->stop();
   // No wake is posted after this, and a request that would be held is answered at once.
   s.waiters->close();
   s.registry.close_all();

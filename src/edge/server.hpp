@@ -37,6 +37,17 @@ class Server {
   void start();
   // The bound port (edge.listen may ask for port 0); 0 before start().
   uint16_t port() const;
+  // The bound HTTPS port (edge.tls_listen); 0 without TLS or before start().
+  uint16_t tls_port() const;
+  // The graceful first half of a shutdown: stops accepting, answers held
+  // requests, lets responses in flight finish, closes idle connections, says
+  // "going away" (1001) on the Q&A WebSockets, and waits up to
+  // edge.shutdown_grace_s for the connections to end. stop() must follow.
+  // Must not be called from an edge worker thread.
+  void drain();
+  // Applies the edge limits that can change while serving (timeouts, caps,
+  // header and body limits); the rest of `edge` is ignored. Any thread.
+  void reload(const config::EdgeConfig& edge);
   // Stops accepting, answers no held request any more, closes every connection,
   // joins the threads. Idempotent.
   // Must not be called from an edge worker thread (it joins them).

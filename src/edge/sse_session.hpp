@@ -13,9 +13,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-
+#include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
+#include "edge/streams.hpp"
 
 namespace relay::edge {
 
@@ -26,9 +26,12 @@ struct SseContext {
   std::chrono::milliseconds write_timeout{10000};
 };
 
-class SseSession : public std::enable_shared_from_this<SseSession>, public Connection {
+// Stream is the HTTP session's PlainStream or TlsStream, taken over after the request.
+template <class Stream>
+class SseSession : public std::enable_shared_from_this<SseSession<Stream>>, public Connection {
  public:
-  SseSession(boost::asio::ip::tcp::socket&& socket, const SseContext& context);
+  // `slot` is the connection's place under the connection caps, from the HTTP session.
+  SseSession(Stream&& stream, const SseContext& context, ConnectionSlot slot = {});
   ~SseSession() override;
 
   // Sends the response header (with the HTTP version of the request) and starts the events.
@@ -40,12 +43,16 @@ class SseSession : public std::enable_shared_from_this<SseSession>, public Conne
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void on_timer(boost::beast::error_code ec);
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::asio::steady_timer timer_;
   const SseContext& context_;
   const uint64_t id_;
   std::string out_;
   bool closed_ = false;
+  ConnectionSlot slot_;
 };
+
+extern template class SseSession<PlainStream>;
+extern template class SseSession<TlsStream>;
 
 }  // namespace relay::edge

@@ -9,6 +9,11 @@ void StatsCounters::connection_opened() {
 
 void StatsCounters::connection_closed() { connections_open_.fetch_sub(1, std::memory_order_relaxed); }
 
+void StatsCounters::connection_refused(bool over_address_cap) {
+  (over_address_cap ? connections_refused_per_ip_ : connections_refused_total_cap_)
+      .fetch_add(1, std::memory_order_relaxed);
+}
+
 void StatsCounters::response_sent(unsigned status, uint64_t bytes) {
   // Beast only produces 3-digit codes; anything else lands in slot 0 rather than out of bounds.
   unsigned slot = status < kMaxStatus ? status : 0;
@@ -42,6 +47,8 @@ Stats StatsCounters::snapshot() const {
   Stats s;
   s.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
   s.connections_open = connections_open_.load(std::memory_order_relaxed);
+  s.connections_refused_per_ip = connections_refused_per_ip_.load(std::memory_order_relaxed);
+  s.connections_refused_total_cap = connections_refused_total_cap_.load(std::memory_order_relaxed);
   s.requests_held = requests_held_.load(std::memory_order_relaxed);
   s.holds_timed_out = holds_timed_out_.load(std::memory_order_relaxed);
   s.feeds_open = feeds_open_.load(std::memory_order_relaxed);

@@ -26,6 +26,10 @@ struct RouteStatusCount {
 struct Stats {
   uint64_t connections_accepted = 0;
   uint64_t connections_open = 0;
+  // Connections answered 503 and closed by the listener: over edge.max_connections_per_ip,
+  // and over edge.max_connections.
+  uint64_t connections_refused_per_ip = 0;
+  uint64_t connections_refused_total_cap = 0;
   uint64_t requests = 0;
   uint64_t bytes_out = 0;
   // Requests held open for a blocking playlist reload or a hinted part: a gauge,
@@ -44,6 +48,7 @@ class StatsCounters {
  public:
   void connection_opened();
   void connection_closed();
+  void connection_refused(bool over_address_cap);
   void response_sent(unsigned status, uint64_t bytes);
   // The same, also counted under the kind of resource the request was for.
   void response_sent(RouteLabel route, unsigned status, uint64_t bytes);
@@ -62,6 +67,8 @@ class StatsCounters {
 
   std::atomic<uint64_t> connections_accepted_{0};
   std::atomic<uint64_t> connections_open_{0};
+  std::atomic<uint64_t> connections_refused_per_ip_{0};
+  std::atomic<uint64_t> connections_refused_total_cap_{0};
   std::atomic<uint64_t> requests_held_{0};
   std::atomic<uint64_t> holds_timed_out_{0};
   std::atomic<uint64_t> feeds_open_{0};

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <fmt/format.h>
 
 #include "common/log.hpp"
@@ -37,32 +38,45 @@ constexpr size_t kMaxClientMessage = 4096;
 // pin gigabytes.
 constexpr int kSendBufferBytes = 64 * 1024;
 
+// The bare socket for a plain connection; the TLS stream with its deadlines off,
+// since the websocket layer's own timer watches the peer.
+tcp::socket take_layer(PlainStream&& stream) { return stream.release_socket(); }
+TlsStream take_layer(TlsStream&& stream) {
+  boost::beast::get_lowest_layer(stream).expires_never();
+  return std::move(stream);
+}
+
 }  // namespace
 
-WebsocketSession::WebsocketSession(tcp::socket&& socket, const WebsocketContext& context, QaSubscription subscription)
-    : ws_(std::move(socket)),
+template <class Stream>
+WebsocketSession<Stream>::WebsocketSession(Stream&& stream, const WebsocketContext& context, QaSubscription subscription,
+                                           ConnectionSlot slot)
+    : ws_(take_layer(std::move(stream))),
       close_timer_(ws_.get_executor()),
       context_(context),
       subscription_(std::move(subscription)),
-      id_(g_next_ws_id.fetch_add(1)) {
+      id_(g_next_ws_id.fetch_add(1)),
+      slot_(std::move(slot)) {
   context_.stats.feed_opened();
 }
 
-WebsocketSession::~WebsocketSession() {
+template <class Stream>
+WebsocketSession<Stream>::~WebsocketSession() {
   if (subscribed_) context_.service.unsubscribe(subscription_.room, this);
   context_.registry.remove(id_);
   context_.stats.feed_closed();
 }
 
-void WebsocketSession::run(FullRequest request) {
-  if (!context_.registry.add(id_, weak_from_this())) return;
+template <class Stream>
+void WebsocketSession<Stream>::run(FullRequest request) {
+  if (!context_.registry.add(id_, this->weak_from_this())) return;
   request_ = std::move(request);
-  net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+  net::dispatch(ws_.get_executor(), [self = this->shared_from_this()] {
     beast::error_code ignored;
-    self->ws_.next_layer().set_option(net::socket_base::send_buffer_size(kSendBufferBytes), ignored);
+    self->lowest_socket().set_option(net::socket_base::send_buffer_size(kSendBufferBytes), ignored);
     // Events are small and wanted at once: Nagle's algorithm with the peer's delayed
     // ACK would hold one back for up to 40 ms.
-    self->ws_.next_layer().set_option(tcp::no_delay(true), ignored);
+    self->lowest_socket().set_option(tcp::no_delay(true), ignored);
     websocket::stream_base::timeout timeout = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeout.idle_timeout = std::chrono::seconds(30);
     timeout.keep_alive_pings = true;
@@ -70,11 +84,12 @@ void WebsocketSession::run(FullRequest request) {
     self->ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, kServerName); }));
     self->ws_.read_message_max(kMaxClientMessage);
-    self->ws_.async_accept(self->request_, beast::bind_front_handler(&WebsocketSession::on_accept, self));
+    self->ws_.async_accept(self->request_, beast::bind_front_handler(&WebsocketSession<Stream>::on_accept, self));
   });
 }
 
-void WebsocketSession::on_accept(beast::error_code ec) {
+template <class Stream>
+void WebsocketSession<Stream>::on_accept(beast::error_code ec) {
   request_ = {};
   if (ec) return fail(ec, fmt::format("ws#{} accept", id_));
   if (closed_) return;
@@ -98,29 +113,33 @@ void WebsocketSession::on_accept(beast::error_code ec) {
   do_read();
 }
 
-void WebsocketSession::deliver(const qa::EventPtr& event) {
+template <class Stream>
+void WebsocketSession<Stream>::deliver(const qa::EventPtr& event) {
   if (!event->for_caller(subscription_.caller)) return;
-  net::post(ws_.get_executor(), [weak = weak_from_this(), event] {
+  net::post(ws_.get_executor(), [weak = this->weak_from_this(), event] {
     auto self = weak.lock();
     if (!self) return;
     self->send(event->for_caller(self->subscription_.caller));
   });
 }
 
-void WebsocketSession::send(qa::Message message) {
+template <class Stream>
+void WebsocketSession<Stream>::send(qa::Message message) {
   if (closing_ || closed_) return;
   if (queue_.size() - backlog_ >= context_.queue_limit) return close_slow();
   queue_.push_back(std::move(message));
   if (!writing_) do_write();
 }
 
-void WebsocketSession::do_write() {
+template <class Stream>
+void WebsocketSession<Stream>::do_write() {
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()), beast::bind_front_handler(&WebsocketSession::on_write, shared_from_this()));
+  ws_.async_write(net::buffer(*queue_.front()), beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
 }
 
-void WebsocketSession::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void WebsocketSession<Stream>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec) {
     fail(ec, fmt::format("ws#{} write", id_));
@@ -129,11 +148,13 @@ void WebsocketSession::on_write(beast::error_code ec, std::size_t) {
   queue_.pop_front();
   context_.stats.feed_message_sent();
   if (backlog_ > 0) --backlog_;
+  if (closing_ && going_away_) return do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));
   if (closing_) return do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
   if (!queue_.empty() && !closed_) do_write();
 }
 
-void WebsocketSession::close_slow() {
+template <class Stream>
+void WebsocketSession<Stream>::close_slow() {
   ws_log().info("ws#{} closed: {} messages waiting (qa.ws_queue_limit)", id_, queue_.size());
   context_.stats.feed_too_slow();
   closing_ = true;
@@ -145,29 +166,32 @@ void WebsocketSession::close_slow() {
     do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
   }
   close_timer_.expires_after(kCloseGrace);
-  close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec) self->teardown();
   });
 }
 
-void WebsocketSession::do_close(websocket::close_reason reason) {
+template <class Stream>
+void WebsocketSession<Stream>::do_close(websocket::close_reason reason) {
   if (closed_) return;
   // Leave the subscription now: nothing more is sent to this client.
   if (subscribed_) {
     context_.service.unsubscribe(subscription_.room, this);
     subscribed_ = false;
   }
-  ws_.async_close(reason, [self = shared_from_this()](beast::error_code ec) {
+  ws_.async_close(reason, [self = this->shared_from_this()](beast::error_code ec) {
     if (ec) fail(ec, fmt::format("ws#{} close", self->id_));
     self->teardown();
   });
 }
 
-void WebsocketSession::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession::on_read, shared_from_this()));
+template <class Stream>
+void WebsocketSession<Stream>::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession<Stream>::on_read, this->shared_from_this()));
 }
 
-void WebsocketSession::on_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void WebsocketSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   buffer_.consume(buffer_.size());
   if (ec) {
     // After teardown() the read ends with whatever the shut-down socket reports.
@@ -177,11 +201,34 @@ void WebsocketSession::on_read(beast::error_code ec, std::size_t) {
   do_read();
 }
 
-void WebsocketSession::close() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] { self->teardown(); });
+template <class Stream>
+void WebsocketSession<Stream>::close() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->teardown(); });
 }
 
-void WebsocketSession::teardown() {
+template <class Stream>
+void WebsocketSession<Stream>::drain() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+    if (self->closing_ || self->closed_) return;
+    // Not yet accepted: no WebSocket to say goodbye on.
+    if (!self->subscribed_) return self->teardown();
+    self->closing_ = true;
+    self->going_away_ = true;
+    if (self->writing_) {
+      self->queue_.erase(self->queue_.begin() + 1, self->queue_.end());
+    } else {
+      self->queue_.clear();
+      self->do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));
+    }
+    self->close_timer_.expires_after(kCloseGrace);
+    self->close_timer_.async_wait([self](beast::error_code ec) {
+      if (!ec) self->teardown();
+    });
+  });
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::teardown() {
   if (closed_) return;
   closed_ = true;
   if (subscribed_) {
@@ -191,8 +238,11 @@ void WebsocketSession::teardown() {
   // The queue stays: a write in flight still reads its front.
   close_timer_.cancel();
   beast::error_code ignored;
-  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  ws_.next_layer().close(ignored);
+  lowest_socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest_socket().close(ignored);
 }
+
+template class WebsocketSession<PlainStream>;
+template class WebsocketSession<TlsStream>;
 
 }  // namespace relay::edge

@@ -10,14 +10,17 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/qa_api.hpp"
+#include "edge/streams.hpp"
 #include "qa/events.hpp"
 
 namespace relay::edge {
@@ -34,17 +37,38 @@ struct WebsocketContext {
   size_t queue_limit;
 };
 
-class WebsocketSession : public std::enable_shared_from_this<WebsocketSession>,
+// What the WebSocket runs on: the bare socket for a plain connection (the websocket
+// layer's own timer watches the peer, so tcp_stream's per-operation deadlines would
+// only add work to every send), the TLS stream with its deadlines off for TLS.
+template <class Stream>
+struct WebsocketLayer;
+template <>
+struct WebsocketLayer<PlainStream> {
+  using type = boost::asio::ip::tcp::socket;
+};
+template <>
+struct WebsocketLayer<TlsStream> {
+  using type = TlsStream;
+};
+
+// Stream is the HTTP session's PlainStream or TlsStream, taken over after the upgrade.
+template <class Stream>
+class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<Stream>>,
                          public qa::Subscriber,
                          public Connection {
  public:
-  WebsocketSession(boost::asio::ip::tcp::socket&& socket, const WebsocketContext& context, QaSubscription subscription);
+  // `slot` is the connection's place under the connection caps, from the HTTP session.
+  WebsocketSession(Stream&& stream, const WebsocketContext& context, QaSubscription subscription,
+                   ConnectionSlot slot = {});
   ~WebsocketSession() override;
 
   // Takes the upgrade request, answers it and starts.
   void run(FullRequest request);
   // Any thread.
   void close() override;
+  // Any thread: closes with 1001 (going away) after the message being written;
+  // the pages reconnect, to this edge once it is back or to another one.
+  void drain() override;
   // Any thread, with the Q&A's lock held: posts to the strand.
   void deliver(const qa::EventPtr& event) override;
 
@@ -59,9 +83,15 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession>,
   void do_close(boost::beast::websocket::close_reason reason);
   void teardown();
 
-  // A plain socket: the websocket layer's own timer (pings, idle timeout) watches the
-  // peer, so tcp_stream's per-operation deadlines would only add work to every send.
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  // The TCP socket under the websocket (and TLS) layers.
+  boost::asio::ip::tcp::socket& lowest_socket() {
+    if constexpr (std::is_same_v<Stream, TlsStream>)
+      return boost::beast::get_lowest_layer(ws_).socket();
+    else
+      return ws_.next_layer();
+  }
+
+  boost::beast::websocket::stream<typename WebsocketLayer<Stream>::type> ws_;
   boost::beast::flat_buffer buffer_;
   FullRequest request_;
   std::deque<qa::Message> queue_;
@@ -73,7 +103,12 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession>,
   bool subscribed_ = false;
   bool writing_ = false;
   bool closing_ = false;  // no more sends; a close frame follows the write in flight
+  bool going_away_ = false;  // that close frame says 1001 (shutdown) rather than 4008 (too slow)
   bool closed_ = false;
+  ConnectionSlot slot_;
 };
+
+extern template class WebsocketSession<PlainStream>;
+extern template class WebsocketSession<TlsStream>;
 
 }  // namespace relay::edge

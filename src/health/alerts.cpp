@@ -10,7 +10,17 @@ namespace relay::health {
 namespace {
 
 // In the order of kAlertRuleNames.
-enum RuleIndex { kInputLost, kBitrate, kFramerate, kSegmentLate, kRealtime, kAudioSilent, kViewerStalls, kRuleCount };
+enum RuleIndex {
+  kInputLost,
+  kBitrate,
+  kFramerate,
+  kKeyframeInterval,
+  kSegmentLate,
+  kRealtime,
+  kAudioSilent,
+  kViewerStalls,
+  kRuleCount
+};
 static_assert(std::size(kAlertRuleNames) == kRuleCount);
 
 int64_t hold_ms(double s) { return static_cast<int64_t>(std::llround(s * 1000)); }
@@ -18,15 +28,19 @@ int64_t hold_ms(double s) { return static_cast<int64_t>(std::llround(s * 1000));
 }  // namespace
 
 AlertRules::AlertRules(const config::HealthConfig& health, double segment_duration_s)
-    : cfg_(health), segment_duration_s_(segment_duration_s) {
-  const double holds[kRuleCount] = {cfg_.input_lost_hold_s, cfg_.input_bitrate_hold_s, cfg_.input_framerate_hold_s,
-                                    cfg_.segment_late_hold_s, cfg_.realtime_hold_s,        cfg_.audio_silence_hold_s,
-                                    cfg_.viewer_stalls_hold_s};
+    : segment_duration_s_(segment_duration_s) {
   rules_.resize(kRuleCount);
-  for (size_t i = 0; i < kRuleCount; ++i) {
-    rules_[i].name = kAlertRuleNames[i];
-    rules_[i].hold_s = holds[i];
-  }
+  for (size_t i = 0; i < kRuleCount; ++i) rules_[i].name = kAlertRuleNames[i];
+  reconfigure(health);
+}
+
+void AlertRules::reconfigure(const config::HealthConfig& health) {
+  cfg_ = health;
+  const double holds[kRuleCount] = {cfg_.input_lost_hold_s,   cfg_.input_bitrate_hold_s,
+                                    cfg_.input_framerate_hold_s, cfg_.input_keyframe_interval_hold_s,
+                                    cfg_.segment_late_hold_s,  cfg_.realtime_hold_s,
+                                    cfg_.audio_silence_hold_s, cfg_.viewer_stalls_hold_s};
+  for (size_t i = 0; i < kRuleCount; ++i) rules_[i].hold_s = holds[i];
 }
 
 std::vector<AlertEvent> AlertRules::evaluate(const HealthSample& s) {
@@ -53,6 +67,13 @@ std::vector<AlertEvent> AlertRules::evaluate(const HealthSample& s) {
   if (on_air && cfg_.input_framerate_min > 0 && s.input_framerate && *s.input_framerate < cfg_.input_framerate_min)
     framerate = fmt::format("input frame rate {:.1f} is below {:.1f}", *s.input_framerate, cfg_.input_framerate_min);
   step(rules_[kFramerate], framerate, s.now_ms, events);
+
+  std::optional<std::string> keyframes;
+  if (on_air && cfg_.input_keyframe_interval_max_s > 0 && s.input_keyframe_interval_s &&
+      *s.input_keyframe_interval_s > cfg_.input_keyframe_interval_max_s)
+    keyframes = fmt::format("input keyframes {:.1f} s apart, more than {:.1f} s", *s.input_keyframe_interval_s,
+                            cfg_.input_keyframe_interval_max_s);
+  step(rules_[kKeyframeInterval], keyframes, s.now_ms, events);
 
   std::optional<std::string> late;
   std::optional<std::string> slow;

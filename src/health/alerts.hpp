@@ -14,8 +14,9 @@
 
 namespace relay::health {
 
-inline constexpr const char* kAlertRuleNames[] = {"input_lost",   "input_bitrate",   "input_framerate", "segment_late",
-                                                  "realtime_factor", "audio_silent", "viewer_stalls"};
+inline constexpr const char* kAlertRuleNames[] = {"input_lost",      "input_bitrate", "input_framerate",
+                                                  "keyframe_interval", "segment_late",  "realtime_factor",
+                                                  "audio_silent",    "viewer_stalls"};
 
 // One look at the stream. Absent values are unknown and never fire a rule.
 struct HealthSample {
@@ -23,6 +24,7 @@ struct HealthSample {
   IngestState ingest_state = IngestState::starting;
   std::optional<double> input_bitrate_kbps;  // of the input on air
   std::optional<double> input_framerate;
+  std::optional<double> input_keyframe_interval_s;  // absent for raw inputs
   std::optional<double> audio_rms_db;  // the loudest channel of the programme sound, recently
   std::optional<double> stalls_per_viewer_minute;  // absent without viewers
   // Per rendition: age of the newest segment; absent before the first one.
@@ -51,6 +53,10 @@ struct ActiveAlert {
 class AlertRules {
  public:
   AlertRules(const config::HealthConfig& health, double segment_duration_s);
+
+  // New thresholds and hold times (a config reload); alerts that are firing stay
+  // firing and resolve by the new rules.
+  void reconfigure(const config::HealthConfig& health);
 
   // Evaluates every rule at sample.now_ms and returns what fired or resolved.
   std::vector<AlertEvent> evaluate(const HealthSample& sample);

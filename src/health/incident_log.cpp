@@ -57,9 +57,22 @@ IncidentLog::IncidentLog(std::filesystem::path file, int64_t now_ms, size_t keep
     append(nlohmann::json{{"type", "interrupted"}, {"id", id}, {"rule", rule}, {"at", now_ms}}.dump());
   }
   open_.clear();
+  writer_ = std::thread([this] { write_lines(); });
 }
 
-IncidentLog::~IncidentLog() = default;
+IncidentLog::~IncidentLog() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queued_.notify_one();
+  writer_.join();
+}
+
+void IncidentLog::flush() {
+  std::unique_lock lock(queue_mutex_);
+  written_.wait(lock, [&] { return queue_.empty() && writing_ == 0; });
+}
 
 uint64_t IncidentLog::record(const AlertEvent& event) {
   uint64_t id = 0;
@@ -91,14 +104,46 @@ std::vector<Incident> IncidentLog::recent(size_t limit) const {
   return out;
 }
 
-void IncidentLog::append(const std::string& line) {
-  if (!file_) return;
-  // A full disk must not take the stream down; the in-memory list still has it.
-  if (std::fputs((line + "\n").c_str(), file_.get()) < 0 || std::fflush(file_.get()) != 0) {
-    log::get("health")->error("incident log {}: {}", path_.string(), std::strerror(errno));
+void IncidentLog::append(std::string line) {
+  bool queued = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (queue_.size() < kQueueLimit) {
+      queue_.push_back(line + "\n");
+      queued = true;
+    }
+  }
+  if (!queued) {
+    log::get("health")->error("incident log {}: {} lines wait for the disk; not written: {}", path_.string(),
+                              kQueueLimit, line);
     return;
   }
-  ::fdatasync(fileno(file_.get()));
+  queued_.notify_one();
+}
+
+// The writer thread: takes what is queued, writes it, syncs once, and on stop
+// leaves only once the queue is empty.
+void IncidentLog::write_lines() {
+  std::unique_lock lock(queue_mutex_);
+  for (;;) {
+    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;
+    std::deque<std::string> batch;
+    batch.swap(queue_);
+    writing_ = batch.size();
+    lock.unlock();
+    // A full disk must not take the stream down; the in-memory list still has it.
+    bool ok = true;
+    for (const auto& line : batch) ok = ok && std::fputs(line.c_str(), file_.get()) >= 0;
+    if (ok && std::fflush(file_.get()) == 0) {
+      ::fdatasync(fileno(file_.get()));
+    } else {
+      log::get("health")->error("incident log {}: {}", path_.string(), std::strerror(errno));
+    }
+    lock.lock();
+    writing_ = 0;
+    written_.notify_all();
+  }
 }
 
 Incident* IncidentLog::find(uint64_t id) {

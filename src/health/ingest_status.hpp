@@ -31,6 +31,15 @@ struct InputInfo {
   int audio_channels = 0;     // 0 = no sound
   int audio_rate = 0;
   int64_t last_frame_age_ms = -1;  // -1 = no picture yet
+  // Frames the normaliser's videorate dropped and repeated to hold the ladder's
+  // frame rate, and frames the source pipeline dropped as too late (QoS), since start.
+  uint64_t frames_dropped = 0;
+  uint64_t frames_duplicated = 0;
+  uint64_t frames_late = 0;
+  // Media time between the newest two keyframes of the compressed input, or since
+  // the newest one when that is longer (a sender that stopped sending keyframes).
+  // Absent for raw inputs (test:, raw v4l2) and before the first keyframe.
+  std::optional<double> keyframe_interval_s;
   uint64_t reconnects = 0;
   uint64_t refused = 0;       // senders refused (wrong passphrase or stream id)
   std::string last_error;

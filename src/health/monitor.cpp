@@ -1,5 +1,7 @@
 #include "health/monitor.hpp"
 
+#include <cmath>
+
 #include "common/log.hpp"
 
 namespace relay::health {
@@ -10,10 +12,19 @@ std::filesystem::path incident_log_path(const config::Config& cfg) {
   return cfg.qa.data_dir / "incidents.jsonl";
 }
 
+constexpr size_t kMaxViewerSessions = 100'000;
+
 }  // namespace
 
 Monitor::Monitor(const config::Config& cfg, int64_t now_ms)
-    : rules_(cfg.health, cfg.hls.segment_duration_s), log_(incident_log_path(cfg), now_ms) {}
+    : rules_(cfg.health, cfg.hls.segment_duration_s),
+      log_(incident_log_path(cfg), now_ms),
+      viewers_(std::llround(cfg.health.viewer_window_s * 1000), kMaxViewerSessions) {}
+
+void Monitor::reconfigure(const config::HealthConfig& health) {
+  std::lock_guard lock(mutex_);
+  rules_.reconfigure(health);
+}
 
 void Monitor::set_listener(Listener listener) {
   std::lock_guard lock(mutex_);
@@ -63,6 +74,21 @@ std::optional<HealthSample> Monitor::last_sample() const {
 uint64_t Monitor::alerts_fired() const {
   std::lock_guard lock(mutex_);
   return fired_;
+}
+
+void Monitor::set_pending_questions(std::function<PendingQuestions()> source) {
+  std::lock_guard lock(mutex_);
+  pending_questions_ = std::move(source);
+}
+
+std::optional<PendingQuestions> Monitor::pending_questions() const {
+  std::function<PendingQuestions()> source;
+  {
+    std::lock_guard lock(mutex_);
+    source = pending_questions_;
+  }
+  if (!source) return std::nullopt;
+  return source();
 }
 
 }  // namespace relay::health

@@ -21,7 +21,11 @@ std::variant<QoeReport, std::string> parse_qoe_report(std::string_view body) {
   if (j.is_discarded()) return std::string("the body is not valid JSON");
   if (!j.is_object()) return std::string("the body must be a JSON object");
   QoeReport r;
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    // Named references, not a structured binding: the lambdas below capture them,
+    // which clang before 16 (the fuzz build's compiler) does not allow.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     auto number = [&](double min, double max) -> std::optional<std::string> {
       if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < min ||
           value.get<double>() > max)

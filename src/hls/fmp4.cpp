@@ -1,5 +1,7 @@
 #include "hls/fmp4.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace relay::hls::fmp4 {
@@ -219,7 +221,10 @@ std::vector<TrackFragment> parse_moof(std::string_view moof, const std::vector<T
       size_t per_sample = 4 * (((rflags & 0x100) != 0) + ((rflags & 0x200) != 0) + ((rflags & 0x400) != 0) +
                                ((rflags & 0x800) != 0));
       if (at + per_sample * count > r.size()) throw ParseError("trun truncated");
-      for (uint32_t i = 0; i < count; ++i) {
+      // Without per-sample fields the count is bounded by nothing in the box, and
+      // every sample after the first has the defaults: count them, do not visit them.
+      const uint32_t visited = per_sample > 0 ? count : std::min<uint32_t>(count, 1);
+      for (uint32_t i = 0; i < visited; ++i) {
         size_t s = at + per_sample * i;
         uint32_t duration = default_duration, flags = default_flags;
         if (rflags & 0x100) { duration = be32(r, s); s += 4; }
@@ -229,6 +234,7 @@ std::vector<TrackFragment> parse_moof(std::string_view moof, const std::vector<T
         if (first && i == 0) f.starts_with_sync = is_sync(flags);
         f.duration += duration;
       }
+      f.duration += uint64_t{default_duration} * (count - visited);
       f.sample_count += count;
       if (count > 0) first = false;
     }

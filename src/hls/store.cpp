@@ -24,6 +24,7 @@ void Store::publish(size_t rendition, std::shared_ptr<const RenditionSnapshot> s
   {
     std::lock_guard lock(mutex_);
     snapshots_.at(rendition) = std::move(snapshot);
+    generation_.fetch_add(1, std::memory_order_release);
     to_call.reserve(listeners_.size());
     for (auto& [id, l] : listeners_) to_call.push_back(l);
   }

@@ -2,6 +2,7 @@
 // The segment store: where the ingest side publishes finished media and the edge
 // reads it. Each rendition's state is an immutable snapshot replaced as a whole
 // under a short lock, so readers never wait on the packager and never copy media.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -56,6 +57,10 @@ class Store {
   // Reader side (any thread). Null/empty when not there yet.
   Bytes master() const;
   std::shared_ptr<const RenditionSnapshot> rendition(size_t index) const;
+  // +1 on every publish of any rendition. A snapshot read after this value is at
+  // least as new as the publish that made it, so what was derived from the whole
+  // store (rendition reports) at one generation stays right until the next.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   std::optional<size_t> find(std::string_view name) const;
   size_t rendition_count() const { return names_.size(); }
   const std::vector<std::string>& names() const { return names_; }
@@ -71,6 +76,7 @@ class Store {
   mutable std::mutex mutex_;
   Bytes master_;
   std::vector<std::shared_ptr<const RenditionSnapshot>> snapshots_;
+  std::atomic<uint64_t> generation_{0};
   std::map<uint64_t, std::shared_ptr<const Listener>> listeners_;
   uint64_t next_listener_id_ = 1;
 };

@@ -80,6 +80,17 @@ void SourceInput::build() {
   pipeline_ = gst::Element::adopt(p);
   gst_pipeline_use_clock(GST_PIPELINE(pipeline_.get()), clock_);
 
+  normalize_rate_ = child(pipeline_.get(), "normalize_rate");
+  keyframe_pad_ = nullptr;
+  {
+    std::lock_guard lock(measure_mutex_);
+    measure_.keyframes = {};
+  }
+  // Decoders are plugged once the stream's format is known, deep inside decodebin
+  // (or uridecodebin); a video decoder's input is the compressed video.
+  signals_.emplace_back(pipeline_.get(), g_signal_connect(pipeline_.get(), "deep-element-added",
+                                                          G_CALLBACK(&SourceInput::on_element_added), this));
+
   auto sink = child(pipeline_.get(), "source_video_sink");
   if (!sink) throw std::runtime_error(fmt::format("the {} source pipeline lacks source_video_sink", role_));
   gst::Pad sink_pad = gst::Pad::adopt(gst_element_get_static_pad(sink.get(), "sink"));
@@ -187,6 +198,32 @@ GstPadProbeReturn SourceInput::on_bytes(GstPad*, GstPadProbeInfo* info, gpointer
   return GST_PAD_PROBE_OK;
 }
 
+void SourceInput::on_element_added(GstBin*, GstBin*, GstElement* element, gpointer user) {
+  auto* self = static_cast<SourceInput*>(user);
+  GstElementFactory* factory = gst_element_get_factory(element);
+  const char* klass = factory ? gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS) : nullptr;
+  if (!klass || !std::strstr(klass, "Decoder") || !std::strstr(klass, "Video")) return;
+  gst::Pad pad = gst::Pad::adopt(gst_element_get_static_pad(element, "sink"));
+  if (pad) gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_BUFFER, &SourceInput::on_compressed_video, self, nullptr);
+}
+
+GstPadProbeReturn SourceInput::on_compressed_video(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
+  auto* self = static_cast<SourceInput*>(user);
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer) return GST_PAD_PROBE_OK;
+  // The first video decoder to get a picture is the one measured (decodebin may
+  // try a decoder and drop it before any arrives).
+  GstPad* measured = nullptr;
+  if (!self->keyframe_pad_.compare_exchange_strong(measured, pad) && measured != pad) return GST_PAD_PROBE_OK;
+  const GstClockTime ts = GST_BUFFER_PTS_IS_VALID(buffer) ? GST_BUFFER_PTS(buffer) : GST_BUFFER_DTS(buffer);
+  if (!GST_CLOCK_TIME_IS_VALID(ts)) return GST_PAD_PROBE_OK;
+  // Parsers mark every access unit that is not a keyframe as a delta unit.
+  const bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  std::lock_guard lock(self->measure_mutex_);
+  self->measure_.keyframes.add(static_cast<int64_t>(ts), keyframe);
+  return GST_PAD_PROBE_OK;
+}
+
 GstPadProbeReturn SourceInput::on_frame(GstPad*, GstPadProbeInfo*, gpointer user) {
   auto* self = static_cast<SourceInput*>(user);
   int64_t now = now_monotonic_ms();
@@ -273,6 +310,9 @@ void SourceInput::handle_message(GstMessage* msg) {
     case GST_MESSAGE_EOS:
       on_end();
       break;
+    case GST_MESSAGE_QOS:
+      count_qos(msg);
+      break;
     case GST_MESSAGE_APPLICATION:
       if (gst_message_has_name(msg, kVideoEnded)) {
         on_end();
@@ -285,6 +325,25 @@ void SourceInput::handle_message(GstMessage* msg) {
     default:
       break;
   }
+}
+
+// An element that drops a frame for being too late posts its running totals.
+void SourceInput::count_qos(GstMessage* msg) {
+  GstFormat format = GST_FORMAT_UNDEFINED;
+  guint64 processed = 0, dropped = 0;
+  gst_message_parse_qos_stats(msg, &format, &processed, &dropped);
+  // Video elements count buffers (frames); sound elements count samples.
+  if (format != GST_FORMAT_BUFFERS || dropped == static_cast<guint64>(-1)) return;
+  gst::CharPtr path(gst_object_get_path_string(GST_MESSAGE_SRC(msg)));
+  late_[gst::to_string(path)].read(dropped);
+}
+
+void SourceInput::read_frame_counts() {
+  if (!normalize_rate_) return;
+  guint64 dropped = 0, duplicated = 0;
+  g_object_get(normalize_rate_.get(), "drop", &dropped, "duplicate", &duplicated, nullptr);
+  dropped_.read(dropped);
+  duplicated_.read(duplicated);
 }
 
 void SourceInput::on_end() {
@@ -316,6 +375,12 @@ void SourceInput::on_end() {
 
 void SourceInput::teardown() {
   if (!pipeline_) return;
+  read_frame_counts();
+  dropped_.close_run();
+  duplicated_.close_run();
+  normalize_rate_.reset();
+  for (const auto& [path, count] : late_) late_before_ += count.total();
+  late_.clear();
   gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
   signals_.clear();
   if (bus_watch_) {
@@ -406,6 +471,7 @@ void SourceInput::stop() {
 }
 
 void SourceInput::tick(int64_t now) {
+  read_frame_counts();
   if (!pipeline_) {
     if (restart_at_ms_ && now >= restart_at_ms_) {
       restart_at_ms_ = 0;
@@ -462,12 +528,17 @@ health::InputInfo SourceInput::info(int64_t now) {
   i.last_frame_age_ms = last ? now - last : -1;
   const bool receiving = pipeline_ && last && now - last <= static_cast<int64_t>(cfg_.ingest.input_timeout_s * 1000);
   i.bitrate_kbps = receiving ? bitrate_kbps_ : 0;
+  i.frames_dropped = dropped_.total();
+  i.frames_duplicated = duplicated_.total();
+  i.frames_late = late_before_;
+  for (const auto& [path, count] : late_) i.frames_late += count.total();
   std::lock_guard lock(measure_mutex_);
   i.width = measure_.width;
   i.height = measure_.height;
   i.framerate = measure_.framerate > 0 ? measure_.framerate : (receiving ? measured_fps_ : 0);
   i.audio_channels = measure_.audio_channels;
   i.audio_rate = measure_.audio_rate;
+  i.keyframe_interval_s = measure_.keyframes.seconds();
   return i;
 }
 

@@ -2,11 +2,12 @@
 // One input of the ingest (the primary or the backup): its source pipeline, which
 // decodes and normalises into an inter* channel; reconnection with backoff when it
 // fails, ends or stalls; and what it measures about the input for /api/health.
-// Lives on the ingest's GLib thread; pad probes on streaming threads touch only
-// atomics and the small locked Measure.
+// Lives on the ingest's GLib thread; pad probes and element-added callbacks on
+// streaming threads touch only atomics and the small locked Measure.
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include "config/source_uri.hpp"
 #include "gst/handles.hpp"
 #include "health/ingest_status.hpp"
+#include "ingest/keyframe_interval.hpp"
 
 namespace relay::ingest {
 
@@ -53,6 +55,22 @@ class SourceInput {
     int width = 0, height = 0;
     double framerate = 0;
     int audio_channels = 0, audio_rate = 0;
+    KeyframeInterval keyframes;  // of the current pipeline's compressed video
+  };
+  // A count an element keeps, which starts again from 0 when the element is
+  // flushed (a looping file) or rebuilt; kept rising across both for /metrics.
+  struct RunningCount {
+    uint64_t before = 0;  // of earlier runs and flushes
+    uint64_t last = 0;    // the element's own figure, last read
+    void read(uint64_t now) {
+      if (now < last) before += last;
+      last = now;
+    }
+    void close_run() {
+      before += last;
+      last = 0;
+    }
+    uint64_t total() const { return before + last; }
   };
 
   void build();
@@ -64,6 +82,8 @@ class SourceInput {
   void link_decoded(GstPad* pad);
   void hook_decoder(GstElement* decoder);
   void count_bytes_on(GstPad* pad);
+  void read_frame_counts();
+  void count_qos(GstMessage* msg);
 
   static gboolean on_bus(GstBus*, GstMessage* msg, gpointer self);
   static void on_pad_added(GstElement* element, GstPad* pad, gpointer self);
@@ -72,6 +92,8 @@ class SourceInput {
   static GstPadProbeReturn on_video_event(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_caps(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_bytes(GstPad*, GstPadProbeInfo* info, gpointer self);
+  static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer self);
+  static GstPadProbeReturn on_compressed_video(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static gboolean on_srt_caller_connecting(GstElement*, GSocketAddress*, gchar* stream_id, gpointer self);
   static void on_srt_caller_rejected(GstElement*, GSocketAddress* addr, gchar* stream_id, gpointer self);
 
@@ -110,6 +132,14 @@ class SourceInput {
   std::atomic<uint64_t> frames_{0};
   uint64_t rate_frames_ = 0;
   double measured_fps_ = 0;
+
+  // Input QoS, read on the GLib thread: the normaliser's videorate (its drop and
+  // duplicate properties) and the QoS messages on the bus, per element path.
+  gst::Element normalize_rate_;
+  RunningCount dropped_, duplicated_;
+  std::map<std::string, RunningCount> late_;  // this run's elements
+  uint64_t late_before_ = 0;                   // of earlier runs
+  std::atomic<GstPad*> keyframe_pad_{nullptr};  // the video decoder input measured this run
 };
 
 }  // namespace relay::ingest

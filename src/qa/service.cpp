@@ -105,13 +105,7 @@ Service::Service(const config::QaConfig& config, Clock clock)
                                  ec.message()));
   store_ = std::make_unique<Store>((config_.data_dir / "qa.sqlite3").string(), config_.synchronous == "full");
 
-  auto add_tokens = [&](const std::vector<std::string>& tokens, Role role) {
-    for (const auto& token : tokens) role_tokens_.emplace_back(sha256(token), role);
-  };
-  add_tokens(config_.moderator_tokens, Role::moderator);
-  add_tokens(config_.speaker_tokens, Role::speaker);
-  add_tokens(config_.technician_tokens, Role::technician);
-  add_tokens(config_.admin_tokens, Role::admin);
+  role_tokens_ = hash_role_tokens(config_);
 
   Store::Contents contents = store_->load();
   for (Room& room : contents.rooms) {
@@ -162,15 +156,34 @@ Service::Service(const config::QaConfig& config, Clock clock)
 
 Service::~Service() = default;
 
+std::vector<std::pair<Digest, Role>> Service::hash_role_tokens(const config::QaConfig& config) {
+  std::vector<std::pair<Digest, Role>> tokens;
+  auto add_tokens = [&](const std::vector<std::string>& list, Role role) {
+    for (const auto& token : list) tokens.emplace_back(sha256(token), role);
+  };
+  add_tokens(config.moderator_tokens, Role::moderator);
+  add_tokens(config.speaker_tokens, Role::speaker);
+  add_tokens(config.technician_tokens, Role::technician);
+  add_tokens(config.admin_tokens, Role::admin);
+  return tokens;
+}
+
+void Service::set_role_tokens(const config::QaConfig& config) {
+  auto tokens = hash_role_tokens(config);
+  std::lock_guard lock(mutex_);
+  role_tokens_ = std::move(tokens);
+  relay::log::get("qa")->info("{} role tokens", role_tokens_.size());
+}
+
 Caller Service::authenticate(std::string_view bearer_token) const {
   if (bearer_token.empty()) refuse(Error::Code::unauthorized, "no_token", "a bearer token is required");
   const Digest digest = sha256(bearer_token);
   // Every role token is compared, whatever matched, so timing says nothing about which.
   std::optional<Role> role;
+  std::lock_guard lock(mutex_);
   for (const auto& [candidate, candidate_role] : role_tokens_)
     if (digests_equal(candidate, digest) && !role) role = candidate_role;
   if (role) return Caller{*role, 0};
-  std::lock_guard lock(mutex_);
   if (auto it = attendee_by_token_.find(to_hex(digest)); it != attendee_by_token_.end())
     return Caller{Role::attendee, it->second};
   refuse(Error::Code::unauthorized, "bad_token", "the token is not valid");
@@ -790,6 +803,16 @@ size_t Service::subscriber_count() const {
   size_t n = 0;
   for (const auto& [id, state] : rooms_) n += state.subscribers.size();
   return n;
+}
+
+std::map<int64_t, uint64_t> Service::pending_questions() const {
+  std::lock_guard lock(mutex_);
+  std::map<int64_t, uint64_t> pending;
+  for (const auto& [id, state] : rooms_) pending[id] = 0;
+  for (const auto& [id, q] : questions_) {
+    if (q.state == State::pending) ++pending[q.room];
+  }
+  return pending;
 }
 
 std::optional<Question> Service::question(int64_t id) const {

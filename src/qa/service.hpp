@@ -64,6 +64,10 @@ class Service {
 
   // unauthorized when the token is empty or unknown.
   Caller authenticate(std::string_view bearer_token) const;
+  // Replaces the role tokens (qa.*_tokens) with those of `config`, as a config
+  // reload does; the rest of `config` is ignored. Connections already open keep
+  // the role they authenticated with.
+  void set_role_tokens(const config::QaConfig& config);
   // {id, token, name}. `client` is the caller's address, for the per-address
   // limit on new tokens.
   Json create_attendee(const std::string& name, const std::string& client);
@@ -97,6 +101,10 @@ class Service {
   Join subscribe(int64_t room, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
                  const std::string& epoch);
   void unsubscribe(int64_t room, Subscriber* subscriber);
+
+  // Questions waiting for a moderator (pending, word-list holds included), for
+  // every room, by room id; for the technician's /metrics.
+  std::map<int64_t, uint64_t> pending_questions() const;
 
   // For tests and diagnostics.
   std::optional<Question> question(int64_t id) const;
@@ -136,12 +144,14 @@ class Service {
   Json visible_items(int64_t room_id, const Caller& caller) const;
   Message snapshot(const RoomState& room, const Caller& caller) const;
 
+  static std::vector<std::pair<Digest, Role>> hash_role_tokens(const config::QaConfig& config);
+
   config::QaConfig config_;
   Clock clock_;
   std::string epoch_;
   std::unique_ptr<Store> store_;
   WordFilter filter_;
-  std::vector<std::pair<Digest, Role>> role_tokens_;
+  std::vector<std::pair<Digest, Role>> role_tokens_;  // guarded by mutex_ (a reload replaces them)
 
   mutable std::mutex mutex_;
   std::map<int64_t, RoomState> rooms_;

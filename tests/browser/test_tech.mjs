@@ -1,8 +1,11 @@
 // The technician's dashboard in Debian's chromium: /tech without a token asks
 // for one and its event stream answers 401; a wrong token is refused; with the
 // technician token the charts hold data points after 10 s (checked in the page),
-// the tiles show the ingest, the sound and a thumbnail of the picture, nothing
-// comes from another host, and a screenshot goes to the test output folder.
+// the tiles show the ingest, the input's frames, the sound, the questions waiting
+// and a thumbnail of the picture; an attendee page playing in another tab sends
+// X-Playback-Session-Id with every playlist and media request and shows up as a
+// viewer of its rendition; nothing comes from another host, and a screenshot goes
+// to the test output folder.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { LIGHT_LADDER, launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
@@ -41,6 +44,21 @@ try {
   page.on('pageerror', (err) => consoleErrors.push(String(err)));
   await page.goto(`${relay.base}/tech#token=${TOKEN}`, { waitUntil: 'load' });
   await page.waitForFunction(() => window.techDashboard && window.techDashboard.points() > 0, null, { timeout: 15_000 });
+
+  // An attendee watching: hls.js adds the page's session id to what it loads.
+  const attendee = await browser.newPage();
+  const media = [];
+  attendee.on('request', (req) => {
+    if (new URL(req.url()).pathname.match(/^\/live\/[^/]+\/.+/)) media.push(req.headers()['x-playback-session-id'] || null);
+  });
+  await attendee.goto(`${relay.base}/`, { waitUntil: 'load' });
+  await attendee.waitForFunction(() => window.relayPlayer && window.relayPlayer.video.currentTime > 0, null,
+    { timeout: 30_000 });
+  const session = await attendee.evaluate(() => window.relayPlayer.session);
+  assert.match(session, /^[0-9a-f]{24}$/, `the player has a random session id (${session})`);
+  assert.ok(media.length > 0 && media.every((id) => id === session),
+    `every playlist and media request carries X-Playback-Session-Id (${media.length} requests, ${[...new Set(media)]})`);
+
   await page.waitForTimeout(10_000);
   const state = await page.evaluate(() => ({
     points: window.techDashboard.points(),
@@ -50,6 +68,11 @@ try {
     audio: document.getElementById('audio-text').textContent,
     url: location.href,
     thumbnail: document.getElementById('thumbnail').naturalWidth,
+    keyframes: document.getElementById('input-keyframes').textContent,
+    frames: document.getElementById('input-frames').textContent,
+    viewers: document.getElementById('viewers').textContent,
+    viewerRenditions: document.getElementById('viewer-renditions').textContent,
+    pending: document.getElementById('pending-questions').textContent,
   }));
   await page.screenshot({ path: path.join(args.out, 'tech.png'), fullPage: true });
   console.log('dashboard', JSON.stringify(state));
@@ -58,6 +81,12 @@ try {
   assert.equal(state.ingest, 'live', 'the ingest tile shows live');
   assert.match(state.audio, /dBFS/, 'the audio meter has a level');
   assert.ok(state.thumbnail > 0, `a thumbnail of the picture is shown (${state.thumbnail} px wide)`);
+  assert.equal(state.keyframes, 'no keyframes', 'the raw test source has no input keyframes');
+  assert.match(state.frames, /^dropped \d+ · repeated \d+ · late \d+$/, `the input's frame counts are shown (${state.frames})`);
+  assert.equal(state.viewers, '1', 'the attendee tab is one viewer');
+  assert.match(state.viewerRenditions, /\b\w+ 1\b/, `counted under the rendition it plays (${state.viewerRenditions})`);
+  assert.equal(state.pending, '0', 'no question waits for a moderator');
+  await attendee.close();
   assert.ok(!state.url.includes(TOKEN), 'the token leaves the address bar');
   // A dashboard opened later starts with the history the relay kept.
   const later = await browser.newPage();

@@ -43,10 +43,11 @@ def free_port():
 class Relay:
     """The relay process; use as a context manager so it is always stopped."""
 
-    def __init__(self, binary, source_dir, overrides=(), port=None):
+    def __init__(self, binary, source_dir, overrides=(), port=None, config=None):
+        """`config` replaces the shipped config/relay.toml (a test that rewrites it for a reload)."""
         self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="relay-", suffix=".log", delete=False)
-        cmd = [binary, "--config", os.path.join(source_dir, "config", "relay.toml"),
+        cmd = [binary, "--config", config or os.path.join(source_dir, "config", "relay.toml"),
                "--set", f"edge.listen=127.0.0.1:{self.port}"]
         # Each run keeps its Q&A database to itself, never in the source tree.
         if not any(o.startswith("qa.data_dir=") for o in overrides):

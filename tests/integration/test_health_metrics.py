@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """/metrics on the real binary: the exposition passes a strict format check (and
 promtool where it is installed), counters rise while the stream runs and players
-fetch it, two simulated players' QoE reports show up as viewers, a malformed or
+fetch it, the raw test source has frame counts but no keyframe interval, two
+simulated players' QoE reports show up as reporting sessions, a malformed or
 oversized report gets a 4xx and changes nothing, and /api/incidents needs a
 technician token once technicians are configured."""
 import http.client
@@ -72,6 +73,14 @@ def main():
                      "seminar_relay_process_threads", "seminar_relay_uptime_seconds"):
             c.check((value(first, name) or 0) > 0, f"{name} is there and positive")
         c.check(value(first, "seminar_relay_alert_firing", rule="input_lost") == 0, "no input_lost alert while live")
+        for name in ("seminar_relay_input_frames_dropped_total", "seminar_relay_input_frames_duplicated_total",
+                     "seminar_relay_input_frames_late_total"):
+            c.check(value(first, name, role="primary") is not None, f"{name} is there for the input")
+        c.check(value(first, "seminar_relay_input_keyframe_interval_seconds", role="primary") is None,
+                "the raw test source has no keyframe interval")
+        c.check(value(first, "seminar_relay_alert_firing", rule="keyframe_interval") == 0,
+                "so the keyframe interval alert stays quiet")
+        c.check(value(first, "seminar_relay_viewers", rendition="360p") == 0, "no viewer sent a session id yet")
         rms = value(first, "seminar_relay_audio_rms_dbfs")
         c.check(rms is not None and -40 < rms <= 0, f"the test tone's level is measured ({rms} dBFS)")
 
@@ -118,9 +127,10 @@ def main():
         c.check(status == 429 and "error" in json.loads(body or b"{}") and headers.get("retry-after"),
                 f"the same session again at once: 429 ({status} {body[:100]!r})")
         qoe, _ = scrape(relay, c, "after two players reported")
-        c.check(value(qoe, "seminar_relay_viewers") == 2, f"two viewers ({value(qoe, 'seminar_relay_viewers')})")
-        c.check(value(qoe, "seminar_relay_viewers_by_rendition", rendition="360p") == 1, "one viewer on 360p")
-        c.check(value(qoe, "seminar_relay_viewers_by_rendition", rendition="240p") == 1, "one viewer on 240p")
+        c.check(value(qoe, "seminar_relay_qoe_sessions") == 2,
+                f"two reporting players ({value(qoe, 'seminar_relay_qoe_sessions')})")
+        c.check(value(qoe, "seminar_relay_qoe_sessions_by_rendition", rendition="360p") == 1, "one reporting on 360p")
+        c.check(value(qoe, "seminar_relay_qoe_sessions_by_rendition", rendition="240p") == 1, "one reporting on 240p")
         c.check(value(qoe, "seminar_relay_viewer_latency_seconds", quantile="0.5") == 2.0, "median latency 2 s")
         c.check(value(qoe, "seminar_relay_viewer_latency_seconds", quantile="0.99") == 4.0, "p99 latency 4 s")
         c.check(value(qoe, "seminar_relay_viewer_latency_seconds_count") == 2, "two latencies")
@@ -152,7 +162,7 @@ def main():
         status, _, _ = relay.request("/api/qoe")
         c.check(status == 405, f"GET /api/qoe is 405 ({status})")
         after, _ = scrape(relay, c, "after the bad reports")
-        c.check(value(after, "seminar_relay_viewers") == 2, "still two viewers")
+        c.check(value(after, "seminar_relay_qoe_sessions") == 2, "still two reporting players")
         c.check(value(after, "seminar_relay_qoe_reports_total") == 2, "still two reports")
         c.check(value(after, "seminar_relay_viewer_latency_seconds", quantile="0.5") == 2.0, "latency unchanged")
         c.check(value(after, "seminar_relay_qoe_rejected_total") >= 7, "the refusals are counted")

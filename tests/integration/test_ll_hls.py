@@ -281,7 +281,9 @@ def main():
     if limit < CONCURRENT + 256:
         print(f"open-file limit {limit} is too low for {CONCURRENT} connections", flush=True)
     tmp = tempfile.mkdtemp(prefix="ll-hls-")
-    with Relay(args.binary, args.source_dir, LIGHT + ["hls.dvr_window_s=60"]) as relay:
+    # All those connections come from 127.0.0.1: lift the per-address cap (edge.max_connections_per_ip).
+    with Relay(args.binary, args.source_dir,
+               LIGHT + ["hls.dvr_window_s=60", f"edge.max_connections_per_ip={CONCURRENT * 2}"]) as relay:
         for name in RENDITIONS:
             relay.wait_for_segments(name, 2)
         text = playlist(relay, "360p")

@@ -43,6 +43,11 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.edge.read_timeout_s == expected.edge.read_timeout_s);
   CHECK(actual.edge.max_header_bytes == expected.edge.max_header_bytes);
   CHECK(actual.edge.max_body_bytes == expected.edge.max_body_bytes);
+  CHECK(actual.edge.header_timeout_s == expected.edge.header_timeout_s);
+  CHECK(actual.edge.idle_timeout_s == expected.edge.idle_timeout_s);
+  CHECK(actual.edge.max_connections == expected.edge.max_connections);
+  CHECK(actual.edge.max_connections_per_ip == expected.edge.max_connections_per_ip);
+  CHECK(actual.edge.shutdown_grace_s == expected.edge.shutdown_grace_s);
 
   CHECK(actual.ingest.source == expected.ingest.source);
   CHECK(actual.ingest.pipelines_dir == expected.ingest.pipelines_dir);
@@ -126,6 +131,8 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.health.input_bitrate_hold_s == expected.health.input_bitrate_hold_s);
   CHECK(actual.health.input_framerate_min == expected.health.input_framerate_min);
   CHECK(actual.health.input_framerate_hold_s == expected.health.input_framerate_hold_s);
+  CHECK(actual.health.input_keyframe_interval_max_s == expected.health.input_keyframe_interval_max_s);
+  CHECK(actual.health.input_keyframe_interval_hold_s == expected.health.input_keyframe_interval_hold_s);
   CHECK(actual.health.segment_late_factor == expected.health.segment_late_factor);
   CHECK(actual.health.segment_late_hold_s == expected.health.segment_late_hold_s);
   CHECK(actual.health.realtime_factor_min == expected.health.realtime_factor_min);
@@ -135,6 +142,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.health.audio_silence_hold_s == expected.health.audio_silence_hold_s);
   CHECK(actual.health.viewer_stalls_per_minute_max == expected.health.viewer_stalls_per_minute_max);
   CHECK(actual.health.viewer_stalls_hold_s == expected.health.viewer_stalls_hold_s);
+  CHECK(actual.health.viewer_window_s == expected.health.viewer_window_s);
   CHECK(actual.health.webhook_url == expected.health.webhook_url);
   CHECK(actual.health.webhook_secret == expected.health.webhook_secret);
   CHECK(actual.health.webhook_retries == expected.health.webhook_retries);
@@ -175,6 +183,11 @@ node_modules_dir = "/srv/node_modules"
 read_timeout_s = 2.5
 max_header_bytes = 16384
 max_body_bytes = 0
+header_timeout_s = 4
+idle_timeout_s = 60
+max_connections = 500
+max_connections_per_ip = 20
+shutdown_grace_s = 0
 
 [ingest]
 source = "file:///media/talk.mp4"
@@ -266,6 +279,8 @@ input_bitrate_max_kbps = 8000
 input_bitrate_hold_s = 20
 input_framerate_min = 24
 input_framerate_hold_s = 3
+input_keyframe_interval_max_s = 4
+input_keyframe_interval_hold_s = 8
 segment_late_factor = 3
 segment_late_hold_s = 1
 realtime_factor_min = 0.9
@@ -275,6 +290,7 @@ audio_silence_db = -50
 audio_silence_hold_s = 5
 viewer_stalls_per_minute_max = 2.5
 viewer_stalls_hold_s = 60
+viewer_window_s = 10
 webhook_url = "https://hooks.example.org/relay"
 webhook_secret = "s3cret"
 webhook_retries = 2
@@ -288,6 +304,8 @@ webhook_timeout_s = 4
   CHECK(config.health.input_bitrate_hold_s == 20);
   CHECK(config.health.input_framerate_min == 24);
   CHECK(config.health.input_framerate_hold_s == 3);
+  CHECK(config.health.input_keyframe_interval_max_s == 4);
+  CHECK(config.health.input_keyframe_interval_hold_s == 8);
   CHECK(config.health.segment_late_factor == 3);
   CHECK(config.health.segment_late_hold_s == 1);
   CHECK(config.health.realtime_factor_min == 0.9);
@@ -297,6 +315,7 @@ webhook_timeout_s = 4
   CHECK(config.health.audio_silence_hold_s == 5);
   CHECK(config.health.viewer_stalls_per_minute_max == 2.5);
   CHECK(config.health.viewer_stalls_hold_s == 60);
+  CHECK(config.health.viewer_window_s == 10);
   CHECK(config.health.webhook_url == "https://hooks.example.org/relay");
   CHECK(config.health.webhook_secret == "s3cret");
   CHECK(config.health.webhook_retries == 2);
@@ -329,6 +348,11 @@ webhook_timeout_s = 4
   CHECK(config.edge.read_timeout_s == 2.5);
   CHECK(config.edge.max_header_bytes == 16384);
   CHECK(config.edge.max_body_bytes == 0);
+  CHECK(config.edge.header_timeout_s == 4);
+  CHECK(config.edge.idle_timeout_s == 60);
+  CHECK(config.edge.max_connections == 500);
+  CHECK(config.edge.max_connections_per_ip == 20);
+  CHECK(config.edge.shutdown_grace_s == 0);
   CHECK(config.ingest.source == "file:///media/talk.mp4");
   CHECK(config.ingest.pipelines_dir == "/srv/pipelines");
   CHECK(config.ingest.width == 1280);

@@ -33,15 +33,3 @@ TEST_CASE("gzip_compress round-trips through inflate", "[gzip]") {
   CHECK(gunzip(gz) == text);
   CHECK(gunzip(gzip_compress("")) == "");
 }
-
-TEST_CASE("GzipCache compresses each tag once and stays bounded", "[gzip]") {
-  relay::edge::GzipCache cache(2);
-  auto a = cache.compress("\"a\"", "aaaa");
-  CHECK(cache.compress("\"a\"", "ignored: the tag names the content") == a);
-  auto b = cache.compress("\"b\"", "bbbb");
-  CHECK(gunzip(*b) == "bbbb");
-  cache.compress("\"a\"", "aaaa");  // a is now the most recent
-  cache.compress("\"c\"", "cccc");  // evicts b
-  CHECK(cache.compress("\"a\"", "aaaa") == a);
-  CHECK(cache.compress("\"b\"", "bbbb") != b);
-}

@@ -140,6 +140,30 @@ TEST_CASE("a dashboard event carries the figures, and the first one the history"
   CHECK(first["history"][0]["viewers"] == 0);
 }
 
+TEST_CASE("viewers from media requests and pending questions reach the dashboard and /metrics", "[health_api]") {
+  Fixture f;
+  auto event = nlohmann::json::parse(f.api->stream_event());
+  CHECK(event["renditions"][0]["viewers"] == 0);
+  CHECK(event["pending_questions"].is_null());  // no Q&A wired in
+  CHECK(Fixture::text(f.call(http::verb::get, "/metrics")).find("seminar_relay_qa_pending_questions") ==
+        std::string::npos);
+
+  f.monitor->viewers().record("player-one-0001", "720p", relay::now_monotonic_ms());
+  f.monitor->viewers().record("player-two-0002", "720p", relay::now_monotonic_ms());
+  f.monitor->set_pending_questions([] { return health::PendingQuestions{{1, 2}, {3, 1}}; });
+  event = nlohmann::json::parse(f.api->stream_event());
+  CHECK(event["viewers"] == 2);
+  CHECK(event["renditions"][0]["viewers"] == 2);
+  CHECK(event["qoe_sessions"] == 0);
+  CHECK(event["pending_questions"] == 3);
+  const std::string metrics = Fixture::text(f.call(http::verb::get, "/metrics"));
+  CHECK(metrics.find("\nseminar_relay_viewers{rendition=\"720p\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("\nseminar_relay_qa_pending_questions{room=\"1\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("\nseminar_relay_qa_pending_questions{room=\"3\"} 1\n") != std::string::npos);
+  f.api->record_history();
+  CHECK(nlohmann::json::parse(f.api->stream_event(true))["history"][0]["viewers"] == 2);
+}
+
 TEST_CASE("HEAD /metrics sends a length and no body", "[health_api]") {
   Fixture f;
   auto get = f.call(http::verb::get, "/metrics");

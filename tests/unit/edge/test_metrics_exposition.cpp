@@ -32,7 +32,7 @@ bool has_line(const std::string& text, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("/metrics carries ingest, renditions, edge, alerts, QoE and process figures", "[metrics]") {
+TEST_CASE("/metrics carries ingest, renditions, edge, viewers, Q&A, alerts, QoE and process figures", "[metrics]") {
   hls::Store store({"720p", "360p"});
   const int64_t now = 1'700'000'100'000;
   store.publish(0, snapshot(12, now - 1500));
@@ -49,7 +49,14 @@ TEST_CASE("/metrics carries ingest, renditions, edge, alerts, QoE and process fi
   backup.width = 1920;
   backup.height = 1080;
   backup.last_frame_age_ms = 40;
-  ingest.inputs = {backup};
+  backup.frames_dropped = 7;
+  backup.frames_duplicated = 120;
+  backup.frames_late = 3;
+  backup.keyframe_interval_s = 2.5;
+  health::InputInfo primary;  // a raw input: no keyframes
+  primary.role = "primary";
+  primary.state = "retrying";
+  ingest.inputs = {primary, backup};
 
   edge::StatsCounters counters;
   counters.connection_opened();
@@ -73,6 +80,12 @@ TEST_CASE("/metrics carries ingest, renditions, edge, alerts, QoE and process fi
   qoe.latency_count = 2;
   qoe.latency_sum_s = 5.5;
   in.qoe = qoe;
+  health::ViewerSessions::Count viewers;
+  viewers.total = 3;
+  viewers.by_rendition = {{"720p", 3}};
+  viewers.untracked_requests = 4;
+  in.viewers = viewers;
+  in.pending_questions = health::PendingQuestions{{1, 4}, {2, 0}};
 
   const std::string text = edge::render_metrics(in);
   INFO(text);
@@ -85,6 +98,15 @@ TEST_CASE("/metrics carries ingest, renditions, edge, alerts, QoE and process fi
   CHECK(has_line(text, "seminar_relay_input_frames_per_second{role=\"backup\"} 25"));
   CHECK(has_line(text, "seminar_relay_input_width_pixels{role=\"backup\"} 1920"));
   CHECK(has_line(text, "seminar_relay_input_receiving{role=\"backup\"} 1"));
+  CHECK(has_line(text, "# TYPE seminar_relay_input_frames_dropped_total counter"));
+  CHECK(has_line(text, "seminar_relay_input_frames_dropped_total{role=\"backup\"} 7"));
+  CHECK(has_line(text, "seminar_relay_input_frames_duplicated_total{role=\"backup\"} 120"));
+  CHECK(has_line(text, "seminar_relay_input_frames_late_total{role=\"backup\"} 3"));
+  CHECK(has_line(text, "seminar_relay_input_frames_late_total{role=\"primary\"} 0"));
+  CHECK(has_line(text, "# TYPE seminar_relay_input_keyframe_interval_seconds gauge"));
+  CHECK(has_line(text, "seminar_relay_input_keyframe_interval_seconds{role=\"backup\"} 2.5"));
+  // No keyframes, no figure: a raw input has none rather than a made-up one.
+  CHECK(text.find("seminar_relay_input_keyframe_interval_seconds{role=\"primary\"}") == std::string::npos);
   CHECK(has_line(text, "seminar_relay_rendition_segments_total{rendition=\"720p\"} 12"));
   CHECK(has_line(text, "seminar_relay_rendition_last_segment_age_seconds{rendition=\"720p\"} 1.5"));
   CHECK(has_line(text, "seminar_relay_rendition_output_rate_bytes_per_second{rendition=\"720p\"} 125000"));
@@ -100,9 +122,18 @@ TEST_CASE("/metrics carries ingest, renditions, edge, alerts, QoE and process fi
   CHECK(has_line(text, "seminar_relay_http_connections_open 1"));
   CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"input_lost\"} 1"));
   CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"segment_late\"} 0"));
+  CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"keyframe_interval\"} 0"));
   CHECK(has_line(text, "seminar_relay_alerts_fired_total 3"));
-  CHECK(has_line(text, "seminar_relay_viewers 2"));
-  CHECK(has_line(text, "seminar_relay_viewers_by_rendition{rendition=\"720p\"} 2"));
+  // Viewers from the media requests, every rendition listed; the QoE reporters apart.
+  CHECK(has_line(text, "# TYPE seminar_relay_viewers gauge"));
+  CHECK(has_line(text, "seminar_relay_viewers{rendition=\"720p\"} 3"));
+  CHECK(has_line(text, "seminar_relay_viewers{rendition=\"360p\"} 0"));
+  CHECK(has_line(text, "seminar_relay_viewer_requests_untracked_total 4"));
+  CHECK(has_line(text, "seminar_relay_qoe_sessions 2"));
+  CHECK(has_line(text, "seminar_relay_qoe_sessions_by_rendition{rendition=\"720p\"} 2"));
+  CHECK(has_line(text, "# TYPE seminar_relay_qa_pending_questions gauge"));
+  CHECK(has_line(text, "seminar_relay_qa_pending_questions{room=\"1\"} 4"));
+  CHECK(has_line(text, "seminar_relay_qa_pending_questions{room=\"2\"} 0"));
   CHECK(has_line(text, "# TYPE seminar_relay_viewer_latency_seconds summary"));
   CHECK(has_line(text, "seminar_relay_viewer_latency_seconds{quantile=\"0.5\"} 2.5"));
   CHECK(has_line(text, "seminar_relay_viewer_latency_seconds_count 2"));

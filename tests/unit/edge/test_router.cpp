@@ -388,7 +388,7 @@ TEST_CASE_METHOD(RouterFixture, "OPTIONS preflight", "[router][cors]") {
   CHECK(res.result() == http::status::no_content);
   CHECK(header(res, http::field::access_control_allow_origin) == "*");
   CHECK(header(res, http::field::access_control_allow_methods) == "GET, HEAD, OPTIONS");
-  CHECK(header(res, http::field::access_control_allow_headers) == "Range");
+  CHECK(header(res, http::field::access_control_allow_headers) == "Range, X-Playback-Session-Id");
   CHECK(header(res, http::field::access_control_max_age) == "600");
   CHECK(res.body().size() == 0);
 
@@ -756,4 +756,34 @@ TEST_CASE_METHOD(RouterFixture, "without LL-HLS nothing is held", "[router][ll]"
   publish_all();
   CHECK(get("/live/720p/part3.0.m4s").result() == http::status::not_found);
   CHECK(get("/live/720p/index.m3u8?_HLS_msn=3").result() == http::status::ok);
+}
+
+TEST_CASE_METHOD(RouterFixture, "rendition requests with X-Playback-Session-Id count viewers per rendition",
+                 "[router][viewers]") {
+  const fs::path dir = web.root / "qa";
+  cfg.qa.data_dir = dir;
+  relay::health::Monitor monitor(cfg, relay::now_epoch_ms());
+  Router viewing(cfg, store, ingest, files, {}, &monitor);
+  publish_all();
+  auto ask = [&](std::string target, std::string session) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    if (!session.empty()) req.set("X-Playback-Session-Id", session);
+    auto routed = viewing.handle(req);
+    REQUIRE(routed.response);
+    return routed.response->result();
+  };
+  CHECK(ask("/live/720p/index.m3u8", "3F2504E0-4F89-11D3-9A0C-0305E82C3301") == http::status::ok);
+  CHECK(ask("/live/720p/seg2.m4s", "3F2504E0-4F89-11D3-9A0C-0305E82C3301") == http::status::ok);
+  CHECK(ask("/live/360p/init.mp4", "0123456789abcdef01234567") == http::status::ok);
+  // A segment already gone still shows the player is there.
+  CHECK(ask("/live/360p/seg99.m4s", "second-player-on-360p") == http::status::not_found);
+  // Not counted: no header, a bad id, the master playlist (no rendition), an unknown rendition.
+  CHECK(ask("/live/720p/index.m3u8", "") == http::status::ok);
+  CHECK(ask("/live/720p/index.m3u8", "not a valid id") == http::status::ok);
+  CHECK(ask("/live/master.m3u8", "master-only-player") == http::status::ok);
+  CHECK(ask("/live/1080p/index.m3u8", "unknown-rendition-player") == http::status::not_found);
+
+  auto count = monitor.viewers().count(relay::now_monotonic_ms());
+  CHECK(count.total == 3);
+  CHECK(count.by_rendition == std::map<std::string, size_t>{{"720p", 1}, {"360p", 2}});
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <limits>
 
 #include <catch2/catch.hpp>
@@ -137,6 +138,61 @@ TEST_CASE("a low frame rate fires after its hold; 0 turns the rule off", "[alert
   off.input_framerate_min = 0;
   AlertRules none(off, 2.0);
   CHECK(run(none, 0, 5000, low).empty());
+}
+
+TEST_CASE("input keyframes too far apart fire after the hold and resolve after it; raw inputs never fire",
+          "[alerts]") {
+  HealthConfig cfg = rules_config();
+  cfg.input_keyframe_interval_max_s = 4;
+  cfg.input_keyframe_interval_hold_s = 3;
+  // A sender with a 2 s GOP switches to a 10 s GOP at 1 s (the figure climbs as the
+  // time since the newest keyframe), and back to 2 s at 12 s.
+  auto long_gop = [](int64_t t) {
+    HealthSample s = healthy(t);
+    s.input_keyframe_interval_s = 2.0;
+    if (t >= 1000 && t < 12000) s.input_keyframe_interval_s = std::max(2.0, (t - 1000) / 1000.0);
+    return s;
+  };
+  AlertRules rules(cfg, 2.0);
+  auto events = run(rules, 0, 10000, long_gop);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].rule == "keyframe_interval");
+  CHECK(events[0].firing);
+  // Above 4 s from 5.25 s on; held for 3 s.
+  CHECK(events[0].at_ms == kT0 + 8250);
+  CHECK(events[0].message == "input keyframes 7.2 s apart, more than 4.0 s");
+  REQUIRE(rules.active().size() == 1);
+  CHECK(rules.active()[0].rule == "keyframe_interval");
+  // Below the limit from 12 s on; resolved once that has held for 3 s.
+  events = run(rules, 10250, 20000, long_gop);
+  REQUIRE(events.size() == 1);
+  CHECK_FALSE(events[0].firing);
+  CHECK(events[0].at_ms == kT0 + 15000);
+  CHECK(events[0].fired_at_ms == kT0 + 8250);
+  CHECK(rules.active().empty());
+
+  // Shorter than the hold above the limit: nothing.
+  AlertRules brief(cfg, 2.0);
+  CHECK(run(brief, 0, 20000, [](int64_t t) {
+          HealthSample s = healthy(t);
+          s.input_keyframe_interval_s = t >= 1000 && t < 3500 ? 6.0 : 2.0;
+          return s;
+        }).empty());
+
+  // A raw input (test:, raw v4l2) has no keyframes; a lost input is input_lost's; 0 is off.
+  AlertRules raw(cfg, 2.0);
+  CHECK(run(raw, 0, 20000, healthy).empty());
+  AlertRules lost(cfg, 2.0);
+  auto only_lost = run(lost, 0, 20000, [&](int64_t t) {
+    HealthSample s = long_gop(t);
+    s.ingest_state = IngestState::lost;
+    return s;
+  });
+  REQUIRE(only_lost.size() == 1);
+  CHECK(only_lost[0].rule == "input_lost");
+  cfg.input_keyframe_interval_max_s = 0;
+  AlertRules off(cfg, 2.0);
+  CHECK(run(off, 0, 20000, long_gop).empty());
 }
 
 TEST_CASE("a segment later than factor x target fires at once and resolves with the next segment", "[alerts]") {

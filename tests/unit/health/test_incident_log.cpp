@@ -70,6 +70,7 @@ TEST_CASE("a torn last line (a kill during a write) is skipped", "[incidents]") 
   auto incidents = again.recent(10);
   REQUIRE(incidents.size() == 1);
   CHECK(incidents[0].ending == "interrupted");
+  again.flush();
   CHECK(read(file).find("\"type\":\"interrupted\"") != std::string::npos);
 }
 
@@ -87,19 +88,45 @@ TEST_CASE("the monitor logs what the rules raise and tells its listener", "[inci
   relay::config::Config cfg;
   cfg.qa.data_dir = dir.path;
   cfg.health.input_lost_hold_s = 0;
-  Monitor monitor(cfg, 0);
-  std::vector<std::pair<bool, uint64_t>> heard;
-  monitor.set_listener([&](const AlertEvent& e, uint64_t id) { heard.emplace_back(e.firing, id); });
-  HealthSample s;
-  s.now_ms = 1000;
-  s.ingest_state = IngestState::slate;
-  monitor.observe(s);
-  CHECK(monitor.active().size() == 1);
-  s.now_ms = 2000;
-  s.ingest_state = IngestState::live;
-  monitor.observe(s);
-  CHECK(monitor.active().empty());
-  CHECK(heard == std::vector<std::pair<bool, uint64_t>>{{true, 1}, {false, 1}});
-  CHECK(monitor.alerts_fired() == 1);
+  {
+    Monitor monitor(cfg, 0);
+    std::vector<std::pair<bool, uint64_t>> heard;
+    monitor.set_listener([&](const AlertEvent& e, uint64_t id) { heard.emplace_back(e.firing, id); });
+    HealthSample s;
+    s.now_ms = 1000;
+    s.ingest_state = IngestState::slate;
+    monitor.observe(s);
+    CHECK(monitor.active().size() == 1);
+    s.now_ms = 2000;
+    s.ingest_state = IngestState::live;
+    monitor.observe(s);
+    CHECK(monitor.active().empty());
+    CHECK(heard == std::vector<std::pair<bool, uint64_t>>{{true, 1}, {false, 1}});
+    CHECK(monitor.alerts_fired() == 1);
+  }
+  // The monitor's log wrote and synced everything before it went.
   CHECK(read(dir.path / "incidents.jsonl").find("\"rule\":\"input_lost\"") != std::string::npos);
+}
+
+TEST_CASE("the writer thread puts every line on disk in order; flush() waits for it", "[incidents]") {
+  TempDir dir;
+  const auto file = dir.path / "incidents.jsonl";
+  IncidentLog log(file, 1000);
+  std::vector<std::string> rules;
+  for (int i = 0; i < 200; ++i) {
+    rules.push_back("rule_" + std::to_string(i));
+    log.record({rules.back(), true, 2000 + i, 2000 + i, "fired"});
+  }
+  // The in-memory list knows at once; the file once flush() returns.
+  CHECK(log.recent(1)[0].id == 200);
+  log.flush();
+  std::istringstream lines(read(file));
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    INFO(line);
+    REQUIRE(n < 200);
+    CHECK(line.find("\"id\":" + std::to_string(n + 1) + ",") != std::string::npos);
+    CHECK(line.find("\"rule\":\"" + rules[n] + "\"") != std::string::npos);
+  }
+  CHECK(n == 200);
 }

@@ -292,6 +292,25 @@ TEST_CASE("word list hits are held for review, even with auto-approve", "[qa][fi
   CHECK_FALSE(f.service->question(dirty)->held);
 }
 
+TEST_CASE("pending questions are counted per room until a moderator decides", "[qa][pending]") {
+  Fixture f;
+  const int64_t first = f.room();
+  RoomPatch titled;
+  titled.title = "Workshop B";
+  const int64_t second = f.service->create_room(f.moderator, titled)["id"].get<int64_t>();
+  CHECK(f.service->pending_questions() == std::map<int64_t, uint64_t>{{first, 0}, {second, 0}});
+  Caller a = f.attendee();
+  int64_t one = f.ask(a, "First question");
+  int64_t two = f.ask(a, "Second question");
+  f.ask(a, "Third question");
+  CHECK(f.service->pending_questions() == std::map<int64_t, uint64_t>{{first, 3}, {second, 0}});
+  f.moderate(one, Action::approve);
+  f.moderate(two, Action::reject);
+  CHECK(f.service->pending_questions() == std::map<int64_t, uint64_t>{{first, 1}, {second, 0}});
+  f.moderate(two, Action::reopen);
+  CHECK(f.service->pending_questions().at(first) == 2);
+}
+
 TEST_CASE("timeout and ban", "[qa][ban]") {
   Fixture f;
   Caller a = f.attendee(), b = f.attendee();

@@ -1,0 +1,56 @@
+#include "edge/connection_limiter.hpp"
+
+#include <utility>
+
+#include "edge/live_limits.hpp"
+
+namespace relay::edge {
+
+ConnectionSlot::ConnectionSlot(ConnectionSlot&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)), address_(std::move(other.address_)) {}
+
+ConnectionSlot& ConnectionSlot::operator=(ConnectionSlot&& other) noexcept {
+  if (this != &other) {
+    release();
+    limiter_ = std::exchange(other.limiter_, nullptr);
+    address_ = std::move(other.address_);
+  }
+  return *this;
+}
+
+ConnectionSlot::~ConnectionSlot() { release(); }
+
+void ConnectionSlot::release() {
+  if (auto* limiter = std::exchange(limiter_, nullptr)) limiter->release(address_);
+}
+
+Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot) {
+  std::lock_guard lock(mutex_);
+  if (total_ >= limits_.max_connections()) return Admission::over_total_cap;
+  uint32_t& from_address = by_address_[address];
+  if (from_address >= limits_.max_connections_per_ip()) return Admission::over_address_cap;
+  ++from_address;
+  ++total_;
+  slot = ConnectionSlot(this, address);
+  return Admission::admitted;
+}
+
+void ConnectionLimiter::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  --total_;
+  auto it = by_address_.find(address);
+  if (it != by_address_.end() && --it->second == 0) by_address_.erase(it);
+}
+
+size_t ConnectionLimiter::open() const {
+  std::lock_guard lock(mutex_);
+  return total_;
+}
+
+size_t ConnectionLimiter::open_from(const std::string& address) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_address_.find(address);
+  return it == by_address_.end() ? 0 : it->second;
+}
+
+}  // namespace relay::edge

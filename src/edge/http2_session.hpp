@@ -1,0 +1,170 @@
+#pragma once
+// One HTTP/2 connection over TLS (ALPN "h2"), served with nghttp2 on the
+// connection's strand: the same routes as HttpSession, many requests at once,
+// each on its own stream. A held request (a blocking playlist reload, an early
+// hinted part) waits without a thread, as on HTTP/1.1, and holds only its
+// stream; the dashboard's event stream is one more stream that sends an event
+// a second. No server push and no WebSocket (browsers open the Q&A WebSocket on
+// an HTTP/1.1 connection).
+//
+// nghttp2 does the framing, HPACK and flow control; this class does the I/O.
+// One read and one write are in flight at a time. The write gathers what
+// nghttp2 serialised (control frames, headers, DATA frame headers) with the
+// bodies themselves, which stay in the store's shared buffers: no body is
+// copied into a response buffer. (TLS still reads every byte once to encrypt
+// it, and Beast's ssl_stream first merges each DATA frame's 9-byte header with
+// its payload into one 16 KiB record.) nghttp2 is asked for more only while the
+// next batch is below a bound, so a slow reader leaves the bytes in the store,
+// not here.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include "edge/connection_limiter.hpp"
+#include "edge/connection_registry.hpp"
+#include "edge/http2_headers.hpp"
+#include "edge/router.hpp"
+#include "edge/session_context.hpp"
+#include "edge/streams.hpp"
+
+namespace relay::edge {
+
+class Http2Session : public std::enable_shared_from_this<Http2Session>, public Connection {
+ public:
+  // The TLS handshake is done and ALPN chose "h2". peer_address is the client's
+  // IP without port; `slot` is the connection's place under the connection caps.
+  Http2Session(TlsStream&& stream, const SessionContext& context, std::string peer_address,
+               ConnectionSlot slot = {});
+  ~Http2Session() override;
+  Http2Session(const Http2Session&) = delete;
+  Http2Session& operator=(const Http2Session&) = delete;
+
+  // Registers the connection, sends our SETTINGS and starts reading.
+  void run();
+  // Safe from any thread: sends GOAWAY (for at most a second) and closes.
+  void close() override;
+  // Safe from any thread: GOAWAY naming the last stream taken, held requests
+  // answered now (as at their deadline), event streams ended; responses in
+  // flight complete, then the connection closes.
+  void drain() override;
+
+ private:
+  struct Stream;
+  // What the next write sends: serialised frames, and bodies by reference.
+  class OutputBatch {
+   public:
+    void append_copy(const uint8_t* data, size_t size);
+    void append_shared(const hls::Bytes& owner, std::string_view bytes);
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    // Valid until the batch changes.
+    const std::vector<boost::asio::const_buffer>& buffers();
+    void clear();
+
+   private:
+    struct Piece {
+      const char* shared = nullptr;  // into a pinned body, or null for `copied_`
+      size_t offset = 0;             // into `copied_` when not shared
+      size_t length = 0;
+    };
+    std::string copied_;
+    std::vector<Piece> pieces_;
+    std::vector<hls::Bytes> pinned_;  // the bodies pieces point into, alive until written
+    std::vector<boost::asio::const_buffer> buffers_;
+    size_t size_ = 0;
+  };
+
+  // The C callbacks nghttp2 calls (in http2_session.cpp) forward to these.
+  struct Callbacks;
+  friend struct Callbacks;
+  void on_request_begin(int32_t stream_id);
+  // A field no request may carry is remembered and answered 400 once the block is done.
+  void on_request_field(int32_t stream_id, std::string_view name, std::string_view value);
+  void on_request_header_done(int32_t stream_id, bool end_stream);
+  void on_request_data(int32_t stream_id, std::string_view data);
+  void on_request_end(int32_t stream_id);
+  void on_frame_sent(int32_t stream_id, size_t frame_bytes, bool end_stream);
+  void on_stream_closed(int32_t stream_id, uint32_t error_code);
+  // The body's next DATA frame: its length, 0 at the end, or an nghttp2 error code.
+  long next_body_frame(int32_t stream_id, size_t max_length, uint32_t* data_flags);
+  // Puts a DATA frame into the batch: nghttp2's 9-byte frame header, then the body
+  // bytes by reference. Returns NGHTTP2_ERR_PAUSE once the batch is full.
+  int send_body_frame(int32_t stream_id, const uint8_t* frame_header, size_t length);
+
+  Stream* find(int32_t stream_id);
+  void dispatch(Stream& s);
+  void respond(Stream& s, Response response);
+  void respond_early(Stream& s, boost::beast::http::status status, std::string_view message);
+  void begin_hold(Stream& s, const Hold& hold);
+  // Asks the router again; answers when it can. Does not flush: it also runs
+  // inside nghttp2's callbacks.
+  void recheck_hold(Stream& s);
+  void on_publish(int32_t stream_id);
+  void on_hold_timeout(int32_t stream_id);
+  void end_hold(Stream& s);
+  void begin_event_stream(Stream& s);
+  void on_event_timer(int32_t stream_id);
+  void arm_stream_timer(Stream& s, std::chrono::milliseconds after, void (Http2Session::*handler)(int32_t));
+  // Resets a stream answered early whose client went on sending past the bound.
+  void stop_lingering(Stream& s);
+  void finish_stream(Stream& s);
+
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  // Moves what nghttp2 has to send into the next batch (while it is below the
+  // bound), starts a write if none is in flight, and ends the connection once
+  // nghttp2 is done with it.
+  void flush();
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void arm_watchdog(std::chrono::steady_clock::time_point when);
+  void on_watchdog(boost::beast::error_code ec);
+  void shut_down();
+
+  // The limits as they are now (a SIGHUP may change them), or as at start.
+  std::chrono::milliseconds header_timeout() const;
+  std::chrono::milliseconds idle_timeout() const;
+  std::chrono::milliseconds read_timeout() const;
+  uint32_t max_header_bytes() const;
+  uint64_t max_body_bytes() const;
+
+  TlsStream stream_;
+  ConnectionSlot slot_;
+  const SessionContext& context_;
+  const uint64_t id_;
+  std::string peer_;          // address:port, for logs
+  std::string peer_address_;  // without the port, for the Q&A and QoE rate limits
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  size_t buffered_request_bytes_ = 0;  // request bodies of all streams, not yet dispatched
+
+  std::unique_ptr<char[]> read_buffer_;
+  bool reading_ = false;
+  bool read_paused_ = false;  // the output is backed up; reading resumes as it drains
+
+  OutputBatch pending_;  // filled from nghttp2 while writing_ is on the wire
+  OutputBatch writing_;
+  bool write_in_flight_ = false;
+
+  // One timer for the connection's deadlines: the write in flight, the idle
+  // connection, and requests whose header or body has not fully arrived.
+  boost::asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point write_deadline_;
+  std::chrono::steady_clock::time_point idle_since_;
+  bool watchdog_armed_ = false;
+
+  bool served_any_ = false;  // until the first request, a silent connection gets the header timeout
+  bool draining_ = false;    // GOAWAY sent for shutdown: the open streams finish, no new ones
+  bool closed_ = false;      // close() ran, or nghttp2 ended the connection
+  bool shut_down_ = false;   // the socket is closed
+};
+
+}  // namespace relay::edge

@@ -1,0 +1,48 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+#include "config/reload.hpp"
+
+using relay::config::Config;
+using relay::config::keys_needing_restart;
+using relay::config::parse_config;
+
+TEST_CASE("limits, tokens and alert rules reload live; ports, ladder and source need a restart", "[config][reload]") {
+  const Config running = parse_config("", "relay.toml");
+  CHECK(keys_needing_restart(running, running).empty());
+
+  const Config live = parse_config(R"(
+[edge]
+header_timeout_s = 3
+idle_timeout_s = 5
+read_timeout_s = 4
+max_header_bytes = 2048
+max_body_bytes = 1024
+max_connections = 10
+max_connections_per_ip = 2
+shutdown_grace_s = 1
+[log]
+level = "debug"
+[qa]
+moderator_tokens = ["a-new-moderator-token"]
+[health]
+input_lost_hold_s = 1
+)",
+                                   "relay.toml");
+  CHECK(keys_needing_restart(running, live).empty());
+
+  const Config restart = parse_config(R"(
+[edge]
+listen = "127.0.0.1:9999"
+[ingest]
+source = "srt://:9000?mode=listener"
+[[encoder.renditions]]
+name = "360p"
+width = 640
+height = 360
+bitrate_kbps = 600
+)",
+                                      "relay.toml");
+  CHECK(keys_needing_restart(running, restart) ==
+        std::vector<std::string>{"edge.listen", "ingest.source", "encoder.renditions"});
+}

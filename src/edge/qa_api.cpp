@@ -21,8 +21,11 @@ spdlog::logger& qa_log() {
   return *logger;
 }
 
+// Messages quote what the client sent (a room or question id from the path or
+// query), which need not be UTF-8: replace bad bytes rather than throw.
 Response error_response(http::status status, std::string_view reason, std::string_view message) {
-  return make_json_response(status, Json{{"error", reason}, {"message", message}}.dump());
+  return make_json_response(status, Json{{"error", reason}, {"message", message}}.dump(
+                                        -1, ' ', false, Json::error_handler_t::replace));
 }
 
 Response json_response(http::status status, const Json& body) {

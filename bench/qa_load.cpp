@@ -4,35 +4,43 @@
 // every event and subscriber the delay from the moderator's 2xx answer to the
 // subscriber's receipt. Prints p50/p99/max, how many events were lost (expected
 // (question, state) pairs a subscriber never got) and how many connections the
-// relay closed.
+// relay closed. Subscribers connect from a few threads (--connect-parallel), then
+// one thread reads them all; the moderator's requests run on another.
 //
 //   qa-load --port P --moderator-token T --subscriber-token T [--subscribers 5000]
-//           [--questions 100] [--interval-ms 100] [--connect-parallel 200]
+//           [--questions 100] [--interval-ms 100] [--connect-parallel 8]
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
-#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -46,7 +54,7 @@ struct Options {
   int subscribers = 5000;
   int questions = 100;
   int interval_ms = 100;
-  int connect_parallel = 200;
+  int connect_parallel = 8;  // threads doing blocking handshakes
 };
 
 // (question id, state) of a "question" event, found without a full JSON parse:
@@ -77,65 +85,173 @@ struct Receipt {
   Clock::time_point at;
 };
 
-class Subscriber : public std::enable_shared_from_this<Subscriber> {
- public:
-  Subscriber(net::io_context& ioc, const Options& options, std::atomic<int>& connected, std::atomic<int>& closed)
-      : ws_(ioc), options_(options), connected_(connected), closed_(closed) {}
-
-  void start(std::function<void(bool)> done) {
-    done_ = std::move(done);
-    tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), options_.port);
-    beast::get_lowest_layer(ws_).async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->finish(false);
-      self->ws_.async_handshake("127.0.0.1", "/api/qa/ws?room=current&token=" + self->options_.subscriber_token,
-                                [self](beast::error_code ec) {
-                                  if (ec) return self->finish(false);
-                                  self->connected_++;
-                                  self->read();
-                                });
-    });
-  }
-
+// One subscriber: a non-blocking socket read straight from epoll. Beast's stream
+// costs the generator several handler dispatches per message; this side shares
+// the cores with the relay, so it parses frames itself and only as far as needed.
+struct Subscriber {
+  int fd = -1;
+  std::vector<char> in;  // received bytes not yet parsed, from in[0]
+  size_t used = 0;
+  std::string fragments;  // a fragmented text message being reassembled (rare)
   std::vector<Receipt> receipts;
   bool got_snapshot = false;
+  bool open = false;
+};
 
- private:
-  void finish(bool ok) {
-    if (done_) {
-      auto done = std::move(done_);
-      done_ = nullptr;
-      done(ok);
+constexpr size_t kReadChunk = 16 * 1024;
+
+// Frames parsed from the start of s.in (server frames are never masked).
+// Returns false when the relay closed the connection.
+template <class OnText>
+bool parse_frames(Subscriber& s, OnText&& on_text) {
+  size_t pos = 0;
+  bool open = true;
+  while (s.used - pos >= 2) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.in.data() + pos);
+    const bool fin = p[0] & 0x80;
+    const int opcode = p[0] & 0x0f;
+    uint64_t length = p[1] & 0x7f;
+    size_t header = 2;
+    if (length == 126) {
+      if (s.used - pos < 4) break;
+      length = (uint64_t{p[2]} << 8) | p[3];
+      header = 4;
+    } else if (length == 127) {
+      if (s.used - pos < 10) break;
+      length = 0;
+      for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
+      header = 10;
+    }
+    if (s.used - pos < header + length) {
+      // A frame bigger than the buffer: make room for all of it.
+      if (header + length > s.in.size()) s.in.resize(header + length + kReadChunk);
+      break;
+    }
+    std::string_view payload(s.in.data() + pos + header, length);
+    pos += header + length;
+    if (opcode == 0x8) {
+      open = false;
+      break;
+    }
+    if (opcode == 0x9) {
+      // Pong, masked with a zero key as RFC 6455 allows; the relay's keep-alive
+      // ping would otherwise close an idle subscriber.
+      std::string pong{static_cast<char>(0x8a), static_cast<char>(0x80 | payload.size()), 0, 0, 0, 0};
+      pong.append(payload);
+      (void)!::send(s.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+      continue;
+    }
+    if (opcode == 0xa) continue;
+    if (!fin || opcode == 0x0) {
+      s.fragments.append(payload);
+      if (!fin) continue;
+      on_text(std::string_view(s.fragments));
+      s.fragments.clear();
+      continue;
+    }
+    on_text(payload);
+  }
+  if (pos > 0) {
+    std::memmove(s.in.data(), s.in.data() + pos, s.used - pos);
+    s.used -= pos;
+  }
+  return open;
+}
+
+// Blocking connect, upgrade and snapshot; the socket is then made non-blocking.
+bool connect_subscriber(const Options& options, Subscriber& s) {
+  s.in.resize(kReadChunk);
+  s.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s.fd < 0) return false;
+  timeval timeout{10, 0};
+  ::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(options.port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return false;
+  const std::string request = "GET /api/qa/ws?room=current&token=" + options.subscriber_token +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (::send(s.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return false;
+  bool upgraded = false;
+  while (!s.got_snapshot) {
+    if (s.used == s.in.size()) s.in.resize(s.in.size() * 2);
+    ssize_t n = ::recv(s.fd, s.in.data() + s.used, s.in.size() - s.used, 0);
+    if (n <= 0) return false;
+    s.used += static_cast<size_t>(n);
+    if (!upgraded) {
+      std::string_view text(s.in.data(), s.used);
+      auto end = text.find("\r\n\r\n");
+      if (end == std::string_view::npos) continue;
+      if (text.substr(0, 12) != "HTTP/1.1 101") return false;
+      upgraded = true;
+      std::memmove(s.in.data(), s.in.data() + end + 4, s.used - end - 4);
+      s.used -= end + 4;
+    }
+    bool first = true;
+    if (!parse_frames(s, [&](std::string_view text) {
+          // Only the first message is the snapshot; the live events follow it.
+          if (first && !s.got_snapshot) s.got_snapshot = text.find("\"type\":\"snapshot\"") != std::string_view::npos;
+          first = false;
+        }))
+      return false;
+  }
+  ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+  s.open = true;
+  return true;
+}
+
+// Reads what every ready subscriber received, until `until` says stop.
+class Reader {
+ public:
+  Reader(std::vector<Subscriber>& subscribers, int& closed) : subscribers_(subscribers), closed_(closed) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    for (size_t i = 0; i < subscribers_.size(); ++i) {
+      if (!subscribers_[i].open) continue;
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.u64 = i;
+      ::epoll_ctl(epoll_, EPOLL_CTL_ADD, subscribers_[i].fd, &event);
+    }
+  }
+  ~Reader() { ::close(epoll_); }
+
+  void run_until(const std::function<bool()>& done, Clock::time_point deadline) {
+    epoll_event events[512];
+    while (!done() && Clock::now() < deadline) {
+      int n = ::epoll_wait(epoll_, events, 512, 20);
+      for (int i = 0; i < n; ++i) read(subscribers_[events[i].data.u64]);
     }
   }
 
-  void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        self->closed_++;
-        self->finish(false);
-        return;
-      }
-      const auto now = Clock::now();
-      std::string_view text(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
-      if (!self->got_snapshot) {
-        self->got_snapshot = text.find("\"type\":\"snapshot\"") != std::string_view::npos;
-        if (self->got_snapshot) self->finish(true);
-      } else {
+ private:
+  void read(Subscriber& s) {
+    if (s.used == s.in.size()) s.in.resize(s.in.size() * 2);
+    ssize_t n = ::recv(s.fd, s.in.data() + s.used, s.in.size() - s.used, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    const auto now = Clock::now();
+    bool open = n > 0;
+    if (open) {
+      s.used += static_cast<size_t>(n);
+      open = parse_frames(s, [&](std::string_view text) {
         int64_t id = 0;
         std::string_view state;
-        if (scan_event(text, id, state)) self->receipts.push_back({key(id, state), now});
-      }
-      self->buffer_.consume(self->buffer_.size());
-      self->read();
-    });
+        if (scan_event(text, id, state)) s.receipts.push_back({key(id, state), now});
+      });
+    }
+    if (!open) {
+      ++closed_;
+      s.open = false;
+      ::epoll_ctl(epoll_, EPOLL_CTL_DEL, s.fd, nullptr);
+      ::close(s.fd);
+      s.fd = -1;
+    }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
-  const Options& options_;
-  std::atomic<int>& connected_;
-  std::atomic<int>& closed_;
-  std::function<void(bool)> done_;
+  std::vector<Subscriber>& subscribers_;
+  int& closed_;
+  int epoll_ = -1;
 };
 
 // One blocking REST call on its own connection.
@@ -168,6 +284,14 @@ nlohmann::json must(const Options& options, http::verb method, const std::string
     std::exit(1);
   }
   return json;
+}
+
+// CPU seconds (user + system) this process has used so far.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double percentile(std::vector<double>& values, double p) {
@@ -204,30 +328,39 @@ int main(int argc, char** argv) {
     ids.push_back(q["id"].get<int64_t>());
   }
 
-  net::io_context ioc;
-  std::atomic<int> connected{0}, closed{0}, failed{0};
-  std::vector<std::shared_ptr<Subscriber>> subscribers;
-  for (int i = 0; i < options.subscribers; ++i)
-    subscribers.push_back(std::make_shared<Subscriber>(ioc, options, connected, closed));
-
-  // Connect with a bounded number of handshakes in flight.
-  size_t next = 0;
-  int ready = 0;
-  std::function<void()> launch = [&] {
-    if (next >= subscribers.size()) return;
-    auto& s = subscribers[next++];
-    s->start([&](bool ok) {
-      if (ok) ++ready; else ++failed;
-      launch();
-    });
-  };
+  // Handshakes on a few threads; each is a blocking round trip to the relay.
+  std::vector<Subscriber> subscribers(static_cast<size_t>(options.subscribers));
+  std::atomic<size_t> next{0};
+  std::atomic<int> ready{0}, failed{0};
   const auto connect_start = Clock::now();
-  for (int i = 0; i < options.connect_parallel; ++i) launch();
-  while (ready + failed < options.subscribers) ioc.run_for(std::chrono::milliseconds(50));
+  {
+    std::vector<std::thread> connectors;
+    const int threads = std::max(1, options.connect_parallel);
+    for (int t = 0; t < threads; ++t)
+      connectors.emplace_back([&] {
+        for (size_t i; (i = next++) < subscribers.size();) {
+          Subscriber& s = subscribers[i];
+          s.receipts.reserve(static_cast<size_t>(options.questions) * 3 + 4);
+          if (connect_subscriber(options, s)) {
+            ++ready;
+          } else {
+            ++failed;
+            if (s.fd >= 0) ::close(s.fd);
+            s.fd = -1;
+          }
+        }
+      });
+    for (auto& thread : connectors) thread.join();
+  }
   const double connect_s = std::chrono::duration<double>(Clock::now() - connect_start).count();
-  std::fprintf(stderr, "qa-load: %d subscribers connected in %.1f s (%d failed)\n", ready, connect_s, failed.load());
+  std::fprintf(stderr, "qa-load: %d subscribers connected in %.1f s (%d failed)\n", ready.load(), connect_s,
+               failed.load());
 
-  // The moderator, on its own thread; the subscribers keep reading on this one.
+  int closed = 0;
+  Reader reader(subscribers, closed);
+  const double cpu_before = cpu_seconds();
+
+  // The moderator, on its own thread; the subscribers are read on this one.
   std::map<int64_t, Clock::time_point> answered_at;  // event key -> moderator's 2xx
   std::mutex answered_mutex;
   std::atomic<bool> moderator_done{false};
@@ -251,18 +384,19 @@ int main(int argc, char** argv) {
     }
     moderator_done = true;
   });
-  while (!moderator_done) ioc.run_for(std::chrono::milliseconds(20));
+  reader.run_until([&] { return moderator_done.load(); }, Clock::time_point::max());
   moderator.join();
   // Stragglers: give the last events a moment to arrive.
-  ioc.run_for(std::chrono::seconds(3));
+  reader.run_until([] { return false; }, Clock::now() + std::chrono::seconds(3));
+  const double cpu_used = cpu_seconds() - cpu_before;
 
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(ready) * answered_at.size());
   int64_t lost = 0, duplicated = 0, early = 0;
   for (auto& s : subscribers) {
-    if (!s->got_snapshot) continue;
+    if (!s.got_snapshot) continue;
     std::unordered_map<int64_t, int> seen;
-    for (const Receipt& r : s->receipts) {
+    for (const Receipt& r : s.receipts) {
       if (++seen[r.key] > 1) {
         ++duplicated;
         continue;
@@ -282,11 +416,13 @@ int main(int argc, char** argv) {
   std::vector<double> sorted = latencies;
   const double p50 = percentile(sorted, 50), p99 = percentile(sorted, 99);
   const double max = sorted.empty() ? 0 : *std::max_element(sorted.begin(), sorted.end());
-  std::printf("subscribers %d (connected %d, failed %d, closed by the relay %d)\n", options.subscribers, ready,
-              failed.load(), closed.load());
+  std::printf("subscribers %d (connected %d, failed %d, closed by the relay %d)\n", options.subscribers, ready.load(),
+              failed.load(), closed);
   std::printf("events %zu per subscriber, %zu deliveries measured (%lld before the moderator's 2xx)\n",
               answered_at.size(), latencies.size(), static_cast<long long>(early));
   std::printf("latency from the moderator's 2xx: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", p50, p99, max);
+  std::printf("load generator CPU after connecting: %.0f ms (%.2f us per delivery)\n", cpu_used * 1e3,
+              latencies.empty() ? 0.0 : cpu_used * 1e6 / static_cast<double>(latencies.size()));
   std::printf("lost %lld, duplicated %lld\n", static_cast<long long>(lost), static_cast<long long>(duplicated));
   return lost == 0 && duplicated == 0 && failed == 0 ? 0 : 1;
 }

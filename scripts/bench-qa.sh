@@ -10,8 +10,9 @@
 # one action every BENCH_INTERVAL_MS. For every event and subscriber it measures
 # the time from the moderator's 2xx answer to the subscriber's receipt (an event
 # that arrives before the moderator's own answer counts as 0), and counts events
-# a subscriber never received (lost) or received twice. Prints p50/p99/max.
-# The load generator runs on the same machine, on one thread.
+# a subscriber never received (lost) or received twice. Prints p50/p99/max and
+# the CPU time the relay (video pipeline included) and the generator spent.
+# The load generator runs on the same machine; it reads all subscribers on one thread.
 #
 # Environment:
 #   BENCH_SUBSCRIBERS=5000   WebSocket subscribers
@@ -72,6 +73,8 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 "$RELAY_BIN" --config "$RELAY_CONFIG" --set "edge.listen=127.0.0.1:$PORT" \
   --set "qa.data_dir=$WORK/data" \
   --set "qa.moderator_tokens=[\"$MODERATOR\"]" --set "qa.speaker_tokens=[\"$SPEAKER\"]" \
+  --set "edge.max_connections_per_ip=$((BENCH_SUBSCRIBERS + 64))" \
+  --set "edge.max_connections=$((BENCH_SUBSCRIBERS > 8976 ? BENCH_SUBSCRIBERS + 1024 : 10000))" \
   --set ingest.width=640 --set ingest.height=360 --set encoder.preset=ultrafast \
   --set 'encoder.renditions=[{name="180p",width=320,height=180,bitrate_kbps=200,profile="baseline"}]' \
   $RELAY_ARGS >"$WORK/relay.log" 2>&1 &
@@ -85,9 +88,14 @@ done
 curl -fsS "http://127.0.0.1:$PORT/api/qa/rooms" >/dev/null || die "the Q&A API did not answer within 20 s"
 
 note "$BENCH_SUBSCRIBERS subscribers, $BENCH_QUESTIONS questions approved and staged, one action every ${BENCH_INTERVAL_MS} ms"
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+relay_cpu_before=$(cpu_ticks "$RELAY_PID")
 status=0
 "$LOAD_BIN" --port "$PORT" --moderator-token "$MODERATOR" --subscriber-token "$SPEAKER" \
   --subscribers "$BENCH_SUBSCRIBERS" --questions "$BENCH_QUESTIONS" --interval-ms "$BENCH_INTERVAL_MS" || status=$?
+relay_cpu_ms=$(( ($(cpu_ticks "$RELAY_PID") - relay_cpu_before) * 1000 / $(getconf CLK_TCK) ))
+echo "relay CPU during the run ${relay_cpu_ms} ms (video pipeline included)"
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$RELAY_PID/status" 2>/dev/null || echo "?")
 echo "relay peak RSS ${rss_kb} kB"
 # grep -c exits 1 when it counts nothing, which is the good case.

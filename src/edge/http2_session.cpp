@@ -42,6 +42,15 @@ spdlog::logger& edge_log() {
 // (6.5.2) asks for no fewer than 100, which is what browsers expect.
 constexpr uint32_t kMaxConcurrentStreams = 100;
 
+// "Rapid reset" (CVE-2023-44487): a client opens a stream and resets it at once,
+// over and over, so the server starts work for requests that never count against
+// the stream limit. Each RST_STREAM from the client takes a token from a bucket
+// of this size, refilled at this rate per second; an empty bucket ends the
+// connection with GOAWAY. A player resets a stream now and then (hls.js aborts a
+// part request when it switches rendition), never hundreds in a second.
+constexpr uint64_t kResetBurst = 200;
+constexpr uint64_t kResetsPerSecond = 20;
+
 // A DATA frame's payload is cut so that its 9-byte frame header and the payload
 // make exactly one 16 KiB TLS record: Beast's ssl_stream merges buffers up to
 // 16 KiB into one record but sends a larger buffer on its own, so a 16,384-byte
@@ -247,6 +256,7 @@ Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, st
   if (nghttp2_option_new(&option) != 0) throw std::bad_alloc();
   // Closed streams are kept only for RFC 7540 priorities, which this server ignores.
   nghttp2_option_set_no_closed_streams(option, 1);
+  nghttp2_option_set_stream_reset_rate_limit(option, kResetBurst, kResetsPerSecond);
   int rv = nghttp2_session_server_new2(&session_, Callbacks::get(), this, option);
   nghttp2_option_del(option);
   if (rv != 0) throw std::bad_alloc();

@@ -55,8 +55,9 @@ constexpr size_t kLingerMaxBytes = 1024 * 1024;
 
 // What the hang-up watch reads at most; more is a pipelined request, left for later.
 constexpr size_t kWatchBytes = 4096;
-// The wait for a request's first byte reads at most this much; the parser reads the rest.
-constexpr size_t kFirstReadBytes = 4096;
+// The read of a request's first bytes takes at most this much; the parser reads
+// the rest. A player's GET fits; an idle connection holds no buffer at all.
+constexpr size_t kFirstReadBytes = 512;
 
 // Q&A targets may carry a token in the query (the WebSocket upgrade); logs get the path only.
 std::string_view loggable_target(std::string_view target) {
@@ -99,6 +100,11 @@ template <class Stream>
 void HttpSession<Stream>::run() {
   if (!context_.registry.add(id_, this->weak_from_this())) return;
   edge_log().trace("#{} open from {}", id_, peer_);
+  if constexpr (!kTls) {
+    // Only the read after a readiness wait is synchronous (on_readable), and it must not block.
+    beast::error_code ignored;
+    lowest().socket().non_blocking(true, ignored);
+  }
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession<Stream>::do_read, this->shared_from_this()));
 }
 
@@ -151,9 +157,60 @@ void HttpSession<Stream>::do_read() {
     return read_header();
   }
   waiting_ = true;
-  lowest().expires_after(served_any_ ? limits.idle_timeout() : limits.header_timeout());
-  stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
-                          beast::bind_front_handler(&HttpSession<Stream>::on_first_bytes, this->shared_from_this()));
+  const auto idle = served_any_ ? limits.idle_timeout() : limits.header_timeout();
+  if constexpr (kTls) {
+    // The TLS engine may already hold the next request's bytes, which the socket
+    // would not signal: read, into a buffer of the size of a request.
+    lowest().expires_after(idle);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            beast::bind_front_handler(&HttpSession<Stream>::on_first_bytes, this->shared_from_this()));
+  } else {
+    // An idle keep-alive connection holds no read buffer: wait for the socket to
+    // become readable, then let the parser read. The stream's own timeout covers
+    // only its reads and writes, so the idle deadline is a timer of ours.
+    // The timer holds the session weakly: a client's hang-up then ends the
+    // session, and gives back its connection slot, as soon as it is read.
+    hold_timer_.expires_after(idle);
+    hold_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      if (auto self = weak.lock()) self->on_idle_timeout(ec);
+    });
+    wait_readable();
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::wait_readable() {
+  lowest().socket().async_wait(tcp::socket::wait_read,
+                               beast::bind_front_handler(&HttpSession<Stream>::on_readable, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_readable(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) {
+    waiting_ = false;
+    return fail(ec, fmt::format("#{} read", id_));
+  }
+  // The socket is non-blocking (see run()): this read takes what is there, and
+  // tells a hang-up from the next request without another trip through the reactor.
+  const size_t bytes = lowest().socket().read_some(buffer_.prepare(kFirstReadBytes), ec);
+  if (ec == net::error::would_block) return wait_readable();
+  waiting_ = false;
+  hold_timer_.cancel();
+  if (ec == net::error::eof) return do_close();
+  if (ec) return fail(ec, fmt::format("#{} read", id_));
+  buffer_.commit(bytes);
+  request_started_ = std::chrono::steady_clock::now();
+  read_header();
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_idle_timeout(beast::error_code ec) {
+  // A wait cancelled by on_readable(), or one whose expiry a later wait moved on.
+  if (ec || !waiting_ || hold_timer_.expiry() > std::chrono::steady_clock::now()) return;
+  edge_log().trace("#{} idle, closed", id_);
+  closed_ = true;
+  lowest().close();
 }
 
 template <class Stream>
@@ -242,6 +299,7 @@ void HttpSession<Stream>::handle_qa() {
   if (auto* refused = std::get_if<Response>(&checked)) return respond(std::move(*refused));
   // The connection becomes a WebSocket session; this HTTP session ends here.
   edge_log().debug("#{} {} upgraded to the Q&A WebSocket", id_, peer_);
+  hand_over();
   std::make_shared<WebsocketSession<Stream>>(std::move(stream_), *context_.websocket,
                                              std::move(std::get<QaSubscription>(checked)), std::move(slot_))
       ->run(parser_->release());
@@ -253,7 +311,18 @@ void HttpSession<Stream>::handle_event_stream() {
   if (auto refused = context_.health_api->check_stream(req)) return respond(std::move(*refused));
   // The connection becomes an event stream; this HTTP session ends here.
   edge_log().debug("#{} {} opened the dashboard event stream", id_, peer_);
+  hand_over();
   std::make_shared<SseSession<Stream>>(std::move(stream_), *context_.sse, std::move(slot_))->run(req.version());
+}
+
+template <class Stream>
+void HttpSession<Stream>::hand_over() {
+  // The socket goes back to blocking mode, as the session taking it expects.
+  if constexpr (!kTls) {
+    beast::error_code ignored;
+    lowest().socket().non_blocking(false, ignored);
+  }
+  hold_timer_.cancel();
 }
 
 template <class Stream>
@@ -375,6 +444,9 @@ void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes_trans
   if (ec) return fail(ec, fmt::format("#{} write", id_));
   // Release the body now: a finished response must not pin a segment the store has evicted.
   response_ = {};
+  // And the read buffer, unless it holds a pipelined request: most connections
+  // now sit idle until the player's next reload.
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
   served_any_ = true;
   if (linger_after_write_) return do_lingering_close();
   if (close_after_write_ || draining_) {

@@ -47,6 +47,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
  private:
   void do_read();
   void on_first_bytes(boost::beast::error_code ec, std::size_t bytes_transferred);
+  void wait_readable();
+  void on_readable(boost::beast::error_code ec);
+  void on_idle_timeout(boost::beast::error_code ec);
   void read_header();
   void on_header(boost::beast::error_code ec, std::size_t bytes_transferred);
   void on_read(boost::beast::error_code ec, std::size_t bytes_transferred);
@@ -61,6 +64,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   void respond_and_close(boost::beast::http::status status, std::string_view message);
   void handle_qa();
   void handle_event_stream();
+  void hand_over();
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
   void do_close();
@@ -79,6 +83,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   // The request being held, while it is; its waiter id in context_.waiters.
   std::optional<Hold> hold_;
   uint64_t waiter_id_ = 0;
+  // The hold's deadline; between requests, the idle deadline (see do_read, watch_idle).
   boost::asio::steady_timer hold_timer_;
   // While a request is held, a read watches for the client hanging up. Only one
   // read may be pending, so the next request's read waits for it to finish.

@@ -2,7 +2,6 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
 #include <atomic>
@@ -86,9 +85,17 @@ void refuse(tcp::socket socket, bool tls) {
 
 }  // namespace
 
-Listener::Listener(net::io_context& ioc, tcp::acceptor acceptor, const SessionContext& context,
+Listener::Listener(std::vector<net::any_io_executor> workers, tcp::acceptor acceptor, const SessionContext& context,
                    net::ssl::context* tls)
-    : ioc_(ioc), acceptor_(std::move(acceptor)), retry_timer_(acceptor_.get_executor()), context_(context), tls_(tls) {}
+    : workers_(std::move(workers)),
+      acceptor_(std::move(acceptor)),
+      retry_timer_(acceptor_.get_executor()),
+      context_(context),
+      tls_(tls) {
+  // Lets on_accept() take the connections already queued without a round trip each.
+  beast::error_code ignored;
+  acceptor_.non_blocking(true, ignored);
+}
 
 void Listener::run() {
   net::dispatch(acceptor_.get_executor(), beast::bind_front_handler(&Listener::do_accept, shared_from_this()));
@@ -103,9 +110,15 @@ void Listener::stop() {
   });
 }
 
+const net::any_io_executor& Listener::next_worker() {
+  const auto& worker = workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  return worker;
+}
+
 void Listener::do_accept() {
   if (stopped_) return;
-  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  acceptor_.async_accept(next_worker(), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
 }
 
 void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -118,6 +131,22 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  start_session(std::move(socket));
+  // A burst of connects (a thousand players after a publish, a load test) waits in
+  // the backlog: take what is there before going back to the reactor, bounded so
+  // the sessions already started on this thread get their turn.
+  constexpr int kAcceptBatch = 64;
+  for (int i = 1; i < kAcceptBatch && !stopped_; ++i) {
+    tcp::socket next(next_worker());
+    acceptor_.accept(next, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) break;
+    if (ec) return on_accept(ec, std::move(next));
+    start_session(std::move(next));
+  }
+  do_accept();
+}
+
+void Listener::start_session(tcp::socket socket) {
   ConnectionSlot slot;
   if (context_.connections) {
     beast::error_code address_ec;
@@ -126,15 +155,13 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
         context_.connections->admit(address_ec ? std::string("?") : remote.address().to_string(), slot);
     if (admission != Admission::admitted) {
       context_.stats.connection_refused(admission == Admission::over_address_cap);
-      refuse(std::move(socket), tls_ != nullptr);
-      return do_accept();
+      return refuse(std::move(socket), tls_ != nullptr);
     }
   }
   if (tls_)
     start_tls(std::move(socket), std::move(slot));
   else
     std::make_shared<HttpSession<PlainStream>>(PlainStream(std::move(socket)), context_, std::move(slot))->run();
-  do_accept();
 }
 
 void Listener::start_tls(tcp::socket socket, ConnectionSlot slot) {

@@ -251,7 +251,11 @@ Routed Router::dispatch(const RequestHeader& req) const {
     case http::verb::options:
       return preflight();
     default: {
-      Response res = make_error_response(http::status::method_not_allowed, "method not allowed");
+      // The API answers in JSON whatever went wrong, as the Q&A and health routes do.
+      Response res = target.path.substr(0, 5) == "/api/"
+                         ? make_json_response(http::status::method_not_allowed,
+                                              R"({"error":"method_not_allowed","message":"method not allowed"})")
+                         : make_error_response(http::status::method_not_allowed, "method not allowed");
       res.set(http::field::allow, kAllowedMethods);
       return res;
     }

@@ -8,11 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
 #include "common/clock.hpp"
@@ -66,7 +66,7 @@ tcp::endpoint parse_listen(const std::string& listen) {
 
 tcp::acceptor open_acceptor(net::io_context& ioc, const std::string& listen) {
   tcp::endpoint endpoint = parse_listen(listen);
-  tcp::acceptor acceptor(net::make_strand(ioc));
+  tcp::acceptor acceptor(ioc);
   auto check = [&](boost::system::error_code ec) {
     if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", listen, ec.message()));
   };
@@ -98,7 +98,7 @@ struct Server::Impl {
         limits(cfg.edge),
         connections(limits) {}
 
-  // Samples the stream for the alert rules; runs on its own strand.
+  // Samples the stream for the alert rules; runs on the first worker.
   void schedule_health_sample() {
     health_timer->expires_after(kHealthSampleInterval);
     health_timer->async_wait([this](boost::system::error_code ec) {
@@ -110,7 +110,7 @@ struct Server::Impl {
   }
   static constexpr std::chrono::milliseconds kHealthSampleInterval{250};
 
-  // Vote counts go out in bundles (qa.vote_interval_ms); runs on its own strand.
+  // Vote counts go out in bundles (qa.vote_interval_ms); runs on the first worker.
   void schedule_vote_flush() {
     vote_timer->expires_after(std::chrono::milliseconds(cfg.qa.vote_interval_ms));
     vote_timer->async_wait([this](boost::system::error_code ec) {
@@ -143,15 +143,21 @@ struct Server::Impl {
   std::unique_ptr<WebsocketContext> websocket_context;
   std::unique_ptr<SessionContext> session_context;
   std::unique_ptr<net::ssl::context> tls;  // the HTTPS port's certificate and settings
-  std::unique_ptr<net::io_context> ioc;
+  // One io_context per worker thread, each run by that thread alone: a session
+  // lives on one of them, so its handlers never contend for Asio's locks and its
+  // executor is a strand without a strand's cost. The listeners, the timers
+  // below and everything else not tied to a connection live on the first.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  // Keep a worker's run() going while it has no connection yet; released by stop().
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards;
   std::shared_ptr<Listener> listener;
   std::shared_ptr<Listener> tls_listener;
   uint16_t tls_port = 0;
   std::vector<std::thread> threads;
   std::unique_ptr<net::steady_timer> vote_timer;
-  bool vote_timer_stopped = false;  // touched only on the timer's strand
+  bool vote_timer_stopped = false;  // touched only on the first worker
   std::unique_ptr<net::steady_timer> health_timer;
-  bool health_timer_stopped = false;  // touched only on the timer's strand
+  bool health_timer_stopped = false;  // touched only on the first worker
   uint64_t health_ticks = 0;           // the same
   uint16_t port = 0;
 
@@ -173,13 +179,19 @@ void Server::start() {
   auto log = relay::log::get("edge");
 
   const int threads = edge.threads < 1 ? 1 : edge.threads;
-  auto ioc = std::make_unique<net::io_context>(threads);
-  tcp::acceptor acceptor = open_acceptor(*ioc, edge.listen);
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  std::vector<net::any_io_executor> executors;
+  for (int i = 0; i < threads; ++i) {
+    workers.push_back(std::make_unique<net::io_context>(1));
+    executors.push_back(workers.back()->get_executor());
+  }
+  net::io_context& ioc = *workers.front();
+  tcp::acceptor acceptor = open_acceptor(ioc, edge.listen);
   s.port = acceptor.local_endpoint().port();
   std::optional<tcp::acceptor> tls_acceptor;
   if (!edge.tls_listen.empty()) {
     s.tls = make_tls_context(edge.tls_cert_file, edge.tls_key_file, /*offer_h2=*/true);
-    tls_acceptor.emplace(open_acceptor(*ioc, edge.tls_listen));
+    tls_acceptor.emplace(open_acceptor(ioc, edge.tls_listen));
     s.tls_port = tls_acceptor->local_endpoint().port();
   }
 
@@ -209,30 +221,31 @@ void Server::start() {
   s.sse_context = std::make_unique<SseContext>(
       SseContext{s.registry, [api = s.health_api.get()](bool first) { return api->stream_event(first); }});
   s.session_context->sse = s.sse_context.get();
-  s.ioc = std::move(ioc);
-  s.listener = std::make_shared<Listener>(*s.ioc, std::move(acceptor), *s.session_context);
+  s.workers = std::move(workers);
+  for (auto& worker : s.workers) s.worker_guards.push_back(net::make_work_guard(*worker));
+  s.listener = std::make_shared<Listener>(executors, std::move(acceptor), *s.session_context);
   s.listener->run();
   if (tls_acceptor) {
-    s.tls_listener = std::make_shared<Listener>(*s.ioc, std::move(*tls_acceptor), *s.session_context, s.tls.get());
+    s.tls_listener = std::make_shared<Listener>(executors, std::move(*tls_acceptor), *s.session_context, s.tls.get());
     s.tls_listener->run();
   }
   if (s.qa) {
-    s.vote_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
+    s.vote_timer = std::make_unique<net::steady_timer>(ioc);
     s.schedule_vote_flush();
   }
   if (s.monitor) {
     s.sampler = std::make_unique<HealthSampler>(s.store, s.ingest, s.cfg.health.realtime_window_s, &s.qoe);
-    s.health_timer = std::make_unique<net::steady_timer>(net::make_strand(*s.ioc));
+    s.health_timer = std::make_unique<net::steady_timer>(ioc);
     s.schedule_health_sample();
   }
 
   s.threads.reserve(threads);
   for (int i = 0; i < threads; ++i) {
-    s.threads.emplace_back([&s, log] {
+    s.threads.emplace_back([&worker = *s.workers[i], log] {
       // A handler that throws must not take the whole process down with std::terminate.
       for (;;) {
         try {
-          s.ioc->run();
+          worker.run();
           return;
         } catch (const std::exception& e) {
           log->error("edge worker: {}", e.what());
@@ -288,8 +301,9 @@ void Server::stop() {
     s.state = Impl::State::stopped;
     return;
   }
-  // Once the acceptor and every socket are closed nothing is left to wait for, so
-  // the workers' run() returns on its own and no handler is abandoned mid-way.
+  // Once the acceptor and every socket are closed, and the guards released,
+  // nothing is left to wait for, so each worker's run() returns on its own and no
+  // handler is abandoned mid-way.
   s.listener->stop();
   if (s.tls_listener) s.tls_listener->stop();
   // No wake is posted after this, and a request that would be held is answered at once.
@@ -307,6 +321,7 @@ void Server::stop() {
       s.health_timer->cancel();
     });
   }
+  s.worker_guards.clear();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   s.state = Impl::State::stopped;

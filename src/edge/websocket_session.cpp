@@ -2,6 +2,9 @@
 
 #include <atomic>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -37,6 +40,15 @@ constexpr size_t kMaxClientMessage = 4096;
 // hide a stalled client from the bounded queue; thousands of subscribers would
 // pin gigabytes.
 constexpr int kSendBufferBytes = 64 * 1024;
+
+// TCP_CORK as an Asio socket option (SettableSocketOption).
+struct TcpCork {
+  int value;
+  template <class Protocol> int level(const Protocol&) const { return IPPROTO_TCP; }
+  template <class Protocol> int name(const Protocol&) const { return TCP_CORK; }
+  template <class Protocol> const void* data(const Protocol&) const { return &value; }
+  template <class Protocol> std::size_t size(const Protocol&) const { return sizeof value; }
+};
 
 // The bare socket for a plain connection; the TLS stream with its deadlines off,
 // since the websocket layer's own timer watches the peer.
@@ -115,25 +127,49 @@ void WebsocketSession<Stream>::on_accept(beast::error_code ec) {
 
 template <class Stream>
 void WebsocketSession<Stream>::deliver(const qa::EventPtr& event) {
-  if (!event->for_caller(subscription_.caller)) return;
-  net::post(ws_.get_executor(), [weak = this->weak_from_this(), event] {
-    auto self = weak.lock();
-    if (!self) return;
-    self->send(event->for_caller(self->subscription_.caller));
+  const qa::Message& message = event->for_caller(subscription_.caller);
+  if (!message) return;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_.size() <= context_.queue_limit) inbox_.push_back(message);
+    if (drain_posted_) return;
+    drain_posted_ = true;
+  }
+  net::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+    if (auto self = weak.lock()) self->drain_inbox();
   });
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::send(qa::Message message) {
-  if (closing_ || closed_) return;
-  if (queue_.size() - backlog_ >= context_.queue_limit) return close_slow();
+void WebsocketSession<Stream>::drain_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    draining_.swap(inbox_);
+    drain_posted_ = false;
+  }
+  for (auto& message : draining_)
+    if (!enqueue(std::move(message))) break;
+  draining_.clear();
+  if (!writing_ && !queue_.empty() && !closing_ && !closed_) do_write();
+}
+
+template <class Stream>
+bool WebsocketSession<Stream>::enqueue(qa::Message message) {
+  if (closing_ || closed_) return false;
+  if (queue_.size() - backlog_ >= context_.queue_limit) {
+    close_slow();
+    return false;
+  }
   queue_.push_back(std::move(message));
-  if (!writing_) do_write();
+  return true;
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::do_write() {
   writing_ = true;
+  // Several messages at once (an action's events, a snapshot's resume): the kernel
+  // sends them in one segment when the last is written, so the client wakes once.
+  if (!corked_ && queue_.size() > 1) set_cork(true);
   ws_.text(true);
   ws_.async_write(net::buffer(*queue_.front()), beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
 }
@@ -148,9 +184,17 @@ void WebsocketSession<Stream>::on_write(beast::error_code ec, std::size_t) {
   queue_.pop_front();
   context_.stats.feed_message_sent();
   if (backlog_ > 0) --backlog_;
+  if (corked_ && (queue_.empty() || closing_ || closed_)) set_cork(false);
   if (closing_ && going_away_) return do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));
   if (closing_) return do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
   if (!queue_.empty() && !closed_) do_write();
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::set_cork(bool on) {
+  corked_ = on;
+  beast::error_code ignored;
+  lowest_socket().set_option(TcpCork{on ? 1 : 0}, ignored);
 }
 
 template <class Stream>

@@ -1,16 +1,21 @@
 #pragma once
 // One live Q&A connection (/api/qa/ws): accepts the upgrade the HttpSession
 // checked, subscribes to its room and sends the snapshot (or the missed events)
-// and then every event for it, in seq order. The Q&A posts events to the
-// session's strand; they wait in a bounded queue, and a client that lets the
-// queue fill is closed with code 4008 ("too slow") so that it reconnects with
-// since= and catches up, instead of making the server hold an ever-growing backlog.
+// and then every event for it, in seq order. The Q&A drops events in the
+// session's inbox, and one handler posted to the session's executor empties it
+// for all that arrive before it runs (an action that publishes two events costs
+// each subscriber one handler, not two). They wait in a bounded queue, and a client
+// that lets the queue fill is closed with code 4008 ("too slow") so that it
+// reconnects with since= and catches up, instead of making the server hold an
+// ever-growing backlog.
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -69,16 +74,20 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   // Any thread: closes with 1001 (going away) after the message being written;
   // the pages reconnect, to this edge once it is back or to another one.
   void drain() override;
-  // Any thread, with the Q&A's lock held: posts to the strand.
+  // Any thread, with the Q&A's lock held: puts the caller's view of the event in
+  // the inbox and posts drain_inbox() unless it is already on its way.
   void deliver(const qa::EventPtr& event) override;
 
  private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void send(qa::Message message);
+  void drain_inbox();
+  // Queues a message; false once the session closes (for being too slow or otherwise).
+  bool enqueue(qa::Message message);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void set_cork(bool on);
   void close_slow();
   void do_close(boost::beast::websocket::close_reason reason);
   void teardown();
@@ -96,6 +105,13 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   FullRequest request_;
   std::deque<qa::Message> queue_;
   size_t backlog_ = 0;  // snapshot or missed events still in queue_
+  // Filled by deliver() on the publishing thread, emptied by drain_inbox(); holds at
+  // most queue_limit + 1 messages, since a drain that brings more closes the client anyway.
+  std::mutex inbox_mutex_;
+  std::vector<qa::Message> inbox_;
+  bool drain_posted_ = false;  // guarded by inbox_mutex_
+  std::vector<qa::Message> draining_;  // the inbox taken by the drain; kept for its capacity
+  bool corked_ = false;  // TCP_CORK is on while several queued messages are written
   boost::asio::steady_timer close_timer_;
   const WebsocketContext& context_;
   QaSubscription subscription_;

@@ -194,8 +194,9 @@ def main():
                 c.check(status == 405 and body.startswith(b"{") and headers.get("allow"),
                         f"{method} {path}: 405 with Allow and a JSON error ({status})")
             raw = f"{method} /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
-            status, headers, _ = request(port, raw)
-            c.check(status == 405 and "GET" in headers.get("allow", ""), f"{method} /api/health: 405 with Allow")
+            status, headers, body = request(port, raw)
+            c.check(status == 405 and "GET" in headers.get("allow", "") and body.startswith(b"{"),
+                    f"{method} /api/health: 405 with Allow and a JSON error ({status} {body[:60]!r})")
 
         # Bodies over max_body_bytes (65536): 413 with a JSON error on every POST route.
         attendee, info = new_attendee(port, "Ann")

@@ -8,7 +8,9 @@ fields; a client speaking plain HTTP to the TLS port, one that never finishes
 the handshake and one that says HTTP/1.1 after choosing h2 are dropped while a
 concurrent good client is served; a silent or idle HTTP/2 connection gets GOAWAY
 after the header or idle timeout, and a request whose body never comes is
-answered 408 without holding the connection; the dashboard's event stream runs
+answered 408 without holding the connection; a client that opens and resets
+streams at once by the hundred ("rapid reset") gets GOAWAY, one that cancels a
+few keeps its connection; the dashboard's event stream runs
 on an HTTP/2 stream; at SIGTERM a held reload is answered and the event stream
 ends cleanly."""
 import json
@@ -358,6 +360,48 @@ def check_raw_h2(c, tls_port):
     sock.close()
 
 
+def check_rapid_reset(c, curl, tls_port):
+    """A client that opens streams and resets them at once, hundreds in a row
+    ("rapid reset", CVE-2023-44487), gets GOAWAY; one that resets a few streams,
+    as a player does, keeps its connection; other clients are served meanwhile."""
+    def request(stream_id):
+        block = (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https")
+                 + hpack_literal(":authority", "127.0.0.1") + hpack_literal(":path", "/live/master.m3u8"))
+        return (frame(HEADERS, 0x5, stream_id, block)                       # END_HEADERS | END_STREAM
+                + frame(RST_STREAM, 0, stream_id, struct.pack(">I", 8)))   # CANCEL
+
+    # A player: 20 cancelled requests, then one it waits for, on the same connection.
+    sock = tls_client(tls_port, ["h2"])
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0) + b"".join(request(1 + 2 * i) for i in range(20)))
+    block = (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https")
+             + hpack_literal(":authority", "127.0.0.1") + hpack_literal(":path", "/live/master.m3u8"))
+    sock.sendall(frame(HEADERS, 0x5, 41, block))
+    frames, closed = read_frames(sock, IDLE_TIMEOUT_S / 2)  # well before the idle timeout
+    c.check(not [f for f in frames if f[0] == GOAWAY] and not closed,
+            "20 cancelled requests in a row: the connection stays open")
+    c.check([f for f in frames if f[0] == DATA and f[2] == 41 and b"#EXTM3U" in f[3]],
+            "and the next request on it is answered")
+    sock.close()
+
+    # An attacker: 1,000 (more than the burst of 200, less than nghttp2's default 1,000).
+    sock = tls_client(tls_port, ["h2"])
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
+    sent = 0
+    try:
+        for batch in range(10):
+            sock.sendall(b"".join(request(1 + 2 * (batch * 100 + i)) for i in range(100)))
+            sent += 100
+    except (ConnectionError, ssl.SSLError, OSError):
+        pass
+    frames, closed = read_frames(sock, 5)
+    goaway = [f for f in frames if f[0] == GOAWAY]
+    c.check(goaway and closed, f"{sent} requests opened and reset at once: GOAWAY and the connection is closed")
+    sock.close()
+    status, version, _, body = curl.fetch("/live/master.m3u8")
+    c.check(status == 200 and version == "2" and body.startswith(b"#EXTM3U"),
+            "another HTTP/2 client is served afterwards")
+
+
 def check_event_stream(c, curl):
     """The dashboard's event stream on an HTTP/2 stream: the header, then an event a second."""
     out = subprocess.run(["curl", "-sS", "--http2", "--cacert", curl.cacert, "-N", "--max-time", "3.5", "-D", "-",
@@ -429,6 +473,7 @@ def main():
             check_qa(c, curl)
             check_bad_clients(c, curl, relay, tls_port)
             check_raw_h2(c, tls_port)
+            check_rapid_reset(c, curl, tls_port)
             check_event_stream(c, curl)
             check_metrics(c, relay)
             check_shutdown(c, relay, curl)

@@ -65,3 +65,26 @@ TEST_CASE("a reload of the caps applies to the next connection", "[limiter]") {
   limits.set(caps(10, 2));
   CHECK(limiter.admit("10.0.0.1", second) == Admission::admitted);
 }
+
+TEST_CASE("IPv6 addresses count per /64, mapped IPv4 per address", "[limiter]") {
+  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64");
+  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64");
+  CHECK(ConnectionLimiter::client_network("::1") == "::/64");
+  CHECK(ConnectionLimiter::client_network("::ffff:10.0.0.7") == "10.0.0.7");
+  CHECK(ConnectionLimiter::client_network("10.0.0.7") == "10.0.0.7");
+  CHECK(ConnectionLimiter::client_network("?") == "?");
+
+  LiveLimits limits(caps(10, 2));
+  ConnectionLimiter limiter(limits);
+  ConnectionSlot a, b, c, other, v4a, v4b, v4c;
+  CHECK(limiter.admit("2001:db8:1:2::1", a) == Admission::admitted);
+  CHECK(limiter.admit("2001:db8:1:2::2", b) == Admission::admitted);
+  // A third address from the same /64 is the same client picking a new address.
+  CHECK(limiter.admit("2001:db8:1:2:dead:beef:0:3", c) == Admission::over_address_cap);
+  CHECK(limiter.admit("2001:db8:1:3::1", other) == Admission::admitted);
+  CHECK(limiter.open_from("2001:db8:1:2::99") == 2);
+  CHECK(limiter.admit("::ffff:192.0.2.1", v4a) == Admission::admitted);
+  CHECK(limiter.admit("192.0.2.1", v4b) == Admission::admitted);
+  CHECK(limiter.admit("::ffff:192.0.2.1", v4c) == Admission::over_address_cap);
+  CHECK(limiter.open() == 5);
+}

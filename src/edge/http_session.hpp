@@ -80,6 +80,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   // Re-created for every request: a Beast parser reads exactly one message.
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Response response_;
+  // response_'s status line and header fields, rendered for the write in flight.
+  std::string head_;
   // The request being held, while it is; its waiter id in context_.waiters.
   std::optional<Hold> hold_;
   uint64_t waiter_id_ = 0;

@@ -1,7 +1,6 @@
 #include "edge/http_session.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <iterator>
 
@@ -458,18 +457,11 @@ void HttpSession<Stream>::do_write() {
   lowest().expires_after(write_timeout(context_.limits->read_timeout(), response_.body().size()));
   render_head(response_, head_);
   const std::string_view body = response_.body().view();
-  auto on_write = beast::bind_front_handler(&HttpSession<Stream>::on_write, this->shared_from_this());
-  if constexpr (kTls) {
-    // Not a two-element std::array here: Asio's write loop for one passes the
-    // spent head on as an empty first buffer, Beast's ssl_stream then writes
-    // nothing, and a write of 0 bytes ends the loop without an error. The generic
-    // loop skips spent buffers.
-    net::async_write(stream_, beast::buffers_cat(net::buffer(head_), net::buffer(body.data(), body.size())),
-                     std::move(on_write));
-  } else {
-    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body.data(), body.size())};
-    net::async_write(stream_, buffers, std::move(on_write));
-  }
+  // Head and body as one sequence through Asio's generic write loop, which skips
+  // a spent buffer (its two-element std::array loop hands Beast's ssl_stream an
+  // empty first buffer, which writes nothing and ends the write without the body).
+  net::async_write(stream_, beast::buffers_cat(net::buffer(head_), net::buffer(body.data(), body.size())),
+                   beast::bind_front_handler(&HttpSession<Stream>::on_write, this->shared_from_this()));
 }
 
 template <class Stream>

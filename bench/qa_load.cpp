@@ -57,11 +57,14 @@ struct Options {
   int connect_parallel = 8;  // threads doing blocking handshakes
 };
 
-// (question id, state) of a "question" event, found without a full JSON parse:
-// with thousands of subscribers the generator must stay cheaper than the relay.
-bool scan_event(std::string_view text, int64_t& id, std::string_view& state) {
-  auto q = text.find("\"question\":{");
+// (question id, state) of the first "question" event in `text` from `from`,
+// found without a full JSON parse: with thousands of subscribers the generator
+// must stay cheaper than the relay. `from` moves past it, for the next event of
+// a message that carries several (a JSON array).
+bool scan_event(std::string_view text, size_t& from, int64_t& id, std::string_view& state) {
+  auto q = text.find("\"question\":{", from);
   if (q == std::string_view::npos) return false;
+  from = q + 12;
   auto i = text.find("\"id\":", q);
   auto s = text.find("\"state\":\"", q);
   if (i == std::string_view::npos || s == std::string_view::npos) return false;
@@ -237,7 +240,7 @@ class Reader {
       open = parse_frames(s, [&](std::string_view text) {
         int64_t id = 0;
         std::string_view state;
-        if (scan_event(text, id, state)) s.receipts.push_back({key(id, state), now});
+        for (size_t from = 0; scan_event(text, from, id, state);) s.receipts.push_back({key(id, state), now});
       });
     }
     if (!open) {

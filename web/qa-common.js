@@ -130,27 +130,9 @@
       this.socket = socket;
       socket.onopen = () => { this.failures = 0; };
       socket.onmessage = (event) => {
-        const message = JSON.parse(event.data);
-        if (message.type === 'snapshot') {
-          // Resume in this room even if "current" moves on meanwhile.
-          this.room = String(message.room);
-          this.seq = message.seq;
-          this.epoch = message.epoch;
-          this.retryDelay = RETRY_MIN_MS;
-          this.options.onStatus('live');
-          this.options.onSnapshot(message);
-          return;
-        }
-        if (message.type === 'resumed') {
-          this.retryDelay = RETRY_MIN_MS;
-          this.options.onStatus('live');
-          return;
-        }
-        if (typeof message.seq === 'number') {
-          if (this.seq !== null && message.seq <= this.seq) return;  // never apply an event twice
-          this.seq = message.seq;
-        }
-        this.options.onEvent(message);
+        // One event, or an array of events that were sent together.
+        const data = JSON.parse(event.data);
+        for (const message of Array.isArray(data) ? data : [data]) this.handle(message);
       };
       socket.onclose = () => {
         if (this.socket !== socket || this.stopped) return;
@@ -159,6 +141,30 @@
         setTimeout(() => { if (!this.stopped) this.connect(); }, this.retryDelay);
         this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
       };
+    }
+
+    // One event from the feed, in order.
+    handle(message) {
+      if (message.type === 'snapshot') {
+        // Resume in this room even if "current" moves on meanwhile.
+        this.room = String(message.room);
+        this.seq = message.seq;
+        this.epoch = message.epoch;
+        this.retryDelay = RETRY_MIN_MS;
+        this.options.onStatus('live');
+        this.options.onSnapshot(message);
+        return;
+      }
+      if (message.type === 'resumed') {
+        this.retryDelay = RETRY_MIN_MS;
+        this.options.onStatus('live');
+        return;
+      }
+      if (typeof message.seq === 'number') {
+        if (this.seq !== null && message.seq <= this.seq) return;  // never apply an event twice
+        this.seq = message.seq;
+      }
+      this.options.onEvent(message);
     }
 
     // Another room: a fresh snapshot from it.

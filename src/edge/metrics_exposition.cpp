@@ -144,7 +144,7 @@ std::string render_metrics(const MetricsInputs& in) {
   m.counter("seminar_relay_http_holds_timed_out_total", "Held requests answered 503 because nothing arrived in time")
       .add(static_cast<double>(in.edge.holds_timed_out));
   m.gauge("seminar_relay_qa_connected_clients", "Q&A WebSocket feeds open").add(static_cast<double>(in.edge.feeds_open));
-  m.counter("seminar_relay_qa_feed_messages_total", "Q&A messages sent on the feeds")
+  m.counter("seminar_relay_qa_feed_messages_total", "Q&A events sent on the feeds")
       .add(static_cast<double>(in.edge.feed_messages));
   m.counter("seminar_relay_qa_feeds_too_slow_total", "Q&A feeds closed for not keeping up")
       .add(static_cast<double>(in.edge.feeds_too_slow));

@@ -39,7 +39,7 @@ void StatsCounters::feed_opened() { feeds_open_.fetch_add(1, std::memory_order_r
 
 void StatsCounters::feed_closed() { feeds_open_.fetch_sub(1, std::memory_order_relaxed); }
 
-void StatsCounters::feed_message_sent() { feed_messages_.fetch_add(1, std::memory_order_relaxed); }
+void StatsCounters::feed_message_sent(uint64_t events) { feed_messages_.fetch_add(events, std::memory_order_relaxed); }
 
 void StatsCounters::feed_too_slow() { feeds_too_slow_.fetch_add(1, std::memory_order_relaxed); }
 

@@ -57,7 +57,7 @@ class StatsCounters {
   void hold_timed_out();
   void feed_opened();
   void feed_closed();
-  void feed_message_sent();
+  void feed_message_sent(uint64_t events = 1);  // events, however many messages carried them
   void feed_too_slow();
 
   Stats snapshot() const;

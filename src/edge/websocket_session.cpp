@@ -2,9 +2,6 @@
 
 #include <atomic>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -41,14 +38,9 @@ constexpr size_t kMaxClientMessage = 4096;
 // pin gigabytes.
 constexpr int kSendBufferBytes = 64 * 1024;
 
-// TCP_CORK as an Asio socket option (SettableSocketOption).
-struct TcpCork {
-  int value;
-  template <class Protocol> int level(const Protocol&) const { return IPPROTO_TCP; }
-  template <class Protocol> int name(const Protocol&) const { return TCP_CORK; }
-  template <class Protocol> const void* data(const Protocol&) const { return &value; }
-  template <class Protocol> std::size_t size(const Protocol&) const { return sizeof value; }
-};
+// Events that wait together are sent as one message up to this size; a snapshot
+// or a long resume may be larger on its own.
+constexpr size_t kBatchBytes = 64 * 1024;
 
 // The bare socket for a plain connection; the TLS stream with its deadlines off,
 // since the websocket layer's own timer watches the peer.
@@ -167,11 +159,25 @@ bool WebsocketSession<Stream>::enqueue(qa::Message message) {
 template <class Stream>
 void WebsocketSession<Stream>::do_write() {
   writing_ = true;
-  // Several messages at once (an action's events, a snapshot's resume): the kernel
-  // sends them in one segment when the last is written, so the client wakes once.
-  if (!corked_ && queue_.size() > 1) set_cork(true);
+  // Whatever waits goes out as one message: the client wakes once, and the kernel
+  // sends one segment, for an action's events or a burst from several actions.
+  size_t bytes = queue_.front()->size();
+  in_flight_ = 1;
+  while (in_flight_ < queue_.size() && bytes + queue_[in_flight_]->size() + 1 <= kBatchBytes)
+    bytes += queue_[in_flight_++]->size() + 1;
+  write_buffers_.clear();
+  if (in_flight_ == 1) {
+    write_buffers_.push_back(net::buffer(*queue_.front()));
+  } else {
+    static constexpr char kOpen = '[', kComma = ',', kClose = ']';
+    for (size_t i = 0; i < in_flight_; ++i) {
+      write_buffers_.push_back(net::buffer(i == 0 ? &kOpen : &kComma, 1));
+      write_buffers_.push_back(net::buffer(*queue_[i]));
+    }
+    write_buffers_.push_back(net::buffer(&kClose, 1));
+  }
   ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()), beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
+  ws_.async_write(write_buffers_, beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
 }
 
 template <class Stream>
@@ -181,20 +187,14 @@ void WebsocketSession<Stream>::on_write(beast::error_code ec, std::size_t) {
     fail(ec, fmt::format("ws#{} write", id_));
     return teardown();
   }
-  queue_.pop_front();
-  context_.stats.feed_message_sent();
-  if (backlog_ > 0) --backlog_;
-  if (corked_ && (queue_.empty() || closing_ || closed_)) set_cork(false);
+  const size_t sent = std::min(in_flight_, queue_.size());
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(sent));
+  in_flight_ = 0;
+  context_.stats.feed_message_sent(sent);
+  backlog_ -= std::min(backlog_, sent);
   if (closing_ && going_away_) return do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));
   if (closing_) return do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
   if (!queue_.empty() && !closed_) do_write();
-}
-
-template <class Stream>
-void WebsocketSession<Stream>::set_cork(bool on) {
-  corked_ = on;
-  beast::error_code ignored;
-  lowest_socket().set_option(TcpCork{on ? 1 : 0}, ignored);
 }
 
 template <class Stream>
@@ -204,7 +204,7 @@ void WebsocketSession<Stream>::close_slow() {
   closing_ = true;
   // Only the message being written must stay; the rest the client gets on resume.
   if (writing_) {
-    queue_.erase(queue_.begin() + 1, queue_.end());
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_), queue_.end());
   } else {
     queue_.clear();
     do_close(websocket::close_reason(static_cast<websocket::close_code>(kCloseTooSlow), "too slow: reconnect with since=<last seq>"));
@@ -259,7 +259,7 @@ void WebsocketSession<Stream>::drain() {
     self->closing_ = true;
     self->going_away_ = true;
     if (self->writing_) {
-      self->queue_.erase(self->queue_.begin() + 1, self->queue_.end());
+      self->queue_.erase(self->queue_.begin() + static_cast<std::ptrdiff_t>(self->in_flight_), self->queue_.end());
     } else {
       self->queue_.clear();
       self->do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));

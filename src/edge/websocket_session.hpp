@@ -4,7 +4,9 @@
 // and then every event for it, in seq order. The Q&A drops events in the
 // session's inbox, and one handler posted to the session's executor empties it
 // for all that arrive before it runs (an action that publishes two events costs
-// each subscriber one handler, not two). They wait in a bounded queue, and a client
+// each subscriber one handler, not two). Events that wait together go out as one
+// WebSocket message, a JSON array of them (docs/qa.md), so one send reaches the
+// client however many an action made. They wait in a bounded queue, and a client
 // that lets the queue fill is closed with code 4008 ("too slow") so that it
 // reconnects with since= and catches up, instead of making the server hold an
 // ever-growing backlog.
@@ -87,7 +89,6 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   bool enqueue(qa::Message message);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void set_cork(bool on);
   void close_slow();
   void do_close(boost::beast::websocket::close_reason reason);
   void teardown();
@@ -111,7 +112,10 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   std::vector<qa::Message> inbox_;
   bool drain_posted_ = false;  // guarded by inbox_mutex_
   std::vector<qa::Message> draining_;  // the inbox taken by the drain; kept for its capacity
-  bool corked_ = false;  // TCP_CORK is on while several queued messages are written
+  // The message being written: the first `in_flight_` of queue_, joined as a JSON
+  // array when there are several.
+  std::vector<boost::asio::const_buffer> write_buffers_;
+  size_t in_flight_ = 0;
   boost::asio::steady_timer close_timer_;
   const WebsocketContext& context_;
   QaSubscription subscription_;

@@ -54,6 +54,8 @@ def main():
         c.check(seqs == list(range(1, 71)), f"every event exactly once across the drop: {seqs}")
         texts = [e["question"]["text"] for e in rest]
         c.check(texts[-1] == "while away 9", f"the events carry their content: {texts[-3:]}")
+        # They were all waiting when the feed started: one message, a JSON array (docs/qa.md).
+        c.check(ws.messages == 1, f"the missed events come in one message ({ws.messages} messages)")
         ws.close()
 
         # Too far behind (a resume buffer of 5000 holds everything here, so use another

@@ -4,6 +4,7 @@ standard library: PyPI is not reachable from the test machines).
 Client side only: masks what it sends, reads text, ping and close frames, answers
 pings, and reports the close code and reason the server sent."""
 import base64
+import collections
 import hashlib
 import json
 import os
@@ -39,6 +40,8 @@ class WebSocket:
                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
         self.sock.sendall(request.encode())
         self.buffer = b""
+        self.pending = collections.deque()  # events of a batch not yet returned by recv()
+        self.messages = 0  # WebSocket messages read (a batch of events is one)
         head = self._read_until(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
@@ -92,6 +95,14 @@ class WebSocket:
         self._send_frame(0x1, text.encode())
 
     def recv(self, timeout=10):
+        """The next event, a parsed JSON object; a message carrying an array of events
+        gives them one per call, in order. Raises WebSocketClosed on close."""
+        if not self.pending:
+            value = self.recv_message(timeout)
+            self.pending.extend(value if isinstance(value, list) else [value])
+        return self.pending.popleft()
+
+    def recv_message(self, timeout=10):
         """The next text message as a parsed JSON value; raises WebSocketClosed on close."""
         self.sock.settimeout(timeout)
         message = b""
@@ -122,6 +133,7 @@ class WebSocket:
                 raise WebSocketClosed(code, reason)
             message += payload
             if b0 & 0x80:
+                self.messages += 1
                 return json.loads(message.decode("utf-8"))
 
     def close(self, abrupt=False):

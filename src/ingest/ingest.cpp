@@ -466,8 +466,22 @@ struct Ingest::Impl {
   }
 
   void stop() {
-    if (loop) g_main_loop_quit(loop);
-    if (thread.joinable()) thread.join();
+    if (thread.joinable()) {
+      // Quit from inside the loop: g_main_loop_run() clears an earlier quit, so a
+      // g_main_loop_quit() from here, before the thread has entered the loop (a
+      // relay stopped just after it started), would be lost and the join would hang.
+      GSource* quit = g_idle_source_new();
+      g_source_set_callback(
+          quit,
+          [](gpointer data) -> gboolean {
+            g_main_loop_quit(static_cast<GMainLoop*>(data));
+            return G_SOURCE_REMOVE;
+          },
+          loop, nullptr);
+      g_source_attach(quit, context);
+      g_source_unref(quit);
+      thread.join();
+    }
     inputs.clear();
     if (ladder) gst_element_set_state(ladder.get(), GST_STATE_NULL);
     if (context) {

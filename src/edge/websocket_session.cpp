@@ -1,10 +1,12 @@
 #include "edge/websocket_session.hpp"
 
 #include <atomic>
+#include <utility>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/span.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <fmt/format.h>
@@ -142,7 +144,7 @@ void WebsocketSession<Stream>::drain_inbox() {
   for (auto& message : draining_)
     if (!enqueue(std::move(message))) break;
   draining_.clear();
-  if (!writing_ && !queue_.empty() && !closing_ && !closed_) do_write();
+  if (in_flight_ == 0 && !queue_.empty() && !closing_ && !closed_) do_write();
 }
 
 template <class Stream>
@@ -158,7 +160,6 @@ bool WebsocketSession<Stream>::enqueue(qa::Message message) {
 
 template <class Stream>
 void WebsocketSession<Stream>::do_write() {
-  writing_ = true;
   // Whatever waits goes out as one message: the client wakes once, and the kernel
   // sends one segment, for an action's events or a burst from several actions.
   size_t bytes = queue_.front()->size();
@@ -177,19 +178,19 @@ void WebsocketSession<Stream>::do_write() {
     write_buffers_.push_back(net::buffer(&kClose, 1));
   }
   ws_.text(true);
-  ws_.async_write(write_buffers_, beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
+  // A view of write_buffers_: the write keeps its own copy of the sequence it is given.
+  ws_.async_write(beast::span<const net::const_buffer>(write_buffers_.data(), write_buffers_.size()),
+                  beast::bind_front_handler(&WebsocketSession<Stream>::on_write, this->shared_from_this()));
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::on_write(beast::error_code ec, std::size_t) {
-  writing_ = false;
+  const size_t sent = std::exchange(in_flight_, 0);
   if (ec) {
     fail(ec, fmt::format("ws#{} write", id_));
     return teardown();
   }
-  const size_t sent = std::min(in_flight_, queue_.size());
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(sent));
-  in_flight_ = 0;
   context_.stats.feed_message_sent(sent);
   backlog_ -= std::min(backlog_, sent);
   if (closing_ && going_away_) return do_close(websocket::close_reason(websocket::close_code::going_away, "server shutting down"));
@@ -203,7 +204,7 @@ void WebsocketSession<Stream>::close_slow() {
   context_.stats.feed_too_slow();
   closing_ = true;
   // Only the message being written must stay; the rest the client gets on resume.
-  if (writing_) {
+  if (in_flight_ > 0) {
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_), queue_.end());
   } else {
     queue_.clear();
@@ -258,7 +259,7 @@ void WebsocketSession<Stream>::drain() {
     if (!self->subscribed_) return self->teardown();
     self->closing_ = true;
     self->going_away_ = true;
-    if (self->writing_) {
+    if (self->in_flight_ > 0) {
       self->queue_.erase(self->queue_.begin() + static_cast<std::ptrdiff_t>(self->in_flight_), self->queue_.end());
     } else {
       self->queue_.clear();

@@ -112,8 +112,8 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   std::vector<qa::Message> inbox_;
   bool drain_posted_ = false;  // guarded by inbox_mutex_
   std::vector<qa::Message> draining_;  // the inbox taken by the drain; kept for its capacity
-  // The message being written: the first `in_flight_` of queue_, joined as a JSON
-  // array when there are several.
+  // The message being written: the first `in_flight_` of queue_ (0: no write in
+  // flight), joined as a JSON array when there are several.
   std::vector<boost::asio::const_buffer> write_buffers_;
   size_t in_flight_ = 0;
   boost::asio::steady_timer close_timer_;
@@ -121,7 +121,6 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   QaSubscription subscription_;
   const uint64_t id_;
   bool subscribed_ = false;
-  bool writing_ = false;
   bool closing_ = false;  // no more sends; a close frame follows the write in flight
   bool going_away_ = false;  // that close frame says 1001 (shutdown) rather than 4008 (too slow)
   bool closed_ = false;

@@ -467,19 +467,17 @@ struct Ingest::Impl {
 
   void stop() {
     if (thread.joinable()) {
-      // Quit from inside the loop: g_main_loop_run() clears an earlier quit, so a
-      // g_main_loop_quit() from here, before the thread has entered the loop (a
-      // relay stopped just after it started), would be lost and the join would hang.
-      GSource* quit = g_idle_source_new();
-      g_source_set_callback(
-          quit,
+      // Quit from inside the loop (as the webhook sender does): g_main_loop_run()
+      // clears an earlier quit, so a g_main_loop_quit() from here, before the thread
+      // has entered the loop (a relay stopped just after it started), would be lost
+      // and the join would hang.
+      g_main_context_invoke(
+          context,
           [](gpointer data) -> gboolean {
             g_main_loop_quit(static_cast<GMainLoop*>(data));
             return G_SOURCE_REMOVE;
           },
-          loop, nullptr);
-      g_source_attach(quit, context);
-      g_source_unref(quit);
+          loop);
       thread.join();
     }
     inputs.clear();

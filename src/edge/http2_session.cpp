@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <stdexcept>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -51,12 +53,22 @@ constexpr uint32_t kMaxConcurrentStreams = 100;
 constexpr uint64_t kResetBurst = 200;
 constexpr uint64_t kResetsPerSecond = 20;
 
-// A DATA frame's payload is cut so that its 9-byte frame header and the payload
-// make exactly one 16 KiB TLS record: Beast's ssl_stream merges buffers up to
-// 16 KiB into one record but sends a larger buffer on its own, so a 16,384-byte
-// payload would cost a separate 9-byte record and a second send for each frame.
+// The largest TLS record's plaintext. A DATA frame's payload is cut so that its
+// 9-byte frame header and the payload make exactly one record.
+constexpr size_t kRecordBytes = 16 * 1024;
 constexpr size_t kFrameHeaderBytes = 9;
-constexpr size_t kDataFramePayload = 16 * 1024 - kFrameHeaderBytes;
+constexpr size_t kDataFramePayload = kRecordBytes - kFrameHeaderBytes;
+
+// Plaintext encrypted per send: four records in one system call, and no more
+// ciphertext held per connection than this while the socket is full.
+constexpr size_t kEncryptChunk = 4 * kRecordBytes;
+
+// A connection that can send more than this in one turn lets the others on its
+// thread go first (it waits for the socket, which is writable at once).
+constexpr size_t kSendPerTurn = 256 * 1024;
+
+// Reads per readable socket, each of kReadBufferSize, before others get a turn.
+constexpr int kReadsPerTurn = 4;
 
 // The batch being filled while another is on the wire stops growing here; what
 // nghttp2 still has to send stays with it (bodies as references into the store)
@@ -66,8 +78,12 @@ constexpr size_t kBatchLimit = 256 * 1024;
 // A batch of frames that took more than this stays in memory afterwards.
 constexpr size_t kKeptBatchCapacity = 64 * 1024;
 
-// Requests are small; a TLS record larger than this is read in more than one go.
-constexpr size_t kReadBufferSize = 8 * 1024;
+// Ciphertext read per system call, and plaintext handed to nghttp2 at a time.
+// Both buffers are the thread's: a connection holds none while it waits.
+constexpr size_t kReadBufferSize = 16 * 1024;
+thread_local char t_ciphertext[kReadBufferSize];
+thread_local char t_plaintext[kReadBufferSize];
+thread_local char t_record[kRecordBytes];
 
 // close() sends GOAWAY; a peer that does not take it within this is cut.
 constexpr auto kGoawayTime = std::chrono::seconds(1);
@@ -209,6 +225,7 @@ void Http2Session::OutputBatch::append_copy(const uint8_t* data, size_t size) {
     pieces_.push_back({nullptr, copied_.size(), size});
   copied_.append(reinterpret_cast<const char*>(data), size);
   size_ += size;
+  buffers_.clear();
 }
 
 void Http2Session::OutputBatch::append_shared(const hls::Bytes& owner, std::string_view bytes) {
@@ -217,9 +234,11 @@ void Http2Session::OutputBatch::append_shared(const hls::Bytes& owner, std::stri
   if (pinned_.empty() || pinned_.back() != owner) pinned_.push_back(owner);
   pieces_.push_back({bytes.data(), 0, bytes.size()});
   size_ += bytes.size();
+  buffers_.clear();
 }
 
 const std::vector<net::const_buffer>& Http2Session::OutputBatch::buffers() {
+  if (buffers_.size() == pieces_.size()) return buffers_;
   buffers_.clear();
   buffers_.reserve(pieces_.size());
   for (const Piece& p : pieces_) buffers_.emplace_back(p.shared ? p.shared : copied_.data() + p.offset, p.length);
@@ -239,17 +258,19 @@ void Http2Session::OutputBatch::clear() {
 
 Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, std::string peer_address,
                            ConnectionSlot slot)
-    : stream_(std::move(stream)),
+    : tls_(stream.native_handle()),
+      socket_(beast::get_lowest_layer(stream).release_socket()),
       slot_(std::move(slot)),
       context_(context),
       id_(g_next_h2_id.fetch_add(1)),
       peer_address_(std::move(peer_address)),
-      read_buffer_(std::make_unique<char[]>(kReadBufferSize)),
-      watchdog_(stream_.get_executor()) {
-  auto& tcp = beast::get_lowest_layer(stream_);
-  tcp.expires_never();  // the watchdog keeps time instead: a read is always pending
+      watchdog_(socket_.get_executor()) {
+  // What is left of Asio's stream (its buffers, its reference to the SSL object) goes.
+  { TlsStream spent(std::move(stream)); }
   beast::error_code ec;
-  auto endpoint = tcp.socket().remote_endpoint(ec);
+  socket_.non_blocking(true, ec);
+  if (ec) throw std::runtime_error("cannot make the socket non-blocking: " + ec.message());
+  auto endpoint = socket_.remote_endpoint(ec);
   peer_ = ec ? peer_address_ : fmt::format("{}:{}", peer_address_, endpoint.port());
 
   nghttp2_option* option = nullptr;
@@ -276,7 +297,7 @@ Http2Session::~Http2Session() {
 void Http2Session::run() {
   if (!context_.registry.add(id_, weak_from_this())) return;
   edge_log().trace("#{} HTTP/2 from {}", id_, peer_);
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     // A request body up to the limit may come in one flight; a larger one is refused anyway.
     const auto stream_window = static_cast<uint32_t>(
         std::clamp<uint64_t>(self->max_body_bytes(), NGHTTP2_INITIAL_WINDOW_SIZE, 1 << 20));
@@ -296,7 +317,7 @@ void Http2Session::run() {
 }
 
 void Http2Session::close() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+  net::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->closed_) return;
     self->closed_ = true;
     for (auto& [stream_id, s] : self->streams_) {
@@ -314,7 +335,7 @@ void Http2Session::close() {
 }
 
 void Http2Session::drain() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+  net::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->closed_ || self->draining_) return;
     self->draining_ = true;
     // Streams the client opens after this are refused; it retries them elsewhere.
@@ -489,7 +510,7 @@ void Http2Session::begin_hold(Stream& s, const Hold& hold) {
   // The wake runs on the publishing thread: it only posts, and holds the session
   // weakly so a waiter never keeps a closed connection alive.
   s.waiter_id = context_.waiters.add(
-      hold.rendition, [weak = weak_from_this(), executor = stream_.get_executor(), stream_id = s.id] {
+      hold.rendition, [weak = weak_from_this(), executor = socket_.get_executor(), stream_id = s.id] {
         net::post(executor, [weak, stream_id] {
           if (auto self = weak.lock()) self->on_publish(stream_id);
         });
@@ -580,7 +601,7 @@ void Http2Session::on_event_timer(int32_t stream_id) {
 
 void Http2Session::arm_stream_timer(Stream& s, std::chrono::milliseconds after,
                                     void (Http2Session::*handler)(int32_t)) {
-  if (!s.timer) s.timer = std::make_unique<net::steady_timer>(stream_.get_executor());
+  if (!s.timer) s.timer = std::make_unique<net::steady_timer>(socket_.get_executor());
   const uint64_t generation = ++s.timer_generation;
   s.timer->expires_after(after);
   s.timer->async_wait([self = shared_from_this(), stream_id = s.id, generation, handler](beast::error_code ec) {
@@ -675,26 +696,40 @@ void Http2Session::finish_stream(Stream& s) {
 void Http2Session::do_read() {
   if (shut_down_ || reading_ || !nghttp2_session_want_read(session_)) return;
   reading_ = true;
-  stream_.async_read_some(net::buffer(read_buffer_.get(), kReadBufferSize),
-                          beast::bind_front_handler(&Http2Session::on_read, shared_from_this()));
+  socket_.async_wait(net::socket_base::wait_read,
+                     beast::bind_front_handler(&Http2Session::on_readable, shared_from_this()));
 }
 
-void Http2Session::on_read(beast::error_code ec, std::size_t bytes) {
+void Http2Session::on_readable(beast::error_code ec) {
   reading_ = false;
   if (shut_down_) return;
   if (ec) {
     fail(ec, fmt::format("#{} h2 read", id_));
     return shut_down();
   }
-  auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(read_buffer_.get()), bytes);
-  if (rv < 0) {
-    // Not HTTP/2 (a bad preface), a flood of control frames, or a failed callback.
-    // Ordinary protocol errors never get here: nghttp2 queues their GOAWAY itself.
-    edge_log().debug("#{} {} HTTP/2 connection error: {}", id_, peer_, nghttp2_strerror(static_cast<int>(rv)));
-    closed_ = true;
-    nghttp2_session_terminate_session(
-        session_, rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
-    return flush();
+  for (int turn = 0; turn < kReadsPerTurn; ++turn) {
+    const size_t bytes = socket_.read_some(net::buffer(t_ciphertext, kReadBufferSize), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) break;
+    if (ec) {
+      fail(ec, fmt::format("#{} h2 read", id_));
+      return shut_down();
+    }
+    tls_.feed(std::string_view(t_ciphertext, bytes));
+    for (;;) {
+      size_t plain = 0;
+      const auto result = tls_.read(t_plaintext, kReadBufferSize, plain);
+      if (result == TlsChannel::ReadResult::need_more) break;
+      if (result == TlsChannel::ReadResult::data) {
+        if (!receive(t_plaintext, plain)) return flush();
+        continue;
+      }
+      if (result == TlsChannel::ReadResult::failed)
+        edge_log().debug("#{} {} TLS: {}", id_, peer_, tls_.error());
+      // A close_notify or a broken record: nothing more can be read. What the
+      // alert handling put in the output is not waited for.
+      return shut_down();
+    }
+    if (bytes < kReadBufferSize) break;  // the socket is most likely empty now
   }
   // Requests whose header or body is still on its way are cut after the header
   // or read timeout; the watchdog finds the earliest when it fires.
@@ -705,54 +740,134 @@ void Http2Session::on_read(beast::error_code ec, std::size_t bytes) {
     }
   }
   flush();
+  if (shut_down_) return;
   // A client that sends requests but does not read the answers is not read either.
-  if (pending_.size() >= kBatchLimit)
+  if (write_in_flight_ && pending_.size() >= kBatchLimit)
     read_paused_ = true;
   else
     do_read();
 }
 
+bool Http2Session::receive(const char* data, size_t size) {
+  auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), size);
+  if (rv >= 0) return true;
+  // Not HTTP/2 (a bad preface), a flood of control frames, or a failed callback.
+  // Ordinary protocol errors never get here: nghttp2 queues their GOAWAY itself.
+  edge_log().debug("#{} {} HTTP/2 connection error: {}", id_, peer_, nghttp2_strerror(static_cast<int>(rv)));
+  closed_ = true;
+  nghttp2_session_terminate_session(session_,
+                                    rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+  return false;
+}
+
 void Http2Session::flush() {
+  if (shut_down_ || write_in_flight_) return;
+  size_t sent = 0;
+  for (;;) {
+    auto& output = tls_.output();
+    if (output_sent_ == output.size()) {
+      output.clear();
+      output_sent_ = 0;
+      if (!encrypt_some()) break;
+      continue;
+    }
+    if (sent >= kSendPerTurn) return wait_writable(output.size() - output_sent_);
+    beast::error_code ec;
+    const size_t n = socket_.write_some(net::buffer(output.data() + output_sent_, output.size() - output_sent_), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      return wait_writable(output.size() - output_sent_);
+    if (ec) {
+      fail(ec, fmt::format("#{} h2 write", id_));
+      return shut_down();
+    }
+    output_sent_ += n;
+    sent += n;
+  }
   if (shut_down_) return;
+  // All is out. A connection with no stream open gives back a big output buffer.
+  if (streams_.empty() && tls_.output().capacity() > kKeptBatchCapacity) std::string().swap(tls_.output());
+  if (read_paused_) {
+    read_paused_ = false;
+    do_read();
+  }
+  // Both sides are done: a GOAWAY went out, or the client's did and no stream is left.
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) shut_down();
+}
+
+bool Http2Session::encrypt_some() {
   while (pending_.size() < kBatchLimit) {
     const uint8_t* data = nullptr;
     auto n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) {
       edge_log().warn("#{} HTTP/2 send: {}", id_, nghttp2_strerror(static_cast<int>(n)));
-      return shut_down();
+      shut_down();
+      return false;
     }
     if (n == 0) break;
     pending_.append_copy(data, static_cast<size_t>(n));
   }
-  if (write_in_flight_) return;
-  if (!pending_.empty()) return do_write();
-  // Both sides are done: a GOAWAY went out, or the client's did and no stream is left.
-  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) shut_down();
+  if (write_index_ == writing_.buffers().size()) {
+    // The batch is encrypted: the bodies it pinned are released.
+    writing_.clear();
+    write_index_ = write_offset_ = 0;
+    if (pending_.empty()) return false;
+    std::swap(pending_, writing_);
+  }
+  const auto& buffers = writing_.buffers();
+  size_t encrypted = 0;
+  while (encrypted < kEncryptChunk && write_index_ < buffers.size()) {
+    // A record's plaintext: a buffer's next 16 KiB as it is, or pieces gathered.
+    std::string_view record;
+    const auto& first = buffers[write_index_];
+    if (first.size() - write_offset_ >= kRecordBytes) {
+      record = std::string_view(static_cast<const char*>(first.data()) + write_offset_, kRecordBytes);
+      write_offset_ += kRecordBytes;
+    } else {
+      size_t filled = 0;
+      while (filled < kRecordBytes && write_index_ < buffers.size()) {
+        const auto& b = buffers[write_index_];
+        const size_t take = std::min(b.size() - write_offset_, kRecordBytes - filled);
+        std::memcpy(t_record + filled, static_cast<const char*>(b.data()) + write_offset_, take);
+        filled += take;
+        write_offset_ += take;
+        if (write_offset_ == b.size()) {
+          ++write_index_;
+          write_offset_ = 0;
+        }
+      }
+      record = std::string_view(t_record, filled);
+    }
+    if (write_index_ < buffers.size() && write_offset_ == buffers[write_index_].size()) {
+      ++write_index_;
+      write_offset_ = 0;
+    }
+    if (!tls_.write_record(record)) {
+      edge_log().debug("#{} {} TLS: {}", id_, peer_, tls_.error());
+      shut_down();
+      return false;
+    }
+    encrypted += record.size();
+  }
+  return true;
 }
 
-void Http2Session::do_write() {
-  std::swap(pending_, writing_);
+void Http2Session::wait_writable(size_t unsent) {
   write_in_flight_ = true;
   write_deadline_ = Clock::now() + (closed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kGoawayTime)
-                                            : write_timeout(read_timeout(), writing_.size()));
+                                            : write_timeout(read_timeout(), unsent));
   arm_watchdog(write_deadline_);
-  net::async_write(stream_, writing_.buffers(), beast::bind_front_handler(&Http2Session::on_write, shared_from_this()));
+  socket_.async_wait(net::socket_base::wait_write,
+                     beast::bind_front_handler(&Http2Session::on_writable, shared_from_this()));
 }
 
-void Http2Session::on_write(beast::error_code ec, std::size_t) {
+void Http2Session::on_writable(beast::error_code ec) {
   write_in_flight_ = false;
-  // Releases the bodies this batch pinned.
-  writing_.clear();
   if (shut_down_) return;
   if (ec) {
     fail(ec, fmt::format("#{} h2 write", id_));
     return shut_down();
   }
   flush();
-  if (read_paused_ && pending_.size() < kBatchLimit) {
-    read_paused_ = false;
-    do_read();
-  }
 }
 
 void Http2Session::arm_watchdog(Clock::time_point when) {
@@ -848,10 +963,9 @@ void Http2Session::shut_down() {
     if (s->timer) s->timer->cancel();
   }
   // No TLS close_notify: after a GOAWAY (or an error) the client expects nothing more.
-  auto& tcp = beast::get_lowest_layer(stream_);
   beast::error_code ignored;
-  tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  tcp.close();
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
 }
 
 }  // namespace relay::edge

@@ -7,15 +7,17 @@
 // a second. No server push and no WebSocket (browsers open the Q&A WebSocket on
 // an HTTP/1.1 connection).
 //
-// nghttp2 does the framing, HPACK and flow control; this class does the I/O.
-// One read and one write are in flight at a time. The write gathers what
-// nghttp2 serialised (control frames, headers, DATA frame headers) with the
-// bodies themselves, which stay in the store's shared buffers: no body is
-// copied into a response buffer. (TLS still reads every byte once to encrypt
-// it, and Beast's ssl_stream first merges each DATA frame's 9-byte header with
-// its payload into one 16 KiB record.) nghttp2 is asked for more only while the
-// next batch is below a bound, so a slow reader leaves the bytes in the store,
-// not here.
+// nghttp2 does the framing, HPACK and flow control; this class does the I/O,
+// as nginx does: it waits for the socket to be readable or writable and then
+// reads or writes without blocking, so a response that fits the socket's buffer
+// goes out in the turn that made it. The TLS records are made by a TlsChannel
+// (the connection is taken over from Asio's ssl::stream after the handshake):
+// the frames nghttp2 serialised (control frames, headers, DATA frame headers)
+// and the bodies, which stay in the store's shared buffers until encrypted, are
+// cut into 16 KiB records encrypted straight into one output buffer, 64 KiB of
+// plaintext at a time, and sent in one go. nghttp2 is asked for more only while
+// the next batch is below a bound, so a slow reader leaves the bytes in the
+// store, not here.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 
@@ -34,12 +37,14 @@
 #include "edge/router.hpp"
 #include "edge/session_context.hpp"
 #include "edge/streams.hpp"
+#include "edge/tls_channel.hpp"
 
 namespace relay::edge {
 
 class Http2Session : public std::enable_shared_from_this<Http2Session>, public Connection {
  public:
-  // The TLS handshake is done and ALPN chose "h2". peer_address is the client's
+  // The TLS handshake is done and ALPN chose "h2"; the connection is taken out of
+  // `stream`. Throws std::runtime_error when it cannot be. peer_address is the client's
   // IP without port; `slot` is the connection's place under the connection caps.
   Http2Session(TlsStream&& stream, const SessionContext& context, std::string peer_address,
                ConnectionSlot slot = {});
@@ -65,7 +70,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
     void append_shared(const hls::Bytes& owner, std::string_view bytes);
     size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
-    // Valid until the batch changes.
+    // Built once per change of the batch; valid until the next.
     const std::vector<boost::asio::const_buffer>& buffers();
     void clear();
 
@@ -118,13 +123,19 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   void finish_stream(Stream& s);
 
   void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
-  // Moves what nghttp2 has to send into the next batch (while it is below the
-  // bound), starts a write if none is in flight, and ends the connection once
-  // nghttp2 is done with it.
+  void on_readable(boost::beast::error_code ec);
+  // Hands decrypted bytes to nghttp2; false when the connection is to end.
+  bool receive(const char* data, size_t size);
+  // Sends what is to be sent while the socket takes it: the TLS output, then
+  // more batches from nghttp2, encrypted a chunk at a time. When the socket is
+  // full it waits for it to drain; once all is out it resumes a paused read and
+  // ends the connection when nghttp2 is done with it.
   void flush();
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  // Encrypts the next chunk of the batch into the TLS output, taking a new batch
+  // from nghttp2 when the last is done. False when there is nothing to send.
+  bool encrypt_some();
+  void wait_writable(size_t unsent);
+  void on_writable(boost::beast::error_code ec);
   void arm_watchdog(std::chrono::steady_clock::time_point when);
   void on_watchdog(boost::beast::error_code ec);
   void shut_down();
@@ -136,7 +147,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   uint32_t max_header_bytes() const;
   uint64_t max_body_bytes() const;
 
-  TlsStream stream_;
+  TlsChannel tls_;
+  boost::asio::ip::tcp::socket socket_;
   ConnectionSlot slot_;
   const SessionContext& context_;
   const uint64_t id_;
@@ -146,13 +158,15 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   size_t buffered_request_bytes_ = 0;  // request bodies of all streams, not yet dispatched
 
-  std::unique_ptr<char[]> read_buffer_;
-  bool reading_ = false;
-  bool read_paused_ = false;  // the output is backed up; reading resumes as it drains
+  bool reading_ = false;       // waiting for the socket to be readable
+  bool read_paused_ = false;   // the output is backed up; reading resumes as it drains
 
-  OutputBatch pending_;  // filled from nghttp2 while writing_ is on the wire
+  OutputBatch pending_;  // filled from nghttp2 while writing_ is encrypted and sent
   OutputBatch writing_;
-  bool write_in_flight_ = false;
+  size_t write_index_ = 0;   // the next of writing_'s buffers to encrypt
+  size_t write_offset_ = 0;  // into that buffer
+  size_t output_sent_ = 0;   // of tls_.output()
+  bool write_in_flight_ = false;  // waiting for the socket to take more
 
   // One timer for the connection's deadlines: the write in flight, the idle
   // connection, and requests whose header or body has not fully arrived.

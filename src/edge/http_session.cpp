@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_cat.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -225,7 +226,7 @@ void HttpSession<Stream>::on_readable(beast::error_code ec) {
   if (ec) return fail(ec, fmt::format("#{} read", id_));
   buffer_.commit(bytes);
   request_started_ = std::chrono::steady_clock::now();
-  read_header();
+  parse_buffered();
 }
 
 template <class Stream>
@@ -248,7 +249,21 @@ void HttpSession<Stream>::on_first_bytes(beast::error_code ec, std::size_t bytes
     return fail(ec, fmt::format("#{} read", id_));
   }
   request_started_ = std::chrono::steady_clock::now();
-  read_header();
+  parse_buffered();
+}
+
+template <class Stream>
+void HttpSession<Stream>::parse_buffered() {
+  // A player's request arrives whole in the first read: it is parsed here rather
+  // than in Beast's read loop, whose completion takes a trip through the reactor.
+  // The parser enforces the header and body limits either way.
+  beast::error_code ec;
+  const size_t used = parser_->put(buffer_.data(), ec);
+  buffer_.consume(used);
+  if (ec == http::error::need_more) return read_header();
+  if (handle_read_error(ec)) return;
+  if (parser_->is_done()) return on_read(ec, used);
+  on_header(ec, used);
 }
 
 template <class Stream>
@@ -454,14 +469,33 @@ void HttpSession<Stream>::respond_and_close(http::status status, std::string_vie
 template <class Stream>
 void HttpSession<Stream>::do_write() {
   writing_ = true;
-  lowest().expires_after(write_timeout(context_.limits->read_timeout(), response_.body().size()));
   render_head(response_, head_);
   const std::string_view body = response_.body().view();
   // Head and body as one sequence through Asio's generic write loop, which skips
   // a spent buffer (its two-element std::array loop hands Beast's ssl_stream an
   // empty first buffer, which writes nothing and ends the write without the body).
-  net::async_write(stream_, beast::buffers_cat(net::buffer(head_), net::buffer(body.data(), body.size())),
-                   beast::bind_front_handler(&HttpSession<Stream>::on_write, this->shared_from_this()));
+  const auto buffers = beast::buffers_cat(net::buffer(head_), net::buffer(body.data(), body.size()));
+  const size_t total = head_.size() + body.size();
+  size_t sent = 0;
+  if constexpr (!kTls) {
+    // The socket is non-blocking (see run()): a response that fits its buffer
+    // leaves here in one sendmsg, without a trip through the reactor for the
+    // completion. The rest, if any, goes out asynchronously.
+    beast::error_code ec;
+    sent = lowest().socket().write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      ec = {};
+    else if (ec)
+      return on_write(ec, 0);
+    if (sent == total) return on_write(ec, sent);
+  }
+  lowest().expires_after(write_timeout(context_.limits->read_timeout(), total - sent));
+  beast::buffers_suffix<std::decay_t<decltype(buffers)>> rest(buffers);
+  rest.consume(sent);
+  net::async_write(stream_, rest,
+                   [self = this->shared_from_this(), sent](beast::error_code ec, std::size_t bytes_transferred) {
+                     self->on_write(ec, sent + bytes_transferred);
+                   });
 }
 
 template <class Stream>
@@ -475,9 +509,9 @@ void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes_trans
   // Release the body now: a finished response must not pin a segment the store has evicted.
   response_ = {};
   head_ = std::string();
-  // And the read buffer, unless it holds a pipelined request: most connections
-  // now sit idle until the player's next reload.
-  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  // And the read buffer, unless it holds a pipelined request or a hang-up watch
+  // is reading into it: most connections now sit idle until the player's next reload.
+  if (buffer_.size() == 0 && !watching_) buffer_.shrink_to_fit();
   served_any_ = true;
   if (linger_after_write_) return do_lingering_close();
   if (close_after_write_ || draining_) {

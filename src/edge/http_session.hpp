@@ -50,6 +50,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   void wait_readable();
   void on_readable(boost::beast::error_code ec);
   void on_idle_timeout(boost::beast::error_code ec);
+  // Parses what the first read brought; reads on (read_header) when the header is not all there.
+  void parse_buffered();
   void read_header();
   void on_header(boost::beast::error_code ec, std::size_t bytes_transferred);
   void on_read(boost::beast::error_code ec, std::size_t bytes_transferred);

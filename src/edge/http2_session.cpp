@@ -312,7 +312,8 @@ void Http2Session::run() {
     self->idle_since_ = Clock::now();
     self->arm_watchdog(self->idle_since_ + self->header_timeout());
     self->flush();
-    self->do_read();
+    // The client's first frames may have come in with the handshake's last read.
+    self->read_soon();
   });
 }
 
@@ -693,11 +694,20 @@ void Http2Session::finish_stream(Stream& s) {
 
 // I/O
 
+// The reactor reports a socket becoming readable once (edge-triggered), so a wait
+// is started only after a read found the socket empty; otherwise the next read is
+// tried at once, after the handlers already queued.
 void Http2Session::do_read() {
   if (shut_down_ || reading_ || !nghttp2_session_want_read(session_)) return;
   reading_ = true;
   socket_.async_wait(net::socket_base::wait_read,
                      beast::bind_front_handler(&Http2Session::on_readable, shared_from_this()));
+}
+
+void Http2Session::read_soon() {
+  if (shut_down_ || reading_ || !nghttp2_session_want_read(session_)) return;
+  reading_ = true;
+  net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
 }
 
 void Http2Session::on_readable(beast::error_code ec) {
@@ -707,29 +717,25 @@ void Http2Session::on_readable(beast::error_code ec) {
     fail(ec, fmt::format("#{} h2 read", id_));
     return shut_down();
   }
+  // What the handshake read past its end comes first.
+  if (tls_.has_input() && !decrypt()) return;
+  bool drained = false;  // a read found the socket empty
   for (int turn = 0; turn < kReadsPerTurn; ++turn) {
     const size_t bytes = socket_.read_some(net::buffer(t_ciphertext, kReadBufferSize), ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) break;
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      drained = true;
+      break;
+    }
     if (ec) {
       fail(ec, fmt::format("#{} h2 read", id_));
       return shut_down();
     }
     tls_.feed(std::string_view(t_ciphertext, bytes));
-    for (;;) {
-      size_t plain = 0;
-      const auto result = tls_.read(t_plaintext, kReadBufferSize, plain);
-      if (result == TlsChannel::ReadResult::need_more) break;
-      if (result == TlsChannel::ReadResult::data) {
-        if (!receive(t_plaintext, plain)) return flush();
-        continue;
-      }
-      if (result == TlsChannel::ReadResult::failed)
-        edge_log().debug("#{} {} TLS: {}", id_, peer_, tls_.error());
-      // A close_notify or a broken record: nothing more can be read. What the
-      // alert handling put in the output is not waited for.
-      return shut_down();
+    if (!decrypt()) return;
+    if (bytes < kReadBufferSize) {  // a short read took all there was
+      drained = true;
+      break;
     }
-    if (bytes < kReadBufferSize) break;  // the socket is most likely empty now
   }
   // Requests whose header or body is still on its way are cut after the header
   // or read timeout; the watchdog finds the earliest when it fires.
@@ -744,8 +750,28 @@ void Http2Session::on_readable(beast::error_code ec) {
   // A client that sends requests but does not read the answers is not read either.
   if (write_in_flight_ && pending_.size() >= kBatchLimit)
     read_paused_ = true;
-  else
+  else if (drained)
     do_read();
+  else
+    read_soon();
+}
+
+bool Http2Session::decrypt() {
+  for (;;) {
+    size_t plain = 0;
+    const auto result = tls_.read(t_plaintext, kReadBufferSize, plain);
+    if (result == TlsChannel::ReadResult::need_more) return true;
+    if (result == TlsChannel::ReadResult::data) {
+      if (receive(t_plaintext, plain)) continue;
+      flush();  // the GOAWAY
+      return false;
+    }
+    if (result == TlsChannel::ReadResult::failed) edge_log().debug("#{} {} TLS: {}", id_, peer_, tls_.error());
+    // A close_notify or a broken record: nothing more can be read. What the
+    // alert handling put in the output is not waited for.
+    shut_down();
+    return false;
+  }
 }
 
 bool Http2Session::receive(const char* data, size_t size) {
@@ -788,7 +814,7 @@ void Http2Session::flush() {
   if (streams_.empty() && tls_.output().capacity() > kKeptBatchCapacity) std::string().swap(tls_.output());
   if (read_paused_) {
     read_paused_ = false;
-    do_read();
+    read_soon();
   }
   // Both sides are done: a GOAWAY went out, or the client's did and no stream is left.
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) shut_down();

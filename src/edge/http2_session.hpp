@@ -122,8 +122,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   void stop_lingering(Stream& s);
   void finish_stream(Stream& s);
 
+  // Waits for the socket to become readable; only once a read found it empty.
   void do_read();
+  // Reads without waiting, after the handlers already queued: the socket may hold data.
+  void read_soon();
   void on_readable(boost::beast::error_code ec);
+  // Decrypts what the TLS channel was fed and hands it to nghttp2; false when the
+  // connection ends (a TLS error or close_notify, or an HTTP/2 connection error).
+  bool decrypt();
   // Hands decrypted bytes to nghttp2; false when the connection is to end.
   bool receive(const char* data, size_t size);
   // Sends what is to be sent while the socket takes it: the TLS output, then

@@ -42,6 +42,8 @@ class TlsChannel {
   // Ciphertext from the peer. It must be used up (read() returning need_more)
   // before the next feed; it is not copied.
   void feed(std::string_view ciphertext);
+  // True while fed (or carried) ciphertext is not yet used up.
+  bool has_input() const { return !input_.empty(); }
   // Decrypts into `out`.
   ReadResult read(char* out, size_t capacity, size_t& bytes);
 

@@ -360,6 +360,100 @@ def check_raw_h2(c, tls_port):
     sock.close()
 
 
+class MemoryTls:
+    """A TLS client over ssl.MemoryBIO, so the test decides which bytes leave in
+    which send: e.g. its Finished message and its first requests together."""
+
+    def __init__(self, port):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+    def handshake(self):
+        """Leaves the client's last handshake flight unsent, for send() to carry."""
+        while True:
+            try:
+                self.tls.do_handshake()
+                return self.tls.selected_alpn_protocol()
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.outgoing.read())
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed during the handshake")
+                self.incoming.write(chunk)
+
+    def send(self, plaintext):
+        """Everything pending (handshake and records) in one sendall."""
+        self.tls.write(plaintext)
+        self.sock.sendall(self.outgoing.read())
+
+    def frames(self, seconds, until):
+        """Frames read until until(frames) holds or time runs out."""
+        frames, buf = [], b""
+        deadline = time.monotonic() + seconds
+        self.sock.settimeout(0.5)
+        while time.monotonic() < deadline and not until(frames):
+            try:
+                chunk = self.sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            if not chunk:
+                break
+            self.incoming.write(chunk)
+            while True:
+                try:
+                    buf += self.tls.read(65536)
+                except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                    break
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                length = int.from_bytes(buf[:3], "big")
+                frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + length]))
+                buf = buf[9 + length:]
+        return frames
+
+    def close(self):
+        self.sock.close()
+
+
+def playlist_answered(frames):
+    return any(f[0] == DATA and f[2] == 1 and f[1] & 1 for f in frames)  # END_STREAM
+
+
+def check_h2_flights(c, relay, tls_port):
+    """The relay reads HTTP/2 over TLS itself once the handshake is done: bytes
+    the handshake already read, and a flight too big for one read, are served."""
+    get_master = frame(HEADERS, 0x5, 1, hpack_literal(":method", "GET") + hpack_literal(":scheme", "https")
+                       + hpack_literal(":authority", "127.0.0.1") + hpack_literal(":path", "/live/master.m3u8"))
+    expected = relay.get("/live/master.m3u8")
+
+    # The client's Finished message and its first request in one TCP send: the
+    # request reaches the server with the handshake's last read.
+    client = MemoryTls(tls_port)
+    c.check(client.handshake() == "h2", "memory-BIO client: ALPN chose h2")
+    client.send(PREFACE + frame(SETTINGS, 0, 0) + get_master)
+    frames = client.frames(10, playlist_answered)
+    body = b"".join(f[3] for f in frames if f[0] == DATA and f[2] == 1)
+    c.check(playlist_answered(frames) and body == expected,
+            f"a request sent along with the TLS Finished is answered ({len(body)} of {len(expected)} bytes)")
+    client.close()
+
+    # 80,000 WINDOW_UPDATE frames (about 1 MB, far more than the relay reads per
+    # turn) and then a request, all in one send: nothing more comes from the
+    # client, so the request is answered only if the relay reads on by itself.
+    client = MemoryTls(tls_port)
+    client.handshake()
+    window_update = frame(8, 0, 0, struct.pack(">I", 1))
+    client.send(PREFACE + frame(SETTINGS, 0, 0) + window_update * 80000 + get_master)
+    frames = client.frames(10, playlist_answered)
+    c.check(playlist_answered(frames),
+            f"a request behind 1 MB of frames sent at once is answered ({len(frames)} frames back)")
+    client.close()
+
+
 def check_rapid_reset(c, curl, tls_port):
     """A client that opens streams and resets them at once, hundreds in a row
     ("rapid reset", CVE-2023-44487), gets GOAWAY; one that resets a few streams,
@@ -473,6 +567,7 @@ def main():
             check_qa(c, curl)
             check_bad_clients(c, curl, relay, tls_port)
             check_raw_h2(c, tls_port)
+            check_h2_flights(c, relay, tls_port)
             check_rapid_reset(c, curl, tls_port)
             check_event_stream(c, curl)
             check_metrics(c, relay)

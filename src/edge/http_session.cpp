@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <iterator>
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -478,6 +482,16 @@ void HttpSession<Stream>::do_write() {
   const size_t total = head_.size() + body.size();
   size_t sent = 0;
   if constexpr (!kTls) {
+    // A segment goes from its file, by reference to its pages.
+    if (context_.body_files && body.size() >= BodyFiles::kMinBytes) {
+      if (auto file = context_.body_files->get(response_.body().data())) {
+        file_ = std::move(file);
+        file_offset_ = static_cast<size_t>(body.data() - response_.body().data()->data());
+        file_sent_ = head_sent_ = 0;
+        file_deadline_set_ = false;
+        return send_file();
+      }
+    }
     // The socket is non-blocking (see run()): a response that fits its buffer
     // leaves here in one sendmsg, without a trip through the reactor for the
     // completion. The rest, if any, goes out asynchronously.
@@ -496,6 +510,58 @@ void HttpSession<Stream>::do_write() {
                    [self = this->shared_from_this(), sent](beast::error_code ec, std::size_t bytes_transferred) {
                      self->on_write(ec, sent + bytes_transferred);
                    });
+}
+
+template <class Stream>
+void HttpSession<Stream>::send_file() {
+  if constexpr (!kTls) {
+    const int socket = lowest().socket().native_handle();
+    const size_t length = response_.body().size();
+    while (head_sent_ < head_.size() || file_sent_ < length) {
+      ssize_t n = 0;
+      if (head_sent_ < head_.size()) {
+        // MSG_MORE: the head leaves in the same packet as the body's start.
+        n = ::send(socket, head_.data() + head_sent_, head_.size() - head_sent_, MSG_NOSIGNAL | MSG_MORE);
+        if (n > 0) head_sent_ += static_cast<size_t>(n);
+      } else {
+        off_t offset = static_cast<off_t>(file_offset_ + file_sent_);
+        n = ::sendfile(socket, file_->fd(), &offset, length - file_sent_);
+        if (n > 0) file_sent_ += static_cast<size_t>(n);
+      }
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // The socket is full: wait for it, within the write's deadline.
+        if (!file_timer_) file_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor());
+        if (!file_deadline_set_) {
+          file_deadline_set_ = true;
+          file_timer_->expires_after(write_timeout(context_.limits->read_timeout(), length - file_sent_));
+          file_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+            auto self = weak.lock();
+            if (ec || !self || !self->file_) return;
+            edge_log().debug("#{} {}: response not taken within the write timeout, closed", self->id_, self->peer_);
+            self->closed_ = true;
+            self->lowest().close();
+          });
+        }
+        lowest().socket().async_wait(tcp::socket::wait_write, [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) return self->end_file(ec);
+          self->send_file();
+        });
+        return;
+      }
+      // 0: the file is shorter than its body said, which cannot be; or a send error.
+      return end_file(n < 0 ? beast::error_code(errno, beast::system_category()) : net::error::eof);
+    }
+    end_file({});
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::end_file(beast::error_code ec) {
+  file_.reset();
+  if (file_timer_) file_timer_->cancel();
+  on_write(ec, head_sent_ + file_sent_);
 }
 
 template <class Stream>

@@ -18,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "edge/body_files.hpp"
 #include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/router.hpp"
@@ -68,6 +69,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   void handle_event_stream();
   void hand_over();
   void do_write();
+  // Plain HTTP/1.1: the head, then the body from its file with sendfile(2),
+  // waiting for the socket whenever it is full; ends in on_write().
+  void send_file();
+  void end_file(boost::beast::error_code ec);
   void on_write(boost::beast::error_code ec, std::size_t bytes_transferred);
   void do_close();
   void do_lingering_close();
@@ -84,6 +89,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   Response response_;
   // response_'s status line and header fields, rendered for the write in flight.
   std::string head_;
+  // The body's file while send_file() sends it, what of it and of head_ went out,
+  // and the write's deadline (made on a connection's first file).
+  std::shared_ptr<const BodyFile> file_;
+  size_t file_offset_ = 0;
+  size_t file_sent_ = 0;
+  size_t head_sent_ = 0;
+  std::unique_ptr<boost::asio::steady_timer> file_timer_;
+  bool file_deadline_set_ = false;  // for the response being sent
   // The request being held, while it is; its waiter id in context_.waiters.
   std::optional<Hold> hold_;
   uint64_t waiter_id_ = 0;

@@ -17,6 +17,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "edge/body_files.hpp"
 #include "edge/connection_limiter.hpp"
 #include "edge/connection_registry.hpp"
 #include "edge/health_api.hpp"
@@ -142,6 +143,9 @@ struct Server::Impl {
   std::unique_ptr<HealthSampler> sampler;
   std::unique_ptr<WebsocketContext> websocket_context;
   std::unique_ptr<SessionContext> session_context;
+  // Segments as files for sendfile on the plain port; 256 MiB covers the live
+  // window of a full ladder many times over.
+  BodyFiles body_files{256 * 1024 * 1024};
   std::unique_ptr<net::ssl::context> tls;  // the HTTPS port's certificate and settings
   // One io_context per worker thread, each run by that thread alone: a session
   // lives on one of them, so its handlers never contend for Asio's locks and its
@@ -209,6 +213,7 @@ void Server::start() {
   });
   s.session_context->limits = &s.limits;
   s.session_context->connections = &s.connections;
+  s.session_context->body_files = &s.body_files;
   if (s.qa) {
     s.qa_api = std::make_unique<QaApi>(*s.qa);
     s.websocket_context = std::make_unique<WebsocketContext>(

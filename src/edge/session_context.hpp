@@ -16,6 +16,7 @@ struct WebsocketContext;
 class StatsCounters;
 class LiveLimits;
 class ConnectionLimiter;
+class BodyFiles;
 
 struct SessionContext {
   const Router& router;
@@ -37,6 +38,8 @@ struct SessionContext {
   const LiveLimits* limits = nullptr;
   // The per-address and total connection caps; the listener admits through it.
   ConnectionLimiter* connections = nullptr;
+  // Large bodies as files, for sendfile on plain HTTP/1.1; null: always written from memory.
+  BodyFiles* body_files = nullptr;
 };
 
 }  // namespace relay::edge

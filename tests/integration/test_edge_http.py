@@ -2,6 +2,7 @@
 CORS, Cache-Control, ETag, keep-alive, the player page and hls.js, malformed and
 oversize requests."""
 import http.client
+import os
 import socket
 
 from relay_harness import LIGHT, Checks, Relay, media_segments, parse_args
@@ -93,6 +94,15 @@ def main():
         c.check(b"/vendor/hls.min.js" in page, "the page loads hls.js from the relay itself")
         status, h, js = relay.request("/vendor/hls.min.js")
         c.check(status == 200 and len(js) > 100_000, f"hls.js served ({status}, {len(js)} bytes)")
+        # A body this big goes out with sendfile from an in-memory file: the very
+        # bytes, whole and in ranges, twice (the second time from the same file).
+        on_disk = open(os.path.join(args.source_dir, "node_modules", "hls.js", "dist", "hls.min.js"), "rb").read()
+        c.check(js == on_disk, f"hls.js is the file in node_modules, byte for byte ({len(js)} of {len(on_disk)})")
+        for first, last in ((0, 99), (70_000, 400_123), (len(on_disk) - 5000, len(on_disk) - 1)):
+            for _ in range(2):
+                status, h, part = relay.request("/vendor/hls.min.js", headers={"Range": f"bytes={first}-{last}"})
+                c.check(status == 206 and part == on_disk[first:last + 1],
+                        f"hls.js bytes {first}-{last}: 206 and those bytes ({status}, {len(part)} bytes)")
 
         # Malformed and oversize requests get an answer and do not hurt the server.
         resp = raw_exchange(relay.port, b"GARBAGE\r\n\r\n")

@@ -848,6 +848,10 @@ bool Http2Session::encrypt_some() {
     if (first.size() - write_offset_ >= kRecordBytes) {
       record = std::string_view(static_cast<const char*>(first.data()) + write_offset_, kRecordBytes);
       write_offset_ += kRecordBytes;
+      if (write_offset_ == first.size()) {
+        ++write_index_;
+        write_offset_ = 0;
+      }
     } else {
       size_t filled = 0;
       while (filled < kRecordBytes && write_index_ < buffers.size()) {
@@ -862,10 +866,6 @@ bool Http2Session::encrypt_some() {
         }
       }
       record = std::string_view(t_record, filled);
-    }
-    if (write_index_ < buffers.size() && write_offset_ == buffers[write_index_].size()) {
-      ++write_index_;
-      write_offset_ = 0;
     }
     if (!tls_.write_record(record)) {
       edge_log().debug("#{} {} TLS: {}", id_, peer_, tls_.error());

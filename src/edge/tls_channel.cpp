@@ -94,16 +94,7 @@ TlsChannel::TlsChannel(SSL* ssl) : ssl_(ssl) {
 
 TlsChannel::~TlsChannel() { SSL_free(ssl_); }
 
-void TlsChannel::feed(std::string_view ciphertext) {
-  if (!carried_.empty()) {
-    // What the handshake left over is still being read: keep the order.
-    carried_.erase(0, carried_.size() - input_.size());
-    carried_.append(ciphertext);
-    input_ = carried_;
-    return;
-  }
-  input_ = ciphertext;
-}
+void TlsChannel::feed(std::string_view ciphertext) { input_ = ciphertext; }
 
 TlsChannel::ReadResult TlsChannel::read(char* out, size_t capacity, size_t& bytes) {
   bytes = 0;
@@ -112,7 +103,8 @@ TlsChannel::ReadResult TlsChannel::read(char* out, size_t capacity, size_t& byte
   const int error = SSL_get_error(ssl_, 0);
   switch (error) {
     case SSL_ERROR_WANT_READ:
-      if (input_.empty()) carried_.clear();
+      // Everything is used up, what the handshake left over included.
+      if (!carried_.empty()) std::string().swap(carried_);
       return ReadResult::need_more;
     case SSL_ERROR_ZERO_RETURN:
       return ReadResult::closed;

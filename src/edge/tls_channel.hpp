@@ -63,7 +63,7 @@ class TlsChannel {
   void note_error(int ssl_error);
 
   SSL* ssl_;
-  std::string carried_;         // ciphertext read past the handshake, then feeds that followed it
+  std::string carried_;         // ciphertext the handshake read past its end, until used up
   std::string_view input_;      // fed and not yet read by OpenSSL
   std::string output_;
   std::string error_;

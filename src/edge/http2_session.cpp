@@ -278,6 +278,12 @@ Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, st
   // Closed streams are kept only for RFC 7540 priorities, which this server ignores.
   nghttp2_option_set_no_closed_streams(option, 1);
   nghttp2_option_set_stream_reset_rate_limit(option, kResetBurst, kResetsPerSecond);
+  // Response fields are not put in a dynamic HPACK table, as nginx does: with
+  // one per connection, most of nghttp2's time went to walking its hash chains
+  // for fields (date, etag) whose value changes anyway; and an idle connection
+  // no longer keeps up to 4 KiB of entries. Statically indexed names stay
+  // compressed; a playlist response's header block is about 100 bytes, not 11.
+  nghttp2_option_set_max_deflate_dynamic_table_size(option, 0);
   int rv = nghttp2_session_server_new2(&session_, Callbacks::get(), this, option);
   nghttp2_option_del(option);
   if (rv != 0) throw std::bad_alloc();
@@ -305,6 +311,10 @@ void Http2Session::run() {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, self->max_header_bytes()},
+        // Streams are served in the order they come (RFC 9218 urgency aside); the
+        // RFC 7540 dependency tree nghttp2 would otherwise keep per stream is work
+        // for nothing.
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     nghttp2_submit_settings(self->session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(self->session_, NGHTTP2_FLAG_NONE, 0, 1 << 20);

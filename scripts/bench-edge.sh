@@ -39,7 +39,8 @@
 #    the relay has no TLS.
 #
 # wrk, the servers and the relay's idle encoder share this machine's cores, so
-# figures vary from run to run: repeat the script and compare medians.
+# figures vary from run to run: each case runs BENCH_REPEAT times and the table
+# shows medians.
 #
 # Environment:
 #   BUILD_DIR=build               where seminar-relay is
@@ -50,6 +51,8 @@
 #   EDGE_THREADS=2                edge.threads, and nginx worker_processes
 #   WRK_THREADS=2                 wrk's (and h2load's) threads
 #   BENCH_DURATION=10             seconds per wrk run
+#   BENCH_REPEAT=3                runs per case and server, relay and nginx taking turns at
+#                                 going first; the table shows each figure's median
 #   BENCH_CONNECTIONS="64 256 1024"
 #   BENCH_CASES="playlist playlist-gzip segment"
 #   BENCH_IDLE=5000               idle keep-alive connections for the memory figure (0: skip)
@@ -65,6 +68,7 @@ RELAY_ARGS=${RELAY_ARGS:-}
 EDGE_THREADS=${EDGE_THREADS:-2}
 WRK_THREADS=${WRK_THREADS:-2}
 BENCH_DURATION=${BENCH_DURATION:-10}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
 BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-"64 256 1024"}
 BENCH_CASES=${BENCH_CASES:-"playlist playlist-gzip segment"}
 BENCH_IDLE=${BENCH_IDLE:-5000}
@@ -97,9 +101,10 @@ install_missing
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x $NGINX ]] || die "nginx is not installed"
 [[ -x $RELAY_BIN ]] || die "$RELAY_BIN not found; build it first (scripts/build.sh) or set BUILD_DIR"
-for n in $EDGE_THREADS $WRK_THREADS $BENCH_DURATION $BENCH_IDLE $BENCH_BLOCKED $BENCH_CONNECTIONS; do
+for n in $EDGE_THREADS $WRK_THREADS $BENCH_DURATION $BENCH_REPEAT $BENCH_IDLE $BENCH_BLOCKED $BENCH_CONNECTIONS; do
   [[ $n =~ ^[0-9]+$ ]] || die "'$n' is not a whole number (see the Environment section of this script)"
 done
+((BENCH_REPEAT >= 1)) || die "BENCH_REPEAT must be at least 1"
 
 # Every connection is a socket on both sides, and the servers' own files.
 max_connections=$((BENCH_IDLE + BENCH_BLOCKED))
@@ -388,11 +393,25 @@ print(f"{n / duration:.0f} {(int(total.group(1)) if total else 0) / duration / 1
 EOF
 }
 
+# median FIELD LINE...: the median of the FIELD-th number of the lines (the lower
+# middle one for an even count); a line whose last field is negative (a run that
+# did not finish) is left out unless all are.
+median() {
+  local field=$1
+  shift
+  printf '%s\n' "$@" | awk -v f="$field" '$NF >= 0 { print $f }' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'
+}
+
+# error_total LINE...: the errors of all runs that finished, or -1 when none did.
+error_total() { printf '%s\n' "$@" | awk '$NF >= 0 { e += $NF; ok = 1 } END { print ok ? e : -1 }'; }
+
 # run_cases TOOL CASE...: every case at every connection count against the relay
-# and nginx, one after the other; appends a row per case and count to ROWS_<TOOL>.
+# and nginx, BENCH_REPEAT times, the two taking turns at going first; appends a
+# row of medians per case and count to ROWS_<TOOL>.
 ROWS_wrk=() ROWS_h2load=()
 run_cases() {
-  local tool=$1 bench_case conns path gzip relay_port nginx_port size
+  local tool=$1 bench_case conns path gzip relay_port nginx_port size round server
   shift
   if [[ $tool == wrk ]]; then relay_port=$RELAY_PORT nginx_port=$NGINX_PORT; else relay_port=$RELAY_TLS_PORT nginx_port=$NGINX_TLS_PORT; fi
   for bench_case in "$@"; do
@@ -402,18 +421,31 @@ run_cases() {
       segment) path=$SEGMENT_PATH gzip=0 ;;
     esac
     for conns in $BENCH_CONNECTIONS; do
-      [[ $bench_case == playlist* ]] && copy_playlist
-      size=$(stat -c %s "$WWW$path$([[ $gzip == 1 ]] && echo .gz)")
-      note "$tool $bench_case ($size bytes), $conns connections: relay"
-      read -r r_rps r_mbps r_p99 r_cpu r_err < <("run_$tool" "$relay_port" "$path" "$conns" "$gzip" \
-        "relay-$bench_case-$conns" "$RELAY_PID")
-      sleep 1
-      note "$tool $bench_case ($size bytes), $conns connections: nginx"
-      # shellcheck disable=SC2046 # one pid per word
-      read -r n_rps n_mbps n_p99 n_cpu n_err < <("run_$tool" "$nginx_port" "$path" "$conns" "$gzip" \
-        "nginx-$bench_case-$conns" $(nginx_pids))
-      sleep 1
-      eval "ROWS_$tool+=(\"$bench_case $size $conns $r_rps $r_mbps $r_p99 $r_cpu $r_err $n_rps $n_mbps $n_p99 $n_cpu $n_err\")"
+      local relay_runs=() nginx_runs=() line
+      for ((round = 1; round <= BENCH_REPEAT; round++)); do
+        [[ $bench_case == playlist* ]] && copy_playlist
+        size=$(stat -c %s "$WWW$path$([[ $gzip == 1 ]] && echo .gz)")
+        local order=(relay nginx)
+        ((round % 2 == 0)) && order=(nginx relay)
+        for server in "${order[@]}"; do
+          note "$tool $bench_case ($size bytes), $conns connections, run $round of $BENCH_REPEAT: $server"
+          if [[ $server == relay ]]; then
+            line=$("run_$tool" "$relay_port" "$path" "$conns" "$gzip" "relay-$bench_case-$conns-$round" "$RELAY_PID")
+            relay_runs+=("$line")
+          else
+            # shellcheck disable=SC2046 # one pid per word
+            line=$("run_$tool" "$nginx_port" "$path" "$conns" "$gzip" "nginx-$bench_case-$conns-$round" $(nginx_pids))
+            nginx_runs+=("$line")
+          fi
+          sleep 1
+        done
+      done
+      local r=() n=() i
+      for i in 1 2 3 4; do
+        r+=("$(median "$i" "${relay_runs[@]}")")
+        n+=("$(median "$i" "${nginx_runs[@]}")")
+      done
+      eval "ROWS_$tool+=(\"$bench_case $size $conns ${r[*]} $(error_total "${relay_runs[@]}") ${n[*]} $(error_total "${nginx_runs[@]}")\")"
     done
   done
 }
@@ -524,7 +556,7 @@ print_table() {
 }
 echo
 echo "seminar-relay edge vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), loopback, edge.threads = nginx workers = $EDGE_THREADS," \
-  "wrk/h2load threads $WRK_THREADS, $BENCH_DURATION s per run, $(nproc) CPUs shared by all; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "wrk/h2load threads $WRK_THREADS, medians of $BENCH_REPEAT runs of $BENCH_DURATION s each, $(nproc) CPUs shared by all; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "playlist: the relay's LL-HLS media playlist, ~$playlist_bytes bytes (it changes with every part;" \
   "nginx serves a copy taken before each case); segment: ${SEGMENT_PATH:-none}, $segment_bytes bytes, the same bytes from both"
 echo "relay CPU while idle (its encoder on the slate): $relay_idle_cpu % of one CPU"

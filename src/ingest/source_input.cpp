@@ -354,10 +354,13 @@ void SourceInput::on_end() {
       if (gst_element_seek_simple(pipeline_.get(), GST_FORMAT_TIME,
                                   GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0))
         return;
+      // Seen with files without sound. Looping is not a failure: the file is
+      // opened again at once, every time. With the growing backoff of a failing
+      // input, the gap grew with each loop until the slate came on.
       last_error_ = "looping seek failed";
-      log_->error("{} input: cannot seek back to its start; reopening it", role_);
+      log_->warn("{} input: cannot seek back to its start; reopening it", role_);
       teardown();
-      schedule_restart(last_error_, false);
+      schedule_restart(last_error_, true);
       return;
     }
     log_->warn("{} input: source ended", role_);

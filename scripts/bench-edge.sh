@@ -58,6 +58,7 @@
 #   BENCH_IDLE=5000               idle keep-alive connections for the memory figure (0: skip)
 #   BENCH_BLOCKED=1000            blocked playlist requests held on top of them (0: skip)
 #   BENCH_TLS=1                   0 skips the TLS cases
+#   BENCH_TOOLS="wrk h2load"      which throughput runs: wrk (plain HTTP/1.1), h2load (TLS)
 #   BENCH_KEEP=0                  1 keeps the work directory (logs, configs) for a look afterwards
 set -euo pipefail
 
@@ -74,6 +75,7 @@ BENCH_CASES=${BENCH_CASES:-"playlist playlist-gzip segment"}
 BENCH_IDLE=${BENCH_IDLE:-5000}
 BENCH_BLOCKED=${BENCH_BLOCKED:-1000}
 BENCH_TLS=${BENCH_TLS:-1}
+BENCH_TOOLS=${BENCH_TOOLS:-"wrk h2load"}
 BENCH_KEEP=${BENCH_KEEP:-0}
 
 RENDITION=180p
@@ -507,8 +509,8 @@ EOF
 fi
 
 if ((${#PLAYLIST_CASES[@]})); then
-  run_cases wrk "${PLAYLIST_CASES[@]}"
-  ((TLS)) && run_cases h2load "${PLAYLIST_CASES[@]}"
+  [[ " $BENCH_TOOLS " == *" wrk "* ]] && run_cases wrk "${PLAYLIST_CASES[@]}"
+  ((TLS)) && [[ " $BENCH_TOOLS " == *" h2load "* ]] && run_cases h2load "${PLAYLIST_CASES[@]}"
 fi
 playlist_bytes=$(stat -c %s "$WWW$PLAYLIST_PATH")
 stop_relay
@@ -531,8 +533,8 @@ if ((${#SEGMENT_CASES[@]})); then
   segment_bytes=$(stat -c %s "$WWW$SEGMENT_PATH")
   cmp -s <(curl -fsS "http://127.0.0.1:$NGINX_PORT$SEGMENT_PATH") <(curl -fsS "http://127.0.0.1:$RELAY_PORT$SEGMENT_PATH") ||
     die "nginx and the relay serve different segment bytes"
-  run_cases wrk "${SEGMENT_CASES[@]}"
-  ((TLS)) && run_cases h2load "${SEGMENT_CASES[@]}"
+  [[ " $BENCH_TOOLS " == *" wrk "* ]] && run_cases wrk "${SEGMENT_CASES[@]}"
+  ((TLS)) && [[ " $BENCH_TOOLS " == *" h2load "* ]] && run_cases h2load "${SEGMENT_CASES[@]}"
   stop_relay
 fi
 

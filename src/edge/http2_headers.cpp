@@ -1,6 +1,9 @@
 #include "edge/http2_headers.hpp"
 
+#include <algorithm>
 #include <array>
+
+#include <fmt/format.h>
 
 #include "edge/header_text.hpp"
 
@@ -74,30 +77,31 @@ bool Http2RequestBuilder::complete() const {
   return target.starts_with('/') || (target == "*" && req_.method() == http::verb::options);
 }
 
-ResponseHeaderBlock::ResponseHeaderBlock(const Response::header_type& res) {
-  // Names and values go into one string first and the entries are made after, so
-  // no append can move text an entry already points at.
-  struct Span {
-    size_t name_at, name_len, value_at, value_len;
-  };
-  std::vector<Span> spans;
+void ResponseHeaderBlock::assign(const Response::header_type& res) {
+  // The text goes into one string, sized first, so no entry's text moves after.
+  char status[4];
+  const auto status_text = std::string_view(status, fmt::format_to_n(status, sizeof status, "{}", res.result_int()).size);
+  size_t text_bytes = std::string_view(":status").size() + status_text.size();
+  for (const auto& field : res) text_bytes += field.name_string().size() + field.value().size();
+  storage_.resize(text_bytes);
+  fields_.clear();
+  auto* out = reinterpret_cast<uint8_t*>(storage_.data());
   auto add = [&](std::string_view name, std::string_view value, bool lower_case) {
-    Span span{storage_.size(), name.size(), 0, value.size()};
-    for (char c : name) storage_.push_back(lower_case ? lower(c) : c);
-    span.value_at = storage_.size();
-    storage_.append(value);
-    spans.push_back(span);
+    nghttp2_nv& nv = fields_.emplace_back();
+    nv.name = out;
+    nv.namelen = name.size();
+    for (char c : name) *out++ = static_cast<uint8_t>(lower_case ? lower(c) : c);
+    nv.value = out;
+    nv.valuelen = value.size();
+    out = std::copy(value.begin(), value.end(), out);
+    nv.flags = NGHTTP2_NV_FLAG_NONE;
   };
-  add(":status", std::to_string(res.result_int()), false);
+  add(":status", status_text, false);
   for (const auto& field : res) {
     std::string_view name = field.name_string();
     if (is_connection_specific(name)) continue;
     add(name, field.value(), true);
   }
-  fields_.reserve(spans.size());
-  auto* base = reinterpret_cast<uint8_t*>(storage_.data());
-  for (const Span& s : spans)
-    fields_.push_back({base + s.name_at, base + s.value_at, s.name_len, s.value_len, NGHTTP2_NV_FLAG_NONE});
 }
 
 std::string_view ResponseHeaderBlock::name(size_t i) const {

@@ -53,12 +53,16 @@ bool is_connection_specific(std::string_view name);
 // The field list of a response's HEADERS frame: ":status" first, then the
 // response's fields with lower-case names. The nghttp2_nv entries point into
 // `storage`, so the block must not be copied or outlive it; nghttp2 copies the
-// fields when the response is submitted.
+// fields when the response is submitted. assign() reuses the block's memory, so
+// a block kept per thread makes no allocation per response.
 class ResponseHeaderBlock {
  public:
-  explicit ResponseHeaderBlock(const Response::header_type& res);
+  ResponseHeaderBlock() = default;
+  explicit ResponseHeaderBlock(const Response::header_type& res) { assign(res); }
   ResponseHeaderBlock(const ResponseHeaderBlock&) = delete;
   ResponseHeaderBlock& operator=(const ResponseHeaderBlock&) = delete;
+
+  void assign(const Response::header_type& res);
 
   const nghttp2_nv* data() const { return fields_.data(); }
   size_t size() const { return fields_.size(); }

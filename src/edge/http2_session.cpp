@@ -20,6 +20,7 @@
 #include "edge/publish_waiters.hpp"
 #include "edge/qa_api.hpp"
 #include "edge/route_label.hpp"
+#include "edge/socket_wait.hpp"
 #include "edge/sse_session.hpp"
 #include "edge/stats.hpp"
 
@@ -378,15 +379,16 @@ void Http2Session::drain() {
 }
 
 Http2Session::Stream* Http2Session::find(int32_t stream_id) {
-  auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  for (auto& [id, s] : streams_)
+    if (id == stream_id) return s.get();
+  return nullptr;
 }
 
 // Receiving requests
 
 void Http2Session::on_request_begin(int32_t stream_id) {
   served_any_ = true;
-  streams_.emplace(stream_id, std::make_unique<Stream>(stream_id));
+  streams_.emplace_back(stream_id, std::make_unique<Stream>(stream_id));
 }
 
 void Http2Session::on_request_field(int32_t stream_id, std::string_view name, std::string_view value) {
@@ -478,7 +480,9 @@ void Http2Session::respond(Stream& s, Response response) {
   s.status = response.result_int();
   const auto& req = s.request.request();
   const bool head = req.method() == http::verb::head;
-  ResponseHeaderBlock header(response);
+  // nghttp2 copies the fields: one block per thread serves every response.
+  thread_local ResponseHeaderBlock header;
+  header.assign(response);
   s.body = head ? BytesBody::value_type() : std::move(response.body());
   s.body_sent = 0;
   nghttp2_data_provider provider{};
@@ -674,14 +678,16 @@ void Http2Session::stop_lingering(Stream& s) {
 }
 
 void Http2Session::on_stream_closed(int32_t stream_id, uint32_t error_code) {
-  auto it = streams_.find(stream_id);
+  auto it = std::find_if(streams_.begin(), streams_.end(), [&](const auto& entry) { return entry.first == stream_id; });
   if (it == streams_.end()) return;
   Stream& s = *it->second;
   if (error_code != NGHTTP2_NO_ERROR && !s.responded)
     edge_log().trace("#{} stream {} reset before its response ({})", id_, stream_id,
                      nghttp2_http2_strerror(error_code));
   finish_stream(s);
-  streams_.erase(it);
+  // The order of streams_ means nothing: the last takes the place of the closed one.
+  if (it != streams_.end() - 1) *it = std::move(streams_.back());
+  streams_.pop_back();
   if (streams_.empty()) {
     idle_since_ = Clock::now();
     arm_watchdog(idle_since_ + idle_timeout());
@@ -705,13 +711,14 @@ void Http2Session::finish_stream(Stream& s) {
 // I/O
 
 // The reactor reports a socket becoming readable once (edge-triggered), so a wait
-// is started only after a read found the socket empty; otherwise the next read is
-// tried at once, after the handlers already queued.
+// is started only after a read found the socket empty (and then costs no system
+// call, see socket_wait.hpp); otherwise the next read is tried at once, after the
+// handlers already queued.
 void Http2Session::do_read() {
   if (shut_down_ || reading_ || !nghttp2_session_want_read(session_)) return;
   reading_ = true;
-  socket_.async_wait(net::socket_base::wait_read,
-                     beast::bind_front_handler(&Http2Session::on_readable, shared_from_this()));
+  wait_after_would_block(socket_, net::socket_base::wait_read,
+                         beast::bind_front_handler(&Http2Session::on_readable, shared_from_this()));
 }
 
 void Http2Session::read_soon() {
@@ -807,11 +814,11 @@ void Http2Session::flush() {
       if (!encrypt_some()) break;
       continue;
     }
-    if (sent >= kSendPerTurn) return wait_writable(output.size() - output_sent_);
+    if (sent >= kSendPerTurn) return wait_writable(output.size() - output_sent_, false);
     beast::error_code ec;
     const size_t n = socket_.write_some(net::buffer(output.data() + output_sent_, output.size() - output_sent_), ec);
     if (ec == net::error::would_block || ec == net::error::try_again)
-      return wait_writable(output.size() - output_sent_);
+      return wait_writable(output.size() - output_sent_, true);
     if (ec) {
       fail(ec, fmt::format("#{} h2 write", id_));
       return shut_down();
@@ -887,13 +894,17 @@ bool Http2Session::encrypt_some() {
   return true;
 }
 
-void Http2Session::wait_writable(size_t unsent) {
+void Http2Session::wait_writable(size_t unsent, bool socket_full) {
   write_in_flight_ = true;
   write_deadline_ = Clock::now() + (closed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kGoawayTime)
                                             : write_timeout(read_timeout(), unsent));
   arm_watchdog(write_deadline_);
-  socket_.async_wait(net::socket_base::wait_write,
-                     beast::bind_front_handler(&Http2Session::on_writable, shared_from_this()));
+  auto handler = beast::bind_front_handler(&Http2Session::on_writable, shared_from_this());
+  // A socket with room makes no edge: Asio's wait re-arms it, so it reports at once.
+  if (socket_full)
+    wait_after_would_block(socket_, net::socket_base::wait_write, std::move(handler));
+  else
+    socket_.async_wait(net::socket_base::wait_write, std::move(handler));
 }
 
 void Http2Session::on_writable(beast::error_code ec) {

@@ -246,6 +246,14 @@ const std::vector<net::const_buffer>& Http2Session::OutputBatch::buffers() {
   return buffers_;
 }
 
+void Http2Session::OutputBatch::swap(OutputBatch& other) noexcept {
+  copied_.swap(other.copied_);
+  pieces_.swap(other.pieces_);
+  pinned_.swap(other.pinned_);
+  buffers_.swap(other.buffers_);
+  std::swap(size_, other.size_);
+}
+
 void Http2Session::OutputBatch::clear() {
   copied_.clear();
   if (copied_.capacity() > kKeptBatchCapacity) copied_.shrink_to_fit();
@@ -805,6 +813,9 @@ bool Http2Session::receive(const char* data, size_t size) {
 
 void Http2Session::flush() {
   if (shut_down_ || write_in_flight_) return;
+  // What this turn writes is made in the thread's buffers, given back below
+  // once all is out; a connection whose socket fills up keeps them until then.
+  swap_write_buffers();
   size_t sent = 0;
   for (;;) {
     auto& output = tls_.output();
@@ -828,6 +839,7 @@ void Http2Session::flush() {
   }
   if (shut_down_) return;
   // All is out. A connection with no stream open gives back a big output buffer.
+  swap_write_buffers();
   if (streams_.empty() && tls_.output().capacity() > kKeptBatchCapacity) std::string().swap(tls_.output());
   if (read_paused_) {
     read_paused_ = false;
@@ -854,7 +866,7 @@ bool Http2Session::encrypt_some() {
     writing_.clear();
     write_index_ = write_offset_ = 0;
     if (pending_.empty()) return false;
-    std::swap(pending_, writing_);
+    pending_.swap(writing_);
   }
   const auto& buffers = writing_.buffers();
   size_t encrypted = 0;
@@ -892,6 +904,18 @@ bool Http2Session::encrypt_some() {
     encrypted += record.size();
   }
   return true;
+}
+
+void Http2Session::swap_write_buffers() {
+  struct Spares {
+    OutputBatch pending, writing;
+    std::string ciphertext;
+  };
+  thread_local Spares spares;
+  if (!pending_.empty() || !writing_.empty() || write_index_ != 0 || !tls_.output().empty()) return;
+  pending_.swap(spares.pending);
+  writing_.swap(spares.writing);
+  tls_.output().swap(spares.ciphertext);
 }
 
 void Http2Session::wait_writable(size_t unsent, bool socket_full) {

@@ -73,6 +73,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
     // Built once per change of the batch; valid until the next.
     const std::vector<boost::asio::const_buffer>& buffers();
     void clear();
+    void swap(OutputBatch& other) noexcept;
 
    private:
     struct Piece {
@@ -143,6 +144,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   // socket_full: the last write would have blocked (else the socket has room and
   // the connection only lets others have a turn).
   void wait_writable(size_t unsent, bool socket_full);
+  // The batches and the TLS output, all empty, trade places with the thread's
+  // spares (also empty): a connection writes in memory that the last connection
+  // on this thread left warm in the cache, and an idle one keeps little.
+  void swap_write_buffers();
   void on_writable(boost::beast::error_code ec);
   void arm_watchdog(std::chrono::steady_clock::time_point when);
   void on_watchdog(boost::beast::error_code ec);

@@ -26,6 +26,7 @@
 #include "edge/live_limits.hpp"
 #include "edge/publish_waiters.hpp"
 #include "edge/route_label.hpp"
+#include "edge/socket_wait.hpp"
 #include "edge/sse_session.hpp"
 #include "edge/qa_api.hpp"
 #include "edge/stats.hpp"
@@ -209,8 +210,13 @@ void HttpSession<Stream>::do_read() {
 
 template <class Stream>
 void HttpSession<Stream>::wait_readable() {
-  lowest().socket().async_wait(tcp::socket::wait_read,
-                               beast::bind_front_handler(&HttpSession<Stream>::on_readable, this->shared_from_this()));
+  auto handler = beast::bind_front_handler(&HttpSession<Stream>::on_readable, this->shared_from_this());
+  // A keep-alive request and its response usually come and go within one
+  // on_readable; the wait for the next request then starts in the same turn.
+  if (socket_drained_)
+    wait_after_would_block(lowest().socket(), tcp::socket::wait_read, std::move(handler));
+  else
+    lowest().socket().async_wait(tcp::socket::wait_read, std::move(handler));
 }
 
 template <class Stream>
@@ -223,14 +229,23 @@ void HttpSession<Stream>::on_readable(beast::error_code ec) {
   // The socket is non-blocking (see run()): this read takes what is there, and
   // tells a hang-up from the next request without another trip through the reactor.
   const size_t bytes = lowest().socket().read_some(buffer_.prepare(kFirstReadBytes), ec);
-  if (ec == net::error::would_block) return wait_readable();
+  if (ec == net::error::would_block) {
+    socket_drained_ = true;
+    wait_readable();
+    socket_drained_ = false;
+    return;
+  }
   waiting_ = false;
   hold_timer_.cancel();
   if (ec == net::error::eof) return do_close();
   if (ec) return fail(ec, fmt::format("#{} read", id_));
   buffer_.commit(bytes);
   request_started_ = std::chrono::steady_clock::now();
+  // A read shorter than its buffer took all there was. Until this handler
+  // returns, no turn of the reactor can have taken the socket's next edge.
+  socket_drained_ = bytes < kFirstReadBytes;
   parse_buffered();
+  socket_drained_ = false;
 }
 
 template <class Stream>

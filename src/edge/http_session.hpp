@@ -111,6 +111,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   bool closed_ = false;
   // Between requests, waiting for the first byte of the next one.
   bool waiting_ = false;
+  // Within on_readable, after a read that found the socket empty: a wait started
+  // before on_readable returns needs no re-arming in epoll (socket_wait.hpp).
+  bool socket_drained_ = false;
   bool served_any_ = false;  // the first request gets the header timeout from the connect on
   bool draining_ = false;    // shutting down: no request after the one in flight
   bool writing_ = false;     // a response is on its way

@@ -452,6 +452,9 @@ run_cases() {
   done
 }
 
+# wants_tool TOOL: whether BENCH_TOOLS names it.
+wants_tool() { [[ " $BENCH_TOOLS " == *" $1 "* ]]; }
+
 PLAYLIST_CASES=() SEGMENT_CASES=()
 for bench_case in $BENCH_CASES; do
   case $bench_case in
@@ -509,8 +512,8 @@ EOF
 fi
 
 if ((${#PLAYLIST_CASES[@]})); then
-  [[ " $BENCH_TOOLS " == *" wrk "* ]] && run_cases wrk "${PLAYLIST_CASES[@]}"
-  ((TLS)) && [[ " $BENCH_TOOLS " == *" h2load "* ]] && run_cases h2load "${PLAYLIST_CASES[@]}"
+  wants_tool wrk && run_cases wrk "${PLAYLIST_CASES[@]}"
+  ((TLS)) && wants_tool h2load && run_cases h2load "${PLAYLIST_CASES[@]}"
 fi
 playlist_bytes=$(stat -c %s "$WWW$PLAYLIST_PATH")
 stop_relay
@@ -533,8 +536,8 @@ if ((${#SEGMENT_CASES[@]})); then
   segment_bytes=$(stat -c %s "$WWW$SEGMENT_PATH")
   cmp -s <(curl -fsS "http://127.0.0.1:$NGINX_PORT$SEGMENT_PATH") <(curl -fsS "http://127.0.0.1:$RELAY_PORT$SEGMENT_PATH") ||
     die "nginx and the relay serve different segment bytes"
-  [[ " $BENCH_TOOLS " == *" wrk "* ]] && run_cases wrk "${SEGMENT_CASES[@]}"
-  ((TLS)) && [[ " $BENCH_TOOLS " == *" h2load "* ]] && run_cases h2load "${SEGMENT_CASES[@]}"
+  wants_tool wrk && run_cases wrk "${SEGMENT_CASES[@]}"
+  ((TLS)) && wants_tool h2load && run_cases h2load "${SEGMENT_CASES[@]}"
   stop_relay
 fi
 

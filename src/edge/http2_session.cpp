@@ -390,10 +390,13 @@ void Http2Session::drain() {
   });
 }
 
+Http2Session::StreamList::iterator Http2Session::stream_entry(int32_t stream_id) {
+  return std::find_if(streams_.begin(), streams_.end(), [&](const auto& entry) { return entry.first == stream_id; });
+}
+
 Http2Session::Stream* Http2Session::find(int32_t stream_id) {
-  for (auto& [id, s] : streams_)
-    if (id == stream_id) return s.get();
-  return nullptr;
+  auto it = stream_entry(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
 }
 
 // Receiving requests
@@ -690,7 +693,7 @@ void Http2Session::stop_lingering(Stream& s) {
 }
 
 void Http2Session::on_stream_closed(int32_t stream_id, uint32_t error_code) {
-  auto it = std::find_if(streams_.begin(), streams_.end(), [&](const auto& entry) { return entry.first == stream_id; });
+  auto it = stream_entry(stream_id);
   if (it == streams_.end()) return;
   Stream& s = *it->second;
   if (error_code != NGHTTP2_NO_ERROR && !s.responded)
@@ -922,7 +925,7 @@ void Http2Session::swap_write_buffers() {
     std::string ciphertext;
   };
   thread_local Spares spares;
-  if (!pending_.empty() || !writing_.empty() || write_index_ != 0 || !tls_.output().empty()) return;
+  if (!pending_.empty() || !writing_.empty() || !tls_.output().empty()) return;
   pending_.swap(spares.pending);
   writing_.swap(spares.writing);
   tls_.output().swap(spares.ciphertext);

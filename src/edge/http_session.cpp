@@ -204,16 +204,16 @@ void HttpSession<Stream>::do_read() {
     hold_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
       if (auto self = weak.lock()) self->on_idle_timeout(ec);
     });
-    wait_readable();
+    wait_readable(socket_drained_);
   }
 }
 
 template <class Stream>
-void HttpSession<Stream>::wait_readable() {
+void HttpSession<Stream>::wait_readable(bool socket_drained) {
   auto handler = beast::bind_front_handler(&HttpSession<Stream>::on_readable, this->shared_from_this());
   // A keep-alive request and its response usually come and go within one
   // on_readable; the wait for the next request then starts in the same turn.
-  if (socket_drained_)
+  if (socket_drained)
     wait_after_would_block(lowest().socket(), tcp::socket::wait_read, std::move(handler));
   else
     lowest().socket().async_wait(tcp::socket::wait_read, std::move(handler));
@@ -229,12 +229,7 @@ void HttpSession<Stream>::on_readable(beast::error_code ec) {
   // The socket is non-blocking (see run()): this read takes what is there, and
   // tells a hang-up from the next request without another trip through the reactor.
   const size_t bytes = lowest().socket().read_some(buffer_.prepare(kFirstReadBytes), ec);
-  if (ec == net::error::would_block) {
-    socket_drained_ = true;
-    wait_readable();
-    socket_drained_ = false;
-    return;
-  }
+  if (ec == net::error::would_block) return wait_readable(true);
   waiting_ = false;
   hold_timer_.cancel();
   if (ec == net::error::eof) return do_close();

@@ -48,7 +48,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
  private:
   void do_read();
   void on_first_bytes(boost::beast::error_code ec, std::size_t bytes_transferred);
-  void wait_readable();
+  // socket_drained: in the same handler as a read that found the socket empty.
+  void wait_readable(bool socket_drained);
   void on_readable(boost::beast::error_code ec);
   void on_idle_timeout(boost::beast::error_code ec);
   // Parses what the first read brought; reads on (read_header) when the header is not all there.
@@ -111,8 +112,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   bool closed_ = false;
   // Between requests, waiting for the first byte of the next one.
   bool waiting_ = false;
-  // Within on_readable, after a read that found the socket empty: a wait started
-  // before on_readable returns needs no re-arming in epoll (socket_wait.hpp).
+  // Within on_readable, after a read that found the socket empty: a wait for the
+  // next request started before it returns needs no re-arming in epoll.
   bool socket_drained_ = false;
   bool served_any_ = false;  // the first request gets the header timeout from the connect on
   bool draining_ = false;    // shutting down: no request after the one in flight

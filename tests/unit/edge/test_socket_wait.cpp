@@ -54,6 +54,18 @@ struct Pair {
   }
 };
 
+// What a wait's handler was called with, if it was.
+struct Outcome {
+  bool done = false;
+  boost::system::error_code result = net::error::fault;
+  auto handler() {
+    return [this](boost::system::error_code ec) {
+      done = true;
+      result = ec;
+    };
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a read wait completes when data comes after the socket was read empty") {
@@ -63,33 +75,26 @@ TEST_CASE("a read wait completes when data comes after the socket was read empty
   p.ioc.poll();
   REQUIRE(p.drain() == 5);
 
-  bool done = false;
-  boost::system::error_code result = net::error::fault;
-  wait_after_would_block(p.server, net::socket_base::wait_read, [&](boost::system::error_code ec) {
-    done = true;
-    result = ec;
-  });
+  Outcome wait;
+  wait_after_would_block(p.server, net::socket_base::wait_read, wait.handler());
   // Nothing new: the wait stays pending.
   p.ioc.restart();
   p.ioc.run_for(std::chrono::milliseconds(100));
-  CHECK_FALSE(done);
+  CHECK_FALSE(wait.done);
 
   net::write(p.client, net::buffer("second", 6));
-  p.run_until(done);
-  REQUIRE(done);
-  CHECK(!result);
+  p.run_until(wait.done);
+  REQUIRE(wait.done);
+  CHECK(!wait.result);
   CHECK(p.drain() == 6);
 
   // And again: the second wait on the same socket sees the next edge too.
-  done = false;
-  wait_after_would_block(p.server, net::socket_base::wait_read, [&](boost::system::error_code ec) {
-    done = true;
-    result = ec;
-  });
+  wait = Outcome();
+  wait_after_would_block(p.server, net::socket_base::wait_read, wait.handler());
   net::write(p.client, net::buffer("third", 5));
-  p.run_until(done);
-  REQUIRE(done);
-  CHECK(!result);
+  p.run_until(wait.done);
+  REQUIRE(wait.done);
+  CHECK(!wait.result);
   CHECK(p.drain() == 5);
 }
 
@@ -97,11 +102,11 @@ TEST_CASE("a read wait completes when the peer closes") {
   Pair p;
   p.ioc.poll();
   REQUIRE(p.drain() == 0);
-  bool done = false;
-  wait_after_would_block(p.server, net::socket_base::wait_read, [&](boost::system::error_code) { done = true; });
+  Outcome wait;
+  wait_after_would_block(p.server, net::socket_base::wait_read, wait.handler());
   p.client.close();
-  p.run_until(done);
-  CHECK(done);
+  p.run_until(wait.done);
+  CHECK(wait.done);
 }
 
 TEST_CASE("a write wait completes once a full socket drains") {
@@ -119,38 +124,30 @@ TEST_CASE("a write wait completes once a full socket drains") {
   }
   REQUIRE(written > 0);
 
-  bool done = false;
-  boost::system::error_code result = net::error::fault;
-  wait_after_would_block(p.server, net::socket_base::wait_write, [&](boost::system::error_code ec) {
-    done = true;
-    result = ec;
-  });
+  Outcome wait;
+  wait_after_would_block(p.server, net::socket_base::wait_write, wait.handler());
   p.ioc.restart();
   p.ioc.run_for(std::chrono::milliseconds(100));
-  CHECK_FALSE(done);
+  CHECK_FALSE(wait.done);
 
   // The client reads all of it; the server's socket has room again.
   std::vector<char> sink(written);
   net::read(p.client, net::buffer(sink));
-  p.run_until(done);
-  REQUIRE(done);
-  CHECK(!result);
+  p.run_until(wait.done);
+  REQUIRE(wait.done);
+  CHECK(!wait.result);
 }
 
 TEST_CASE("closing the socket aborts a pending wait") {
   Pair p;
   p.ioc.poll();
   REQUIRE(p.drain() == 0);
-  bool done = false;
-  boost::system::error_code result;
-  wait_after_would_block(p.server, net::socket_base::wait_read, [&](boost::system::error_code ec) {
-    done = true;
-    result = ec;
-  });
+  Outcome wait;
+  wait_after_would_block(p.server, net::socket_base::wait_read, wait.handler());
   p.server.close();
-  p.run_until(done);
-  REQUIRE(done);
-  CHECK(result == net::error::operation_aborted);
+  p.run_until(wait.done);
+  REQUIRE(wait.done);
+  CHECK(wait.result == net::error::operation_aborted);
 }
 
 TEST_CASE("a wait still pending when its io_context goes is destroyed, not called") {

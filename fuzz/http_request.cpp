@@ -1,7 +1,8 @@
 // HTTP/1.1 requests as they come off a socket: Beast's parser with the edge's
-// default limits, then what the session does with a parsed request that is not
-// for the Q&A (see qa_api.cpp): the health API, or the router on a store holding
-// two Low-Latency renditions, and the response serialized as it would be sent.
+// default limits, then what the session does with a parsed request: the route
+// table with the health API and the router on a store holding two Low-Latency
+// renditions (the Q&A has its own target, qa_api.cpp), and the response
+// serialized as it would be sent.
 // The target, the LL-HLS delivery directives (_HLS_msn, _HLS_part, _HLS_skip)
 // and the Range header are also parsed directly, with the properties their
 // callers rely on checked.
@@ -20,12 +21,14 @@
 #include <boost/beast/http/write.hpp>
 
 #include "common/log.hpp"
-#include "edge/byte_range.hpp"
-#include "edge/delivery_directives.hpp"
-#include "edge/health_api.hpp"
-#include "edge/request_target.hpp"
-#include "edge/router.hpp"
-#include "edge/stats.hpp"
+#include "net/byte_range.hpp"
+#include "delivery/delivery_directives.hpp"
+#include "api/health_api.hpp"
+#include "api/route_table.hpp"
+#include "auth/authority.hpp"
+#include "net/request_target.hpp"
+#include "delivery/router.hpp"
+#include "net/stats.hpp"
 #include "fuzz_check.hpp"
 #include "health/monitor.hpp"
 #include "ll_snapshot.hpp"
@@ -46,10 +49,14 @@ struct Edge {
   config::Config cfg;
   hls::Store store{{"720p", "360p"}};
   health::IngestStatus ingest{"test:"};
-  edge::StaticFiles files;
+  delivery::StaticFiles files;
   std::unique_ptr<health::Monitor> monitor;
-  std::unique_ptr<edge::Router> router;
-  edge::StatsCounters stats;
+  std::unique_ptr<delivery::Router> router;
+  net::StatsCounters stats;
+  health::QoeAggregator qoe;
+  std::unique_ptr<auth::Authority> authority;
+  std::unique_ptr<api::HealthApi> health;
+  std::unique_ptr<api::RouteTable> routes;
 
   Edge() {
     log::set_level("off");
@@ -57,7 +64,7 @@ struct Edge {
     write_file(root / "web" / "player.js", std::string(3000, 'j'));
     write_file(root / "web" / "img" / "logo.svg", "<svg/>");
     write_file(root / "node_modules" / "hls.js" / "dist" / "hls.min.js", "var Hls=1;");
-    files = edge::StaticFiles::load(root / "web", root / "node_modules");
+    files = delivery::StaticFiles::load(root / "web", root / "node_modules");
     cfg.edge.cors_origins = {"https://seminar.example"};
     cfg.qa.data_dir = root / "data";
     cfg.qa.technician_tokens = {"technician-token"};
@@ -65,7 +72,10 @@ struct Edge {
     store.set_master(hls::make_bytes("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000\n720p/index.m3u8\n"));
     store.publish(0, test::make_ll_snapshot("720p", 7, 3, 2));
     store.publish(1, test::make_ll_snapshot("360p", 1, 0, 0));
-    router = std::make_unique<edge::Router>(cfg, store, ingest, files);
+    router = std::make_unique<delivery::Router>(cfg, store, ingest, files);
+    authority = std::make_unique<auth::Authority>(cfg.qa);
+    health = std::make_unique<api::HealthApi>(cfg, store, ingest, stats, monitor.get(), qoe, *authority);
+    routes = std::make_unique<api::RouteTable>(cfg.edge, *router, nullptr, health.get());
   }
   ~Edge() {
     std::error_code ec;
@@ -74,7 +84,7 @@ struct Edge {
 };
 
 void check_target(std::string_view text) {
-  edge::RequestTarget target = edge::parse_request_target(text);
+  net::RequestTarget target = net::parse_request_target(text);
   if (!target.ok()) {
     FUZZ_CHECK(target.path.empty());
     return;
@@ -87,18 +97,18 @@ void check_target(std::string_view text) {
     FUZZ_CHECK(path.substr(start, end - start) != "..");
     start = end + 1;
   }
-  edge::DeliveryDirectives directives = edge::parse_delivery_directives(target.query);
+  delivery::DeliveryDirectives directives = delivery::parse_delivery_directives(target.query);
   if (directives.ok() && directives.part) FUZZ_CHECK(directives.msn.has_value());
 }
 
 void check_range(std::string_view header) {
   for (uint64_t size : {uint64_t{0}, uint64_t{1}, uint64_t{1000}, UINT64_MAX}) {
-    edge::RangeRequest r = edge::parse_byte_range(header, size);
-    if (r.kind == edge::RangeRequest::satisfiable) FUZZ_CHECK(r.range.first <= r.range.last && r.range.last < size);
+    net::RangeRequest r = net::parse_byte_range(header, size);
+    if (r.kind == net::RangeRequest::satisfiable) FUZZ_CHECK(r.range.first <= r.range.last && r.range.last < size);
   }
 }
 
-void send(edge::Response res) {
+void send(net::Response res) {
   res.prepare_payload();
   std::ostringstream out;
   out << res;
@@ -110,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Edge edge;
   const std::string_view input = fuzz::as_text(data, size);
   check_target(input);
-  edge::parse_delivery_directives(input);
+  delivery::parse_delivery_directives(input);
   check_range(input);
 
   http::request_parser<http::string_body> parser;
@@ -126,25 +136,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ec && !parser.is_done()) parser.put_eof(ec);
   if (ec || !parser.is_done()) return 0;
 
-  const edge::FullRequest& req = parser.get();
+  const net::Request& req = parser.get();
   check_target(req.target());
   check_range(req[http::field::range]);
 
-  if (edge::HealthApi::handles(req.target())) {
-    health::QoeAggregator qoe;
-    edge::HealthApi health(edge.cfg, edge.store, edge.ingest, edge.stats, edge.monitor.get(), qoe);
-    if (edge::HealthApi::is_stream(req)) {
-      if (auto refused = health.check_stream(req)) send(std::move(*refused));
-      return 0;
-    }
-    send(health.handle(req, "10.0.0.1"));
-    return 0;
-  }
-  edge::Routed routed = edge.router->handle(req);
-  if (routed.response) {
-    send(std::move(*routed.response));
-  } else {
-    send(edge.router->expire(req, routed.hold));
+  const net::RequestTarget target = net::parse_request_target(req.target());
+  const net::Exchange exchange{req, target, "10.0.0.1", edge.routes->route(req.target())};
+  net::Outcome outcome = edge.routes->handle(exchange);
+  if (auto* response = std::get_if<net::Response>(&outcome)) {
+    net::finish(req, *response);
+    send(std::move(*response));
+  } else if (auto* hold = std::get_if<net::Hold>(&outcome)) {
+    send(edge.routes->expire(exchange, *hold));
   }
   return 0;
 }

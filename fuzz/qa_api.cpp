@@ -22,7 +22,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
-#include "edge/qa_api.hpp"
+#include "api/qa_api.hpp"
+#include "api/route_table.hpp"
+#include "net/request_target.hpp"
 #include "fuzz_check.hpp"
 
 namespace http = boost::beast::http;
@@ -55,7 +57,7 @@ std::string_view take_line(std::string_view& text) {
   return line;
 }
 
-void check(const edge::Response& res) {
+void check(const net::Response& res) {
   FUZZ_CHECK(res.result() != http::status::internal_server_error);
   if (res[http::field::content_type].starts_with("application/json")) {
     FUZZ_CHECK(nlohmann::json::accept(res.body().view()));
@@ -71,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   {
     qa::Service service(cfg, [] { return kNowMs; });
-    edge::QaApi api(service);
+    api::QaApi api(service);
     const std::string attendee =
         service.create_attendee("Ana", "10.0.0.1")["token"].get<std::string>();
 
@@ -83,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (method == http::verb::unknown) return;
       std::string_view auth = take_line(request);
 
-      edge::FullRequest req{method, request_line.substr(space + 1), 11};
+      net::Request req{method, request_line.substr(space + 1), 11};
       if (auth == "@attendee") {
         req.set(http::field::authorization, "Bearer " + attendee);
       } else if (auth == "@moderator" || auth == "@speaker" || auth == "@admin") {
@@ -94,11 +96,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       req.body() = std::string(request);
       req.prepare_payload();
 
-      if (edge::is_qa_target(req.target()) && req.target().starts_with(edge::kQaWebSocketPath)) {
-        auto checked = api.check_upgrade(req);
-        if (auto* refused = std::get_if<edge::Response>(&checked)) check(*refused);
+      const net::RequestTarget target = net::parse_request_target(req.target());
+      const net::Exchange exchange{req, target, "10.0.0.2", api::RouteTable::lookup(req.target())};
+      if (req.target().starts_with(api::kQaWebSocketPath)) {
+        auto checked = api.check_upgrade(exchange);
+        if (auto* refused = std::get_if<net::Response>(&checked)) check(*refused);
       }
-      check(api.handle(req, "10.0.0.2"));
+      // Without a write queue every answer comes at once; an upgrade is not a response to check.
+      net::Outcome outcome = api.handle(exchange);
+      if (auto* response = std::get_if<net::Response>(&outcome)) check(*response);
     });
     service.flush_votes();
   }

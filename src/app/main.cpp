@@ -1,30 +1,24 @@
 // seminar-relay: camera in, adaptive HLS out, one process.
-// Wiring and lifetime only: config → store → edge → ingest, then wait for a signal
-// and stop in the reverse order (stop accepting, close sessions, stop the
-// pipelines, join threads).
+// The setup steps: read the arguments and the config, mask the signals, build
+// and start the relay (app/relay.cpp wires it), then wait for a signal: SIGHUP
+// reloads, SIGINT/SIGTERM stop in the reverse order of start.
 #include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <variant>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "common/clock.hpp"
+#include "app/relay.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
-#include "config/reload.hpp"
-#include "edge/server.hpp"
-#include "health/ingest_status.hpp"
-#include "health/monitor.hpp"
-#include "hls/master.hpp"
-#include "hls/store.hpp"
-#include "ingest/ingest.hpp"
 #include "ingest/pipeline_builder.hpp"
-#include "qa/service.hpp"
-#include "relay/webhook.hpp"
 
 namespace {
 
@@ -61,10 +55,8 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace relay;
+// The arguments, or the exit code when main() should end at once (--help, a bad argument).
+std::variant<Args, int> parse_args(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -98,6 +90,51 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return fail("no config file given (--config FILE)", 2);
   }
+  return args;
+}
+
+// Signals are taken synchronously on the main thread; every thread started
+// after this inherits the mask, so none of them is interrupted by SIGINT/SIGTERM/SIGHUP.
+sigset_t block_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+// Until SIGINT or SIGTERM: a SIGHUP reloads the same file and --set overrides
+// as at start. A config that does not load changes nothing; one that does is
+// applied where it can be live.
+int wait_for_stop(const sigset_t& signals, const Args& args, relay::app::Relay& running) {
+  auto logger = relay::log::get("app");
+  int sig = 0;
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) return sig;
+    logger->info("SIGHUP received, reloading {}", args.config);
+    relay::config::Config loaded;
+    try {
+      loaded = relay::config::load_config(args.config, args.overrides);
+    } catch (const relay::config::ConfigError& e) {
+      logger->error("reload failed, keeping the running settings: {}", e.what());
+      continue;
+    }
+    running.reload(loaded);
+    logger->info("reloaded");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace relay;
+  auto parsed = parse_args(argc, argv);
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  const Args& args = std::get<Args>(parsed);
 
   config::Config cfg;
   try {
@@ -106,110 +143,29 @@ int main(int argc, char** argv) {
     return fail(e.what(), 2);
   }
   if (args.check_only) {
-    std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(), ingest::redact_uri(cfg.ingest.source).c_str(),
-                cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
+    std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(),
+                ingest::redact_uri(cfg.ingest.source).c_str(), cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
     return 0;
   }
   log::set_level(cfg.log.level);
   auto logger = log::get("app");
-
-  // Signals are taken synchronously on this thread; every thread started below
-  // inherits the mask, so none of them is interrupted by SIGINT/SIGTERM/SIGHUP.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_signals();
   raise_open_file_limit(*logger);
 
-  std::vector<std::string> names;
-  std::vector<hls::VariantSpec> specs;
-  for (const auto& r : cfg.encoder.renditions) {
-    names.push_back(r.name);
-    specs.push_back({r.name, r.bitrate_kbps, cfg.encoder.audio_bitrate_kbps, cfg.encoder.vbv_buffer_s,
-                     cfg.hls.segment_duration_s, double(cfg.ingest.framerate)});
-  }
-  hls::Store store(names);
-  hls::MasterPlaylist master(specs, store);
-  health::IngestStatus status(ingest::redact_uri(cfg.ingest.source));
-
-  // The Q&A outlives the edge that serves it; its database is opened before
-  // anything listens, so a bad qa.data_dir stops the relay at once.
-  std::unique_ptr<qa::Service> questions;
+  std::unique_ptr<app::Relay> running;
   try {
-    questions = std::make_unique<qa::Service>(cfg.qa, [] { return now_epoch_ms(); });
+    running = std::make_unique<app::Relay>(cfg);
+    running->start();
   } catch (const std::exception& e) {
     return fail(e.what());
   }
-  if (cfg.qa.moderator_tokens.empty() && cfg.qa.admin_tokens.empty())
-    logger->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
+  logger->info("serving http://{}/ (port {})", cfg.edge.listen, running->port());
+  if (running->tls_port() != 0)
+    logger->info("serving https://{}/ (port {})", cfg.edge.tls_listen, running->tls_port());
 
-  // Alerts go to the incident log and, when configured, to a webhook; neither
-  // blocks the edge's health timer that raises them.
-  std::unique_ptr<health::Monitor> monitor;
-  std::unique_ptr<outbound::WebhookSender> webhooks;
-  try {
-    monitor = std::make_unique<health::Monitor>(cfg, now_epoch_ms());
-    monitor->set_pending_questions([q = questions.get()] { return q->pending_questions(); });
-    if (!cfg.health.webhook_url.empty()) {
-      webhooks = std::make_unique<outbound::WebhookSender>(outbound::WebhookOptions{
-          cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
-      monitor->set_listener([&webhooks, source = status.snapshot().source](const health::AlertEvent& event,
-                                                                           uint64_t incident) {
-        webhooks->send(outbound::alert_payload(event, incident, source));
-      });
-    }
-  } catch (const std::exception& e) {
-    return fail(e.what());
-  }
-
-  edge::Server server(cfg, store, status, {}, questions.get(), monitor.get());
-  ingest::Ingest ingest(cfg, store, master, status);
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    return fail(e.what());
-  }
-  try {
-    ingest.start();
-  } catch (const std::exception& e) {
-    server.stop();
-    return fail(e.what());
-  }
-  logger->info("serving http://{}/ (port {})", cfg.edge.listen, server.port());
-  if (server.tls_port() != 0) logger->info("serving https://{}/ (port {})", cfg.edge.tls_listen, server.tls_port());
-
-  int sig = 0;
-  for (;;) {
-    sigwait(&signals, &sig);
-    if (sig != SIGHUP) break;
-    // Reload: the same file and --set overrides as at start. A config that does
-    // not load changes nothing; one that does is applied where it can be live.
-    logger->info("SIGHUP received, reloading {}", args.config);
-    config::Config loaded;
-    try {
-      loaded = config::load_config(args.config, args.overrides);
-    } catch (const config::ConfigError& e) {
-      logger->error("reload failed, keeping the running settings: {}", e.what());
-      continue;
-    }
-    for (const auto& key : config::keys_needing_restart(cfg, loaded))
-      logger->warn("reload: {} changed; it needs a restart to take effect", key);
-    server.reload(loaded.edge);
-    questions->set_role_tokens(loaded.qa);
-    monitor->reconfigure(loaded.health);
-    log::set_level(loaded.log.level);
-    if (loaded.qa.moderator_tokens.empty() && loaded.qa.admin_tokens.empty())
-      logger->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
-    logger->info("reloaded");
-  }
+  const int sig = wait_for_stop(signals, args, *running);
   logger->info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  // In-flight responses finish first (edge.shutdown_grace_s), then everything closes.
-  server.drain();
-  server.stop();
-  ingest.stop();
+  running->stop();
   logger->info("stopped");
   return 0;
 }

@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.hpp"
+
 namespace relay::hls {
 
-// Bytes that never change once published; shared by every response that sends them.
-using Bytes = std::shared_ptr<const std::string>;
-
-inline Bytes make_bytes(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+// Published media never changes; every response that sends it shares it.
+using relay::Bytes;
+using relay::make_bytes;
 
 // A fragment (moof+mdat) inside a segment: an LL-HLS part.
 struct Part {

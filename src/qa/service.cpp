@@ -90,10 +90,11 @@ std::optional<Action> action_from_string(std::string_view text) {
   return std::nullopt;
 }
 
-Service::Service(const config::QaConfig& config, Clock clock)
+Service::Service(const config::QaConfig& config, Clock clock, auth::Authority* authority)
     : config_(config),
       clock_(std::move(clock)),
-      epoch_(random_id()),
+      epoch_(auth::random_id()),
+      authority_(authority),
       filter_(word_list(config)),
       question_limiter_(config.questions_per_minute, config.question_burst),
       attendee_limiter_(config.attendees_per_minute, config.attendee_burst),
@@ -105,7 +106,11 @@ Service::Service(const config::QaConfig& config, Clock clock)
                                  ec.message()));
   store_ = std::make_unique<Store>((config_.data_dir / "qa.sqlite3").string(), config_.synchronous == "full");
 
-  role_tokens_ = hash_role_tokens(config_);
+  if (!authority_) {
+    own_authority_ = std::make_unique<auth::Authority>(config_);
+    authority_ = own_authority_.get();
+  }
+  authority_->set_attendees(this);
 
   Store::Contents contents = store_->load();
   for (Room& room : contents.rooms) {
@@ -149,44 +154,22 @@ Service::Service(const config::QaConfig& config, Clock clock)
   }
   if (!rooms_.count(current_room_)) current_room_ = rooms_.begin()->first;
 
-  relay::log::get("qa")->info("{} rooms, {} questions, {} attendees restored from {}; {} role tokens", rooms_.size(),
-                              questions_.size(), attendees_.size(), (config_.data_dir / "qa.sqlite3").string(),
-                              role_tokens_.size());
+  relay::log::get("qa")->info("{} rooms, {} questions, {} attendees restored from {}", rooms_.size(),
+                              questions_.size(), attendees_.size(), (config_.data_dir / "qa.sqlite3").string());
 }
 
-Service::~Service() = default;
-
-std::vector<std::pair<Digest, Role>> Service::hash_role_tokens(const config::QaConfig& config) {
-  std::vector<std::pair<Digest, Role>> tokens;
-  auto add_tokens = [&](const std::vector<std::string>& list, Role role) {
-    for (const auto& token : list) tokens.emplace_back(sha256(token), role);
-  };
-  add_tokens(config.moderator_tokens, Role::moderator);
-  add_tokens(config.speaker_tokens, Role::speaker);
-  add_tokens(config.technician_tokens, Role::technician);
-  add_tokens(config.admin_tokens, Role::admin);
-  return tokens;
-}
-
-void Service::set_role_tokens(const config::QaConfig& config) {
-  auto tokens = hash_role_tokens(config);
-  std::lock_guard lock(mutex_);
-  role_tokens_ = std::move(tokens);
-  relay::log::get("qa")->info("{} role tokens", role_tokens_.size());
-}
+Service::~Service() { authority_->set_attendees(nullptr); }
 
 Caller Service::authenticate(std::string_view bearer_token) const {
   if (bearer_token.empty()) refuse(Error::Code::unauthorized, "no_token", "a bearer token is required");
-  const Digest digest = sha256(bearer_token);
-  // Every role token is compared, whatever matched, so timing says nothing about which.
-  std::optional<Role> role;
-  std::lock_guard lock(mutex_);
-  for (const auto& [candidate, candidate_role] : role_tokens_)
-    if (digests_equal(candidate, digest) && !role) role = candidate_role;
-  if (role) return Caller{*role, 0};
-  if (auto it = attendee_by_token_.find(to_hex(digest)); it != attendee_by_token_.end())
-    return Caller{Role::attendee, it->second};
+  if (auto caller = authority_->authenticate(bearer_token)) return *caller;
   refuse(Error::Code::unauthorized, "bad_token", "the token is not valid");
+}
+
+std::optional<int64_t> Service::attendee(const auth::Digest& token) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = attendee_by_token_.find(auth::to_hex(token)); it != attendee_by_token_.end()) return it->second;
+  return std::nullopt;
 }
 
 void Service::require_staff(const Caller& caller) const {
@@ -347,7 +330,7 @@ Message Service::snapshot(const RoomState& room, const Caller& caller) const {
 
 Json Service::create_attendee(const std::string& raw_name, const std::string& client) {
   std::string name = check_name(raw_name);
-  std::string token = random_token();
+  std::string token = auth::random_token();
   std::lock_guard lock(mutex_);
   const int64_t now = clock_();
   if (int64_t wait = attendee_limiter_.take(client, now)) {
@@ -357,7 +340,7 @@ Json Service::create_attendee(const std::string& raw_name, const std::string& cl
   }
   Attendee a;
   a.id = next_attendee_;
-  a.token_hash = to_hex(sha256(token));
+  a.token_hash = auth::to_hex(auth::sha256(token));
   a.name = name;
   a.created_ms = now;
   Store::Transaction tx(*store_);

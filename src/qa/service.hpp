@@ -25,7 +25,7 @@
 #include "qa/rate_limit.hpp"
 #include "qa/store.hpp"
 #include "qa/text_rules.hpp"
-#include "qa/tokens.hpp"
+#include "auth/authority.hpp"
 #include "qa/types.hpp"
 
 namespace relay::qa {
@@ -51,23 +51,24 @@ struct Join {
   bool resumed = false;
 };
 
-class Service {
+class Service : public auth::AttendeeDirectory {
  public:
   // Opens (or creates) `<data_dir>/qa.sqlite3`, creating the folder, and
   // restores its contents; a fresh database gets one room. Throws StoreError.
-  Service(const config::QaConfig& config, Clock clock);
+  // Role tokens are `authority`'s, which must outlive the service; without one
+  // the service keeps its own, made from `config` (for tests and tools).
+  Service(const config::QaConfig& config, Clock clock, auth::Authority* authority = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
   // Every operation below throws Error when refused.
 
-  // unauthorized when the token is empty or unknown.
+  // unauthorized when the token is empty or unknown (asks the authority).
   Caller authenticate(std::string_view bearer_token) const;
-  // Replaces the role tokens (qa.*_tokens) with those of `config`, as a config
-  // reload does; the rest of `config` is ignored. Connections already open keep
-  // the role they authenticated with.
-  void set_role_tokens(const config::QaConfig& config);
+  // The attendee a token digest belongs to (AttendeeDirectory).
+  std::optional<int64_t> attendee(const auth::Digest& token) const override;
+  auth::Authority& authority() const { return *authority_; }
   // {id, token, name}. `client` is the caller's address, for the per-address
   // limit on new tokens.
   Json create_attendee(const std::string& name, const std::string& client);
@@ -144,14 +145,13 @@ class Service {
   Json visible_items(int64_t room_id, const Caller& caller) const;
   Message snapshot(const RoomState& room, const Caller& caller) const;
 
-  static std::vector<std::pair<Digest, Role>> hash_role_tokens(const config::QaConfig& config);
-
   config::QaConfig config_;
   Clock clock_;
   std::string epoch_;
+  auth::Authority* authority_;
+  std::unique_ptr<auth::Authority> own_authority_;  // when none was given
   std::unique_ptr<Store> store_;
   WordFilter filter_;
-  std::vector<std::pair<Digest, Role>> role_tokens_;  // guarded by mutex_ (a reload replaces them)
 
   mutable std::mutex mutex_;
   std::map<int64_t, RoomState> rooms_;

@@ -2,17 +2,6 @@
 
 namespace relay::qa {
 
-std::string_view to_string(Role role) {
-  switch (role) {
-    case Role::attendee: return "attendee";
-    case Role::moderator: return "moderator";
-    case Role::speaker: return "speaker";
-    case Role::technician: return "technician";
-    case Role::admin: return "admin";
-  }
-  return "?";
-}
-
 namespace {
 constexpr std::string_view kStateNames[] = {"pending", "approved", "rejected", "starred",
                                             "on_stage", "answered", "hidden"};

@@ -8,11 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "auth/role.hpp"
+
 namespace relay::qa {
 
-enum class Role { attendee, moderator, speaker, technician, admin };
-
-std::string_view to_string(Role role);
+// Roles and callers are the auth module's (one authority for tokens).
+using auth::Caller;
+using auth::Role;
+using auth::to_string;
 
 // pending → approved | rejected; approved → starred → on_stage → answered;
 // any → hidden; reopen brings rejected/hidden back to pending and answered back
@@ -59,12 +62,6 @@ struct Question {
 };
 
 // What the caller is, once its bearer token is checked.
-struct Caller {
-  Role role = Role::attendee;
-  int64_t attendee = 0;  // for Role::attendee
-  bool is_staff() const { return role == Role::moderator || role == Role::admin; }
-};
-
 // Every refused operation. The code maps one to one to an HTTP status.
 class Error : public std::runtime_error {
  public:

@@ -1,0 +1,175 @@
+#include "api/route_table.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/beast/http/field.hpp>
+#include <fmt/format.h>
+
+#include "api/health_api.hpp"
+#include "api/qa_api.hpp"
+#include "delivery/router.hpp"
+
+namespace relay::api {
+namespace http = boost::beast::http;
+namespace {
+
+// Every route, by the index route() returns.
+enum Route : size_t {
+  kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kOther, kRouteCount
+};
+
+struct RouteEntry {
+  RouteLabel label;
+  Service service;
+  bool cors;  // a player or page of another origin may fetch it (edge.cors_origins)
+  net::RouteInfo info;
+};
+
+net::RouteInfo transport_info(RouteLabel label, bool api) {
+  // The APIs answer in JSON even before the request is whole, and their query
+  // may carry a token (pages that cannot set a header, WebSocket upgrades).
+  return {static_cast<uint8_t>(label), api, api};
+}
+
+const std::array<RouteEntry, kRouteCount>& routes() {
+  static const std::array<RouteEntry, kRouteCount> table = [] {
+    std::array<RouteEntry, kRouteCount> t{};
+    auto set = [&](Route r, RouteLabel label, Service service) {
+      const bool api = service != Service::delivery;
+      t[r] = {label, service, !api, transport_info(label, api)};
+    };
+    set(kPage, RouteLabel::page, Service::delivery);
+    set(kStaticFile, RouteLabel::static_file, Service::delivery);
+    set(kMaster, RouteLabel::master, Service::delivery);
+    set(kPlaylist, RouteLabel::playlist, Service::delivery);
+    set(kInit, RouteLabel::init, Service::delivery);
+    set(kSegment, RouteLabel::segment, Service::delivery);
+    set(kPart, RouteLabel::part, Service::delivery);
+    set(kLiveOther, RouteLabel::other, Service::delivery);
+    set(kHealth, RouteLabel::health, Service::delivery);
+    set(kMetrics, RouteLabel::metrics, Service::health);
+    set(kIncidents, RouteLabel::incidents, Service::health);
+    set(kQoe, RouteLabel::qoe, Service::health);
+    set(kTechStream, RouteLabel::other, Service::health);
+    set(kTechThumbnail, RouteLabel::other, Service::health);
+    set(kQa, RouteLabel::qa, Service::qa);
+    set(kOther, RouteLabel::other, Service::delivery);
+    return t;
+  }();
+  return table;
+}
+
+Route route_of(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  static constexpr std::pair<std::string_view, Route> kExact[] = {
+      {"/", kPage},           {"/moderator", kPage},         {"/speaker", kPage},
+      {"/tech", kPage},       {"/live/master.m3u8", kMaster}, {"/api/health", kHealth},
+      {"/metrics", kMetrics}, {"/api/incidents", kIncidents}, {"/api/qoe", kQoe},
+      {"/api/tech/stream", kTechStream}, {"/api/tech/thumbnail.jpg", kTechThumbnail}, {"/api/qa", kQa},
+  };
+  for (const auto& [exact, route] : kExact)
+    if (path == exact) return route;
+  if (path.starts_with("/api/qa/")) return kQa;
+  if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
+  if (path.starts_with("/live/")) {
+    if (path.ends_with(".m3u8")) return kPlaylist;
+    if (path.ends_with("/init.mp4")) return kInit;
+    const std::string_view file = path.substr(path.rfind('/') + 1);
+    if (file.starts_with("part")) return kPart;
+    if (file.starts_with("seg")) return kSegment;
+    return kLiveOther;
+  }
+  return kOther;
+}
+
+net::Response not_found_json() {
+  return net::make_json_error(http::status::not_found, "not_found", "this API is not enabled");
+}
+
+}  // namespace
+
+RouteLabel classify_route(std::string_view target) { return routes()[route_of(target)].label; }
+
+RouteTable::RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
+                       const HealthApi* health)
+    : router_(router),
+      qa_(qa),
+      health_(health),
+      cors_origins_(edge.cors_origins),
+      cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()) {}
+
+size_t RouteTable::route(std::string_view target) const { return route_of(target); }
+
+size_t RouteTable::lookup(std::string_view target) { return route_of(target); }
+
+const net::RouteInfo& RouteTable::info(size_t route) const { return routes()[route < kRouteCount ? route : kOther].info; }
+
+RouteLabel RouteTable::label(size_t route) { return routes()[route < kRouteCount ? route : kOther].label; }
+
+Service RouteTable::service(size_t route) { return routes()[route < kRouteCount ? route : kOther].service; }
+
+net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
+  net::Outcome outcome = [&]() -> net::Outcome {
+    switch (service(exchange.route)) {
+      case Service::qa:
+        return qa_ ? qa_->handle(exchange) : not_found_json();
+      case Service::health:
+        return health_ ? health_->handle(exchange) : not_found_json();
+      case Service::delivery:
+        break;
+    }
+    return router_.handle(exchange);
+  }();
+  if (auto* response = std::get_if<net::Response>(&outcome)) {
+    finish(exchange, *response);
+  } else if (auto* deferred = std::get_if<net::Deferred>(&outcome)) {
+    // The response comes later, from another thread: it is finished there. The
+    // request it answers was copied by whoever deferred it; only the route and
+    // the Origin are needed here, so they are kept by value.
+    const bool cors = routes()[exchange.route < kRouteCount ? exchange.route : kOther].cors;
+    deferred->start = [start = std::move(deferred->start), this, cors,
+                       origin = std::string(exchange.message[http::field::origin])](net::Deferred::Complete complete) {
+      start([this, cors, origin, complete = std::move(complete)](net::Response res) {
+        net::set_common_headers(res);
+        if (cors) {
+          net::RequestHeader req;
+          if (!origin.empty()) req.set(http::field::origin, origin);
+          apply_cors(req, res);
+        }
+        complete(std::move(res));
+      });
+    };
+  }
+  return outcome;
+}
+
+net::Response RouteTable::expire(const net::Exchange& exchange, const net::Hold& hold) const {
+  net::Response res = router_.expire(exchange, hold);
+  finish(exchange, res);
+  return res;
+}
+
+void RouteTable::finish(const net::Exchange& exchange, net::Response& res) const {
+  net::set_common_headers(res);
+  if (routes()[exchange.route < kRouteCount ? exchange.route : kOther].cors) apply_cors(exchange.message, res);
+}
+
+void RouteTable::apply_cors(const net::RequestHeader& req, net::Response& res) const {
+  // With a list of origins the answer depends on Origin, so a shared cache must key
+  // on it even for requests without one, or it would hand one site's answer to another.
+  if (!cors_any_origin_ && !cors_origins_.empty()) {
+    std::string_view vary = res[http::field::vary];
+    res.set(http::field::vary, vary.empty() ? std::string("Origin") : fmt::format("{}, Origin", vary));
+  }
+  auto origin = req[http::field::origin];
+  if (origin.empty()) return;
+  if (cors_any_origin_) {
+    res.set(http::field::access_control_allow_origin, "*");
+  } else if (std::find(cors_origins_.begin(), cors_origins_.end(), origin) != cors_origins_.end()) {
+    res.set(http::field::access_control_allow_origin, origin);
+  }
+}
+
+}  // namespace relay::api

@@ -1,0 +1,57 @@
+#pragma once
+// The application's one Handler: the table of routes the transport consults
+// once per request, and what each route is served by — the live media, pages
+// and /api/health (delivery::Router), the Q&A API and its WebSocket (QaApi),
+// the technician's surfaces and players' reports (HealthApi). It also
+// "finishes" every response the same way: the common header fields, and CORS
+// on the routes a player from another origin may fetch.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/route_label.hpp"
+#include "config/config.hpp"
+#include "net/handler.hpp"
+
+namespace relay::delivery {
+class Router;
+}
+
+namespace relay::api {
+
+class QaApi;
+class HealthApi;
+
+// What serves a route.
+enum class Service { delivery, qa, health };
+
+class RouteTable : public net::Handler {
+ public:
+  // The router must outlive the table; `qa` and `health` may be null (their routes then answer 404).
+  RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
+             const HealthApi* health);
+
+  size_t route(std::string_view target) const override;
+  const net::RouteInfo& info(size_t route) const override;
+  net::Outcome handle(const net::Exchange& exchange) const override;
+  net::Response expire(const net::Exchange& exchange, const net::Hold& hold) const override;
+
+  // route() without a table: the routes are fixed.
+  static size_t lookup(std::string_view target);
+  // For tests and /metrics: the label and the service of a route.
+  static RouteLabel label(size_t route);
+  static Service service(size_t route);
+
+ private:
+  // Common header fields, and CORS where the route allows it.
+  void finish(const net::Exchange& exchange, net::Response& res) const;
+  void apply_cors(const net::RequestHeader& req, net::Response& res) const;
+
+  const delivery::Router& router_;
+  const QaApi* qa_;
+  const HealthApi* health_;
+  std::vector<std::string> cors_origins_;
+  bool cors_any_origin_ = false;
+};
+
+}  // namespace relay::api

@@ -1,0 +1,170 @@
+#include "app/relay.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+
+#include "api/health_api.hpp"
+#include "api/health_sampler.hpp"
+#include "api/qa_api.hpp"
+#include "api/route_table.hpp"
+#include "app/periodic.hpp"
+#include "auth/authority.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "common/work_queue.hpp"
+#include "config/reload.hpp"
+#include "delivery/publish_waiters.hpp"
+#include "delivery/router.hpp"
+#include "delivery/static_files.hpp"
+#include "health/ingest_status.hpp"
+#include "health/monitor.hpp"
+#include "health/qoe.hpp"
+#include "hls/master.hpp"
+#include "hls/store.hpp"
+#include "ingest/ingest.hpp"
+#include "ingest/pipeline_builder.hpp"
+#include "net/server.hpp"
+#include "net/stats.hpp"
+#include "outbound/webhook.hpp"
+#include "qa/service.hpp"
+
+namespace relay::app {
+namespace {
+
+constexpr std::chrono::milliseconds kHealthSampleInterval{250};
+// Q&A writes waiting for their commit; beyond this the API answers 503 "busy".
+constexpr size_t kQaWriteQueue = 10000;
+
+std::vector<std::string> rendition_names(const config::Config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& r : cfg.encoder.renditions) names.push_back(r.name);
+  return names;
+}
+
+std::vector<hls::VariantSpec> variant_specs(const config::Config& cfg) {
+  std::vector<hls::VariantSpec> specs;
+  for (const auto& r : cfg.encoder.renditions)
+    specs.push_back({r.name, r.bitrate_kbps, cfg.encoder.audio_bitrate_kbps, cfg.encoder.vbv_buffer_s,
+                     cfg.hls.segment_duration_s, double(cfg.ingest.framerate)});
+  return specs;
+}
+
+void warn_without_moderators(const config::QaConfig& qa) {
+  if (qa.moderator_tokens.empty() && qa.admin_tokens.empty())
+    relay::log::get("app")->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
+}
+
+}  // namespace
+
+// Declared in the order they are built; destroyed in reverse, so whatever a
+// part refers to outlives it.
+struct Relay::Parts {
+  explicit Parts(const config::Config& config)
+      : cfg(config),
+        store(rendition_names(cfg)),
+        master(variant_specs(cfg), store),
+        status(ingest::redact_uri(cfg.ingest.source)),
+        authority(cfg.qa),
+        // The Q&A's database is opened before anything listens, so a bad
+        // qa.data_dir stops the relay at once.
+        questions(cfg.qa, [] { return now_epoch_ms(); }, &authority),
+        qa_writes("qa-writes", kQaWriteQueue),
+        monitor(cfg, now_epoch_ms()),
+        static_files(delivery::StaticFiles::load(cfg.edge.web_dir, cfg.edge.node_modules_dir)),
+        router(cfg, store, status, static_files, {}, &monitor),
+        waiters(store),
+        qa_api(questions, &qa_writes),
+        health_api(cfg, store, status, stats, &monitor, qoe, authority),
+        routes(cfg.edge, router, &qa_api, &health_api),
+        server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
+        sampler(store, status, cfg.health.realtime_window_s, &qoe),
+        ingest(cfg, store, master, status) {
+    warn_without_moderators(cfg.qa);
+    monitor.set_pending_questions([this] { return questions.pending_questions(); });
+    // Alerts go to the incident log and, when configured, to a webhook; neither
+    // blocks the timer that raises them.
+    if (!cfg.health.webhook_url.empty()) {
+      webhooks = std::make_unique<outbound::WebhookSender>(outbound::WebhookOptions{
+          cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
+      monitor.set_listener([this, source = status.snapshot().source](const health::AlertEvent& event,
+                                                                     uint64_t incident) {
+        webhooks->send(outbound::alert_payload(event, incident, source));
+      });
+    }
+    // Vote counts go out in bundles (qa.vote_interval_ms).
+    timers.every(std::chrono::milliseconds(cfg.qa.vote_interval_ms), [this] { questions.flush_votes(); });
+    // Samples for the alert rules; each fourth also goes into the dashboard's history.
+    timers.every(kHealthSampleInterval, [this] {
+      monitor.observe(sampler.sample(now_epoch_ms()));
+      if (++health_ticks % 4 == 0) health_api.record_history();
+    });
+  }
+
+  config::Config cfg;
+  hls::Store store;
+  hls::MasterPlaylist master;
+  health::IngestStatus status;
+  auth::Authority authority;
+  qa::Service questions;
+  WorkQueue qa_writes;
+  health::Monitor monitor;
+  std::unique_ptr<outbound::WebhookSender> webhooks;
+  health::QoeAggregator qoe;
+  net::StatsCounters stats;
+  delivery::StaticFiles static_files;
+  delivery::Router router;
+  delivery::PublishWaiters waiters;
+  api::QaApi qa_api;
+  api::HealthApi health_api;
+  api::RouteTable routes;
+  net::Server server;
+  api::HealthSampler sampler;
+  uint64_t health_ticks = 0;  // on the timer thread only
+  Periodic timers;
+  ingest::Ingest ingest;
+};
+
+Relay::Relay(const config::Config& cfg) : parts_(std::make_unique<Parts>(cfg)) {}
+
+Relay::~Relay() { stop(); }
+
+void Relay::start() {
+  Parts& p = *parts_;
+  p.server.start();
+  try {
+    p.ingest.start();
+  } catch (const std::exception&) {
+    p.server.stop();
+    throw;
+  }
+  p.timers.start();
+}
+
+void Relay::reload(const config::Config& loaded) {
+  Parts& p = *parts_;
+  auto logger = relay::log::get("app");
+  for (const auto& key : config::keys_needing_restart(p.cfg, loaded))
+    logger->warn("reload: {} changed; it needs a restart to take effect", key);
+  p.server.reload(loaded.edge);
+  p.authority.reload(loaded.qa);
+  p.monitor.reconfigure(loaded.health);
+  relay::log::set_level(loaded.log.level);
+  warn_without_moderators(loaded.qa);
+}
+
+void Relay::stop() {
+  if (!parts_) return;
+  Parts& p = *parts_;
+  p.server.drain();
+  p.server.stop();
+  // Writes already accepted are committed; their answers go nowhere now.
+  p.qa_writes.stop();
+  p.timers.stop();
+  p.ingest.stop();
+}
+
+uint16_t Relay::port() const { return parts_->server.port(); }
+uint16_t Relay::tls_port() const { return parts_->server.tls_port(); }
+
+}  // namespace relay::app

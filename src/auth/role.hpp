@@ -1,0 +1,21 @@
+#pragma once
+// Who a caller is: an attendee (by an attendee token the Q&A minted) or one of
+// the staff roles a token in the config grants.
+#include <cstdint>
+#include <string_view>
+
+namespace relay::auth {
+
+enum class Role { attendee, moderator, speaker, technician, admin };
+
+std::string_view to_string(Role role);
+
+struct Caller {
+  Role role = Role::attendee;
+  int64_t attendee = 0;  // for Role::attendee
+  bool is_staff() const { return role == Role::moderator || role == Role::admin; }
+  // The technician's surfaces (incidents, live dashboard, thumbnail): technicians and admins.
+  bool is_technician() const { return role == Role::technician || role == Role::admin; }
+};
+
+}  // namespace relay::auth

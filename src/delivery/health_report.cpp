@@ -1,0 +1,139 @@
+#include "delivery/health_report.hpp"
+
+#include <fmt/format.h>
+
+#include "common/clock.hpp"
+
+namespace relay::delivery {
+
+nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
+                                  const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
+                                  const std::vector<health::ActiveAlert>& alerts) {
+  using nlohmann::json;
+  json reasons = json::array();
+  bool down = false;
+  bool degraded = false;
+
+  // Attendees still get a picture on the slate, but nothing of the seminar: for the
+  // technician that is an outage.
+  using health::IngestState;
+  const std::string since = format_iso8601_ms(ingest.since_epoch_ms);
+  switch (ingest.state) {
+    case IngestState::failed:
+    case IngestState::ended:
+      down = true;
+      reasons.push_back(ingest.last_error.empty()
+                            ? fmt::format("ingest {}", health::to_string(ingest.state))
+                            : fmt::format("ingest {}: {}", health::to_string(ingest.state), ingest.last_error));
+      break;
+    case IngestState::waiting:
+      down = true;
+      reasons.push_back(fmt::format("no input yet: showing the slate since {}", since));
+      break;
+    case IngestState::slate:
+      down = true;
+      reasons.push_back(fmt::format("input lost: showing the slate since {}", since));
+      break;
+    case IngestState::lost:
+      degraded = true;
+      reasons.push_back(fmt::format("input lost at {}: holding the last picture", since));
+      break;
+    case IngestState::backup:
+      degraded = true;
+      reasons.push_back(fmt::format("primary input lost: on the backup input since {}", since));
+      break;
+    case IngestState::starting:
+    case IngestState::live:
+      break;
+  }
+
+  const double stale_after_s = 3 * hls.segment_duration_s;
+  json renditions = json::array();
+  bool any_segment = false;
+  for (size_t i = 0; i < store.rendition_count(); ++i) {
+    auto snapshot = store.rendition(i);
+    const std::string& name = store.names()[i];
+    json r = {{"name", name}, {"last_msn", 0}, {"segments", 0}, {"last_segment_age_s", nullptr}};
+    bool has_segment = snapshot && snapshot->last_segment_epoch_ms != 0;
+    if (snapshot) {
+      r["last_msn"] = snapshot->last_msn;
+      r["segments"] = snapshot->segments.size();
+    }
+    if (has_segment) {
+      any_segment = true;
+      double age_s = static_cast<double>(now_epoch_ms - snapshot->last_segment_epoch_ms) / 1000.0;
+      r["last_segment_age_s"] = age_s;
+      if (age_s > stale_after_s) {
+        degraded = true;
+        reasons.push_back(fmt::format("{}: newest segment is {:.1f} s old (limit {:.1f} s)", name, age_s, stale_after_s));
+      }
+    }
+    renditions.push_back(std::move(r));
+  }
+
+  if (!any_segment) {
+    down = true;
+    reasons.push_back("no segment published yet");
+  } else {
+    // A rendition that never produced a segment while others did is a broken encoder branch.
+    for (size_t i = 0; i < renditions.size(); ++i) {
+      if (renditions[i]["last_segment_age_s"].is_null()) {
+        degraded = true;
+        reasons.push_back(fmt::format("{}: no segment yet", store.names()[i]));
+      }
+    }
+  }
+
+  json alert_list = json::array();
+  for (const auto& a : alerts) {
+    (a.rule == "input_lost" ? down : degraded) = true;
+    reasons.push_back(fmt::format("alert {} since {}: {}", a.rule, format_iso8601_ms(a.since_ms), a.message));
+    alert_list.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
+  }
+
+  json inputs = json::array();
+  for (const auto& in : ingest.inputs) {
+    inputs.push_back({
+        {"role", in.role},
+        {"uri", in.uri},
+        {"state", in.state},
+        {"bitrate_kbps", in.bitrate_kbps > 0 ? json(in.bitrate_kbps) : json(nullptr)},
+        {"width", in.width ? json(in.width) : json(nullptr)},
+        {"height", in.height ? json(in.height) : json(nullptr)},
+        {"framerate", in.framerate > 0 ? json(in.framerate) : json(nullptr)},
+        {"audio_channels", in.audio_channels},
+        {"audio_rate", in.audio_rate ? json(in.audio_rate) : json(nullptr)},
+        {"last_frame_age_s", in.last_frame_age_ms >= 0 ? json(in.last_frame_age_ms / 1000.0) : json(nullptr)},
+        {"frames_dropped", in.frames_dropped},
+        {"frames_duplicated", in.frames_duplicated},
+        {"frames_late", in.frames_late},
+        {"keyframe_interval_s", in.keyframe_interval_s ? json(*in.keyframe_interval_s) : json(nullptr)},
+        {"reconnects", in.reconnects},
+        {"refused", in.refused},
+        {"last_error", in.last_error},
+    });
+  }
+
+  return {
+      {"status", down ? "down" : degraded ? "degraded" : "ok"},
+      {"reasons", std::move(reasons)},
+      {"ingest",
+       {{"state", health::to_string(ingest.state)},
+        {"since", since},
+        {"source", ingest.source},
+        {"output", ingest.output},
+        {"last_error", ingest.last_error},
+        {"loss_events", ingest.loss_events},
+        {"reconnects", ingest.reconnects},
+        {"refused_senders", ingest.refused_senders},
+        {"last_refusal", ingest.last_refusal},
+        {"bus_errors", ingest.bus_errors},
+        {"bus_warnings", ingest.bus_warnings},
+        {"inputs", std::move(inputs)}}},
+      {"renditions", std::move(renditions)},
+      {"alerts", std::move(alert_list)},
+      {"uptime_s", uptime_s},
+  };
+}
+
+}  // namespace relay::delivery

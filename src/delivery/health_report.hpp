@@ -1,0 +1,24 @@
+#pragma once
+// The /api/health document: what a technician or a load balancer needs to decide
+// whether this edge is worth sending viewers to.
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "health/alerts.hpp"
+#include "health/ingest_status.hpp"
+#include "hls/store.hpp"
+
+namespace relay::delivery {
+
+// status "down": the ingest failed or ended, or no rendition has produced a segment;
+// "degraded": some rendition's newest segment is older than 3 segment durations;
+// "ok" otherwise. Each reason that lowered the status is listed in "reasons".
+// A firing alert lowers the status too (input_lost to "down", the others to
+// "degraded") and is listed in "reasons" and in "alerts".
+nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
+                                  const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
+                                  const std::vector<health::ActiveAlert>& alerts = {});
+
+}  // namespace relay::delivery

@@ -1,0 +1,421 @@
+#include "delivery/router.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <random>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <fmt/format.h>
+
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "net/byte_range.hpp"
+#include "delivery/delivery_directives.hpp"
+#include "net/etag.hpp"
+#include "net/gzip.hpp"
+#include "delivery/health_report.hpp"
+#include "net/request_target.hpp"
+#include "hls/blocking.hpp"
+
+namespace relay::delivery {
+namespace http = boost::beast::http;
+namespace {
+
+constexpr std::string_view kPlaylistType = "application/vnd.apple.mpegurl";
+constexpr std::string_view kMediaType = "video/mp4";
+constexpr std::string_view kTransportStreamType = "video/mp2t";
+constexpr std::string_view kJsonType = "application/json";
+constexpr std::string_view kSegmentCacheControl = "public, max-age=31536000, immutable";
+constexpr std::string_view kInitCacheControl = "public, max-age=60";
+constexpr std::string_view kStaticCacheControl = "public, max-age=300";
+
+// An entity tag formatted on the stack: media requests make one each, and a
+// response copies it into its header anyway.
+class EtagText {
+ public:
+  template <typename... Args>
+  explicit EtagText(fmt::format_string<Args...> format, Args&&... args) {
+    buffer_.push_back('"');
+    fmt::format_to(std::back_inserter(buffer_), format, std::forward<Args>(args)...);
+    buffer_.push_back('"');
+  }
+  std::string_view view() const { return {buffer_.data(), buffer_.size()}; }
+
+ private:
+  fmt::basic_memory_buffer<char, 128> buffer_;
+};
+
+std::string random_boot_id() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return fmt::format("{:016x}", v);
+}
+
+// "seg42.m4s" -> 42. Leading zeros are refused so each segment has exactly one URL
+// (and one cache entry).
+std::optional<uint64_t> parse_segment_name(std::string_view file, std::string_view extension) {
+  constexpr std::string_view prefix = "seg";
+  const std::string suffix = "." + std::string(extension);
+  if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
+      file.substr(file.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  std::string_view digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+  uint64_t msn = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), msn);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return msn;
+}
+
+// "part42.3.m4s" -> {42, 3}, with the same one-URL-per-part rule as segments.
+std::optional<std::pair<uint64_t, size_t>> parse_part_name(std::string_view file) {
+  constexpr std::string_view prefix = "part", suffix = ".m4s";
+  if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
+      file.substr(file.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  std::string_view digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  size_t dot = digits.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view text) -> std::optional<uint64_t> {
+    if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return v;
+  };
+  auto msn = number(digits.substr(0, dot));
+  auto index = number(digits.substr(dot + 1));
+  if (!msn || !index) return std::nullopt;
+  return std::pair<uint64_t, size_t>{*msn, static_cast<size_t>(*index)};
+}
+
+// The parts a player may ask for before they exist (rfc8216bis 6.2.6: a hinted
+// resource must be requestable as soon as it is hinted): the one the PRELOAD-HINT
+// names, and whichever of "the next part of the open segment" and "part 0 of the
+// next segment" it does not, as the packager only guesses where a segment ends.
+bool is_next_part(const hls::RenditionSnapshot& s, uint64_t msn, size_t index) {
+  if (msn <= s.last_msn) return false;  // a complete segment gains no parts
+  if (s.hint_msn != 0 && msn == s.hint_msn && index == s.hint_index) return true;
+  uint64_t open = s.open_msn != 0 ? s.open_msn : s.last_msn + 1;
+  size_t have = s.open_msn != 0 ? s.open_parts.size() : 0;
+  return (msn == open && index == have) || (msn == open + 1 && index == 0 && have > 0);
+}
+
+// EXT-X-ENDLIST is the last tag of a finished playlist.
+bool has_ended(const std::string& playlist) {
+  constexpr std::string_view tag = "#EXT-X-ENDLIST";
+  std::string_view tail = std::string_view(playlist).substr(playlist.size() > 64 ? playlist.size() - 64 : 0);
+  return tail.find(tag) != std::string_view::npos;
+}
+
+Response not_ready(std::string_view what) {
+  Response res = make_error_response(http::status::service_unavailable, fmt::format("{} is not available yet", what));
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
+Response not_found() { return make_error_response(http::status::not_found, "not found"); }
+
+}  // namespace
+
+Router::Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
+               const StaticFiles& files, RouterOptions options, const health::Monitor* monitor)
+    : store_(store),
+      ingest_(ingest),
+      monitor_(monitor),
+      files_(files),
+      hls_(cfg.hls),
+      // Half a segment: a cache may then serve a playlist at most one refresh behind
+      // (RFC 8216bis Appendix B: target duration / 2 for non-blocking reloads).
+      playlist_cache_control_(fmt::format(
+          "public, max-age={}", std::max<int64_t>(1, static_cast<int64_t>(std::floor(cfg.hls.segment_duration_s / 2))))),
+      options_(options),
+      // A plain and a delta form per media playlist, and the master playlist.
+      playlists_(2 * store.rendition_count() + 1),
+      boot_id_(random_boot_id()),
+      started_(std::chrono::steady_clock::now()) {}
+
+// What a Hold's note carries for expire(): the kind, and the target duration
+// that sets how long a cache may keep the 503.
+namespace {
+constexpr uint32_t kPartHold = 1;
+uint32_t hold_note(bool part, int target_duration_s) {
+  return static_cast<uint32_t>(std::max(0, target_duration_s)) << 1 | (part ? kPartHold : 0);
+}
+}  // namespace
+
+net::Outcome Router::handle(const net::Exchange& exchange) const {
+  try {
+    return dispatch(exchange);
+  } catch (const std::exception& e) {
+    relay::log::get("edge")->error("{} {}: {}", exchange.message.method_string(), exchange.target.path, e.what());
+    return make_error_response(http::status::internal_server_error, "internal error");
+  }
+}
+
+Response Router::expire(const net::Exchange&, const net::Hold& hold) const {
+  const bool part = hold.note & kPartHold;
+  Response res = make_error_response(http::status::service_unavailable,
+                                     part ? "the hinted part was not published in time"
+                                          : "the requested segment or part was not published in time");
+  if (!part) {
+    // rfc8216bis Appendix B: a failed blocking reload may be cached for four target
+    // durations, so a CDN answers the other players asking the same thing.
+    res.set(http::field::cache_control, fmt::format("public, max-age={}", 4 * (hold.note >> 1)));
+  } else {
+    res.set(http::field::retry_after, "1");
+  }
+  return res;
+}
+
+net::Outcome Router::dispatch(const net::Exchange& exchange) const {
+  const RequestHeader& req = exchange.message;
+  const net::RequestTarget& target = exchange.target;
+  if (!target.ok()) return make_error_response(http::status::bad_request, target.error);
+
+  switch (req.method()) {
+    case http::verb::get:
+    case http::verb::head:
+      return route_get(req, target.path, target.query);
+    case http::verb::options:
+      return preflight();
+    default: {
+      // The API answers in JSON whatever went wrong, as the Q&A and health routes do.
+      Response res = target.path.substr(0, 5) == "/api/"
+                         ? make_json_response(http::status::method_not_allowed,
+                                              R"({"error":"method_not_allowed","message":"method not allowed"})")
+                         : make_error_response(http::status::method_not_allowed, "method not allowed");
+      res.set(http::field::allow, kAllowedMethods);
+      return res;
+    }
+  }
+}
+
+net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, std::string_view query) const {
+  constexpr std::string_view static_prefix = "/static/", live_prefix = "/live/";
+  if (path == "/") return serve_static(req, files_.index());
+  if (path == "/moderator") return serve_static(req, files_.find("moderator.html"));
+  if (path == "/speaker") return serve_static(req, files_.find("speaker.html"));
+  if (path.substr(0, static_prefix.size()) == static_prefix)
+    return serve_static(req, files_.find(path.substr(static_prefix.size())));
+  if (path == "/vendor/hls.min.js") return serve_static(req, files_.hls_js());
+  if (path == "/tech") return serve_static(req, files_.find("tech.html"));
+  if (path == "/vendor/uPlot.iife.min.js") return serve_static(req, files_.uplot_js());
+  if (path == "/vendor/uPlot.min.css") return serve_static(req, files_.uplot_css());
+  if (path == "/api/health") return serve_health(req);
+  if (path == "/live/master.m3u8") return serve_master(req);
+  if (path.substr(0, live_prefix.size()) == live_prefix) {
+    std::string_view rest = path.substr(live_prefix.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || slash == 0) return not_found();
+    std::string_view file = rest.substr(slash + 1);
+    if (file.find('/') != std::string_view::npos) return not_found();
+    return serve_rendition(req, rest.substr(0, slash), file, query);
+  }
+  return not_found();
+}
+
+Response Router::serve_static(const RequestHeader& req, const StaticFile* file) const {
+  if (!file) return not_found();
+  return serve(req, {file->data, file->content_type, file->etag, kStaticCacheControl, true});
+}
+
+Response Router::serve_master(const RequestHeader& req) const {
+  hls::Bytes master = store_.master();
+  if (!master || master->empty()) return not_ready("the master playlist");
+  auto served = playlists_.get(playlists_.size() - 1, master, 0, [&] {
+    // The master playlist has no version; its content is small and identifies it.
+    return std::make_shared<const ServedPlaylist>(master, fmt::format("m-{:016x}", net::content_hash(*master)));
+  });
+  return serve_playlist_text(req, *served, playlist_cache_control_);
+}
+
+net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
+                               std::string_view query) const {
+  auto index = store_.find(name);
+  if (!index) return not_found();
+  if (monitor_) monitor_->viewers().record(req[kPlaybackSessionHeader], store_.names()[*index], now_monotonic_ms());
+  // One snapshot per request: playlist, init and segment then all come from the same publish.
+  auto snapshot = store_.rendition(*index);
+  if (!snapshot) return not_found();
+
+  if (file == "index.m3u8") return serve_media_playlist(req, *index, *snapshot, query);
+  if (file == "init.mp4") {
+    if (!snapshot->init) return not_ready("the init section");
+    // An encoder restart may produce a different init section under the same URL.
+    EtagText etag("i-{}-{:016x}", name, net::content_hash(*snapshot->init));
+    return serve(req, {snapshot->init, kMediaType, etag.view(), kInitCacheControl, true});
+  }
+  if (auto msn = parse_segment_name(file, snapshot->segment_extension)) {
+    auto it = snapshot->segments.find(*msn);
+    if (it == snapshot->segments.end() || !it->second || !it->second->data) return not_found();
+    const hls::Segment& segment = *it->second;
+    // msn alone repeats after a restart; the capture time and size make the tag unique.
+    EtagText etag("s-{}-{}-{}-{}", name, segment.msn, segment.data->size(), segment.pdt_epoch_ms);
+    auto type = snapshot->segment_extension == "ts" ? kTransportStreamType : kMediaType;
+    return serve(req, {segment.data, type, etag.view(), kSegmentCacheControl, true});
+  }
+  if (auto part = parse_part_name(file)) return serve_part(req, *index, *snapshot, part->first, part->second);
+  return not_found();
+}
+
+net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                                    std::string_view query) const {
+  if (!snapshot.playlist) return not_ready("the playlist");
+  // Without LL-HLS the directives mean nothing here, as on any plain HLS server.
+  const bool low_latency = snapshot.part_target_s > 0;
+  const int target = target_duration(snapshot);
+  DeliveryDirectives directives;
+  if (low_latency) {
+    directives = parse_delivery_directives(query);
+    if (!directives.ok()) return make_error_response(http::status::bad_request, directives.error);
+    // A finished playlist never grows, so there is nothing to wait for (rfc8216bis 6.2.5.2).
+    if (has_ended(*snapshot.playlist)) {
+      directives.msn.reset();
+      directives.part.reset();
+    }
+  }
+  if (directives.msn) {
+    switch (hls::check_block(snapshot, {*directives.msn, directives.part})) {
+      case hls::BlockVerdict::bad_request:
+        return make_error_response(http::status::bad_request,
+                                   "_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
+      case hls::BlockVerdict::wait:
+        return make_hold(false, index, target);
+      case hls::BlockVerdict::ready:
+        break;
+    }
+  }
+
+  const bool delta = directives.skip && snapshot.playlist_delta;
+  const hls::Bytes& text = delta ? snapshot.playlist_delta : snapshot.playlist;
+  // Other renditions advance on their own, so an LL-HLS playlist with their reports
+  // changes with every publish of any rendition: the store's generation, read
+  // after this snapshot, says when. Otherwise the packager's bytes are all there is.
+  const bool with_reports = low_latency && store_.rendition_count() > 1;
+  const uint64_t generation = with_reports ? store_.generation() : 0;
+  auto served = playlists_.get(2 * index + (delta ? 1 : 0), text, generation, [&] {
+    std::string tag =
+        fmt::format("p-{}-{}-{}{}", boot_id_, store_.names()[index], snapshot.version, delta ? "-d" : "");
+    std::string reports = with_reports ? hls::rendition_reports(store_, index) : std::string();
+    if (reports.empty()) return std::make_shared<const ServedPlaylist>(text, tag);
+    std::string joined;
+    joined.reserve(text->size() + reports.size() + 1);
+    joined = *text;
+    if (!joined.empty() && joined.back() != '\n') joined += '\n';
+    joined += reports;
+    tag += fmt::format("-{:016x}", net::content_hash(reports));
+    return std::make_shared<const ServedPlaylist>(make_bytes(std::move(joined)), tag);
+  });
+  // rfc8216bis Appendix B: a blocking response stays right for 6 target durations,
+  // and caches key on the whole URL, so one origin request serves every player
+  // asking for the same part.
+  if (!directives.msn) return serve_playlist_text(req, *served, playlist_cache_control_);
+  char blocking_cache_control[40];
+  auto written = fmt::format_to_n(blocking_cache_control, sizeof blocking_cache_control, "public, max-age={}",
+                                  6 * target);
+  return serve_playlist_text(req, *served, std::string_view(blocking_cache_control, written.size));
+}
+
+net::Outcome Router::serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                          uint64_t msn, size_t part_index) const {
+  if (const hls::Part* part = snapshot.find_part(msn, part_index); part && part->data) {
+    // A part's msn and index repeat after a restart; the boot id keeps the tags apart.
+    EtagText etag("pt-{}-{}-{}-{}-{}", boot_id_, store_.names()[index], msn, part_index, part->data->size());
+    return serve(req, {part->data, kMediaType, etag.view(), kSegmentCacheControl, true});
+  }
+  if (snapshot.part_target_s > 0 && is_next_part(snapshot, msn, part_index))
+    return make_hold(true, index, target_duration(snapshot));
+  return not_found();
+}
+
+Response Router::serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
+                                     std::string_view cache_control) const {
+  Response res;
+  if (net::accepts_gzip(req[http::field::accept_encoding])) {
+    res = serve(req, {playlist.gzip(), kPlaylistType, playlist.gzip_etag(), cache_control, false});
+    if (res.result() == http::status::ok) res.set(http::field::content_encoding, "gzip");
+  } else {
+    res = serve(req, {playlist.text(), kPlaylistType, playlist.etag(), cache_control, false});
+  }
+  res.set(http::field::vary, "Accept-Encoding");
+  return res;
+}
+
+int Router::target_duration(const hls::RenditionSnapshot& snapshot) const {
+  if (snapshot.target_duration_s > 0) return snapshot.target_duration_s;
+  return std::max(1, static_cast<int>(std::ceil(hls_.segment_duration_s - 1e-9)));
+}
+
+net::Hold Router::make_hold(bool part, size_t index, int target_duration_s) const {
+  net::Hold hold;
+  hold.channel = index;
+  hold.note = hold_note(part, target_duration_s);
+  hold.timeout = std::chrono::milliseconds(std::llround(options_.hold_timeout_targets * target_duration_s * 1000.0));
+  return hold;
+}
+
+Response Router::serve_health(const RequestHeader& req) const {
+  double uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  auto report = make_health_report(store_, ingest_.snapshot(), hls_, now_epoch_ms(), std::round(uptime_s * 1000) / 1000,
+                                   monitor_ ? monitor_->active() : std::vector<health::ActiveAlert>{});
+  // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
+  std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string etag = net::make_etag(fmt::format("h-{:016x}", net::content_hash(body)));
+  return serve(req, {make_bytes(std::move(body)), kJsonType, etag, "no-store", false});
+}
+
+Response Router::serve(const RequestHeader& req, const Resource& resource) const {
+  Response res{http::status::ok, 11};
+  res.set(http::field::cache_control, resource.cache_control);
+  res.set(http::field::etag, resource.etag);
+  if (resource.ranges) res.set(http::field::accept_ranges, "bytes");
+
+  if (auto inm = req[http::field::if_none_match]; !inm.empty() && net::if_none_match_matches(inm, resource.etag)) {
+    res.result(http::status::not_modified);
+    return res;
+  }
+
+  const uint64_t size = resource.data->size();
+  if (auto range_header = req[http::field::range]; resource.ranges && !range_header.empty()) {
+    // If-Range names the representation the client already holds part of; for any
+    // other one the range would splice two different files, so send it whole.
+    auto if_range = req[http::field::if_range];
+    if (if_range.empty() || if_range == resource.etag) {
+      net::RangeRequest range = net::parse_byte_range(range_header, size);
+      if (range.kind == net::RangeRequest::unsatisfiable) {
+        Response error = make_error_response(http::status::range_not_satisfiable, "range not satisfiable");
+        error.set(http::field::content_range, fmt::format("bytes */{}", size));
+        error.set(http::field::accept_ranges, "bytes");
+        return error;
+      }
+      if (range.kind == net::RangeRequest::satisfiable) {
+        res.result(http::status::partial_content);
+        res.set(http::field::content_range, fmt::format("bytes {}-{}/{}", range.range.first, range.range.last, size));
+        res.set(http::field::content_type, resource.content_type);
+        res.body() = net::BytesBody::value_type(resource.data, range.range.first, range.range.length());
+        res.content_length(res.body().size());
+        return res;
+      }
+    }
+  }
+
+  res.set(http::field::content_type, resource.content_type);
+  res.body() = net::BytesBody::value_type(resource.data);
+  res.content_length(res.body().size());
+  return res;
+}
+
+Response Router::preflight() const {
+  Response res{http::status::no_content, 11};
+  res.set(http::field::allow, kAllowedMethods);
+  res.set(http::field::access_control_allow_methods, kAllowedMethods);
+  res.set(http::field::access_control_allow_headers, fmt::format("Range, {}", kPlaybackSessionHeader));
+  res.set(http::field::access_control_max_age, "600");
+  return res;
+}
+
+}  // namespace relay::delivery

@@ -1,0 +1,92 @@
+#pragma once
+// Maps one request to one response, or to a hold when the response has to wait
+// for media that is about to be published. No sockets and no I/O: everything it
+// needs is read from the store, the ingest status and the preloaded static files,
+// so it is unit-tested directly and runs on any worker thread at once.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "delivery/playlist_cache.hpp"
+#include "delivery/router_options.hpp"
+#include "delivery/static_files.hpp"
+#include "health/ingest_status.hpp"
+#include "health/monitor.hpp"
+#include "hls/store.hpp"
+#include "net/handler.hpp"
+
+namespace relay::delivery {
+
+using net::make_error_response;
+using net::make_json_response;
+using net::RequestHeader;
+using net::Response;
+
+inline constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
+// The player's playback session id (AVPlayer sends it; the attendee page adds it
+// to hls.js's requests): who counts as a viewer of which rendition.
+inline constexpr std::string_view kPlaybackSessionHeader = "X-Playback-Session-Id";
+
+// The live media, the pages and /api/health: maps a request to a response, or
+// to a hold when the response has to wait for media that is about to be
+// published (a blocking playlist reload, rfc8216bis 6.2.5.2, or the hinted part
+// asked for before it exists; Hold::channel is the rendition). No sockets and
+// no I/O: everything it needs is read from the store, the ingest status and the
+// preloaded static files, so it is unit-tested directly and runs on any worker
+// thread at once.
+class Router {
+ public:
+  Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
+         const StaticFiles& files, RouterOptions options = {}, const health::Monitor* monitor = nullptr);
+
+  // Asked again, with the same request, after each publish while the request is held.
+  net::Outcome handle(const net::Exchange& exchange) const;
+  // The answer to a held request whose time ran out.
+  Response expire(const net::Exchange& exchange, const net::Hold& hold) const;
+
+ private:
+  // What serve() needs to answer; the views live at least as long as the call.
+  struct Resource {
+    Bytes data;
+    std::string_view content_type;
+    std::string_view etag;
+    std::string_view cache_control;
+    bool ranges = false;  // media and static files honour Range; playlists change, so they do not
+  };
+
+  net::Outcome dispatch(const net::Exchange& exchange) const;
+  net::Outcome route_get(const RequestHeader& req, std::string_view path, std::string_view query) const;
+  Response serve_static(const RequestHeader& req, const StaticFile* file) const;
+  Response serve_master(const RequestHeader& req) const;
+  net::Outcome serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
+                               std::string_view query) const;
+  net::Outcome serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                                    std::string_view query) const;
+  net::Outcome serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
+                          uint64_t msn, size_t part_index) const;
+  Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
+                               std::string_view cache_control) const;
+  Response serve_health(const RequestHeader& req) const;
+  Response serve(const RequestHeader& req, const Resource& resource) const;
+  Response preflight() const;
+  int target_duration(const hls::RenditionSnapshot& snapshot) const;
+  net::Hold make_hold(bool part, size_t index, int target_duration_s) const;
+
+  const hls::Store& store_;
+  const health::IngestStatus& ingest_;
+  const health::Monitor* monitor_;  // alerts for /api/health, viewers seen in media requests; may be null
+  const StaticFiles& files_;
+  config::HlsConfig hls_;
+  std::string playlist_cache_control_;
+  RouterOptions options_;
+  mutable PlaylistCache playlists_;
+  // Playlist versions restart at 0 with the process; mixing this into playlist
+  // ETags keeps a cache from answering 304 with a playlist of the previous run.
+  std::string boot_id_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace relay::delivery

@@ -1,0 +1,74 @@
+#include "net/connection_limiter.hpp"
+
+#include <utility>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "net/live_limits.hpp"
+
+namespace relay::net {
+
+ConnectionSlot::ConnectionSlot(ConnectionSlot&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)), address_(std::move(other.address_)) {}
+
+ConnectionSlot& ConnectionSlot::operator=(ConnectionSlot&& other) noexcept {
+  if (this != &other) {
+    release();
+    limiter_ = std::exchange(other.limiter_, nullptr);
+    address_ = std::move(other.address_);
+  }
+  return *this;
+}
+
+ConnectionSlot::~ConnectionSlot() { release(); }
+
+void ConnectionSlot::release() {
+  if (auto* limiter = std::exchange(limiter_, nullptr)) limiter->release(address_);
+}
+
+std::string ConnectionLimiter::client_network(const std::string& address) {
+  namespace ip = boost::asio::ip;
+  boost::system::error_code ec;
+  const ip::address parsed = ip::make_address(address, ec);
+  if (ec || parsed.is_v4()) return address;
+  const ip::address_v6 v6 = parsed.to_v6();
+  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6).to_string();
+  ip::address_v6::bytes_type bytes = v6.to_bytes();
+  for (size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return ip::address_v6(bytes).to_string() + "/64";
+}
+
+Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot) {
+  std::string network = client_network(address);
+  std::lock_guard lock(mutex_);
+  if (total_ >= limits_.max_connections()) return Admission::over_total_cap;
+  const auto [it, inserted] = by_address_.try_emplace(network, 0);
+  if (it->second >= limits_.max_connections_per_ip()) {
+    if (inserted) by_address_.erase(it);
+    return Admission::over_address_cap;
+  }
+  ++it->second;
+  ++total_;
+  slot = ConnectionSlot(this, std::move(network));
+  return Admission::admitted;
+}
+
+void ConnectionLimiter::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  --total_;
+  auto it = by_address_.find(address);
+  if (it != by_address_.end() && --it->second == 0) by_address_.erase(it);
+}
+
+size_t ConnectionLimiter::open() const {
+  std::lock_guard lock(mutex_);
+  return total_;
+}
+
+size_t ConnectionLimiter::open_from(const std::string& address) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_address_.find(client_network(address));
+  return it == by_address_.end() ? 0 : it->second;
+}
+
+}  // namespace relay::net

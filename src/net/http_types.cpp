@@ -1,0 +1,88 @@
+#include "net/http_types.hpp"
+
+#include <ctime>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace relay::net {
+namespace http = boost::beast::http;
+
+namespace {
+
+// The current time as an IMF-fixdate (RFC 9110 5.6.7), written by hand because
+// strftime follows the locale. It changes once a second, so each thread formats
+// it once a second rather than once a response.
+std::string_view http_date_now() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local std::time_t formatted = -1;
+  thread_local char text[32];
+  thread_local size_t size = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != formatted) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    size = fmt::format_to_n(text, sizeof text, "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[tm.tm_wday],
+                            tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec)
+               .size;
+    formatted = now;
+  }
+  return {text, size};
+}
+
+// message::keep_alive() without needing a whole message: the HTTP/1.0 and 1.1 defaults.
+bool wants_keep_alive(const RequestHeader& req) {
+  auto connection = req[http::field::connection];
+  if (req.version() < 11) return http::token_list(connection).exists("keep-alive");
+  return !http::token_list(connection).exists("close");
+}
+
+}  // namespace
+
+void set_common_headers(Response& res) {
+  res.set(http::field::server, kServerName);
+  res.set(http::field::date, http_date_now());
+  res.set("X-Content-Type-Options", "nosniff");
+}
+
+Response make_error_response(http::status status, std::string_view message) {
+  Response res{status, 11};
+  set_common_headers(res);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  std::string text(message);
+  text += '\n';
+  res.body() = BytesBody::value_type(make_bytes(std::move(text)));
+  res.content_length(res.body().size());
+  return res;
+}
+
+Response make_json_response(http::status status, std::string body) {
+  Response res{status, 11};
+  set_common_headers(res);
+  res.set(http::field::content_type, "application/json; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = BytesBody::value_type(make_bytes(std::move(body)));
+  res.content_length(res.body().size());
+  return res;
+}
+
+Response make_json_error(http::status status, std::string_view reason, std::string_view message) {
+  return make_json_response(status, nlohmann::json{{"error", reason}, {"message", message}}.dump(
+                                        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void finish(const RequestHeader& req, Response& res) {
+  // A response that says close (a refused upgrade, a shutdown) stays so; every
+  // response is made as HTTP/1.1, so without that it reads as keep-alive here.
+  const bool closing = !res.keep_alive();
+  res.version(req.version());
+  res.keep_alive(!closing && wants_keep_alive(req));
+  if (req.method() == http::verb::head) res.body() = BytesBody::value_type();
+}
+
+}  // namespace relay::net

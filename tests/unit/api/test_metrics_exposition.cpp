@@ -1,0 +1,146 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "api/metrics_exposition.hpp"
+#include "api/route_label.hpp"
+#include "net/stats.hpp"
+
+using namespace relay;
+
+namespace {
+
+std::shared_ptr<hls::RenditionSnapshot> snapshot(uint64_t last_msn, int64_t published_ms) {
+  auto snap = std::make_shared<hls::RenditionSnapshot>();
+  for (uint64_t msn = last_msn - 1; msn <= last_msn; ++msn) {
+    auto seg = std::make_shared<hls::Segment>();
+    seg->msn = msn;
+    seg->duration_s = 2.0;
+    seg->data = hls::make_bytes(std::string(250'000, 'x'));  // 1 Mbit/s over 2 s
+    for (size_t i = 0; i < 4; ++i) seg->parts.push_back({msn, i, i == 2 ? 0.52 : 0.5, i == 0, nullptr});
+    snap->segments[msn] = seg;
+  }
+  snap->last_msn = last_msn;
+  snap->last_segment_epoch_ms = published_ms;
+  snap->last_segment_duration_s = 2.0;
+  snap->part_target_s = 0.5;
+  return snap;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("/metrics carries ingest, renditions, edge, viewers, Q&A, alerts, QoE and process figures", "[metrics]") {
+  hls::Store store({"720p", "360p"});
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot(12, now - 1500));
+
+  health::IngestSnapshot ingest;
+  ingest.state = health::IngestState::backup;
+  ingest.since_epoch_ms = 1'700'000'000'500;
+  ingest.loss_events = 2;
+  health::InputInfo backup;
+  backup.role = "backup";
+  backup.state = "receiving";
+  backup.bitrate_kbps = 2500;
+  backup.framerate = 25;
+  backup.width = 1920;
+  backup.height = 1080;
+  backup.last_frame_age_ms = 40;
+  backup.frames_dropped = 7;
+  backup.frames_duplicated = 120;
+  backup.frames_late = 3;
+  backup.keyframe_interval_s = 2.5;
+  health::InputInfo primary;  // a raw input: no keyframes
+  primary.role = "primary";
+  primary.state = "retrying";
+  ingest.inputs = {primary, backup};
+
+  net::StatsCounters counters;
+  counters.connection_opened();
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::segment), 200, 1000);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::segment), 200, 500);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::playlist), 503, 90);
+
+  config::HlsConfig hls;
+  api::MetricsInputs in(store, ingest, counters.snapshot(), hls, now);
+  in.uptime_s = 42;
+  health::HealthSample sample;
+  sample.renditions = {{"720p", 1.5, 0.97}};
+  in.sample = sample;
+  in.alerts = {{"input_lost", now - 5000, "x"}};
+  in.alerts_fired = 3;
+  in.process = health::ProcessStats{12.5, 1u << 20, 2u << 20, 9, 30, 1'700'000'000};
+  health::QoeSummary qoe;
+  qoe.viewers = 2;
+  qoe.viewers_by_rendition = {{"720p", 2}};
+  qoe.latency_quantiles = {{0.5, 2.5}, {0.9, 3}, {0.99, 3}};
+  qoe.latency_count = 2;
+  qoe.latency_sum_s = 5.5;
+  in.qoe = qoe;
+  health::ViewerSessions::Count viewers;
+  viewers.total = 3;
+  viewers.by_rendition = {{"720p", 3}};
+  viewers.untracked_requests = 4;
+  in.viewers = viewers;
+  in.pending_questions = health::PendingQuestions{{1, 4}, {2, 0}};
+
+  const std::string text = api::render_metrics(in);
+  INFO(text);
+  CHECK(has_line(text, "# TYPE seminar_relay_ingest_state gauge"));
+  CHECK(has_line(text, "seminar_relay_ingest_state{state=\"backup\"} 1"));
+  CHECK(has_line(text, "seminar_relay_ingest_state{state=\"live\"} 0"));
+  CHECK(has_line(text, "seminar_relay_ingest_state_since_timestamp_seconds 1700000000.5"));
+  CHECK(has_line(text, "seminar_relay_ingest_loss_events_total 2"));
+  CHECK(has_line(text, "seminar_relay_input_rate_bytes_per_second{role=\"backup\"} 312500"));
+  CHECK(has_line(text, "seminar_relay_input_frames_per_second{role=\"backup\"} 25"));
+  CHECK(has_line(text, "seminar_relay_input_width_pixels{role=\"backup\"} 1920"));
+  CHECK(has_line(text, "seminar_relay_input_receiving{role=\"backup\"} 1"));
+  CHECK(has_line(text, "# TYPE seminar_relay_input_frames_dropped_total counter"));
+  CHECK(has_line(text, "seminar_relay_input_frames_dropped_total{role=\"backup\"} 7"));
+  CHECK(has_line(text, "seminar_relay_input_frames_duplicated_total{role=\"backup\"} 120"));
+  CHECK(has_line(text, "seminar_relay_input_frames_late_total{role=\"backup\"} 3"));
+  CHECK(has_line(text, "seminar_relay_input_frames_late_total{role=\"primary\"} 0"));
+  CHECK(has_line(text, "# TYPE seminar_relay_input_keyframe_interval_seconds gauge"));
+  CHECK(has_line(text, "seminar_relay_input_keyframe_interval_seconds{role=\"backup\"} 2.5"));
+  // No keyframes, no figure: a raw input has none rather than a made-up one.
+  CHECK(text.find("seminar_relay_input_keyframe_interval_seconds{role=\"primary\"}") == std::string::npos);
+  CHECK(has_line(text, "seminar_relay_rendition_segments_total{rendition=\"720p\"} 12"));
+  CHECK(has_line(text, "seminar_relay_rendition_last_segment_age_seconds{rendition=\"720p\"} 1.5"));
+  CHECK(has_line(text, "seminar_relay_rendition_output_rate_bytes_per_second{rendition=\"720p\"} 125000"));
+  CHECK(has_line(text, "seminar_relay_rendition_target_segment_duration_seconds{rendition=\"360p\"} 2"));
+  CHECK(has_line(text, "seminar_relay_rendition_realtime_factor{rendition=\"720p\"} 0.97"));
+  CHECK(has_line(text, "seminar_relay_rendition_part_target_seconds{rendition=\"720p\"} 0.5"));
+  CHECK(has_line(text, "seminar_relay_rendition_last_segment_part_max_seconds{rendition=\"720p\"} 0.52"));
+  // A rendition without segments yet has no age rather than a made-up one.
+  CHECK(text.find("seminar_relay_rendition_last_segment_age_seconds{rendition=\"360p\"}") == std::string::npos);
+  CHECK(has_line(text, "seminar_relay_http_requests_total{route=\"segment\",status=\"200\"} 2"));
+  CHECK(has_line(text, "seminar_relay_http_sent_bytes_total{route=\"segment\",status=\"200\"} 1500"));
+  CHECK(has_line(text, "seminar_relay_http_requests_total{route=\"media_playlist\",status=\"503\"} 1"));
+  CHECK(has_line(text, "seminar_relay_http_connections_open 1"));
+  CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"input_lost\"} 1"));
+  CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"segment_late\"} 0"));
+  CHECK(has_line(text, "seminar_relay_alert_firing{rule=\"keyframe_interval\"} 0"));
+  CHECK(has_line(text, "seminar_relay_alerts_fired_total 3"));
+  // Viewers from the media requests, every rendition listed; the QoE reporters apart.
+  CHECK(has_line(text, "# TYPE seminar_relay_viewers gauge"));
+  CHECK(has_line(text, "seminar_relay_viewers{rendition=\"720p\"} 3"));
+  CHECK(has_line(text, "seminar_relay_viewers{rendition=\"360p\"} 0"));
+  CHECK(has_line(text, "seminar_relay_viewer_requests_untracked_total 4"));
+  CHECK(has_line(text, "seminar_relay_qoe_sessions 2"));
+  CHECK(has_line(text, "seminar_relay_qoe_sessions_by_rendition{rendition=\"720p\"} 2"));
+  CHECK(has_line(text, "# TYPE seminar_relay_qa_pending_questions gauge"));
+  CHECK(has_line(text, "seminar_relay_qa_pending_questions{room=\"1\"} 4"));
+  CHECK(has_line(text, "seminar_relay_qa_pending_questions{room=\"2\"} 0"));
+  CHECK(has_line(text, "# TYPE seminar_relay_viewer_latency_seconds summary"));
+  CHECK(has_line(text, "seminar_relay_viewer_latency_seconds{quantile=\"0.5\"} 2.5"));
+  CHECK(has_line(text, "seminar_relay_viewer_latency_seconds_count 2"));
+  CHECK(has_line(text, "seminar_relay_viewer_latency_seconds_sum 5.5"));
+  CHECK(has_line(text, "seminar_relay_process_cpu_seconds_total 12.5"));
+  CHECK(has_line(text, "seminar_relay_process_resident_memory_bytes 1048576"));
+  CHECK(has_line(text, "seminar_relay_process_threads 9"));
+  CHECK(has_line(text, "seminar_relay_uptime_seconds 42"));
+}

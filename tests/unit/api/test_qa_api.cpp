@@ -1,0 +1,209 @@
+#include <filesystem>
+#include <random>
+#include <string>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/qa_api.hpp"
+#include "common/log.hpp"
+#include "common/work_queue.hpp"
+#include "exchange.hpp"
+
+using namespace relay;
+using namespace relay::api;
+namespace http = boost::beast::http;
+using Json = nlohmann::json;
+using FullRequest = net::Request;
+
+namespace {
+
+const std::string kModerator = "moderator-token-0123456789";
+
+struct ApiFixture {
+  ApiFixture() {
+    std::random_device random;
+    dir = std::filesystem::temp_directory_path() / ("relay-qa-api-test-" + std::to_string(random()));
+    config::QaConfig cfg;
+    cfg.data_dir = dir;
+    cfg.moderator_tokens = {kModerator};
+    relay::log::set_level("warn");
+    service = std::make_unique<qa::Service>(cfg, [] { return int64_t{1'700'000'000'000}; });
+    api = std::make_unique<QaApi>(*service);
+  }
+  ~ApiFixture() {
+    api.reset();
+    service.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  Response call(http::verb method, const std::string& target, const std::string& body = "",
+                const std::string& authorization = "") {
+    FullRequest req{method, target, 11};
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
+    req.body() = body;
+    req.prepare_payload();
+    return test::respond(*api, req, "127.0.0.1");
+  }
+  static Json json(const Response& res) {
+    const auto& bytes = *res.body().data();
+    return Json::parse(std::string(bytes.begin(), bytes.end()));
+  }
+  std::string attendee_token() {
+    return json(call(http::verb::post, "/api/qa/attendees", "{}"))["token"].get<std::string>();
+  }
+
+  std::filesystem::path dir;
+  std::unique_ptr<qa::Service> service;
+  std::unique_ptr<QaApi> api;
+};
+
+}  // namespace
+
+TEST_CASE("qa api: routes, methods and JSON errors", "[edge][qa]") {
+  ApiFixture f;
+  Response res = f.call(http::verb::get, "/api/qa/rooms");
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "application/json; charset=utf-8");
+  CHECK(res[http::field::cache_control] == "no-store");
+  CHECK(ApiFixture::json(res)["rooms"].size() == 1);
+
+  res = f.call(http::verb::get, "/api/qa/nope");
+  CHECK(res.result() == http::status::not_found);
+  CHECK(ApiFixture::json(res)["error"] == "not_found");
+
+  res = f.call(http::verb::put, "/api/qa/rooms");
+  CHECK(res.result() == http::status::method_not_allowed);
+  CHECK(res[http::field::allow] == "GET, POST");
+
+  res = f.call(http::verb::get, "/api/qa/../etc/passwd");
+  CHECK(res.result() == http::status::bad_request);
+
+  res = f.call(http::verb::get, "/api/qa/ws");
+  CHECK(res.result() == http::status::upgrade_required);
+}
+
+TEST_CASE("qa api: bearer tokens", "[edge][qa]") {
+  ApiFixture f;
+  Response res = f.call(http::verb::post, "/api/qa/questions/1/approve");
+  CHECK(res.result() == http::status::unauthorized);
+  CHECK(res[http::field::www_authenticate] == "Bearer realm=\"qa\"");
+  CHECK(f.call(http::verb::get, "/api/qa/me", "", "Basic " + kModerator).result() == http::status::unauthorized);
+  CHECK(ApiFixture::json(f.call(http::verb::get, "/api/qa/me", "", "bearer  " + kModerator + " "))["role"] ==
+        "moderator");
+  const std::string token = f.attendee_token();
+  CHECK(f.call(http::verb::post, "/api/qa/rooms", R"({"title":"x"})", "Bearer " + token).result() ==
+        http::status::forbidden);
+}
+
+TEST_CASE("qa api: bodies", "[edge][qa]") {
+  ApiFixture f;
+  const std::string auth = "Bearer " + f.attendee_token();
+  const std::string ask = "/api/qa/rooms/current/questions";
+  CHECK(f.call(http::verb::post, ask, "{nope", auth).result() == http::status::bad_request);
+  CHECK(f.call(http::verb::post, ask, "[1]", auth).result() == http::status::bad_request);
+  CHECK(f.call(http::verb::post, ask, R"({"text":1})", auth).result() == http::status::unprocessable_entity);
+  CHECK(f.call(http::verb::post, ask, "", auth).result() == http::status::unprocessable_entity);
+  Response res = f.call(http::verb::post, ask, R"({"text":"Hallo \u00e4"})", auth);
+  CHECK(res.result() == http::status::created);
+  CHECK(ApiFixture::json(res)["text"] == "Hallo ä");
+  CHECK(f.call(http::verb::post, "/api/qa/rooms/7/questions", R"({"text":"x"})", auth).result() ==
+        http::status::not_found);
+  CHECK(f.call(http::verb::post, "/api/qa/rooms/01/questions", R"({"text":"x"})", auth).result() ==
+        http::status::not_found);
+
+  res = f.call(http::verb::get, "/api/qa/rooms/1/export.csv", "", "Bearer " + kModerator);
+  CHECK(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "text/csv; charset=utf-8");
+  CHECK(res[http::field::content_disposition] == "attachment; filename=\"qa-room-1.csv\"");
+}
+
+TEST_CASE("qa api: the WebSocket upgrade is checked before it happens", "[edge][qa]") {
+  ApiFixture f;
+  auto upgrade = [&](const std::string& target) {
+    FullRequest req{http::verb::get, target, 11};
+    const net::RequestTarget parsed = net::parse_request_target(target);
+    return f.api->check_upgrade(net::Exchange{req, parsed, "127.0.0.1", 0});
+  };
+  auto status = [](const std::variant<QaSubscription, Response>& v) {
+    return std::holds_alternative<Response>(v) ? std::get<Response>(v).result_int() : 101u;
+  };
+  CHECK(status(upgrade("/api/qa/ws")) == 401);
+  CHECK(status(upgrade("/api/qa/ws?token=wrong")) == 401);
+  CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&room=9")) == 404);
+  CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&since=x")) == 400);
+  CHECK(status(upgrade("/api/qa/other?token=" + kModerator)) == 404);
+  // Percent-encoded token, explicit room, since and epoch.
+  std::string encoded = kModerator;
+  encoded.replace(encoded.find('-'), 1, "%2D");
+  auto ok = upgrade("/api/qa/ws?room=1&since=5&epoch=abc&token=" + encoded);
+  REQUIRE(std::holds_alternative<QaSubscription>(ok));
+  const auto& sub = std::get<QaSubscription>(ok);
+  CHECK(sub.caller.role == qa::Role::moderator);
+  CHECK(sub.room == 1);
+  CHECK(sub.since == 5u);
+  CHECK(sub.epoch == "abc");
+}
+
+TEST_CASE("qa api: writes are answered from the Q&A's thread once committed, reads at once", "[edge][qa]") {
+  ApiFixture f;
+  WorkQueue writes("qa-test", 16);
+  QaApi api(*f.service, &writes);
+  const std::thread::id caller = std::this_thread::get_id();
+
+  FullRequest read{http::verb::get, "/api/qa/rooms", 11};
+  CHECK(std::holds_alternative<Response>(test::handle(api, read)));
+
+  FullRequest create{http::verb::post, "/api/qa/attendees", 11};
+  create.body() = R"({"name":"Ann"})";
+  create.prepare_payload();
+  net::Outcome outcome = test::handle(api, create);
+  REQUIRE(std::holds_alternative<net::Deferred>(outcome));
+  // The request is copied: the caller's may be gone before the task runs.
+  create.body() = "garbage";
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<Response> answer;
+  std::thread::id answered_on;
+  std::get<net::Deferred>(outcome).start([&](Response res) {
+    std::lock_guard lock(mutex);
+    answer = std::move(res);
+    answered_on = std::this_thread::get_id();
+    done.notify_one();
+  });
+  std::unique_lock lock(mutex);
+  REQUIRE(done.wait_for(lock, std::chrono::seconds(5), [&] { return answer.has_value(); }));
+  CHECK(answered_on != caller);
+  CHECK(answer->result() == http::status::created);
+  const std::string token = ApiFixture::json(*answer)["token"];
+  // Committed before the answer: the token already authenticates.
+  CHECK(f.service->authenticate(token).role == qa::Role::attendee);
+}
+
+TEST_CASE("qa api: a full write queue answers 503 rather than waiting", "[edge][qa]") {
+  ApiFixture f;
+  WorkQueue writes("qa-test", 1);
+  std::mutex gate;
+  std::unique_lock hold(gate);
+  // Occupies the thread, then fills the one place in the queue.
+  REQUIRE(writes.post([&] { std::lock_guard wait(gate); }));
+  while (writes.waiting() != 0) std::this_thread::yield();
+  REQUIRE(writes.post([] {}));
+  QaApi api(*f.service, &writes);
+  FullRequest create{http::verb::post, "/api/qa/attendees", 11};
+  create.body() = "{}";
+  create.prepare_payload();
+  net::Outcome outcome = test::handle(api, create);
+  REQUIRE(std::holds_alternative<net::Deferred>(outcome));
+  std::optional<Response> answer;
+  std::get<net::Deferred>(outcome).start([&](Response res) { answer = std::move(res); });
+  REQUIRE(answer);
+  CHECK(answer->result() == http::status::service_unavailable);
+  CHECK((*answer)[http::field::retry_after] == "1");
+  hold.unlock();
+}

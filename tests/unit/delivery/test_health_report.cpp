@@ -1,0 +1,93 @@
+#include <catch2/catch.hpp>
+
+#include "delivery/health_report.hpp"
+
+using relay::delivery::make_health_report;
+
+namespace {
+
+std::shared_ptr<relay::hls::RenditionSnapshot> snapshot_with_segment(const std::string& name, int64_t published_ms) {
+  auto snap = std::make_shared<relay::hls::RenditionSnapshot>();
+  snap->name = name;
+  snap->version = 1;
+  auto seg = std::make_shared<relay::hls::Segment>();
+  seg->msn = 7;
+  seg->data = relay::hls::make_bytes("x");
+  snap->segments[7] = seg;
+  snap->last_msn = 7;
+  snap->last_segment_epoch_ms = published_ms;
+  return snap;
+}
+
+}  // namespace
+
+TEST_CASE("health: age limits are 3 segment durations", "[health]") {
+  relay::hls::Store store({"a", "b"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  ingest.since_epoch_ms = 1'700'000'000'000;
+  relay::config::HlsConfig hls;
+  hls.segment_duration_s = 2.0;
+  const int64_t now = 1'700'000'100'000;
+
+  store.publish(0, snapshot_with_segment("a", now - 1000));
+  store.publish(1, snapshot_with_segment("b", now - 6000));
+  auto report = make_health_report(store, ingest, hls, now, 12.5);
+  CHECK(report["status"] == "ok");
+  CHECK(report["renditions"][0]["last_segment_age_s"] == 1.0);
+  CHECK(report["renditions"][1]["last_segment_age_s"] == 6.0);
+  CHECK(report["renditions"][1]["last_msn"] == 7);
+  CHECK(report["renditions"][1]["segments"] == 1);
+  CHECK(report["uptime_s"] == 12.5);
+  CHECK(report["ingest"]["since"] == "2023-11-14T22:13:20.000Z");
+
+  store.publish(1, snapshot_with_segment("b", now - 6001));
+  report = make_health_report(store, ingest, hls, now, 12.5);
+  CHECK(report["status"] == "degraded");
+  REQUIRE(report["reasons"].size() == 1);
+  CHECK(report["reasons"][0].get<std::string>().rfind("b:", 0) == 0);
+}
+
+TEST_CASE("health: a rendition without segments while others have them is degraded", "[health]") {
+  relay::hls::Store store({"a", "b"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now));
+  auto report = make_health_report(store, ingest, {}, now, 0);
+  CHECK(report["status"] == "degraded");
+  CHECK(report["renditions"][1]["last_segment_age_s"].is_null());
+}
+
+TEST_CASE("health: down wins over degraded", "[health]") {
+  relay::hls::Store store({"a"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::failed;
+  ingest.last_error = "src: gone";
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 60'000));
+  auto report = make_health_report(store, ingest, {}, now, 0);
+  CHECK(report["status"] == "down");
+  CHECK(report["reasons"].size() == 2);
+}
+
+TEST_CASE("health: firing alerts lower the status and are listed with their reasons", "[health]") {
+  relay::hls::Store store({"a"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 500));
+  auto report = make_health_report(store, ingest, {}, now, 0,
+                                   {{"realtime_factor", 1'700'000'000'000, "a: encoding at 0.80 x realtime"}});
+  CHECK(report["status"] == "degraded");
+  REQUIRE(report["reasons"].size() == 1);
+  CHECK(report["reasons"][0] ==
+        "alert realtime_factor since 2023-11-14T22:13:20.000Z: a: encoding at 0.80 x realtime");
+  REQUIRE(report["alerts"].size() == 1);
+  CHECK(report["alerts"][0]["rule"] == "realtime_factor");
+  CHECK(report["alerts"][0]["since"] == "2023-11-14T22:13:20.000Z");
+
+  report = make_health_report(store, ingest, {}, now, 0, {{"input_lost", now - 1000, "no input"}});
+  CHECK(report["status"] == "down");
+  CHECK(make_health_report(store, ingest, {}, now, 0)["alerts"].empty());
+}

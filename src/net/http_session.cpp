@@ -344,12 +344,12 @@ void HttpSession<Stream>::respond(Response response) {
 template <class Stream>
 void HttpSession<Stream>::begin_deferred(Deferred deferred) {
   deferred_ = true;
-  // The answer comes from another thread; the session is held weakly, so a
-  // client that hung up meanwhile costs nothing but the work already done.
-  deferred.start([weak = this->weak_from_this(), executor = stream_.get_executor()](Response response) {
-    asio::post(executor, [weak, response = std::move(response)]() mutable {
-      auto self = weak.lock();
-      if (!self || self->closed_) return;
+  // The answer comes from another thread; nothing else of the connection waits
+  // meanwhile, so the answer holds the session (for as long as the work takes,
+  // which the work queue bounds).
+  deferred.start([self = this->shared_from_this(), executor = stream_.get_executor()](Response response) {
+    asio::post(executor, [self, response = std::move(response)]() mutable {
+      if (self->closed_) return;
       self->deferred_ = false;
       self->respond(std::move(response));
     });

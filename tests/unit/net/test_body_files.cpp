@@ -12,7 +12,7 @@ using relay::net::BodyFiles;
 
 namespace {
 
-relay::hls::Bytes bytes_of(size_t size, char seed) {
+relay::Bytes bytes_of(size_t size, char seed) {
   std::string s(size, '\0');
   for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i % 97);
   return std::make_shared<const std::string>(std::move(s));

@@ -37,7 +37,7 @@ TEST_CASE("an HTTP/2 header block becomes the request the routes see", "[http2_h
                           {"accept-encoding", "gzip, deflate, br"},
                           {"user-agent", "test"}}));
   REQUIRE(builder.complete());
-  const FullRequest& req = builder.request();
+  const Request& req = builder.request();
   CHECK(req.method() == http::verb::get);
   CHECK(req.target() == "/live/360p/index.m3u8?_HLS_msn=12&_HLS_part=2");
   CHECK(req[http::field::host] == "relay.example:8443");

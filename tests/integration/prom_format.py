@@ -1,10 +1,13 @@
 """A strict reader of the Prometheus text exposition format (version 0.0.4), for
-the tests of /metrics; `promtool check metrics` is run as well where Debian's
-prometheus package put it on PATH."""
+the tests of /metrics. Debian's python3-prometheus-client parses the same text as
+a second opinion that must agree with it, and `promtool check metrics` is run as
+well where Debian's prometheus package put it on PATH."""
 import math
 import re
 import shutil
 import subprocess
+
+from prometheus_client.parser import text_string_to_metric_families
 
 NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -134,7 +137,48 @@ def parse(text):
     for name, fam in families.items():
         if not fam["samples"]:
             raise FormatError(f"{name} has HELP/TYPE but no sample")
+    _agree_with_prometheus_client(text, families, samples)
     return samples
+
+
+def _same_value(a, b):
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _agree_with_prometheus_client(text, families, samples):
+    """prometheus_client's parser reads the text into the same families (name, type,
+    HELP) and the same samples (name, labels, value), or FormatError says where not.
+    Its parser is laxer than this module's, so it is a second opinion, not the check."""
+    try:
+        parsed = list(text_string_to_metric_families(text))
+    except Exception as e:  # its parser raises ValueError, IndexError... on bad lines
+        raise FormatError(f"prometheus_client cannot parse the text: {e!r}") from e
+    theirs = {}
+    their_samples = {}
+    for family in parsed:
+        if family.name in theirs:
+            raise FormatError(f"prometheus_client: family {family.name} in two places")
+        theirs[family.name] = (family.type, family.documentation)
+        for s in family.samples:
+            key = (s.name, tuple(sorted(s.labels.items())))
+            if key in their_samples:
+                raise FormatError(f"prometheus_client: {s.name}{s.labels} twice")
+            their_samples[key] = s.value
+    ours = {}
+    for name, fam in families.items():
+        # prometheus_client names a counter family without _total and calls untyped unknown.
+        their_name = name[:-len("_total")] if fam["type"] == "counter" and name.endswith("_total") else name
+        help_text = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), fam["help"] or "")
+        ours[their_name] = ("unknown" if fam["type"] == "untyped" else fam["type"], help_text.strip())
+    if ours != theirs:
+        diff = sorted(set(ours.items()) ^ set(theirs.items()))
+        raise FormatError(f"prometheus_client reads other families (ours vs theirs differ in): {diff[:5]}")
+    if samples.keys() != their_samples.keys():
+        diff = sorted(samples.keys() ^ their_samples.keys())
+        raise FormatError(f"prometheus_client reads other samples (in one only): {diff[:5]}")
+    for key, v in samples.items():
+        if not _same_value(v, their_samples[key]):
+            raise FormatError(f"prometheus_client reads {key[0]}{dict(key[1])} as {their_samples[key]}, not {v}")
 
 
 def value(samples, name, **labels):

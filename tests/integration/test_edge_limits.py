@@ -14,6 +14,8 @@ import socket
 import threading
 import time
 
+from websockets.frames import Frame, Opcode
+
 from qa_harness import QaClient, connect, new_attendee, start_relay
 from relay_harness import Checks, media_segments, parse_args
 from ws_client import WebSocketClosed
@@ -279,16 +281,19 @@ def main():
             c.check(got < len(full), f"the slow reader was disconnected within {bound:.0f} s "
                                      f"(it got {got} bytes of a {len(full)}-byte segment)")
 
-        # WebSocket: over the message limit 1009, invalid UTF-8 1007.
-        for payload, code, what in ((b'"' + b"a" * 5000 + b'"', 1009, "a 5000-byte message"),
-                                    (b"\xff\xfe\xfd", 1007, "invalid UTF-8 text")):
+        # WebSocket: over the message limit 1009, invalid UTF-8 1007. The library sends
+        # the large message; invalid UTF-8 in a text frame is what this test is about and
+        # websockets will not send it, so that frame goes onto the wire as raw bytes.
+        invalid_utf8 = Frame(Opcode.TEXT, b"\xff\xfe\xfd").serialize(mask=True)
+        for send, code, what in ((lambda ws: ws.send_text('"' + "a" * 5000 + '"'), 1009, "a 5000-byte message"),
+                                 (lambda ws: ws.write_raw(invalid_utf8), 1007, "invalid UTF-8 text")):
             ws = connect(port, attendee.token)
             try:
                 while True:
                     ws.recv(timeout=2)  # the snapshot
             except (socket.timeout, TimeoutError):
                 pass
-            ws._send_frame(0x1, payload)
+            send(ws)
             closed = None
             try:
                 while True:

@@ -1,17 +1,16 @@
-"""A small RFC 6455 WebSocket client for the integration tests (only the Python
-standard library: PyPI is not reachable from the test machines).
+"""WebSocket clients for the integration tests, on Debian's python3-websockets.
 
-Client side only: masks what it sends, reads text, ping and close frames, answers
-pings, and reports the close code and reason the server sent."""
-import base64
-import collections
-import hashlib
+Debian 12 ships websockets 10.4, whose only client is the asyncio one
+(`websockets.sync` came in 12.0). `WebSocket` drives it from plain sequential test
+code: each connection has its own event loop, and each call runs that loop until
+the call returns. So nothing is read from the socket while the test is not in a
+call, as with a page that stops reading, which the slow-client tests rely on."""
+import asyncio
 import json
-import os
 import socket
-import struct
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 
 class WebSocketClosed(Exception):
@@ -22,124 +21,82 @@ class WebSocketClosed(Exception):
 
 
 class HandshakeRefused(Exception):
-    def __init__(self, status, body):
-        super().__init__(f"handshake refused: {status} {body[:200]!r}")
+    def __init__(self, status):
+        super().__init__(f"handshake refused: {status}")
         self.status = status
-        self.body = body
 
 
 class WebSocket:
     def __init__(self, port, path, timeout=10, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:  # before connecting, so the advertised window is small too
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        self.sock.sendall(request.encode())
-        self.buffer = b""
-        self.pending = collections.deque()  # events of a batch not yet returned by recv()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        self.loop = asyncio.new_event_loop()
         self.messages = 0  # WebSocket messages read (a batch of events is one)
-        head = self._read_until(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        if status != 101:
-            length = int(headers.get("content-length", "0"))
-            body = self._read_exact(length) if length else b""
-            self.sock.close()
-            raise HandshakeRefused(status, body)
-        expected = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        if headers.get("sec-websocket-accept") != expected:
-            raise AssertionError("bad Sec-WebSocket-Accept")
-        self.closed = None
+        self.pending = []  # events of a batch not yet returned by recv()
 
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise WebSocketClosed(1006, "connection dropped")
-        self.buffer += data
+        async def open_connection():
+            # No compression and no client pings: the frames are those a test expects
+            # to count, and a test that stops reading must not be closed by its own client.
+            return await websockets.connect(f"ws://127.0.0.1:{port}{path}", sock=sock, open_timeout=timeout,
+                                            compression=None, ping_interval=None, max_size=None)
+        try:
+            self.conn = self._run(open_connection(), timeout)
+        except InvalidStatusCode as e:
+            self._shutdown()
+            raise HandshakeRefused(e.status_code) from None
+        except BaseException:
+            self._shutdown()
+            raise
 
-    def _read_until(self, marker):
-        while marker not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(marker, 1)
-        return head
-
-    def _read_exact(self, n):
-        while len(self.buffer) < n:
-            self._fill()
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
-    def _send_frame(self, opcode, payload):
-        header = bytes([0x80 | opcode])
-        n = len(payload)
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + struct.pack("!H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack("!Q", n)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
+    def _run(self, coroutine, timeout):
+        return self.loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
 
     def send_text(self, text):
-        self._send_frame(0x1, text.encode())
+        self._run(self.conn.send(text), 10)
+
+    def write_raw(self, data):
+        """Writes `data` as it is onto the connection, for tests whose point is a
+        malformed frame the library would refuse to send."""
+        self.conn.transport.write(data)
+        self._run(asyncio.sleep(0), 10)
 
     def recv(self, timeout=10):
         """The next event, a parsed JSON object; a message carrying an array of events
-        gives them one per call, in order. Raises WebSocketClosed on close."""
+        gives them one per call, in order. Raises WebSocketClosed on close and
+        TimeoutError when nothing arrives within `timeout` seconds."""
         if not self.pending:
             value = self.recv_message(timeout)
-            self.pending.extend(value if isinstance(value, list) else [value])
-        return self.pending.popleft()
+            self.pending = value if isinstance(value, list) else [value]
+        return self.pending.pop(0)
 
     def recv_message(self, timeout=10):
-        """The next text message as a parsed JSON value; raises WebSocketClosed on close."""
-        self.sock.settimeout(timeout)
-        message = b""
-        while True:
-            b0, b1 = self._read_exact(2)
-            opcode = b0 & 0x0F
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._read_exact(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._read_exact(8))[0]
-            if b1 & 0x80:
-                raise AssertionError("server frames must not be masked")
-            payload = self._read_exact(n)
-            if opcode == 0x9:  # ping
-                self._send_frame(0xA, payload)
-                continue
-            if opcode == 0xA:
-                continue
-            if opcode == 0x8:
-                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-                reason = payload[2:].decode("utf-8", "replace")
-                self.closed = (code, reason)
-                try:
-                    self._send_frame(0x8, payload[:2])
-                except OSError:
-                    pass
-                raise WebSocketClosed(code, reason)
-            message += payload
-            if b0 & 0x80:
-                self.messages += 1
-                return json.loads(message.decode("utf-8"))
+        """The next text message as a parsed JSON value."""
+        try:
+            text = self._run(self.conn.recv(), timeout)
+        except ConnectionClosed as e:
+            raise WebSocketClosed(e.code, e.reason) from None
+        self.messages += 1
+        return json.loads(text)
 
     def close(self, abrupt=False):
+        """A close handshake (1000), or with `abrupt` a dropped TCP connection."""
         try:
-            if not abrupt:
-                self._send_frame(0x8, struct.pack("!H", 1000))
-            self.sock.close()
-        except OSError:
+            if abrupt:
+                self.conn.transport.abort()
+            else:
+                self._run(self.conn.close(), 10)
+        except (OSError, ConnectionClosed, TimeoutError):
             pass
+        self._shutdown()
+
+    def _shutdown(self):
+        tasks = asyncio.all_tasks(self.loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self.loop.close()

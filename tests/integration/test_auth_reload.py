@@ -33,7 +33,9 @@ TECH_NEW = "technician-token-new-0123456789"
 
 
 def write_config(path, source_dir, moderators, technicians, tls=None):
-    """A config file of its own (the reload re-reads it)."""
+    """A config file of its own (the reload re-reads it); paths point into the source tree."""
+    source_dir = os.path.abspath(source_dir)
+
     def toml_list(tokens):
         return "[" + ", ".join(f'"{t}"' for t in tokens) + "]"
     tls_lines = ""
@@ -81,6 +83,7 @@ class EventStream:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         path = "/api/tech/stream" + (f"?token={token}" if token else "")
         self.conn.request("GET", path)
+        self.sock = self.conn.sock  # http.client lets go of it once a response says close
         self.response = self.conn.getresponse()
         self.status = self.response.status
 
@@ -97,7 +100,7 @@ class EventStream:
 
     def ended_within(self, seconds):
         """True when the server ends the stream within `seconds` (events keep coming until then)."""
-        self.conn.sock.settimeout(seconds)
+        self.sock.settimeout(seconds)
         deadline = time.time() + seconds
         try:
             while time.time() < deadline:
@@ -108,6 +111,7 @@ class EventStream:
         return False
 
     def close(self):
+        self.response.close()
         self.conn.close()
 
 

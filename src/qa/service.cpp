@@ -331,7 +331,7 @@ Message Service::snapshot(const RoomState& room, const Caller& caller) const {
 Json Service::create_attendee(const std::string& raw_name, const std::string& client) {
   std::string name = check_name(raw_name);
   std::string token = auth::random_token();
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   const int64_t now = clock_();
   if (int64_t wait = attendee_limiter_.take(client, now)) {
     int seconds = static_cast<int>((wait + 999) / 1000);
@@ -343,9 +343,11 @@ Json Service::create_attendee(const std::string& raw_name, const std::string& cl
   a.token_hash = auth::to_hex(auth::sha256(token));
   a.name = name;
   a.created_ms = now;
-  Store::Transaction tx(*store_);
-  store_->save_attendee(a);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_attendee(a);
+    tx.commit();
+  });
   ++next_attendee_;
   attendee_by_token_[a.token_hash] = a.id;
   attendees_.emplace(a.id, a);
@@ -372,21 +374,23 @@ Json Service::timeout(const Caller& caller, int64_t attendee, int seconds) {
   require_staff(caller);
   if (seconds < 0 || seconds > kMaxTimeoutS)
     refuse(Error::Code::unprocessable, "bad_seconds", fmt::format("seconds must be 0..{}", kMaxTimeoutS));
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   auto it = attendees_.find(attendee);
   if (it == attendees_.end()) refuse(Error::Code::not_found, "no_attendee", fmt::format("there is no attendee {}", attendee));
   Attendee a = it->second;
   a.timeout_until_ms = seconds == 0 ? 0 : clock_() + int64_t{seconds} * 1000;
-  Store::Transaction tx(*store_);
-  store_->save_attendee(a);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_attendee(a);
+    tx.commit();
+  });
   it->second = a;
   return Json{{"id", a.id}, {"timeout_until", a.timeout_until_ms}, {"banned", a.banned}};
 }
 
 Json Service::ban(const Caller& caller, int64_t attendee, bool banned) {
   require_staff(caller);
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   auto it = attendees_.find(attendee);
   if (it == attendees_.end()) refuse(Error::Code::not_found, "no_attendee", fmt::format("there is no attendee {}", attendee));
   Attendee a = it->second;
@@ -403,16 +407,18 @@ Json Service::ban(const Caller& caller, int64_t attendee, bool banned) {
       hidden.push_back(std::move(changed));
     }
   }
-  Store::Transaction tx(*store_);
-  store_->save_attendee(a);
-  for (const Question& q : hidden) store_->save_question(q);
-  std::map<int64_t, Room> bumped;
-  for (const Question& q : hidden) {
-    Room& r = bumped.try_emplace(q.room, rooms_.at(q.room).room).first->second;
-    ++r.seq;
-  }
-  for (const auto& [id, r] : bumped) store_->save_room(r);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_attendee(a);
+    for (const Question& q : hidden) store_->save_question(q);
+    std::map<int64_t, Room> bumped;
+    for (const Question& q : hidden) {
+      Room& r = bumped.try_emplace(q.room, rooms_.at(q.room).room).first->second;
+      ++r.seq;
+    }
+    for (const auto& [id, r] : bumped) store_->save_room(r);
+    tx.commit();
+  });
   it->second = a;
   for (const Question& q : hidden) {
     RoomState& room = rooms_.at(q.room);
@@ -441,16 +447,18 @@ int64_t Service::current_room() const {
 Json Service::create_room(const Caller& caller, const RoomPatch& patch) {
   require_staff(caller);
   if (!patch.title) refuse(Error::Code::unprocessable, "no_title", "a room needs a title");
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   Room room;
   room.auto_approve = config_.auto_approve;
   room.slow_mode_s = config_.slow_mode_s;
   room.created_ms = clock_();
   apply_patch(room, patch);
   room.id = next_room_;
-  Store::Transaction tx(*store_);
-  store_->save_room(room);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_room(room);
+    tx.commit();
+  });
   ++next_room_;
   rooms_.emplace(room.id, RoomState{room, EventLog(config_.ws_resume_events), {}, {}, {}});
   return room_json(room);
@@ -458,14 +466,16 @@ Json Service::create_room(const Caller& caller, const RoomPatch& patch) {
 
 Json Service::update_room(const Caller& caller, int64_t id, const RoomPatch& patch) {
   require_staff(caller);
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   RoomState& state = room_state(id);
   Room room = state.room;
   apply_patch(room, patch);
   ++room.seq;
-  Store::Transaction tx(*store_);
-  store_->save_room(room);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_room(room);
+    tx.commit();
+  });
   state.room = room;
   publish(state, make_event(state, "room", Json{{"room_info", room_json(room)}}));
   return room_json(room);
@@ -473,16 +483,18 @@ Json Service::update_room(const Caller& caller, int64_t id, const RoomPatch& pat
 
 Json Service::set_current_room(const Caller& caller, int64_t id) {
   require_staff(caller);
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   room_state(id);
-  Store::Transaction tx(*store_);
-  store_->set_meta("current_room", std::to_string(id));
-  for (auto& [room_id, state] : rooms_) {
-    Room room = state.room;
-    ++room.seq;
-    store_->save_room(room);
-  }
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->set_meta("current_room", std::to_string(id));
+    for (auto& [room_id, state] : rooms_) {
+      Room room = state.room;
+      ++room.seq;
+      store_->save_room(room);
+    }
+    tx.commit();
+  });
   current_room_ = id;
   // Every room's subscribers learn it, so the pages can follow the talk that is on.
   for (auto& [room_id, state] : rooms_) {
@@ -500,7 +512,7 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
   std::optional<std::string> name;
   if (raw_name) name = check_name(*raw_name);
 
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   const int64_t now = clock_();
   require_attendee_may_act(caller, now);
   RoomState& state = room_state(room_id);
@@ -545,10 +557,12 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
 
   Room room = state.room;
   ++room.seq;
-  Store::Transaction tx(*store_);
-  store_->save_question(q);
-  store_->save_room(room);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->save_question(q);
+    store_->save_room(room);
+    tx.commit();
+  });
 
   ++next_question_;
   state.room = room;
@@ -569,7 +583,7 @@ Json Service::questions(const Caller& caller, int64_t room_id) const {
 
 Json Service::vote(const Caller& caller, int64_t id, bool up) {
   if (caller.role != Role::attendee) refuse(Error::Code::forbidden, "forbidden", "only attendees vote");
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   require_attendee_may_act(caller, clock_());
   Question& q = find_question(id);
   if (!may_see(caller, q)) refuse(Error::Code::not_found, "no_question", fmt::format("there is no question {}", id));
@@ -587,14 +601,16 @@ Json Service::vote(const Caller& caller, int64_t id, bool up) {
 
   Question changed = q;
   changed.votes += up ? 1 : -1;
-  Store::Transaction tx(*store_);
-  if (up) {
-    store_->add_vote(id, caller.attendee);
-  } else {
-    store_->remove_vote(id, caller.attendee);
-  }
-  store_->save_question(changed);
-  tx.commit();
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    if (up) {
+      store_->add_vote(id, caller.attendee);
+    } else {
+      store_->remove_vote(id, caller.attendee);
+    }
+    store_->save_question(changed);
+    tx.commit();
+  });
   if (up) {
     voters.insert(caller.attendee);
   } else {
@@ -606,7 +622,7 @@ Json Service::vote(const Caller& caller, int64_t id, bool up) {
 }
 
 void Service::flush_votes() {
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   for (auto& [room_id, state] : rooms_) {
     if (state.dirty_votes.empty()) continue;
     Json counts = Json::array();
@@ -620,9 +636,11 @@ void Service::flush_votes() {
     Room room = state.room;
     ++room.seq;
     try {
-      Store::Transaction tx(*store_);
-      store_->save_room(room);
-      tx.commit();
+      lock.commit_unlocked([&] {
+        Store::Transaction tx(*store_);
+        store_->save_room(room);
+        tx.commit();
+      });
     } catch (const StoreError& e) {
       relay::log::get("qa")->error("{}", e.what());
       continue;
@@ -642,7 +660,7 @@ Json Service::moderate(const Caller& caller, int64_t id, Action action, const st
     text = check_text(*raw_text, "answer");
   }
 
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   Question& current = find_question(id);
   Question q = current;
   const State before = q.state;
@@ -712,11 +730,13 @@ Json Service::moderate(const Caller& caller, int64_t id, Action action, const st
   RoomState& state = rooms_.at(q.room);
   Room room = state.room;
   room.seq += unstaged ? 2 : 1;
-  Store::Transaction tx(*store_);
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
   if (unstaged) store_->save_question(*unstaged);
   store_->save_question(q);
   store_->save_room(room);
   tx.commit();
+  });
 
   if (unstaged) {
     questions_[unstaged->id] = *unstaged;

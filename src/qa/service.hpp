@@ -122,6 +122,29 @@ class Service : public auth::AttendeeDirectory {
     std::map<int64_t, int64_t> last_asked_ms;  // per attendee, for slow mode
   };
 
+  // What an operation that changes something holds: write_mutex_ throughout, so
+  // such operations run one at a time, in order; mutex_ (the state readers take)
+  // except while its transaction runs, so a reader (a page loading the
+  // questions, a WebSocket subscribing, a token being checked) never waits for
+  // a commit's fsync. Memory changes only under both, after the commit.
+  class WriteLock {
+   public:
+    explicit WriteLock(const Service& service) : writing_(service.write_mutex_), state_(service.mutex_) {}
+    template <class Commit>
+    void commit_unlocked(Commit&& commit) {
+      state_.unlock();
+      struct Relock {
+        std::unique_lock<std::mutex>& lock;
+        ~Relock() { lock.lock(); }
+      } relock{state_};
+      commit();
+    }
+
+   private:
+    std::lock_guard<std::mutex> writing_;
+    std::unique_lock<std::mutex> state_;
+  };
+
   void require_staff(const Caller& caller) const;
   void require_attendee_may_act(const Caller& caller, int64_t now) const;
   RoomState& room_state(int64_t room);
@@ -153,6 +176,7 @@ class Service : public auth::AttendeeDirectory {
   std::unique_ptr<Store> store_;
   WordFilter filter_;
 
+  mutable std::mutex write_mutex_;  // see WriteLock
   mutable std::mutex mutex_;
   std::map<int64_t, RoomState> rooms_;
   int64_t current_room_ = 0;

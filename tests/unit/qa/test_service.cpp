@@ -1,11 +1,15 @@
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "common/log.hpp"
 #include "qa/service.hpp"
@@ -488,4 +492,44 @@ TEST_CASE("the word list can come from a file", "[qa][filter]") {
   f.config.word_list_file = f.dir.path / "missing.txt";
   f.service.reset();
   CHECK_THROWS_WITH(f.open(), Contains("cannot read qa.word_list_file"));
+}
+
+TEST_CASE("readers do not wait for a write's commit", "[qa][service]") {
+  Fixture f;
+  Caller ann = f.attendee("Ann");
+  // Another connection holds the database's write lock: the next write waits in
+  // its transaction (SQLite's busy timeout) until the lock goes.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open((f.dir.path / "qa.sqlite3").string().c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
+  std::atomic<bool> asked{false}, failed{false};
+  std::thread writer([&] {
+    try {
+      f.ask(ann, "Asked while the database is locked?");
+      asked = true;
+    } catch (const std::exception&) {
+      failed = true;  // the busy timeout ran out: the readers were held up past it
+    }
+  });
+  // The writer is inside its transaction once the room's state mutex is free
+  // again but the question is not there yet; readers meanwhile get answers.
+  bool read_during_commit = false;
+  for (int i = 0; i < 200 && !asked; ++i) {
+    CHECK(f.service->rooms()["rooms"].size() == 1);
+    CHECK(f.service->authenticate(kModerator).role == Role::moderator);
+    CHECK(f.service->questions(f.moderator, f.room())["items"].empty());
+    read_during_commit = !asked;
+    if (read_during_commit && i > 10) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(read_during_commit);
+  CHECK_FALSE(asked);  // the write still waits for the lock
+  REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  writer.join();
+  CHECK_FALSE(failed);
+  CHECK(asked);
+  // Applied after its commit, and only then visible.
+  CHECK(f.service->questions(f.moderator, f.room())["items"].size() == 1);
 }

@@ -17,63 +17,17 @@
 #include "common/log.hpp"
 #include "gst/bus_problem.hpp"
 #include "gst/handles.hpp"
-#include "gst/init.hpp"
 #include "ingest/pipeline_builder.hpp"
+#include "ingest/preflight.hpp"
 #include "ingest/source_input.hpp"
+#include "ingest/srt_refusals.hpp"
 #include "ingest/supervisor.hpp"
 #include "ingest/time_grid.hpp"
 
 namespace relay::ingest {
 namespace {
 
-const std::vector<std::string> kRequiredElements = {
-    "videotestsrc", "audiotestsrc",  "clockoverlay",   "uridecodebin",  "decodebin",     "videoconvert",
-    "videoscale",   "videorate",     "audioconvert",   "audioresample", "intervideosink", "intervideosrc",
-    "interaudiosink", "interaudiosrc", "input-selector", "imagefreeze", "textoverlay",   "x264enc",
-    "h264parse",    "avenc_aac",     "aacparse",       "mp4mux",        "appsink",       "tee",
-    "queue",        "mpegtsmux",     "level",          "jpegenc"};
-
-// The element each input kind needs beyond the common ones.
-const char* input_element(config::SourceKind kind) {
-  switch (kind) {
-    case config::SourceKind::srt: return "srtsrc";
-    case config::SourceKind::rtsp: return "rtspsrc";
-    case config::SourceKind::rtmp: return "rtmpsrc";
-    case config::SourceKind::v4l2: return "v4l2src";
-    default: return nullptr;
-  }
-}
-
 constexpr guint kTickMs = 100;
-
-// libsrt refuses a sender with a wrong or missing passphrase inside its handshake;
-// srtsrc never hears of it. GStreamer's srt plugin routes libsrt's log into the
-// "srtlib" debug category, so the refusal is read from there.
-std::atomic<health::IngestStatus*> g_refusal_status{nullptr};
-
-void on_gst_log(GstDebugCategory* category, GstDebugLevel, const gchar*, const gchar*, gint, GObject*,
-                GstDebugMessage* message, gpointer) {
-  if (std::strcmp(gst_debug_category_get_name(category), "srtlib") != 0) return;
-  const gchar* text = gst_debug_message_get(message);
-  const char* reject = text ? std::strstr(text, "rsp(REJECT): ") : nullptr;
-  if (!reject) return;
-  std::string why = reject + std::strlen("rsp(REJECT): ");
-  if (auto dash = why.find(" - "); dash != std::string::npos) why = why.substr(dash + 3);
-  relay::log::get("ingest")->warn("refused an SRT sender: {}", why);
-  if (auto* status = g_refusal_status.load()) status->record_refusal(why);
-}
-
-void watch_srt_refusals(health::IngestStatus& status) {
-  static std::once_flag once;
-  g_refusal_status = &status;
-  std::call_once(once, [] {
-    // Without GST_DEBUG nothing reads GStreamer's debug log; keep it that way
-    // rather than print libsrt's chatter to the console.
-    if (!g_getenv("GST_DEBUG")) gst_debug_remove_log_function(gst_debug_log_default);
-    if (gst_debug_get_default_threshold() < GST_LEVEL_INFO) gst_debug_set_threshold_for_name("srtlib", GST_LEVEL_INFO);
-    gst_debug_add_log_function(&on_gst_log, nullptr, nullptr);
-  });
-}
 
 }  // namespace
 
@@ -108,26 +62,6 @@ struct Ingest::Impl {
 
   Impl(const config::Config& c, hls::Store& s, hls::MasterPlaylist& m, health::IngestStatus& st)
       : cfg(c), store(s), master(m), status(st) {}
-
-  void check_elements() {
-    auto required = kRequiredElements;
-    for (const auto& uri : {cfg.ingest.source, cfg.ingest.backup_source}) {
-      if (uri.empty()) continue;
-      if (const char* e = input_element(config::parse_source_uri(uri).kind)) required.push_back(e);
-    }
-    if (!cfg.ingest.slate_image.empty()) {
-      if (::access(cfg.ingest.slate_image.c_str(), R_OK) != 0)
-        throw std::runtime_error(fmt::format("cannot read ingest.slate_image '{}': {}", cfg.ingest.slate_image.string(),
-                                             std::strerror(errno)));
-    }
-    auto missing = gst::init_and_check(required);
-    if (!missing.empty()) {
-      std::string list;
-      for (auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-      throw std::runtime_error(fmt::format(
-          "GStreamer elements missing: {} (run scripts/setup.sh to install the plugin packages)", list));
-    }
-  }
 
   void build_ladder() {
     int input_count = cfg.ingest.backup_source.empty() ? 1 : 2;
@@ -408,7 +342,7 @@ struct Ingest::Impl {
   }
 
   void start() {
-    check_elements();
+    check_prerequisites(cfg);
     channel = fmt::format("relay-{}", ::getpid());
     // PDT is the capture wall clock: all pipelines run on a realtime system clock,
     // so base time + running time is Unix time.

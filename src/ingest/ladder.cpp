@@ -1,0 +1,154 @@
+#include "ingest/ladder.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <gst/app/gstappsink.h>
+
+#include "common/log.hpp"
+#include "gst/bus_problem.hpp"
+#include "ingest/pipeline_builder.hpp"
+
+namespace relay::ingest {
+namespace {
+
+int input_count(const config::Config& cfg) { return cfg.ingest.backup_source.empty() ? 1 : 2; }
+
+hls::PackagerOptions packager_options(const config::Config& cfg, const config::Rendition& r, size_t max_bytes) {
+  hls::PackagerOptions opts;
+  opts.name = r.name;
+  opts.segment_duration_s = cfg.hls.segment_duration_s;
+  opts.live_window = cfg.hls.live_window;
+  opts.dvr_window_s = cfg.hls.dvr_window_s;
+  opts.max_bytes = max_bytes;
+  opts.part_target_s = cfg.hls.low_latency ? cfg.hls.part_duration_s : 0;
+  opts.mpegts = cfg.hls.container == "mpegts";
+  opts.width = r.width;
+  opts.height = r.height;
+  opts.frame_rate = cfg.ingest.framerate;
+  return opts;
+}
+
+// The `level` element's report: "rms" and "peak", one dB value per channel.
+void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
+  const GstStructure* s = gst_message_get_structure(msg);
+  if (!s || !gst_structure_has_name(s, "level")) return;
+  auto loudest = [&](const char* field) -> std::optional<double> {
+    const GValue* list = gst_structure_get_value(s, field);
+    // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
+    if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
+    const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
+    std::optional<double> max;
+    for (guint i = 0; values && i < values->n_values; ++i) {
+      if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
+      double db = g_value_get_double(&values->values[i]);
+      if (!max || db > *max) max = db;
+    }
+    return max;
+  };
+  auto rms = loudest("rms");
+  auto peak = loudest("peak");
+  if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
+}
+
+}  // namespace
+
+Ladder::Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock, hls::Store& store,
+               hls::MasterPlaylist& master, health::IngestStatus& status)
+    : status_(status),
+      log_(relay::log::get("ingest")),
+      pipeline_(parse(cfg, channel)),
+      thumbnail_(gst::Element::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "thumbnail"))),
+      selectors_(GST_BIN(pipeline_.get()), cfg, input_count(cfg)) {
+  gst_pipeline_use_clock(GST_PIPELINE(pipeline_.get()), clock);
+  add_renditions(cfg, store, master);
+}
+
+gst::Element Ladder::parse(const config::Config& cfg, const std::string& channel) {
+  auto text = build_ladder_pipeline(cfg, channel, input_count(cfg));
+  log_->debug("ladder pipeline: {}", text);
+  GError* raw_error = nullptr;
+  GstElement* p = gst_parse_launch_full(text.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &raw_error);
+  gst::ErrorPtr error(raw_error);
+  if (error) {
+    if (p) gst_object_unref(p);
+    throw std::runtime_error(fmt::format("cannot build the ladder pipeline: {}", error->message));
+  }
+  return gst::Element::adopt(p);
+}
+
+// Every rung is found before any is connected, so a pipeline that lacks one
+// fails whole.
+void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master) {
+  const auto& rungs = cfg.encoder.renditions;
+  size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, rungs.size());
+  for (size_t i = 0; i < rungs.size(); ++i) {
+    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, rungs[i], budget),
+                                                          i, store, master, status_));
+  }
+  for (auto& rendition : renditions_) rendition->connect();
+}
+
+void Ladder::watch_bus(GMainContext* context) {
+  context_ = context;
+  gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(pipeline_.get()));
+  GSource* src = gst_bus_create_watch(bus.get());
+  g_source_set_callback(src, G_SOURCE_FUNC(&Ladder::on_message), this, nullptr);
+  bus_watch_ = g_source_attach(src, context_);
+  g_source_unref(src);
+}
+
+void Ladder::play() {
+  if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    throw std::runtime_error("cannot start the encoder pipeline (see the errors above)");
+}
+
+void Ladder::stop() {
+  gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  if (bus_watch_) {
+    if (GSource* s = g_main_context_find_source_by_id(context_, bus_watch_)) g_source_destroy(s);
+    bus_watch_ = 0;
+  }
+}
+
+void Ladder::take_thumbnail() {
+  if (!thumbnail_) return;
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(thumbnail_.get()), 0);
+  if (!sample) return;
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  GstMapInfo map;
+  if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+    status_.set_thumbnail(std::string(reinterpret_cast<const char*>(map.data), map.size));
+    gst_buffer_unmap(buf, &map);
+  }
+  gst_sample_unref(sample);
+}
+
+gboolean Ladder::on_message(GstBus*, GstMessage* msg, gpointer user) {
+  auto* self = static_cast<Ladder*>(user);
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR: {
+      auto p = gst::read_problem(msg);
+      self->log_->error("ladder error from {}: {} ({})", p.element, p.message, p.debug);
+      self->status_.record_error(p.element, p.message);
+      self->status_.set_state(health::IngestState::failed);
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      auto p = gst::read_problem(msg);
+      self->log_->warn("ladder warning from {}: {}", p.element, p.message);
+      self->status_.record_warning(p.element, p.message);
+      break;
+    }
+    case GST_MESSAGE_ELEMENT:
+      read_programme_level(msg, self->status_);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace relay::ingest

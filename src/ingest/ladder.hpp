@@ -1,0 +1,60 @@
+#pragma once
+// The encoder side of the ingest: one pipeline (pipelines/ladder.pipeline) on the
+// ingest's clock, holding the input selectors, one RenditionSink per rung and the
+// technician's thumbnail. Its bus is watched on the ingest's GLib thread: errors,
+// warnings and the programme's audio level go to health.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <glib.h>
+#include <gst/gst.h>
+#include <spdlog/logger.h>
+
+#include "config/config.hpp"
+#include "gst/handles.hpp"
+#include "health/ingest_status.hpp"
+#include "hls/master.hpp"
+#include "hls/store.hpp"
+#include "ingest/rendition_sink.hpp"
+#include "ingest/selectors.hpp"
+
+namespace relay::ingest {
+
+class Ladder {
+ public:
+  // Builds the pipeline for the `channel` the inputs write to; throws with one
+  // clear line when the text does not parse or lacks an element the relay needs.
+  Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock, hls::Store& store,
+         hls::MasterPlaylist& master, health::IngestStatus& status);
+  Ladder(const Ladder&) = delete;
+  Ladder& operator=(const Ladder&) = delete;
+
+  void watch_bus(GMainContext* context);
+  // Throws when the pipeline cannot start.
+  void play();
+  // To NULL, and the bus watch removed; call with the GLib loop stopped.
+  void stop();
+
+  Selectors& selectors() { return selectors_; }
+  size_t rendition_count() const { return renditions_.size(); }
+  // Hands the newest thumbnail, if one is waiting, to health.
+  void take_thumbnail();
+
+ private:
+  static gboolean on_message(GstBus*, GstMessage* msg, gpointer self);
+  gst::Element parse(const config::Config& cfg, const std::string& channel);
+  void add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master);
+
+  health::IngestStatus& status_;
+  std::shared_ptr<spdlog::logger> log_;
+  gst::Element pipeline_;
+  gst::Element thumbnail_;  // JPEG pictures for /tech; null when the ladder text has none
+  Selectors selectors_;
+  std::vector<std::unique_ptr<RenditionSink>> renditions_;
+  GMainContext* context_ = nullptr;
+  guint bus_watch_ = 0;
+};
+
+}  // namespace relay::ingest

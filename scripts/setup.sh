@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libsqlite3-dev libssl-dev zlib1g-dev libnghttp2-dev catch2
   openssl nghttp2-client
   ffmpeg chromium curl procps python3
+  python3-websockets python3-prometheus-client python3-pytest python3-h2
 )
 # Node.js with npm may come from elsewhere (NodeSource ships npm inside nodejs);
 # Debian's own packages are the fallback.

@@ -4,7 +4,9 @@
 #   scripts/test.sh [CTEST_ARGS...]
 #       build/: every test (unit, integration on the real binary, browser, fuzz replays)
 #   scripts/test.sh --sanitize[=address] [CTEST_ARGS...]
-#       build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer: the same tests
+#       build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer: the tests
+#       labelled asan (unit, fuzz replays, the parsers' and the edge's integration
+#       tests; tests/CMakeLists.txt), and only what they need is built
 #   scripts/test.sh --sanitize=thread [CTEST_ARGS...]
 #       build-tsan/, ThreadSanitizer: the edge, store and Q&A unit tests and the
 #       edge's integration test (the rest of the process runs GStreamer, which is
@@ -31,13 +33,14 @@ case "$sanitize" in
     ;;
   address)
     dir=build-asan
-    scripts/build.sh "$dir" -DRELAY_SANITIZE=address
+    BUILD_TARGETS=asan_tests scripts/build.sh "$dir" -DRELAY_SANITIZE=address
+    ctest_args=(-L asan)
     ;;
   thread)
     dir=build-tsan
-    BUILD_TARGETS="unit_edge unit_hls unit_qa seminar-relay" \
+    BUILD_TARGETS="unit_net unit_delivery unit_api unit_auth unit_hls unit_qa seminar-relay" \
       scripts/build.sh "$dir" -DRELAY_SANITIZE=thread
-    ctest_args=(-R '^(unit_edge|unit_hls|unit_qa|integration_test_edge_http)$')
+    ctest_args=(-R '^(unit_net|unit_delivery|unit_api|unit_auth|unit_hls|unit_qa|integration_test_edge_http|integration_test_auth_reload)$')
     ;;
 esac
 
@@ -60,9 +63,12 @@ if [ -n "$sanitize" ]; then
   export G_SLICE=always-malloc
 fi
 
+# One test per core; tests/CMakeLists.txt keeps the encode-heavy ones apart
+# (RESOURCE_LOCK encoder). CTEST_PARALLEL_LEVEL=1 runs them one by one.
+jobs=${CTEST_PARALLEL_LEVEL:-$(nproc)}
 mkdir -p "$dir/test-output"
 status=0
-(cd "$dir" && ctest --output-on-failure --timeout 600 "${ctest_args[@]}" "$@") || status=$?
+(cd "$dir" && ctest --output-on-failure --timeout 600 --parallel "$jobs" "${ctest_args[@]}" "$@") || status=$?
 
 if [ -n "$reports" ] && compgen -G "$reports/*" >/dev/null; then
   echo

@@ -117,6 +117,17 @@ class Relay:
             return segs if len(segs) >= count else None
         return self.wait_for(ready, timeout, f"{count} segments of {rendition}")
 
+    def newest_msn(self, rendition):
+        return media_segments(self.get(f"/live/{rendition}/index.m3u8").decode())[-1][0]
+
+    def wait_for_new_segments(self, rendition, count=2, timeout=20):
+        """Waits until `count` segments newer than the newest listed now are listed.
+        The one being made now is the first of them, so with count=2 the newest
+        listed segment then began after this call: what is on air now."""
+        first = self.newest_msn(rendition) + count
+        return self.wait_for(lambda: self.newest_msn(rendition) >= first, timeout,
+                             f"segment {first} of {rendition}")
+
 
 def master_variants(text):
     """[(attributes dict, uri)] from a master playlist."""

@@ -121,7 +121,7 @@ def main():
     overrides = LIGHT + SLATE + [f"ingest.source=rtsp://127.0.0.1:{port}/stream", "ingest.reconnect_max_s=1"]
     with Relay(args.binary, args.source_dir, overrides) as relay:
         relay.wait_for_segments("360p", 2, timeout=40)
-        time.sleep(6)
+        relay.wait_for(lambda: ingest(relay)["inputs"][0]["reconnects"] >= 2, 15, "two reconnects to the bad camera")
         c.check(relay.proc.poll() is None, "RTSP garbage: the relay is still running")
         h = ingest(relay)
         c.check(h["inputs"][0]["reconnects"] >= 2, f"RTSP garbage: the relay keeps retrying ({h['inputs'][0]})")

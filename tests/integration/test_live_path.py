@@ -46,7 +46,10 @@ def main():
             c.check('#EXT-X-MAP:URI="init.mp4"' in text, f"{name}: EXT-X-MAP present")
 
         before = {n: media_segments(t)[-1][0] for n, t in playlists.items()}
-        time.sleep(4.5)
+        deadline = time.monotonic() + 4.5  # two 2 s segments, with room
+        while (time.monotonic() < deadline
+               and any(relay.newest_msn(n) < before[n] + 2 for n in EXPECTED)):
+            time.sleep(0.1)
         for name in EXPECTED:
             text = relay.get(f"/live/{name}/index.m3u8").decode()
             segs = media_segments(text)

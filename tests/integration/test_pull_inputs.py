@@ -48,7 +48,7 @@ def main():
     with Relay(args.binary, args.source_dir, LIGHT + SLATE + [f"ingest.source={uri}", "ingest.reconnect_max_s=2"]) as relay:
         relay.wait_for(lambda: state(relay)["state"] == "live", 30, "the RTSP camera to go live")
         relay.wait_for_segments("360p", 2)
-        time.sleep(4)
+        relay.wait_for_new_segments("360p")
         luma, _ = newest_segment_luma(relay, "360p", tmp)
         c.check(luma > 200, f"RTSP: the camera's white picture is on air (mean luma {luma:.0f})")
         ingest = state(relay)
@@ -70,7 +70,7 @@ def main():
         back = time.monotonic()
         relay.wait_for(lambda: state(relay)["state"] == "live", 20, "the camera to be live again")
         print(f"RTSP: live again {time.monotonic() - back:.1f} s after the camera returned", flush=True)
-        time.sleep(5)
+        relay.wait_for_new_segments("360p")
         luma, _ = newest_segment_luma(relay, "360p", tmp)
         c.check(luma > 200, f"RTSP: the camera's picture is back (mean luma {luma:.0f})")
         c.check("s3cret" not in relay.log_text(), "RTSP: the password never reaches the log")
@@ -83,7 +83,7 @@ def main():
     with Relay(args.binary, args.source_dir, LIGHT + SLATE + [f"ingest.source={url}", "ingest.reconnect_max_s=2"]) as relay:
         relay.wait_for(lambda: state(relay)["state"] == "live", 30, "the RTMP stream to go live")
         relay.wait_for_segments("360p", 2)
-        time.sleep(4)
+        relay.wait_for_new_segments("360p")
         luma, _ = newest_segment_luma(relay, "360p", tmp)
         c.check(luma > 200, f"RTMP: the stream's picture is on air (mean luma {luma:.0f})")
         primary = state(relay)["inputs"][0]
@@ -99,7 +99,7 @@ def main():
     with Relay(args.binary, args.source_dir, overrides) as relay:
         relay.wait_for(lambda: state(relay)["state"] == "live", 30, "the relay to call the SRT encoder")
         relay.wait_for_segments("360p", 2)
-        time.sleep(4)
+        relay.wait_for_new_segments("360p")
         luma, _ = newest_segment_luma(relay, "360p", tmp)
         c.check(luma > 200, f"SRT caller: the encoder's picture is on air (mean luma {luma:.0f})")
         encoder.stop()

@@ -10,39 +10,39 @@
 namespace relay::api {
 namespace {
 
+using health::MetricRegistry;
+
 std::string format_quantile(double q) { return fmt::format("{}", q); }
 
-}  // namespace
-
-std::string render_metrics(const MetricsInputs& in) {
+void collect_ingest(MetricRegistry& m, const health::IngestSnapshot& ingest) {
   using health::IngestState;
-  health::MetricRegistry m;
-
-  // Ingest: one series per state, 1 for the current one, so alerting on
+  // One series per state, 1 for the current one, so alerting on
   // seminar_relay_ingest_state{state="slate"} == 1 works without string matching.
   auto& state = m.gauge("seminar_relay_ingest_state", "Ingest state: 1 for the current one, 0 for the others");
   for (IngestState s : {IngestState::starting, IngestState::waiting, IngestState::live, IngestState::backup,
                         IngestState::lost, IngestState::slate, IngestState::ended, IngestState::failed})
-    state.add({{"state", health::to_string(s)}}, in.ingest.state == s ? 1 : 0);
+    state.add({{"state", health::to_string(s)}}, ingest.state == s ? 1 : 0);
   m.gauge("seminar_relay_ingest_state_since_timestamp_seconds", "When the ingest entered its current state, Unix time")
-      .add(in.ingest.since_epoch_ms / 1000.0);
+      .add(ingest.since_epoch_ms / 1000.0);
   m.counter("seminar_relay_ingest_loss_events_total", "Times the input on air was lost")
-      .add(static_cast<double>(in.ingest.loss_events));
-  m.counter("seminar_relay_ingest_reconnects_total", "Reconnects of inputs").add(static_cast<double>(in.ingest.reconnects));
+      .add(static_cast<double>(ingest.loss_events));
+  m.counter("seminar_relay_ingest_reconnects_total", "Reconnects of inputs").add(static_cast<double>(ingest.reconnects));
   m.counter("seminar_relay_ingest_refused_senders_total", "SRT senders refused (passphrase or stream id)")
-      .add(static_cast<double>(in.ingest.refused_senders));
+      .add(static_cast<double>(ingest.refused_senders));
   m.counter("seminar_relay_ingest_bus_errors_total", "GStreamer error messages on the pipelines' buses")
-      .add(static_cast<double>(in.ingest.bus_errors));
+      .add(static_cast<double>(ingest.bus_errors));
   m.counter("seminar_relay_ingest_bus_warnings_total", "GStreamer warning messages on the pipelines' buses")
-      .add(static_cast<double>(in.ingest.bus_warnings));
+      .add(static_cast<double>(ingest.bus_warnings));
 
-  if (in.ingest.audio_rms_db) {
+  if (ingest.audio_rms_db) {
     m.gauge("seminar_relay_audio_rms_dbfs", "Programme sound going into the AAC encoder, RMS of the loudest channel")
-        .add(std::max(-200.0, *in.ingest.audio_rms_db));
+        .add(std::max(-200.0, *ingest.audio_rms_db));
     m.gauge("seminar_relay_audio_peak_dbfs", "Programme sound, peak of the loudest channel")
-        .add(std::max(-200.0, in.ingest.audio_peak_db.value_or(-200.0)));
+        .add(std::max(-200.0, ingest.audio_peak_db.value_or(-200.0)));
   }
+}
 
+void collect_inputs(MetricRegistry& m, const std::vector<health::InputInfo>& inputs) {
   auto& input_up = m.gauge("seminar_relay_input_receiving", "1 while the input delivers pictures");
   auto& input_rate = m.gauge("seminar_relay_input_rate_bytes_per_second",
                              "Compressed input rate over the last seconds (0 for raw sources)");
@@ -62,7 +62,7 @@ std::string render_metrics(const MetricsInputs& in) {
   auto& input_keyframes = m.gauge("seminar_relay_input_keyframe_interval_seconds",
                                   "Media time between the compressed input's keyframes, or since the newest one "
                                   "when that is longer; absent for raw inputs");
-  for (const auto& i : in.ingest.inputs) {
+  for (const auto& i : inputs) {
     health::Labels role{{"role", i.role}};
     input_up.add(role, i.state == "receiving" ? 1 : 0);
     input_rate.add(role, i.bitrate_kbps * 1000 / 8);
@@ -76,7 +76,11 @@ std::string render_metrics(const MetricsInputs& in) {
     input_late.add(role, static_cast<double>(i.frames_late));
     if (i.keyframe_interval_s) input_keyframes.add(role, *i.keyframe_interval_s);
   }
+}
 
+// What the segment store holds, against the configured timing, and the
+// realtime factor the alert rules last saw.
+void collect_renditions(MetricRegistry& m, const MetricsInputs& in) {
   auto& segments = m.counter("seminar_relay_rendition_segments_total", "Segments published (the newest media sequence number)");
   auto& retained = m.gauge("seminar_relay_rendition_segments_retained", "Segments held in memory and servable");
   auto& age = m.gauge("seminar_relay_rendition_last_segment_age_seconds", "Time since the newest segment was published");
@@ -124,45 +128,58 @@ std::string render_metrics(const MetricsInputs& in) {
       if (r.realtime_factor) realtime.add({{"rendition", r.name}}, *r.realtime_factor);
     }
   }
+}
 
+void collect_http(MetricRegistry& m, const net::Stats& edge) {
   auto& requests = m.counter("seminar_relay_http_requests_total", "HTTP responses sent, by route and status");
   auto& sent = m.counter("seminar_relay_http_sent_bytes_total", "Bytes sent in HTTP responses, headers included");
-  for (const auto& c : in.edge.by_route) {
+  for (const auto& c : edge.by_route) {
     health::Labels l{{"route", to_string(static_cast<RouteLabel>(c.route))}, {"status", fmt::format("{}", c.status)}};
     requests.add(l, static_cast<double>(c.requests));
     sent.add(l, static_cast<double>(c.bytes_out));
   }
   m.gauge("seminar_relay_http_connections_open", "Open HTTP and WebSocket connections")
-      .add(static_cast<double>(in.edge.connections_open));
+      .add(static_cast<double>(edge.connections_open));
   m.counter("seminar_relay_http_connections_accepted_total", "Connections accepted")
-      .add(static_cast<double>(in.edge.connections_accepted));
+      .add(static_cast<double>(edge.connections_accepted));
   auto& refused = m.counter("seminar_relay_http_connections_refused_total",
                             "Connections answered 503 and closed, by the cap they were over");
-  refused.add({{"cap", "per_ip"}}, static_cast<double>(in.edge.connections_refused_per_ip));
-  refused.add({{"cap", "total"}}, static_cast<double>(in.edge.connections_refused_total_cap));
+  refused.add({{"cap", "per_ip"}}, static_cast<double>(edge.connections_refused_per_ip));
+  refused.add({{"cap", "total"}}, static_cast<double>(edge.connections_refused_total_cap));
   m.gauge("seminar_relay_http_requests_held", "Playlist and part requests waiting for media (blocking reload)")
-      .add(static_cast<double>(in.edge.requests_held));
+      .add(static_cast<double>(edge.requests_held));
   m.counter("seminar_relay_http_holds_timed_out_total", "Held requests answered 503 because nothing arrived in time")
-      .add(static_cast<double>(in.edge.holds_timed_out));
-  m.gauge("seminar_relay_qa_connected_clients", "Q&A WebSocket feeds open").add(static_cast<double>(in.edge.feeds_open));
+      .add(static_cast<double>(edge.holds_timed_out));
+}
+
+// The feeds are counted by the edge; the pending questions come from the Q&A
+// once the app has connected it.
+void collect_qa(MetricRegistry& m, const net::Stats& edge,
+                const std::optional<health::PendingQuestions>& pending_questions) {
+  m.gauge("seminar_relay_qa_connected_clients", "Q&A WebSocket feeds open").add(static_cast<double>(edge.feeds_open));
   m.counter("seminar_relay_qa_feed_messages_total", "Q&A events sent on the feeds")
-      .add(static_cast<double>(in.edge.feed_messages));
+      .add(static_cast<double>(edge.feed_messages));
   m.counter("seminar_relay_qa_feeds_too_slow_total", "Q&A feeds closed for not keeping up")
-      .add(static_cast<double>(in.edge.feeds_too_slow));
-  if (in.pending_questions) {
+      .add(static_cast<double>(edge.feeds_too_slow));
+  if (pending_questions) {
     auto& pending = m.gauge("seminar_relay_qa_pending_questions", "Questions waiting for a moderator, by room id");
-    for (const auto& [room, count] : *in.pending_questions)
+    for (const auto& [room, count] : *pending_questions)
       pending.add({{"room", fmt::format("{}", room)}}, static_cast<double>(count));
   }
+}
 
+void collect_alerts(MetricRegistry& m, const std::vector<health::ActiveAlert>& alerts, uint64_t alerts_fired) {
   auto& firing = m.gauge("seminar_relay_alert_firing", "1 while the alert rule fires");
   for (const char* rule : health::kAlertRuleNames) {
     bool on = false;
-    for (const auto& a : in.alerts) on = on || a.rule == rule;
+    for (const auto& a : alerts) on = on || a.rule == rule;
     firing.add({{"rule", rule}}, on ? 1 : 0);
   }
-  m.counter("seminar_relay_alerts_fired_total", "Alerts fired since start").add(static_cast<double>(in.alerts_fired));
+  m.counter("seminar_relay_alerts_fired_total", "Alerts fired since start").add(static_cast<double>(alerts_fired));
+}
 
+// Viewers counted from the media requests, then what the players report (QoE).
+void collect_viewers(MetricRegistry& m, const MetricsInputs& in) {
   if (in.viewers) {
     // Every rendition, 0 included, so a rendition nobody watches is a 0 and not a gap.
     auto& viewers = m.gauge("seminar_relay_viewers",
@@ -196,9 +213,11 @@ std::string render_metrics(const MetricsInputs& in) {
     m.counter("seminar_relay_viewer_stalls_total", "Stalls the viewers reported").add(static_cast<double>(q.stalls));
     m.counter("seminar_relay_viewer_errors_total", "Player errors the viewers reported").add(static_cast<double>(q.errors));
   }
+}
 
-  if (in.process) {
-    const health::ProcessStats& p = *in.process;
+void collect_process(MetricRegistry& m, const std::optional<health::ProcessStats>& process, double uptime_s) {
+  if (process) {
+    const health::ProcessStats& p = *process;
     m.counter("seminar_relay_process_cpu_seconds_total", "User and system CPU time").add(p.cpu_seconds);
     m.gauge("seminar_relay_process_resident_memory_bytes", "Resident memory").add(static_cast<double>(p.resident_bytes));
     m.gauge("seminar_relay_process_virtual_memory_bytes", "Virtual memory").add(static_cast<double>(p.virtual_bytes));
@@ -206,7 +225,23 @@ std::string render_metrics(const MetricsInputs& in) {
     m.gauge("seminar_relay_process_open_fds", "Open file descriptors").add(p.open_fds);
     m.gauge("seminar_relay_process_start_time_seconds", "Start time, Unix time").add(p.start_time_epoch_s);
   }
-  m.gauge("seminar_relay_uptime_seconds", "Seconds since the relay started").add(in.uptime_s);
+  m.gauge("seminar_relay_uptime_seconds", "Seconds since the relay started").add(uptime_s);
+}
+
+}  // namespace
+
+// The families render in the order declared, so the order of the collectors is
+// the order of the document.
+std::string render_metrics(const MetricsInputs& in) {
+  MetricRegistry m;
+  collect_ingest(m, in.ingest);
+  collect_inputs(m, in.ingest.inputs);
+  collect_renditions(m, in);
+  collect_http(m, in.edge);
+  collect_qa(m, in.edge, in.pending_questions);
+  collect_alerts(m, in.alerts, in.alerts_fired);
+  collect_viewers(m, in);
+  collect_process(m, in.process, in.uptime_s);
   return m.render();
 }
 

@@ -1,5 +1,8 @@
 #include "api/qa_api.hpp"
 
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include <boost/beast/http/field.hpp>
@@ -163,6 +166,248 @@ Response method_not_allowed(std::string_view allow) {
 
 Response not_found() { return error_response(http::status::not_found, "not_found", "no such Q&A resource"); }
 
+int64_t room_id(const qa::Service& service, std::string_view text) {
+  if (text == "current") return service.current_room();
+  auto id = parse_id(text);
+  if (!id) refuse(Error::Code::not_found, "no_room", fmt::format("there is no room '{}'", text));
+  return *id;
+}
+
+int64_t id_of(std::string_view text, std::string_view what) {
+  auto id = parse_id(text);
+  if (!id) refuse(Error::Code::not_found, "not_found", fmt::format("there is no {} '{}'", what, text));
+  return *id;
+}
+
+// The Q&A's routes: a path pattern under kQaPrefix, and per method the handler
+// and whether it writes. A request that writes runs on the Q&A's write thread.
+
+enum class Effect { reads, writes };
+
+struct QaRoute;
+
+// One request on a matched route; param() names a segment by its pattern's
+// placeholder ("room" for rooms/{room}).
+struct QaCall {
+  qa::Service& service;
+  const FullRequest& req;
+  std::string_view client;
+  const QaRoute& route;
+  const std::vector<std::string>& segments;
+
+  std::string_view param(std::string_view name) const;
+  qa::Caller caller() const { return service.authenticate(bearer_token(req)); }
+};
+
+using QaHandler = Response (*)(const QaCall& call);
+
+struct QaMethod {
+  std::optional<http::verb> verb;  // nullopt: every method
+  Effect effect;
+  QaHandler handler;
+};
+
+struct QaRoute {
+  QaRoute(std::string_view pattern, std::vector<QaMethod> methods)
+      : segments(split(pattern)), methods(std::move(methods)) {
+    for (const QaMethod& m : this->methods) {
+      if (!m.verb) continue;
+      if (!allow.empty()) allow += ", ";
+      allow += http::to_string(*m.verb);
+    }
+  }
+
+  std::vector<std::string_view> segments;  // literals and {placeholders}
+  std::vector<QaMethod> methods;
+  std::string allow;  // what a 405 lists: the methods in the order above
+};
+
+std::string_view QaCall::param(std::string_view name) const {
+  for (size_t i = 0; i < route.segments.size(); ++i) {
+    std::string_view s = route.segments[i];
+    if (s.size() == name.size() + 2 && s.front() == '{' && s.back() == '}' && s.substr(1, name.size()) == name)
+      return segments[i];
+  }
+  throw std::logic_error(fmt::format("no {{{}}} in the Q&A route", name));
+}
+
+Response upgrade_required(const QaCall&) {
+  return error_response(http::status::upgrade_required, "upgrade_required",
+                        "this is a WebSocket endpoint: connect with ws://…/api/qa/ws?room=…&token=…");
+}
+
+Response create_attendee(const QaCall& call) {
+  Json body = parse_body(call.req);
+  return json_response(http::status::created,
+                       call.service.create_attendee(string_field(body, "name").value_or(""), std::string(call.client)));
+}
+
+Response describe_caller(const QaCall& call) {
+  return json_response(http::status::ok, call.service.describe(call.caller()));
+}
+
+Response time_out_attendee(const QaCall& call) {
+  qa::Caller who = call.caller();
+  int64_t attendee = id_of(call.param("attendee"), "attendee");
+  Json body = parse_body(call.req);
+  auto seconds = int_field(body, "seconds");
+  if (!seconds) refuse(Error::Code::unprocessable, "no_seconds", "'seconds' is required");
+  Json result = call.service.timeout(who, attendee, *seconds);
+  qa_log().info("attendee {} timed out by {}", attendee, qa::to_string(who.role));
+  return json_response(http::status::ok, result);
+}
+
+Response set_ban(const QaCall& call, bool banned) {
+  qa::Caller who = call.caller();
+  int64_t attendee = id_of(call.param("attendee"), "attendee");
+  parse_body(call.req);  // no fields, but a body that is not a JSON object is still refused
+  Json result = call.service.ban(who, attendee, banned);
+  qa_log().info("attendee {} {} by {}", attendee, banned ? "banned" : "unbanned", qa::to_string(who.role));
+  return json_response(http::status::ok, result);
+}
+
+Response ban_attendee(const QaCall& call) { return set_ban(call, true); }
+Response unban_attendee(const QaCall& call) { return set_ban(call, false); }
+
+Response list_rooms(const QaCall& call) { return json_response(http::status::ok, call.service.rooms()); }
+
+Response create_room(const QaCall& call) {
+  qa::Caller who = call.caller();
+  Json body = parse_body(call.req);
+  return json_response(http::status::created, call.service.create_room(who, room_patch(body)));
+}
+
+Response update_room(const QaCall& call) {
+  qa::Caller who = call.caller();
+  Json body = parse_body(call.req);
+  return json_response(http::status::ok,
+                       call.service.update_room(who, room_id(call.service, call.param("room")), room_patch(body)));
+}
+
+Response set_current_room(const QaCall& call) {
+  qa::Caller who = call.caller();
+  return json_response(http::status::ok, call.service.set_current_room(who, room_id(call.service, call.param("room"))));
+}
+
+Response list_questions(const QaCall& call) {
+  qa::Caller who = call.caller();
+  return json_response(http::status::ok, call.service.questions(who, room_id(call.service, call.param("room"))));
+}
+
+Response ask(const QaCall& call) {
+  qa::Caller who = call.caller();
+  Json body = parse_body(call.req);
+  auto text = string_field(body, "text");
+  if (!text) refuse(Error::Code::unprocessable, "no_text", "'text' is required");
+  return json_response(http::status::created, call.service.ask(who, room_id(call.service, call.param("room")), *text,
+                                                               string_field(body, "name")));
+}
+
+Response export_csv(const QaCall& call) {
+  qa::Caller who = call.caller();
+  const int64_t room = room_id(call.service, call.param("room"));
+  Response res = make_json_response(http::status::ok, call.service.export_csv(who, room));
+  res.set(http::field::content_type, "text/csv; charset=utf-8");
+  res.set(http::field::content_disposition, fmt::format("attachment; filename=\"qa-room-{}.csv\"", room));
+  return res;
+}
+
+Response set_vote(const QaCall& call, bool up) {
+  qa::Caller who = call.caller();
+  return json_response(http::status::ok, call.service.vote(who, id_of(call.param("question"), "question"), up));
+}
+
+Response vote(const QaCall& call) { return set_vote(call, true); }
+Response unvote(const QaCall& call) { return set_vote(call, false); }
+
+Response moderate(const QaCall& call) {
+  qa::Caller who = call.caller();
+  const int64_t id = id_of(call.param("question"), "question");
+  Json body = parse_body(call.req);
+  const std::string_view action = call.param("action");
+  Json result = call.service.moderate(who, id, *qa::action_from_string(action), string_field(body, "text"));
+  qa_log().info("question {} {} by {}", id, action, qa::to_string(who.role));
+  return json_response(http::status::ok, result);
+}
+
+const std::vector<QaRoute>& qa_routes() {
+  using enum Effect;
+  constexpr auto get = http::verb::get, post = http::verb::post, patch = http::verb::patch,
+                 delete_ = http::verb::delete_;
+  // The path answers every method alike: WebSocket upgrades never get here.
+  constexpr std::optional<http::verb> any_method;
+  static const std::vector<QaRoute> routes = {
+      {"ws", {{any_method, reads, upgrade_required}}},
+      {"attendees", {{post, writes, create_attendee}}},
+      {"me", {{get, reads, describe_caller}}},
+      {"attendees/{attendee}/timeout", {{post, writes, time_out_attendee}}},
+      {"attendees/{attendee}/ban", {{post, writes, ban_attendee}, {delete_, writes, unban_attendee}}},
+      {"rooms", {{get, reads, list_rooms}, {post, writes, create_room}}},
+      {"rooms/{room}", {{patch, writes, update_room}, {post, writes, update_room}}},
+      {"rooms/{room}/current", {{post, writes, set_current_room}}},
+      {"rooms/{room}/questions", {{get, reads, list_questions}, {post, writes, ask}}},
+      {"rooms/{room}/export.csv", {{get, reads, export_csv}}},
+      {"questions/{question}/vote", {{post, writes, vote}, {delete_, writes, unvote}}},
+      {"questions/{question}/{action}", {{post, writes, moderate}}},
+  };
+  return routes;
+}
+
+// A placeholder matches any segment, an empty one too (the handler refuses a
+// bad id); {action} only the names of moderation actions.
+bool segment_matches(std::string_view pattern, std::string_view segment) {
+  if (pattern == "{action}") return qa::action_from_string(segment).has_value();
+  if (pattern.starts_with('{')) return true;
+  return pattern == segment;
+}
+
+// The route and method a request is on. The segments are copies: a write runs
+// after the session's request is gone.
+struct QaMatch {
+  const QaRoute* route = nullptr;    // null: no such resource (404)
+  const QaMethod* method = nullptr;  // null: the route does not accept the method (405)
+  std::vector<std::string> segments;
+
+  bool writes() const { return method && method->effect == Effect::writes; }
+};
+
+QaMatch match_route(std::string_view path, http::verb verb) {
+  QaMatch match;
+  if (!path.starts_with(kQaPrefix)) return match;
+  const std::vector<std::string_view> parts = split(path.substr(kQaPrefix.size()));
+  for (const QaRoute& route : qa_routes()) {
+    if (route.segments.size() != parts.size() ||
+        !std::equal(parts.begin(), parts.end(), route.segments.begin(), [](std::string_view part, std::string_view p) {
+          return segment_matches(p, part);
+        }))
+      continue;
+    match.route = &route;
+    match.segments.assign(parts.begin(), parts.end());
+    for (const QaMethod& m : route.methods) {
+      if (!m.verb || *m.verb == verb) {
+        match.method = &m;
+        break;
+      }
+    }
+    break;
+  }
+  return match;
+}
+
+Response run(qa::Service& service, const QaMatch& match, const FullRequest& req, std::string_view path,
+             std::string_view client) {
+  try {
+    if (!match.route) return not_found();
+    if (!match.method) return method_not_allowed(match.route->allow);
+    return match.method->handler(QaCall{service, req, client, *match.route, match.segments});
+  } catch (const Error& e) {
+    return from_error(e);
+  } catch (const std::exception& e) {
+    qa_log().error("{} {}: {}", req.method_string(), path, e.what());
+    return error_response(http::status::internal_server_error, "internal", "internal error");
+  }
+}
+
 }  // namespace
 
 net::Outcome QaApi::handle(const net::Exchange& exchange) const {
@@ -186,14 +431,13 @@ net::Outcome QaApi::handle(const net::Exchange& exchange) const {
     }
     return net::Upgrade{std::move(feed), nullptr};
   }
-  const bool writes = req.method() != http::verb::get && req.method() != http::verb::head &&
-                      req.method() != http::verb::options;
-  if (!writes || !writes_) return answer(req, exchange.target.path, exchange.client);
+  QaMatch match = match_route(exchange.target.path, req.method());
+  if (!match.writes() || !writes_) return run(service_, match, req, exchange.target.path, exchange.client);
   // Runs on the Q&A's thread, after the writes before it; the session may be
   // gone by then, so the task owns a copy of what it needs.
-  return net::Deferred{[this, req = FullRequest(req), path = exchange.target.path,
+  return net::Deferred{[this, match = std::move(match), req = FullRequest(req), path = exchange.target.path,
                         client = std::string(exchange.client)](net::Deferred::Complete complete) {
-    auto task = [this, req, path, client, complete] { complete(answer(req, path, client)); };
+    auto task = [this, match, req, path, client, complete] { complete(run(service_, match, req, path, client)); };
     if (!writes_->post(task)) {
       Response res = error_response(http::status::service_unavailable, "busy", "the Q&A is busy, try again");
       res.set(http::field::retry_after, "1");
@@ -203,127 +447,7 @@ net::Outcome QaApi::handle(const net::Exchange& exchange) const {
 }
 
 Response QaApi::answer(const FullRequest& req, std::string_view path, std::string_view client) const {
-  try {
-    return dispatch(req, path, client);
-  } catch (const Error& e) {
-    return from_error(e);
-  } catch (const std::exception& e) {
-    qa_log().error("{} {}: {}", req.method_string(), path, e.what());
-    return error_response(http::status::internal_server_error, "internal", "internal error");
-  }
-}
-
-Response QaApi::dispatch(const FullRequest& req, std::string_view path, std::string_view client) const {
-  if (path.substr(0, kQaPrefix.size()) != kQaPrefix) return not_found();
-  const std::vector<std::string_view> parts = split(path.substr(kQaPrefix.size()));
-  const http::verb method = req.method();
-  auto caller = [&] { return service_.authenticate(bearer_token(req)); };
-  auto room_id = [&](std::string_view text) -> int64_t {
-    if (text == "current") return service_.current_room();
-    auto id = parse_id(text);
-    if (!id) refuse(Error::Code::not_found, "no_room", fmt::format("there is no room '{}'", text));
-    return *id;
-  };
-  auto id_of = [&](std::string_view text, std::string_view what) -> int64_t {
-    auto id = parse_id(text);
-    if (!id) refuse(Error::Code::not_found, "not_found", fmt::format("there is no {} '{}'", what, text));
-    return *id;
-  };
-
-  if (parts.size() == 1 && parts[0] == "ws") {
-    return error_response(http::status::upgrade_required, "upgrade_required",
-                          "this is a WebSocket endpoint: connect with ws://…/api/qa/ws?room=…&token=…");
-  }
-  if (parts.size() == 1 && parts[0] == "attendees") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    Json body = parse_body(req);
-    return json_response(http::status::created,
-                         service_.create_attendee(string_field(body, "name").value_or(""), std::string(client)));
-  }
-  if (parts.size() == 1 && parts[0] == "me") {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    return json_response(http::status::ok, service_.describe(caller()));
-  }
-  if (parts.size() == 3 && parts[0] == "attendees" && (parts[2] == "timeout" || parts[2] == "ban")) {
-    const bool ban = parts[2] == "ban";
-    if (method != http::verb::post && !(ban && method == http::verb::delete_))
-      return method_not_allowed(ban ? "POST, DELETE" : "POST");
-    qa::Caller who = caller();
-    int64_t attendee = id_of(parts[1], "attendee");
-    Json body = parse_body(req);
-    Json result;
-    if (ban) {
-      result = service_.ban(who, attendee, method == http::verb::post);
-    } else {
-      auto seconds = int_field(body, "seconds");
-      if (!seconds) refuse(Error::Code::unprocessable, "no_seconds", "'seconds' is required");
-      result = service_.timeout(who, attendee, *seconds);
-    }
-    qa_log().info("attendee {} {} by {}", attendee, ban ? (method == http::verb::post ? "banned" : "unbanned")
-                                                        : "timed out", qa::to_string(who.role));
-    return json_response(http::status::ok, result);
-  }
-  if (!parts.empty() && parts[0] == "rooms") {
-    if (parts.size() == 1) {
-      if (method == http::verb::get) return json_response(http::status::ok, service_.rooms());
-      if (method != http::verb::post) return method_not_allowed("GET, POST");
-      qa::Caller who = caller();
-      Json body = parse_body(req);
-      return json_response(http::status::created, service_.create_room(who, room_patch(body)));
-    }
-    if (parts.size() == 2) {
-      if (method != http::verb::patch && method != http::verb::post) return method_not_allowed("PATCH, POST");
-      qa::Caller who = caller();
-      Json body = parse_body(req);
-      return json_response(http::status::ok, service_.update_room(who, room_id(parts[1]), room_patch(body)));
-    }
-    if (parts.size() == 3 && parts[2] == "current") {
-      if (method != http::verb::post) return method_not_allowed("POST");
-      qa::Caller who = caller();
-      return json_response(http::status::ok, service_.set_current_room(who, room_id(parts[1])));
-    }
-    if (parts.size() == 3 && parts[2] == "questions") {
-      if (method == http::verb::get) {
-        qa::Caller who = caller();
-        return json_response(http::status::ok, service_.questions(who, room_id(parts[1])));
-      }
-      if (method != http::verb::post) return method_not_allowed("GET, POST");
-      qa::Caller who = caller();
-      Json body = parse_body(req);
-      auto text = string_field(body, "text");
-      if (!text) refuse(Error::Code::unprocessable, "no_text", "'text' is required");
-      return json_response(http::status::created,
-                           service_.ask(who, room_id(parts[1]), *text, string_field(body, "name")));
-    }
-    if (parts.size() == 3 && parts[2] == "export.csv") {
-      if (method != http::verb::get) return method_not_allowed("GET");
-      qa::Caller who = caller();
-      const int64_t room = room_id(parts[1]);
-      Response res = make_json_response(http::status::ok, service_.export_csv(who, room));
-      res.set(http::field::content_type, "text/csv; charset=utf-8");
-      res.set(http::field::content_disposition, fmt::format("attachment; filename=\"qa-room-{}.csv\"", room));
-      return res;
-    }
-    return not_found();
-  }
-  if (parts.size() == 3 && parts[0] == "questions") {
-    if (parts[2] == "vote") {
-      if (method != http::verb::post && method != http::verb::delete_) return method_not_allowed("POST, DELETE");
-      qa::Caller who = caller();
-      return json_response(http::status::ok,
-                           service_.vote(who, id_of(parts[1], "question"), method == http::verb::post));
-    }
-    auto action = qa::action_from_string(parts[2]);
-    if (!action) return not_found();
-    if (method != http::verb::post) return method_not_allowed("POST");
-    qa::Caller who = caller();
-    const int64_t id = id_of(parts[1], "question");
-    Json body = parse_body(req);
-    Json result = service_.moderate(who, id, *action, string_field(body, "text"));
-    qa_log().info("question {} {} by {}", id, parts[2], qa::to_string(who.role));
-    return json_response(http::status::ok, result);
-  }
-  return not_found();
+  return run(service_, match_route(path, req.method()), req, path, client);
 }
 
 std::variant<QaSubscription, Response> QaApi::check_upgrade(const net::Exchange& exchange) const {

@@ -1,11 +1,12 @@
 #pragma once
-// The Q&A's REST API under /api/qa/ and its WebSocket on /api/qa/ws: parses
-// paths, bearer tokens and JSON bodies, calls the qa::Service and maps its
-// errors to 4xx answers with a JSON body {"error", "message"}. Reads are
-// answered at once; requests that write are run on the Q&A's own thread (a
-// WorkQueue), so a database commit and its fsync never hold up a thread that
-// serves video, and answered from there once committed. A WebSocket upgrade
-// becomes a QaFeed of the room's events.
+// The Q&A's REST API under /api/qa/ and its WebSocket on /api/qa/ws: matches
+// the path against a table of routes, parses bearer tokens and JSON bodies,
+// calls the qa::Service and maps its errors to 4xx answers with a JSON body
+// {"error", "message"}. Reads are answered at once; the methods a route marks
+// as writing run on the Q&A's own thread (a WorkQueue), so a database commit
+// and its fsync never hold up a thread that serves video, and are answered
+// from there once committed. A WebSocket upgrade becomes a QaFeed of the
+// room's events.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,8 +48,6 @@ class QaApi {
   qa::Service& service() const { return service_; }
 
  private:
-  Response dispatch(const net::Request& req, std::string_view path, std::string_view client) const;
-
   qa::Service& service_;
   WorkQueue* writes_;
 };

@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -24,6 +27,26 @@ std::shared_ptr<hls::RenditionSnapshot> snapshot(uint64_t last_msn, int64_t publ
   snap->last_segment_epoch_ms = published_ms;
   snap->last_segment_duration_s = 2.0;
   snap->part_target_s = 0.5;
+  return snap;
+}
+
+// A rendition with LL-HLS parts, or without (part_target_s 0, whole segments only).
+std::shared_ptr<hls::RenditionSnapshot> snapshot_of(uint64_t last_msn, int64_t published_ms, size_t bytes,
+                                                    double part_target_s) {
+  auto snap = std::make_shared<hls::RenditionSnapshot>();
+  for (uint64_t msn = last_msn - 2; msn <= last_msn; ++msn) {
+    auto seg = std::make_shared<hls::Segment>();
+    seg->msn = msn;
+    seg->duration_s = msn == last_msn ? 1.96 : 2.0;
+    seg->data = hls::make_bytes(std::string(bytes, 'x'));
+    if (part_target_s > 0)
+      for (size_t i = 0; i < 4; ++i) seg->parts.push_back({msn, i, i == 1 ? 0.333 : 0.3, i == 0, nullptr});
+    snap->segments[msn] = seg;
+  }
+  snap->last_msn = last_msn;
+  snap->last_segment_epoch_ms = published_ms;
+  snap->last_segment_duration_s = 1.96;
+  snap->part_target_s = part_target_s;
   return snap;
 }
 
@@ -143,4 +166,102 @@ TEST_CASE("/metrics carries ingest, renditions, edge, viewers, Q&A, alerts, QoE 
   CHECK(has_line(text, "seminar_relay_process_resident_memory_bytes 1048576"));
   CHECK(has_line(text, "seminar_relay_process_threads 9"));
   CHECK(has_line(text, "seminar_relay_uptime_seconds 42"));
+}
+
+// The whole text, byte for byte, for inputs that fill every family: names, HELP
+// and TYPE lines, label order and sample order are what dashboards and alert
+// rules rely on. RELAY_UPDATE_GOLDEN=1 rewrites the file after a deliberate change.
+TEST_CASE("/metrics renders a full scrape exactly as the golden text", "[metrics]") {
+  hls::Store store({"1080p", "720p", "360p"});
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_of(40, now - 750, 500'000, 0.3));
+  store.publish(1, snapshot_of(39, now - 2250, 150'000, 0));
+
+  health::IngestSnapshot ingest;
+  ingest.state = health::IngestState::live;
+  ingest.since_epoch_ms = 1'700'000'050'250;
+  ingest.loss_events = 1;
+  ingest.reconnects = 4;
+  ingest.refused_senders = 2;
+  ingest.bus_errors = 5;
+  ingest.bus_warnings = 11;
+  ingest.audio_rms_db = -23.5;
+  ingest.audio_peak_db = -6.25;
+  health::InputInfo primary;
+  primary.role = "primary";
+  primary.state = "receiving";
+  primary.bitrate_kbps = 4000;
+  primary.framerate = 29.97;
+  primary.width = 1920;
+  primary.height = 1080;
+  primary.last_frame_age_ms = 33;
+  primary.frames_dropped = 1;
+  primary.frames_duplicated = 2;
+  primary.frames_late = 0;
+  primary.keyframe_interval_s = 2;
+  primary.reconnects = 3;
+  health::InputInfo backup;  // not connected yet: no picture, no keyframes
+  backup.role = "backup";
+  backup.state = "connecting";
+  backup.reconnects = 1;
+  ingest.inputs = {primary, backup};
+
+  net::StatsCounters counters;
+  for (int i = 0; i < 3; ++i) counters.connection_opened();
+  counters.connection_closed();
+  counters.connection_refused(true);
+  counters.connection_refused(false);
+  counters.connection_refused(false);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::master), 200, 700);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::part), 200, 40'000);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::part), 404, 120);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::playlist), 200, 1500);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::qa), 201, 310);
+  counters.response_sent(static_cast<uint8_t>(api::RouteLabel::qa), 429, 200);
+  counters.hold_started();
+  counters.hold_started();
+  counters.hold_ended();
+  counters.hold_timed_out();
+  counters.feed_opened();
+  counters.feed_message_sent(17);
+  counters.feed_too_slow();
+
+  config::HlsConfig hls;
+  hls.segment_duration_s = 2;
+  api::MetricsInputs in(store, ingest, counters.snapshot(), hls, now);
+  in.uptime_s = 3600.5;
+  health::HealthSample sample;
+  sample.renditions = {{"1080p", 0.75, 1.01}, {"720p", 2.25, std::nullopt}, {"360p", std::nullopt, 0.5}};
+  in.sample = sample;
+  in.alerts = {{"segment_late", now - 1000, "x"}, {"viewer_stalls", now - 9000, "y"}};
+  in.alerts_fired = 7;
+  in.process = health::ProcessStats{81.25, 150u << 20, 900u << 20, 23, 64, 1'699'996'500.5};
+  health::QoeSummary qoe;
+  qoe.viewers = 5;
+  qoe.viewers_by_rendition = {{"1080p", 3}, {"720p", 2}};
+  qoe.latency_quantiles = {{0.5, 1.8}, {0.9, 2.6}, {0.99, 4.125}};
+  qoe.latency_count = 5;
+  qoe.latency_sum_s = 10.4;
+  qoe.buffer_mean_s = 3.2;
+  qoe.stalls_per_viewer_minute = 0.125;
+  qoe.reports = 640;
+  qoe.rejected = 3;
+  qoe.stalls = 9;
+  qoe.errors = 1;
+  in.qoe = qoe;
+  health::ViewerSessions::Count viewers;
+  viewers.total = 8;
+  viewers.by_rendition = {{"1080p", 5}, {"360p", 3}};
+  viewers.untracked_requests = 12;
+  in.viewers = viewers;
+  in.pending_questions = health::PendingQuestions{{1, 2}, {3, 0}, {12, 9}};
+
+  const std::string text = api::render_metrics(in);
+  const std::string golden_path = std::string(RELAY_SOURCE_DIR) + "/tests/unit/api/metrics_exposition.golden.txt";
+  if (std::getenv("RELAY_UPDATE_GOLDEN")) std::ofstream(golden_path, std::ios::binary) << text;
+  std::ifstream golden_file(golden_path, std::ios::binary);
+  REQUIRE(golden_file);
+  std::ostringstream golden;
+  golden << golden_file.rdbuf();
+  CHECK(text == golden.str());
 }

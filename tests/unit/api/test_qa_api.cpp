@@ -207,3 +207,76 @@ TEST_CASE("qa api: a full write queue answers 503 rather than waiting", "[edge][
   CHECK((*answer)[http::field::retry_after] == "1");
   hold.unlock();
 }
+
+TEST_CASE("qa api: every route's methods, its Allow list, and which methods wait for the write thread",
+          "[edge][qa]") {
+  ApiFixture f;
+  WorkQueue writes("qa-test", 16);
+  QaApi api(*f.service, &writes);
+  auto outcome = [&](http::verb method, const std::string& target) {
+    FullRequest req{method, target, 11};
+    req.body() = "{}";
+    req.prepare_payload();
+    return test::handle(api, req);
+  };
+  auto deferred = [&](http::verb method, const std::string& target) {
+    return std::holds_alternative<net::Deferred>(outcome(method, target));
+  };
+  auto allow = [&](http::verb method, const std::string& target) -> std::string {
+    net::Outcome answer = outcome(method, target);
+    REQUIRE(std::holds_alternative<Response>(answer));
+    const Response& res = std::get<Response>(answer);
+    CHECK(res.result() == http::status::method_not_allowed);
+    CHECK(ApiFixture::json(res)["message"] == "this resource accepts " + std::string(res[http::field::allow]));
+    return std::string(res[http::field::allow]);
+  };
+  using http::verb;
+
+  CHECK(allow(verb::get, "/api/qa/attendees") == "POST");
+  CHECK(allow(verb::post, "/api/qa/me") == "GET");
+  CHECK(allow(verb::head, "/api/qa/me") == "GET");
+  CHECK(allow(verb::get, "/api/qa/attendees/1/timeout") == "POST");
+  CHECK(allow(verb::delete_, "/api/qa/attendees/1/timeout") == "POST");
+  CHECK(allow(verb::get, "/api/qa/attendees/1/ban") == "POST, DELETE");
+  CHECK(allow(verb::put, "/api/qa/rooms") == "GET, POST");
+  CHECK(allow(verb::get, "/api/qa/rooms/1") == "PATCH, POST");
+  CHECK(allow(verb::get, "/api/qa/rooms/1/current") == "POST");
+  CHECK(allow(verb::delete_, "/api/qa/rooms/current/questions") == "GET, POST");
+  CHECK(allow(verb::post, "/api/qa/rooms/1/export.csv") == "GET");
+  CHECK(allow(verb::get, "/api/qa/questions/1/vote") == "POST, DELETE");
+  CHECK(allow(verb::get, "/api/qa/questions/1/approve") == "POST");
+  CHECK(allow(verb::patch, "/api/qa/questions/1/reopen") == "POST");
+
+  // No route, whatever the method: an unknown action, a segment too many or too few.
+  for (const char* target : {"/api/qa/questions/1/explode", "/api/qa/rooms/1/questions/2", "/api/qa/questions",
+                             "/api/qa/attendees/1", "/api/qa/"}) {
+    for (verb method : {verb::get, verb::post}) {
+      net::Outcome answer = outcome(method, target);
+      REQUIRE(std::holds_alternative<Response>(answer));
+      CHECK(std::get<Response>(answer).result() == http::status::not_found);
+    }
+  }
+  // The WebSocket endpoint answers a plain request of any method alike.
+  for (verb method : {verb::get, verb::post, verb::delete_}) {
+    net::Outcome answer = outcome(method, "/api/qa/ws");
+    REQUIRE(std::holds_alternative<Response>(answer));
+    CHECK(std::get<Response>(answer).result() == http::status::upgrade_required);
+  }
+
+  CHECK_FALSE(deferred(verb::get, "/api/qa/me"));
+  CHECK_FALSE(deferred(verb::get, "/api/qa/rooms"));
+  CHECK_FALSE(deferred(verb::get, "/api/qa/rooms/1/questions"));
+  CHECK_FALSE(deferred(verb::get, "/api/qa/rooms/1/export.csv"));
+  CHECK(deferred(verb::post, "/api/qa/attendees"));
+  CHECK(deferred(verb::post, "/api/qa/attendees/1/timeout"));
+  CHECK(deferred(verb::post, "/api/qa/attendees/1/ban"));
+  CHECK(deferred(verb::delete_, "/api/qa/attendees/1/ban"));
+  CHECK(deferred(verb::post, "/api/qa/rooms"));
+  CHECK(deferred(verb::patch, "/api/qa/rooms/1"));
+  CHECK(deferred(verb::post, "/api/qa/rooms/1"));
+  CHECK(deferred(verb::post, "/api/qa/rooms/1/current"));
+  CHECK(deferred(verb::post, "/api/qa/rooms/1/questions"));
+  CHECK(deferred(verb::post, "/api/qa/questions/1/vote"));
+  CHECK(deferred(verb::delete_, "/api/qa/questions/1/vote"));
+  CHECK(deferred(verb::post, "/api/qa/questions/1/hide"));
+}

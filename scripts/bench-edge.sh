@@ -601,7 +601,7 @@ print_table() {
 }
 # print_tables ROW...: a table per variant; with both, the on/off ratios.
 print_tables() {
-  local variant row
+  local variant row rows=("$@")
   for variant in "${VARIANTS[@]}"; do
     ((${#VARIANTS[@]} > 1)) && echo "$variant (fast path $([[ $variant == relay ]] && echo on || echo off)) vs nginx"
     print_table "$variant" "$@"
@@ -610,12 +610,12 @@ print_tables() {
   echo "fast path on/off (relay / relay-off): r/s × (> 1: the fast path serves more), CPU µs × (< 1: it costs less)"
   printf '%-14s %6s | %9s %9s %6s | %7s %7s %6s\n' case conns "on r/s" "off r/s" "r/s ×" "on µs" "off µs" "µs ×"
   local -A off=()
-  for row in "$@"; do
+  for row in "${rows[@]}"; do
     # shellcheck disable=SC2086 # one field per word
     set -- $row
     [[ $1 == relay-off ]] && off["$2 $4"]="$5 $8"
   done
-  for row in "$@"; do
+  for row in "${rows[@]}"; do
     # shellcheck disable=SC2086 # one field per word
     set -- $row
     [[ $1 == relay && -n ${off["$2 $4"]:-} ]] || continue

@@ -1,13 +1,10 @@
 #pragma once
-// The transport's two performance tricks, each with its plain fallback:
-//  - wait_after_would_block(): a readiness wait queued on Asio's epoll reactor
-//    without the epoll_ctl that socket::async_wait makes on every wait;
-//  - prefetch_nghttp2_session(): warms nghttp2's opaque session before the read
-//    whose bytes go through it.
-// Both reach into another library's internals, so they are compiled in only for
-// the versions they were written against, and SEMINAR_RELAY_FAST_PATH=0 in the
-// environment turns both off at start for an A/B measurement. Why they exist and
-// what they were measured to save: docs/performance.md, "Fast path".
+// The transport's performance trick that reaches into another library, with its
+// plain fallback: wait_after_would_block(), a readiness wait queued on Asio's
+// epoll reactor without the epoll_ctl that socket::async_wait makes on every
+// wait. It is compiled in only for the Asio it was written against, and
+// SEMINAR_RELAY_FAST_PATH=0 in the environment turns it off at start for an A/B
+// measurement. Why, and what it was measured to save: docs/performance.md, "Fast path".
 #include <cstddef>
 #include <utility>
 
@@ -117,17 +114,6 @@ void wait_after_would_block(boost::asio::ip::tcp::socket& socket, boost::asio::s
   }
 #endif
   socket.async_wait(type, std::move(handler));
-}
-
-// nghttp2's session is opaque; this is its size in nghttp2 1.52 (Debian 12). A
-// wrong guess for another version costs a few prefetches of the wrong lines.
-inline constexpr std::size_t kNghttp2SessionBytes = 2944;
-
-// Starts loading nghttp2's session into the cache (call it before a read system call).
-inline void prefetch_nghttp2_session(const void* session) noexcept {
-  if (!enabled()) return;
-  const char* bytes = static_cast<const char*>(session);
-  for (std::size_t offset = 0; offset < kNghttp2SessionBytes; offset += 64) __builtin_prefetch(bytes + offset);
 }
 
 }  // namespace relay::net::fast_path

@@ -773,9 +773,6 @@ void Http2Session::on_readable(beast::error_code ec) {
   }
   // What the handshake read past its end comes first.
   if (tls_.has_input() && !decrypt()) return;
-  // The session has gone cold since this connection's last request; it loads
-  // while the read below is in the kernel (docs/performance.md, "Fast path").
-  fast_path::prefetch_nghttp2_session(session_);
   bool drained = false;  // a read found the socket empty
   for (int turn = 0; turn < kReadsPerTurn; ++turn) {
     const size_t bytes = socket_.read_some(asio::buffer(t_ciphertext, kReadBufferSize), ec);

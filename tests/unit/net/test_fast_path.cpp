@@ -1,6 +1,5 @@
 #include "net/fast_path.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -189,11 +188,4 @@ TEST_CASE("the wait is queued on the reactor itself with this Boost, not through
     FAIL("fast_path.hpp fell back to async_wait (Boost " << BOOST_VERSION << ")");
   // And it is on unless the environment turned it off.
   CHECK(fast_path::enabled());
-}
-
-TEST_CASE("the prefetch reads nothing and changes nothing, on or off") {
-  const FastPathMode mode(GENERATE(true, false));
-  std::vector<char> session(fast_path::kNghttp2SessionBytes, 'x');
-  fast_path::prefetch_nghttp2_session(session.data());
-  CHECK(std::all_of(session.begin(), session.end(), [](char c) { return c == 'x'; }));
 }

@@ -60,6 +60,10 @@
 #   BENCH_TLS=1                   0 skips the TLS cases
 #   BENCH_TOOLS="wrk h2load"      which throughput runs: wrk (plain HTTP/1.1), h2load (TLS)
 #   BENCH_KEEP=0                  1 keeps the work directory (logs, configs) for a look afterwards
+#   BENCH_FAST_PATH=on            on: the relay as it runs in production; off: with
+#                                 SEMINAR_RELAY_FAST_PATH=0 (docs/performance.md, "Fast path");
+#                                 both: two relays side by side, each with its own table
+#                                 against the same nginx runs, and a table of on/off ratios
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,6 +81,7 @@ BENCH_BLOCKED=${BENCH_BLOCKED:-1000}
 BENCH_TLS=${BENCH_TLS:-1}
 BENCH_TOOLS=${BENCH_TOOLS:-"wrk h2load"}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_FAST_PATH=${BENCH_FAST_PATH:-on}
 
 RENDITION=180p
 SEGMENT_TARGET=1048576  # bytes: the segment closest to this is benchmarked
@@ -107,6 +112,13 @@ for n in $EDGE_THREADS $WRK_THREADS $BENCH_DURATION $BENCH_REPEAT $BENCH_IDLE $B
   [[ $n =~ ^[0-9]+$ ]] || die "'$n' is not a whole number (see the Environment section of this script)"
 done
 ((BENCH_REPEAT >= 1)) || die "BENCH_REPEAT must be at least 1"
+# The relays benchmarked: "relay" (fast path on), "relay-off" (fast path off).
+case $BENCH_FAST_PATH in
+  on) VARIANTS=(relay) ;;
+  off) VARIANTS=(relay-off) ;;
+  both) VARIANTS=(relay relay-off) ;;
+  *) die "BENCH_FAST_PATH must be on, off or both, not '$BENCH_FAST_PATH'" ;;
+esac
 
 # Every connection is a socket on both sides, and the servers' own files.
 max_connections=$((BENCH_IDLE + BENCH_BLOCKED))
@@ -129,6 +141,7 @@ WWW=$WORK/www
 mkdir -p "$WWW/live/$RENDITION"
 
 RELAY_PID="" NGINX_PID=""
+declare -A VARIANT_PID=() VARIANT_PORT=() VARIANT_TLS_PORT=()
 stop_pid() {
   local pid=$1
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -137,6 +150,8 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 cleanup() {
+  local variant
+  for variant in "${!VARIANT_PID[@]}"; do stop_pid "${VARIANT_PID[$variant]}"; done
   stop_pid "$RELAY_PID"
   stop_pid "$NGINX_PID"
   if [[ $BENCH_KEEP == 1 ]]; then note "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -204,11 +219,12 @@ fi
 
 
 # --- the relay -------------------------------------------------------------------------
-# start_relay NAME [--set ...]: a fresh relay, ready when its input has ended.
+# start_relay NAME VARIANT [--set ...]: a fresh relay, ready when its input has ended.
 RELAY_PORT="" RELAY_TLS_PORT=""
 start_relay() {
-  local name=$1 tls_args=()
-  shift
+  local name=$1 variant=$2 tls_args=() fast_path=1
+  shift 2
+  [[ $variant == relay-off ]] && fast_path=0
   RELAY_PORT=$(free_port)
   if ((TLS)); then
     RELAY_TLS_PORT=$(free_port)
@@ -216,8 +232,9 @@ start_relay() {
       --set "edge.tls_key_file=$WORK/key.pem")
   fi
   # shellcheck disable=SC2086 # RELAY_ARGS is split on purpose
-  "$RELAY_BIN" --config "$RELAY_CONFIG" --set "edge.listen=127.0.0.1:$RELAY_PORT" "${tls_args[@]}" "${RELAY_LIMITS[@]}" \
-    --set "qa.data_dir=$WORK/data-$name" "$@" $RELAY_ARGS >"$WORK/relay-$name.log" 2>&1 &
+  SEMINAR_RELAY_FAST_PATH=$fast_path "$RELAY_BIN" --config "$RELAY_CONFIG" --set "edge.listen=127.0.0.1:$RELAY_PORT" \
+    "${tls_args[@]}" "${RELAY_LIMITS[@]}" --set "qa.data_dir=$WORK/data-$name" "$@" $RELAY_ARGS \
+    >"$WORK/relay-$name.log" 2>&1 &
   RELAY_PID=$!
   # Once the input has ended every noise segment is in the store, and from then
   # on the encoder only encodes the slate.
@@ -231,9 +248,21 @@ start_relay() {
   done
   [[ $state == ended ]] || die "the relay's input did not end within 120 s (state '$state'); see $WORK/relay-$name.log"
   curl -fsS -o /dev/null "http://127.0.0.1:$RELAY_PORT/live/$RENDITION/index.m3u8" || die "no media playlist"
+  VARIANT_PID[$variant]=$RELAY_PID VARIANT_PORT[$variant]=$RELAY_PORT VARIANT_TLS_PORT[$variant]=$RELAY_TLS_PORT
 }
-stop_relay() {
-  stop_pid "$RELAY_PID"
+# start_relays NAME [--set ...]: one relay per variant, started together; RELAY_PID
+# and its ports are then the first variant's (memory, playlist copies, segment choice).
+start_relays() {
+  local name=$1 variant
+  shift
+  for variant in "${VARIANTS[@]}"; do start_relay "$name-$variant" "$variant" "$@"; done
+  RELAY_PID=${VARIANT_PID[${VARIANTS[0]}]} RELAY_PORT=${VARIANT_PORT[${VARIANTS[0]}]}
+  RELAY_TLS_PORT=${VARIANT_TLS_PORT[${VARIANTS[0]}]}
+}
+stop_relays() {
+  local variant
+  for variant in "${VARIANTS[@]}"; do stop_pid "${VARIANT_PID[$variant]}"; done
+  VARIANT_PID=()
   RELAY_PID=""
 }
 
@@ -408,14 +437,14 @@ median() {
 # error_total LINE...: the errors of all runs that finished, or -1 when none did.
 error_total() { printf '%s\n' "$@" | awk '$NF >= 0 { e += $NF; ok = 1 } END { print ok ? e : -1 }'; }
 
-# run_cases TOOL CASE...: every case at every connection count against the relay
-# and nginx, BENCH_REPEAT times, the two taking turns at going first; appends a
-# row of medians per case and count to ROWS_<TOOL>.
+# run_cases TOOL CASE...: every case at every connection count against each relay
+# variant and nginx, BENCH_REPEAT times, taking turns at going first; appends a
+# row of medians per variant, case and count to ROWS_<TOOL>.
 ROWS_wrk=() ROWS_h2load=()
 run_cases() {
-  local tool=$1 bench_case conns path gzip relay_port nginx_port size round server
+  local tool=$1 bench_case conns path gzip nginx_port size round server variant
   shift
-  if [[ $tool == wrk ]]; then relay_port=$RELAY_PORT nginx_port=$NGINX_PORT; else relay_port=$RELAY_TLS_PORT nginx_port=$NGINX_TLS_PORT; fi
+  if [[ $tool == wrk ]]; then nginx_port=$NGINX_PORT; else nginx_port=$NGINX_TLS_PORT; fi
   for bench_case in "$@"; do
     case $bench_case in
       playlist) path=$PLAYLIST_PATH gzip=0 ;;
@@ -423,31 +452,37 @@ run_cases() {
       segment) path=$SEGMENT_PATH gzip=0 ;;
     esac
     for conns in $BENCH_CONNECTIONS; do
-      local relay_runs=() nginx_runs=() line
+      local -A runs=()
+      local line servers=("${VARIANTS[@]}" nginx)
       for ((round = 1; round <= BENCH_REPEAT; round++)); do
         [[ $bench_case == playlist* ]] && copy_playlist
         size=$(stat -c %s "$WWW$path$([[ $gzip == 1 ]] && echo .gz)")
-        local order=(relay nginx)
-        ((round % 2 == 0)) && order=(nginx relay)
+        # Each round starts with the next server.
+        local order=("${servers[@]:$(((round - 1) % ${#servers[@]}))}" "${servers[@]:0:$(((round - 1) % ${#servers[@]}))}")
         for server in "${order[@]}"; do
           note "$tool $bench_case ($size bytes), $conns connections, run $round of $BENCH_REPEAT: $server"
-          if [[ $server == relay ]]; then
-            line=$("run_$tool" "$relay_port" "$path" "$conns" "$gzip" "relay-$bench_case-$conns-$round" "$RELAY_PID")
-            relay_runs+=("$line")
-          else
+          if [[ $server == nginx ]]; then
             # shellcheck disable=SC2046 # one pid per word
             line=$("run_$tool" "$nginx_port" "$path" "$conns" "$gzip" "nginx-$bench_case-$conns-$round" $(nginx_pids))
-            nginx_runs+=("$line")
+          else
+            local port=${VARIANT_PORT[$server]}
+            [[ $tool == wrk ]] || port=${VARIANT_TLS_PORT[$server]}
+            line=$("run_$tool" "$port" "$path" "$conns" "$gzip" "$server-$bench_case-$conns-$round" "${VARIANT_PID[$server]}")
           fi
+          runs[$server]+="$line"$'\n'
           sleep 1
         done
       done
-      local r=() n=() i
-      for i in 1 2 3 4; do
-        r+=("$(median "$i" "${relay_runs[@]}")")
-        n+=("$(median "$i" "${nginx_runs[@]}")")
+      local n=() i
+      local -a nginx_runs relay_runs
+      mapfile -t nginx_runs <<<"${runs[nginx]%$'\n'}"
+      for i in 1 2 3 4; do n+=("$(median "$i" "${nginx_runs[@]}")"); done
+      for variant in "${VARIANTS[@]}"; do
+        local r=()
+        mapfile -t relay_runs <<<"${runs[$variant]%$'\n'}"
+        for i in 1 2 3 4; do r+=("$(median "$i" "${relay_runs[@]}")"); done
+        eval "ROWS_$tool+=(\"$variant $bench_case $size $conns ${r[*]} $(error_total "${relay_runs[@]}") ${n[*]} $(error_total "${nginx_runs[@]}")\")"
       done
-      eval "ROWS_$tool+=(\"$bench_case $size $conns ${r[*]} $(error_total "${relay_runs[@]}") ${n[*]} $(error_total "${nginx_runs[@]}")\")"
     done
   done
 }
@@ -467,8 +502,8 @@ PLAYLIST_PATH=/live/$RENDITION/index.m3u8
 SEGMENT_PATH=""
 
 # --- the playlist relay: memory, then playlists -----------------------------------------------
-note "starting a relay (it is ready when its 12 s input has ended)"
-start_relay playlists
+note "starting ${#VARIANTS[@]} relay(s): ${VARIANTS[*]} (ready when their 12 s input has ended)"
+start_relays playlists
 copy_playlist
 t0=$(cpu_ticks "$RELAY_PID"); sleep 5; t1=$(cpu_ticks "$RELAY_PID")
 relay_idle_cpu=$(awk -v t=$((t1 - t0)) -v hz="$TICKS" 'BEGIN { printf "%.1f", 100 * t / hz / 5 }')
@@ -516,13 +551,13 @@ if ((${#PLAYLIST_CASES[@]})); then
   ((TLS)) && wants_tool h2load && run_cases h2load "${PLAYLIST_CASES[@]}"
 fi
 playlist_bytes=$(stat -c %s "$WWW$PLAYLIST_PATH")
-stop_relay
+stop_relays
 
 # --- the segment relay -----------------------------------------------------------------------
 segment_bytes=0
 if ((${#SEGMENT_CASES[@]})); then
   note "starting a relay that keeps its segments (hls.dvr_window_s)"
-  start_relay segments --set hls.dvr_window_s=1800
+  start_relays segments --set hls.dvr_window_s=1800
   # The noise segment closest to 1 MiB.
   segment_name=$(curl -fsS "http://127.0.0.1:$RELAY_PORT$PLAYLIST_PATH" | grep -E '^seg[0-9]+\.m4s$' |
     while read -r name; do
@@ -538,17 +573,22 @@ if ((${#SEGMENT_CASES[@]})); then
     die "nginx and the relay serve different segment bytes"
   wants_tool wrk && run_cases wrk "${SEGMENT_CASES[@]}"
   ((TLS)) && wants_tool h2load && run_cases h2load "${SEGMENT_CASES[@]}"
-  stop_relay
+  stop_relays
 fi
 
 # --- report ----------------------------------------------------------------------------------
+# print_table VARIANT ROW...: the rows of that relay variant against nginx.
 print_table() {
+  local variant=$1
+  shift
   printf '%-14s %8s %6s | %9s %8s %9s %7s | %9s %8s %9s %7s | %6s %6s\n' \
     case bytes conns "relay r/s" MB/s "p99 ms" "CPU µs" "nginx r/s" MB/s "p99 ms" "CPU µs" "r/s ×" "p99 ×"
   local row
   for row in "$@"; do
     # shellcheck disable=SC2086 # one field per word
     set -- $row
+    [[ $1 == "$variant" ]] || continue
+    shift
     awk -v c="$1" -v b="$2" -v n="$3" -v rr="$4" -v rm="$5" -v rp="$6" -v rc="$7" -v re="$8" \
       -v nr="$9" -v nm="${10}" -v np="${11}" -v nc="${12}" -v ne="${13}" 'BEGIN {
         note = ""
@@ -559,17 +599,46 @@ print_table() {
       }'
   done
 }
+# print_tables ROW...: a table per variant; with both, the on/off ratios.
+print_tables() {
+  local variant row rows=("$@")
+  for variant in "${VARIANTS[@]}"; do
+    ((${#VARIANTS[@]} > 1)) && echo "$variant (fast path $([[ $variant == relay ]] && echo on || echo off)) vs nginx"
+    print_table "$variant" "$@"
+  done
+  ((${#VARIANTS[@]} > 1)) || return 0
+  echo "fast path on/off (relay / relay-off): r/s × (> 1: the fast path serves more), CPU µs × (< 1: it costs less)"
+  printf '%-14s %6s | %9s %9s %6s | %7s %7s %6s\n' case conns "on r/s" "off r/s" "r/s ×" "on µs" "off µs" "µs ×"
+  local -A off=()
+  for row in "${rows[@]}"; do
+    # shellcheck disable=SC2086 # one field per word
+    set -- $row
+    [[ $1 == relay-off ]] && off["$2 $4"]="$5 $8"
+  done
+  for row in "${rows[@]}"; do
+    # shellcheck disable=SC2086 # one field per word
+    set -- $row
+    [[ $1 == relay && -n ${off["$2 $4"]:-} ]] || continue
+    # shellcheck disable=SC2086 # two fields
+    awk -v c="$2" -v n="$4" -v rr="$5" -v rc="$8" -v o="${off["$2 $4"]}" 'BEGIN {
+        split(o, f, " ")
+        printf "%-14s %6d | %9d %9d %6.2f | %7.1f %7.1f %6.2f\n", c, n, rr, f[1], (f[1] > 0 ? rr / f[1] : 0),
+          rc, f[2], (f[2] > 0 ? rc / f[2] : 0)
+      }'
+  done
+}
 echo
 echo "seminar-relay edge vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), loopback, edge.threads = nginx workers = $EDGE_THREADS," \
   "wrk/h2load threads $WRK_THREADS, medians of $BENCH_REPEAT runs of $BENCH_DURATION s each, $(nproc) CPUs shared by all; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "playlist: the relay's LL-HLS media playlist, ~$playlist_bytes bytes (it changes with every part;" \
   "nginx serves a copy taken before each case); segment: ${SEGMENT_PATH:-none}, $segment_bytes bytes, the same bytes from both"
-echo "relay CPU while idle (its encoder on the slate): $relay_idle_cpu % of one CPU"
+echo "relay CPU while idle (its encoder on the slate): $relay_idle_cpu % of one CPU;" \
+  "relays: ${VARIANTS[*]} (BENCH_FAST_PATH=$BENCH_FAST_PATH$( ((${#VARIANTS[@]} > 1)) && echo ", side by side, each ingesting its own copy"))"
 echo "r/s × = relay/nginx requests per second (>= 1: relay as fast or faster); p99 × = relay/nginx p99 latency (<= 1: relay as good or better)"
 echo "CPU µs = the server's CPU time (all its threads) per request"
 echo
 echo "HTTP/1.1 (wrk)"
-print_table "${ROWS_wrk[@]}"
+print_tables "${ROWS_wrk[@]}"
 echo
 if ((TLS)); then
   if [[ $TLS_PROTOCOL == 2 ]]; then
@@ -577,7 +646,7 @@ if ((TLS)); then
   else
     echo "HTTPS with HTTP/1.1 (h2load --h1): the relay's TLS port does not negotiate h2 yet, so no HTTP/2 comparison"
   fi
-  print_table "${ROWS_h2load[@]}"
+  print_tables "${ROWS_h2load[@]}"
 else
   if [[ $BENCH_TLS == 0 ]]; then echo "TLS: skipped (BENCH_TLS=0)"; else echo "TLS and HTTP/2: skipped; this relay's config has no edge.tls_listen"; fi
 fi

@@ -16,7 +16,7 @@
 #include "net/fail.hpp"
 #include "common/text.hpp"
 #include "net/live_limits.hpp"
-#include "net/socket_wait.hpp"
+#include "net/fast_path.hpp"
 #include "net/stats.hpp"
 
 namespace relay::net {
@@ -81,10 +81,6 @@ thread_local char t_ciphertext[kReadBufferSize];
 thread_local char t_plaintext[kReadBufferSize];
 thread_local char t_record[kRecordBytes];
 
-// What on_readable() prefetches of the nghttp2 session; a guess for another
-// version costs nothing but a few prefetches of the wrong lines.
-constexpr size_t kNghttp2SessionBytes = 2944;
-
 // close() sends GOAWAY; a peer that does not take it within this is cut.
 constexpr auto kGoawayTime = std::chrono::seconds(1);
 
@@ -114,20 +110,33 @@ struct Http2Session::Stream {
   RequestTarget target;  // parsed once the request is whole
   size_t route = 0;      // Handler::route(), known once the header is
   Clock::time_point started = Clock::now();
+  // Where the stream is, in this order; each is entered in one place.
+  enum class Phase : uint8_t {
+    header,      // on_request_begin: the header block is arriving
+    body,        // on_request_header_done: the body is arriving, until END_STREAM
+    dispatched,  // dispatch, respond_early, a refused body: what the client still sends is dropped
+    responded,   // respond: the response is submitted (stop_lingering: and the stream reset)
+    lingering,   // on_frame_sent: an early answer is out; the rest is dropped until linger_until
+    closed,      // finish_stream: the hold ended, the response counted
+  };
+  // What was wrong with the header block, answered once it is complete.
+  enum class HeaderProblem : uint8_t { none, malformed, too_large };
+  // An event stream (begin_event_stream) sends one event at a time.
+  enum class Events : uint8_t {
+    none,     // not an event stream, or no longer one: the body's end ends the stream
+    sending,  // an event is on its way; the timer is the stall guard
+    waiting,  // the last event is all sent; the timer brings the next
+  };
+  bool receiving() const { return phase < Phase::dispatched; }
+
+  Phase phase = Phase::header;
+  HeaderProblem header_problem = HeaderProblem::none;
+  bool request_ended = false;  // the client sent END_STREAM (independent of the phase)
+  Clock::time_point linger_until;  // while lingering
   size_t header_bytes = 0;
-  bool header_done = false;
-  bool header_too_large = false;
-  bool malformed = false;
-  bool request_ended = false;  // the client sent END_STREAM
-  bool dispatched = false;     // routed, held or refused: what the client still sends is dropped
-  bool responded = false;
-  bool counted = false;
-  // Answered early and the answer is out: the rest of the request is dropped until this.
-  std::optional<Clock::time_point> linger_until;
   size_t lingered_bytes = 0;
+  Events event_state = Events::none;
   std::shared_ptr<EventSource> events;  // an event stream's source, while it runs
-  bool event_stream = false;
-  bool waiting_for_event = false;  // an event stream whose last event is all sent
   unsigned status = 0;
   BytesBody::value_type body;
   size_t body_sent = 0;
@@ -283,11 +292,9 @@ Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, st
   // Closed streams are kept only for RFC 7540 priorities, which this server ignores.
   nghttp2_option_set_no_closed_streams(option, 1);
   nghttp2_option_set_stream_reset_rate_limit(option, kResetBurst, kResetsPerSecond);
-  // Response fields are not put in a dynamic HPACK table, as nginx does: with
-  // one per connection, most of nghttp2's time went to walking its hash chains
-  // for fields (date, etag) whose value changes anyway; and an idle connection
-  // no longer keeps up to 4 KiB of entries. Statically indexed names stay
-  // compressed; a playlist response's header block is about 100 bytes, not 11.
+  // No dynamic HPACK table for response fields: most of them (date, etag)
+  // change anyway, and the table cost more CPU and memory than it saved bytes
+  // (docs/performance.md, "HTTP/2 session").
   nghttp2_option_set_max_deflate_dynamic_table_size(option, 0);
   int rv = nghttp2_session_server_new2(&session_, Callbacks::get(), this, option);
   nghttp2_option_del(option);
@@ -366,15 +373,13 @@ void Http2Session::drain() {
         response.set(http::field::cache_control, "no-store");
         response.set(http::field::retry_after, "1");
         self->respond(*s, std::move(response));
-      } else if (s->event_stream) {
+      } else if (s->event_state != Stream::Events::none) {
         // The event on its way is the last; then the stream ends.
-        s->event_stream = false;
+        const bool waiting = s->event_state == Stream::Events::waiting;
+        s->event_state = Stream::Events::none;
         ++s->timer_generation;
         if (s->timer) s->timer->cancel();
-        if (s->waiting_for_event) {
-          s->waiting_for_event = false;
-          nghttp2_session_resume_data(self->session_, stream_id);
-        }
+        if (waiting) nghttp2_session_resume_data(self->session_, stream_id);
       }
     }
     self->flush();
@@ -405,20 +410,21 @@ void Http2Session::on_request_field(int32_t stream_id, std::string_view name, st
   // Counted as SETTINGS_MAX_HEADER_LIST_SIZE counts (RFC 9113 6.5.2); nghttp2 still
   // decodes the rest of an oversized block, but nothing more of it is kept.
   s->header_bytes += name.size() + value.size() + 32;
-  if (s->header_bytes > max_header_bytes()) s->header_too_large = true;
-  if (s->header_too_large || s->malformed) return;
-  if (!s->request.add(name, value)) s->malformed = true;
+  if (s->header_bytes > max_header_bytes()) s->header_problem = Stream::HeaderProblem::too_large;
+  if (s->header_problem != Stream::HeaderProblem::none) return;
+  if (!s->request.add(name, value)) s->header_problem = Stream::HeaderProblem::malformed;
 }
 
 void Http2Session::on_request_header_done(int32_t stream_id, bool end_stream) {
   Stream* s = find(stream_id);
   if (!s) return;
-  s->header_done = true;
+  if (s->phase == Stream::Phase::header) s->phase = Stream::Phase::body;
   if (end_stream) s->request_ended = true;
   s->route = context_.handler.route(s->request.request().target());
-  if (s->header_too_large) return respond_early(*s, http::status::request_header_fields_too_large,
-                                                "request header too large");
-  if (s->malformed || !s->request.complete()) return respond_early(*s, http::status::bad_request, "malformed request");
+  if (s->header_problem == Stream::HeaderProblem::too_large)
+    return respond_early(*s, http::status::request_header_fields_too_large, "request header too large");
+  if (s->header_problem == Stream::HeaderProblem::malformed || !s->request.complete())
+    return respond_early(*s, http::status::bad_request, "malformed request");
   // A declared body over the limit is refused before it is sent.
   const auto& req = s->request.request();
   if (auto it = req.find(http::field::content_length); it != req.end()) {
@@ -432,12 +438,12 @@ void Http2Session::on_request_header_done(int32_t stream_id, bool end_stream) {
 void Http2Session::on_request_data(int32_t stream_id, std::string_view data) {
   Stream* s = find(stream_id);
   if (!s) return;
-  if (s->linger_until) {
+  if (s->phase == Stream::Phase::lingering) {
     s->lingered_bytes += data.size();
     if (s->lingered_bytes > kLingerMaxBytes) stop_lingering(*s);
     return;
   }
-  if (s->dispatched) return;
+  if (!s->receiving()) return;
   auto& body = s->request.request().body();
   if (body.size() + data.size() > max_body_bytes())
     return respond_early(*s, http::status::payload_too_large, "request body too large");
@@ -446,7 +452,7 @@ void Http2Session::on_request_data(int32_t stream_id, std::string_view data) {
   const uint64_t connection_limit = std::max<uint64_t>(1 << 20, max_body_bytes());
   if (buffered_request_bytes_ + data.size() > connection_limit) {
     edge_log().debug("#{} {} stream {} refused: too many request bodies at once", id_, peer_, stream_id);
-    s->dispatched = true;
+    s->phase = Stream::Phase::dispatched;
     buffered_request_bytes_ -= body.size();
     std::string().swap(body);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
@@ -460,11 +466,11 @@ void Http2Session::on_request_end(int32_t stream_id) {
   Stream* s = find(stream_id);
   if (!s) return;
   s->request_ended = true;
-  if (!s->dispatched) dispatch(*s);
+  if (s->receiving()) dispatch(*s);
 }
 
 void Http2Session::dispatch(Stream& s) {
-  s.dispatched = true;
+  s.phase = Stream::Phase::dispatched;
   auto& req = s.request.request();
   buffered_request_bytes_ -= req.body().size();
   if (closed_) return;
@@ -503,8 +509,8 @@ void Http2Session::begin_deferred(Stream& s, Deferred deferred) {
 }
 
 void Http2Session::respond(Stream& s, Response response) {
-  if (s.responded) return;
-  s.responded = true;
+  if (s.phase >= Stream::Phase::responded) return;
+  s.phase = Stream::Phase::responded;
   const auto& req = s.request.request();
   finish(req, response);
   s.status = response.result_int();
@@ -516,7 +522,7 @@ void Http2Session::respond(Stream& s, Response response) {
   s.body_sent = 0;
   nghttp2_data_provider provider{};
   provider.read_callback = Callbacks::read;
-  const bool has_body = !head && (s.body.size() > 0 || s.event_stream);
+  const bool has_body = !head && (s.body.size() > 0 || s.event_state != Stream::Events::none);
   int rv = nghttp2_submit_response(session_, s.id, header.data(), header.size(), has_body ? &provider : nullptr);
   if (rv != 0) {
     edge_log().warn("#{} stream {}: cannot submit the response: {}", id_, s.id, nghttp2_strerror(rv));
@@ -531,8 +537,8 @@ void Http2Session::respond(Stream& s, Response response) {
 void Http2Session::respond_early(Stream& s, http::status status, std::string_view message) {
   edge_log().debug("#{} {} stream {}: {}", id_, peer_, s.id, message);
   auto& req = s.request.request();
-  if (!s.dispatched) buffered_request_bytes_ -= req.body().size();
-  s.dispatched = true;
+  if (s.receiving()) buffered_request_bytes_ -= req.body().size();
+  s.phase = Stream::Phase::dispatched;
   std::string().swap(req.body());
   Response res = refuse_early(context_.handler.info(s.route), status, message);
   // The rest of the request is not wanted: once the response is out, the stream is
@@ -603,7 +609,7 @@ void Http2Session::begin_event_stream(Stream& s, std::shared_ptr<EventSource> so
   auto first = source->next(true);
   if (!first) return respond(s, make_error_response(http::status::service_unavailable, "no events"));
   edge_log().debug("#{} {} stream {} opened an event stream", id_, peer_, s.id);
-  s.event_stream = true;
+  s.event_state = Stream::Events::sending;
   s.events = std::move(source);
   Response res{http::status::ok, kHttp2Version};
   res.set(http::field::server, kServerName);
@@ -619,18 +625,18 @@ void Http2Session::begin_event_stream(Stream& s, std::shared_ptr<EventSource> so
 void Http2Session::on_event_timer(int32_t stream_id) {
   Stream* s = find(stream_id);
   if (!s || closed_) return;
-  if (!s->waiting_for_event) {
+  if (s->event_state != Stream::Events::waiting) {
     // The last event did not leave within the write timeout: the client stopped
     // reading this stream (its flow-control window stayed shut).
     edge_log().debug("#{} {} stream {}: event stream too slow, reset", id_, peer_, stream_id);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
     return flush();
   }
-  s->waiting_for_event = false;
+  s->event_state = Stream::Events::sending;
   auto event = s->events->next(false);
   if (!event) {
     // The source has ended (its grant was revoked): the stream ends cleanly.
-    s->event_stream = false;
+    s->event_state = Stream::Events::none;
     s->events.reset();
     s->body = {};
     s->body_sent = 0;
@@ -664,9 +670,9 @@ long Http2Session::next_body_frame(int32_t stream_id, size_t max_length, uint32_
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   const size_t left = s->body.size() - s->body_sent;
   if (left == 0) {
-    if (s->event_stream) {
+    if (s->event_state != Stream::Events::none) {
       // The event is out: the stream idles until the next one (resume_data).
-      s->waiting_for_event = true;
+      s->event_state = Stream::Events::waiting;
       s->body = {};
       s->body_sent = 0;
       arm_stream_timer(*s, s->events->interval, &Http2Session::on_event_timer);
@@ -677,7 +683,7 @@ long Http2Session::next_body_frame(int32_t stream_id, size_t max_length, uint32_
   }
   const size_t length = std::min({left, max_length, kDataFramePayload});
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (length == left && !s->event_stream) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (length == left && s->event_state == Stream::Events::none) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<long>(length);
 }
 
@@ -697,13 +703,14 @@ void Http2Session::on_frame_sent(int32_t stream_id, size_t frame_bytes, bool end
   // An answer before the request was complete (413, 431, 400, 408): what the
   // client still sends is dropped for a while, then the stream is reset.
   if (end_stream && !s->request_ended) {
+    s->phase = Stream::Phase::lingering;
     s->linger_until = Clock::now() + kLingerTime;
-    arm_watchdog(*s->linger_until);
+    arm_watchdog(s->linger_until);
   }
 }
 
 void Http2Session::stop_lingering(Stream& s) {
-  s.linger_until.reset();
+  s.phase = Stream::Phase::responded;
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_NO_ERROR);
 }
 
@@ -711,7 +718,7 @@ void Http2Session::on_stream_closed(int32_t stream_id, uint32_t error_code) {
   auto it = stream_entry(stream_id);
   if (it == streams_.end()) return;
   Stream& s = *it->second;
-  if (error_code != NGHTTP2_NO_ERROR && !s.responded)
+  if (error_code != NGHTTP2_NO_ERROR && s.phase < Stream::Phase::responded)
     edge_log().trace("#{} stream {} reset before its response ({})", id_, stream_id,
                      nghttp2_http2_strerror(error_code));
   finish_stream(s);
@@ -728,12 +735,12 @@ void Http2Session::finish_stream(Stream& s) {
   end_hold(s);
   ++s.timer_generation;
   if (s.timer) s.timer->cancel();
-  if (!s.dispatched) buffered_request_bytes_ -= s.request.request().body().size();
-  s.dispatched = true;
+  if (s.receiving()) buffered_request_bytes_ -= s.request.request().body().size();
+  const bool answered = s.phase >= Stream::Phase::responded && s.phase != Stream::Phase::closed;
+  s.phase = Stream::Phase::closed;
   std::string().swap(s.request.request().body());
   // Counted even when the client reset the stream: the bytes that went out were sent.
-  if (s.responded && !s.counted) {
-    s.counted = true;
+  if (answered) {
     context_.stats.response_sent(context_.handler.info(s.route).label, s.status, s.bytes_out);
   }
 }
@@ -742,12 +749,12 @@ void Http2Session::finish_stream(Stream& s) {
 
 // The reactor reports a socket becoming readable once (edge-triggered), so a wait
 // is started only after a read found the socket empty (and then costs no system
-// call, see socket_wait.hpp); otherwise the next read is tried at once, after the
+// call, see fast_path.hpp); otherwise the next read is tried at once, after the
 // handlers already queued.
 void Http2Session::do_read() {
   if (shut_down_ || reading_ || !nghttp2_session_want_read(session_)) return;
   reading_ = true;
-  wait_after_would_block(socket_, asio::socket_base::wait_read,
+  fast_path::wait_after_would_block(socket_, asio::socket_base::wait_read,
                          beast::bind_front_handler(&Http2Session::on_readable, shared_from_this()));
 }
 
@@ -766,12 +773,6 @@ void Http2Session::on_readable(beast::error_code ec) {
   }
   // What the handshake read past its end comes first.
   if (tls_.has_input() && !decrypt()) return;
-  // The read below takes a microsecond or more in the kernel. Meanwhile the
-  // nghttp2 session that the request will go through (about 3 KiB, opaque; its
-  // size in nghttp2 1.52) is loaded into the cache: with a thousand connections
-  // taking turns it has gone cold since this one's last request.
-  const char* session_bytes = reinterpret_cast<const char*>(session_);
-  for (size_t offset = 0; offset < kNghttp2SessionBytes; offset += 64) __builtin_prefetch(session_bytes + offset);
   bool drained = false;  // a read found the socket empty
   for (int turn = 0; turn < kReadsPerTurn; ++turn) {
     const size_t bytes = socket_.read_some(asio::buffer(t_ciphertext, kReadBufferSize), ec);
@@ -793,7 +794,7 @@ void Http2Session::on_readable(beast::error_code ec) {
   // Requests whose header or body is still on its way are cut after the header
   // or read timeout; the watchdog finds the earliest when it fires.
   for (const auto& [stream_id, s] : streams_) {
-    if (!s->dispatched) {
+    if (s->receiving()) {
       arm_watchdog(s->started + std::min(header_timeout(), read_timeout()));
       break;
     }
@@ -954,7 +955,7 @@ void Http2Session::wait_writable(size_t unsent, bool socket_full) {
   auto handler = beast::bind_front_handler(&Http2Session::on_writable, shared_from_this());
   // A socket with room makes no edge: Asio's wait re-arms it, so it reports at once.
   if (socket_full)
-    wait_after_would_block(socket_, asio::socket_base::wait_write, std::move(handler));
+    fast_path::wait_after_would_block(socket_, asio::socket_base::wait_write, std::move(handler));
   else
     socket_.async_wait(asio::socket_base::wait_write, std::move(handler));
 }
@@ -1006,18 +1007,19 @@ void Http2Session::on_watchdog(beast::error_code ec) {
   // read timeout for the whole request. A stream whose header is trickled in
   // CONTINUATION frames or whose body never comes does not hold the connection.
   for (auto& [stream_id, s] : streams_) {
-    if (s->linger_until) {
-      if (now >= *s->linger_until)
+    if (s->phase == Stream::Phase::lingering) {
+      if (now >= s->linger_until)
         stop_lingering(*s);
       else
-        next = std::min(next, *s->linger_until);
+        next = std::min(next, s->linger_until);
       continue;
     }
-    if (s->dispatched) continue;
-    const auto deadline = s->started + (s->header_done ? read_timeout() : header_timeout());
+    if (!s->receiving()) continue;
+    const bool header_done = s->phase == Stream::Phase::body;
+    const auto deadline = s->started + (header_done ? read_timeout() : header_timeout());
     if (now < deadline) {
       next = std::min(next, deadline);
-    } else if (s->header_done) {
+    } else if (header_done) {
       respond_early(*s, http::status::request_timeout, "request not complete within the read timeout");
     } else {
       // Nothing can be answered before the header block is complete (HPACK state).

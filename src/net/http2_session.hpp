@@ -6,17 +6,14 @@
 // that sends its source's events. No server push and no WebSocket (browsers
 // open WebSockets on an HTTP/1.1 connection).
 //
-// nghttp2 does the framing, HPACK and flow control; this class does the I/O,
-// as nginx does: it waits for the socket to be readable or writable and then
-// reads or writes without blocking, so a response that fits the socket's buffer
-// goes out in the turn that made it. The TLS records are made by a TlsChannel
-// (the connection is taken over from Asio's ssl::stream after the handshake):
-// the frames nghttp2 serialised (control frames, headers, DATA frame headers)
-// and the bodies, which stay in the store's shared buffers until encrypted, are
-// cut into 16 KiB records encrypted straight into one output buffer, 64 KiB of
-// plaintext at a time, and sent in one go. nghttp2 is asked for more only while
-// the next batch is below a bound, so a slow reader leaves the bytes in the
-// store, not here.
+// nghttp2 does the framing, HPACK and flow control; this class does the I/O:
+// it waits for readiness and then reads or writes without blocking, so a
+// response that fits the socket's buffer goes out in the turn that made it.
+// A TlsChannel (taken over from Asio's ssl::stream after the handshake) cuts the
+// frames and the bodies, which stay in the store's buffers until encrypted, into
+// 16 KiB records in one output buffer. nghttp2 is asked for more only while the
+// next batch is below a bound, so a slow reader leaves the bytes in the store.
+// Why this shape and what it costs: docs/performance.md, "HTTP/2 session".
 #include <chrono>
 #include <cstdint>
 #include <memory>

@@ -23,7 +23,7 @@
 #include "net/connection_registry.hpp"
 #include "net/fail.hpp"
 #include "net/live_limits.hpp"
-#include "net/socket_wait.hpp"
+#include "net/fast_path.hpp"
 #include "net/sse_session.hpp"
 #include "net/stats.hpp"
 #include "net/websocket_session.hpp"
@@ -39,10 +39,9 @@ namespace {
 std::atomic<uint64_t> g_next_session_id{1};
 
 // The status line and header of a response as one block of text, in the form
-// Beast's serializer writes them. The serializer hands each field to the socket
-// as buffers of its own and walks them through nested views, which cost more CPU
-// than the rest of a playlist request; one buffer for the head and one for the
-// body make the same bytes in a single sendmsg.
+// Beast's serializer writes them: one buffer for the head and one for the body
+// cost far less CPU than the serializer's buffer per field (docs/performance.md,
+// "HTTP/1.1 session").
 void render_head(const Response& res, std::string& out) {
   out.clear();
   out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -129,7 +128,7 @@ void HttpSession<Stream>::run() {
 template <class Stream>
 void HttpSession<Stream>::close() {
   asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-    self->closed_ = true;
+    self->phase_ = Phase::closed;
     self->end_hold();
     self->lowest().close();
   });
@@ -138,9 +137,9 @@ void HttpSession<Stream>::close() {
 template <class Stream>
 void HttpSession<Stream>::drain() {
   asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-    if (self->closed_ || self->draining_) return;
+    if (self->phase_ == Phase::closed || self->draining_) return;
     self->draining_ = true;
-    if (self->held_.active()) {
+    if (self->phase_ == Phase::held) {
       // As at the hold's deadline, but not for a cache to keep: the edge is going away, not the stream.
       Response response = self->held_.expire(self->context_.handler, self->exchange(), /*timed_out=*/false);
       self->stop_watching();
@@ -149,8 +148,8 @@ void HttpSession<Stream>::drain() {
       return self->respond(std::move(response));
     }
     // Between requests (a TLS connection after a held request waits in its hang-up watch).
-    if (!self->writing_ && (self->waiting_ || self->watching_)) {
-      self->closed_ = true;
+    if (self->phase_ != Phase::writing && (self->phase_ == Phase::idle || self->watching_)) {
+      self->phase_ = Phase::closed;
       self->lowest().close();
     }
   });
@@ -163,17 +162,18 @@ void HttpSession<Stream>::drain() {
 // is cut by the second however busy it keeps the socket.
 template <class Stream>
 void HttpSession<Stream>::do_read() {
-  if (closed_) return;
+  if (phase_ == Phase::closed) return;
   if (draining_) return do_close();
   const LiveLimits& limits = context_.limits;
   parser_.emplace();
   parser_->header_limit(limits.max_header_bytes());
   parser_->body_limit(limits.max_body_bytes());
   if (buffer_.size() > 0) {  // a pipelined request is already here
+    phase_ = Phase::reading;
     request_started_ = std::chrono::steady_clock::now();
     return read_header();
   }
-  waiting_ = true;
+  phase_ = Phase::idle;
   const auto idle = served_any_ ? limits.idle_timeout() : limits.header_timeout();
   if constexpr (kTls) {
     // The TLS engine may already hold the next request's bytes, which the socket
@@ -201,23 +201,23 @@ void HttpSession<Stream>::wait_readable(bool socket_drained) {
   // A keep-alive request and its response usually come and go within one
   // on_readable; the wait for the next request then starts in the same turn.
   if (socket_drained)
-    wait_after_would_block(lowest().socket(), tcp::socket::wait_read, std::move(handler));
+    fast_path::wait_after_would_block(lowest().socket(), tcp::socket::wait_read, std::move(handler));
   else
     lowest().socket().async_wait(tcp::socket::wait_read, std::move(handler));
 }
 
 template <class Stream>
 void HttpSession<Stream>::on_readable(beast::error_code ec) {
-  if (closed_) return;
+  if (phase_ == Phase::closed) return;
   if (ec) {
-    waiting_ = false;
+    phase_ = Phase::closing;
     return fail(ec, fmt::format("#{} read", id_));
   }
   // The socket is non-blocking (see run()): this read takes what is there, and
   // tells a hang-up from the next request without another trip through the reactor.
   const size_t bytes = lowest().socket().read_some(buffer_.prepare(kFirstReadBytes), ec);
   if (ec == asio::error::would_block) return wait_readable(true);
-  waiting_ = false;
+  phase_ = Phase::reading;
   hold_timer_.cancel();
   if (ec == asio::error::eof) return do_close();
   if (ec) return fail(ec, fmt::format("#{} read", id_));
@@ -233,19 +233,20 @@ void HttpSession<Stream>::on_readable(beast::error_code ec) {
 template <class Stream>
 void HttpSession<Stream>::on_idle_timeout(beast::error_code ec) {
   // A wait cancelled by on_readable(), or one whose expiry a later wait moved on.
-  if (ec || !waiting_ || hold_timer_.expiry() > std::chrono::steady_clock::now()) return;
+  if (ec || phase_ != Phase::idle || hold_timer_.expiry() > std::chrono::steady_clock::now()) return;
   edge_log().trace("#{} idle, closed", id_);
-  closed_ = true;
+  phase_ = Phase::closed;
   lowest().close();
 }
 
 template <class Stream>
 void HttpSession<Stream>::on_first_bytes(beast::error_code ec, std::size_t bytes_transferred) {
-  waiting_ = false;
   if (!ec) buffer_.commit(bytes_transferred);
-  if (closed_) return;
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::reading;
   if (ec == asio::error::eof) return do_close();
   if (ec) {
+    phase_ = Phase::closing;
     if (ec == beast::error::timeout) edge_log().trace("#{} idle, closed", id_);
     return fail(ec, fmt::format("#{} read", id_));
   }
@@ -277,7 +278,7 @@ void HttpSession<Stream>::read_header() {
 
 template <class Stream>
 void HttpSession<Stream>::on_header(beast::error_code ec, std::size_t bytes_transferred) {
-  if (closed_) return;
+  if (phase_ == Phase::closed) return;
   if (ec == beast::error::timeout) edge_log().debug("#{} {}: request header not complete in time, closed", id_, peer_);
   if (handle_read_error(ec)) return;
   if (parser_->is_done()) return on_read(ec, bytes_transferred);
@@ -305,7 +306,7 @@ bool HttpSession<Stream>::handle_read_error(beast::error_code ec) {
 
 template <class Stream>
 void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
-  if (closed_) return;
+  if (phase_ == Phase::closed) return;
   if (handle_read_error(ec)) return;
 
   const auto& req = parser_->get();
@@ -332,7 +333,7 @@ void HttpSession<Stream>::respond(Response response) {
   response_ = std::move(response);
   finish(parser_->get(), response_);
   if (draining_) response_.keep_alive(false);
-  close_after_write_ = response_.need_eof();
+  after_write_ = response_.need_eof() ? AfterWrite::close : AfterWrite::next_request;
   if (edge_log().should_log(spdlog::level::debug)) {
     const auto& req = parser_->get();
     edge_log().debug("#{} {} {} {} -> {}", id_, peer_, req.method_string(),
@@ -343,14 +344,13 @@ void HttpSession<Stream>::respond(Response response) {
 
 template <class Stream>
 void HttpSession<Stream>::begin_deferred(Deferred deferred) {
-  deferred_ = true;
+  phase_ = Phase::deferred;
   // The answer comes from another thread; nothing else of the connection waits
   // meanwhile, so the answer holds the session (for as long as the work takes,
   // which the work queue bounds).
   deferred.start([self = this->shared_from_this(), executor = stream_.get_executor()](Response response) {
     asio::post(executor, [self, response = std::move(response)]() mutable {
-      if (self->closed_) return;
-      self->deferred_ = false;
+      if (self->phase_ == Phase::closed) return;
       self->respond(std::move(response));
     });
   });
@@ -401,6 +401,7 @@ void HttpSession<Stream>::begin_hold(const Hold& hold) {
   // Shutting down: nothing will be published to this edge any more.
   if (!held) return respond(context_.handler.expire(exchange(), hold));
   edge_log().trace("#{} {} held for up to {} ms", id_, parser_->get().target(), hold.timeout.count());
+  phase_ = Phase::held;
 
   watching_ = true;
   lowest().expires_never();
@@ -414,7 +415,7 @@ void HttpSession<Stream>::begin_hold(const Hold& hold) {
 
 template <class Stream>
 void HttpSession<Stream>::on_publish() {
-  if (!held_.active() || closed_) return;
+  if (phase_ != Phase::held) return;
   auto response = held_.recheck(context_.handler, exchange());
   if (!response) return;
   stop_watching();
@@ -423,7 +424,7 @@ void HttpSession<Stream>::on_publish() {
 
 template <class Stream>
 void HttpSession<Stream>::on_hold_timeout(beast::error_code ec) {
-  if (ec || !held_.active() || closed_) return;
+  if (ec || phase_ != Phase::held) return;
   Response response = held_.expire(context_.handler, exchange());
   stop_watching();
   respond(std::move(response));
@@ -451,21 +452,19 @@ void HttpSession<Stream>::stop_watching() {
 template <class Stream>
 void HttpSession<Stream>::on_watch(beast::error_code ec, std::size_t bytes_transferred) {
   watching_ = false;
-  if (!held_.active()) hold_timer_.cancel();  // the idle timer of watch_idle()
+  if (phase_ != Phase::held) hold_timer_.cancel();  // the idle timer of watch_idle()
   // Bytes read are the start of a pipelined request: keep them for do_read().
   if (!ec) buffer_.commit(bytes_transferred);
-  if (closed_) return;
-  if (held_.active()) {
+  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::held) {
     if (!ec) return;  // a pipelined request; the deadline still bounds the hold
     // The client hung up while waiting: nobody is left to answer.
     fail(ec, fmt::format("#{} held request", id_));
+    phase_ = Phase::closed;
     end_hold();
     return;
   }
-  if (read_after_watch_) {
-    read_after_watch_ = false;
-    do_read();
-  }
+  if (phase_ == Phase::after_watch) do_read();
 }
 
 template <class Stream>
@@ -475,14 +474,13 @@ void HttpSession<Stream>::respond_and_close(http::status status, std::string_vie
   route_ = context_.handler.route(parser_ ? parser_->get().target() : std::string_view());
   response_ = refuse_early(context_.handler.info(route_), status, message);
   response_.keep_alive(false);
-  close_after_write_ = true;
-  linger_after_write_ = true;
+  after_write_ = AfterWrite::linger;
   do_write();
 }
 
 template <class Stream>
 void HttpSession<Stream>::do_write() {
-  writing_ = true;
+  phase_ = Phase::writing;
   render_head(response_, head_);
   const std::string_view body = response_.body().view();
   // Head and body as one sequence through Asio's generic write loop, which skips
@@ -503,8 +501,7 @@ void HttpSession<Stream>::do_write() {
       }
     }
     // The socket is non-blocking (see run()): a response that fits its buffer
-    // leaves here in one sendmsg, without a trip through the reactor for the
-    // completion. The rest, if any, goes out asynchronously.
+    // leaves here, without a trip through the reactor; the rest goes out asynchronously.
     beast::error_code ec;
     sent = lowest().socket().write_some(buffers, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again)
@@ -550,7 +547,7 @@ void HttpSession<Stream>::send_file() {
             auto self = weak.lock();
             if (ec || !self || !self->file_) return;
             edge_log().debug("#{} {}: response not taken within the write timeout, closed", self->id_, self->peer_);
-            self->closed_ = true;
+            self->phase_ = Phase::closed;
             self->lowest().close();
           });
         }
@@ -576,11 +573,13 @@ void HttpSession<Stream>::end_file(beast::error_code ec) {
 
 template <class Stream>
 void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes_transferred) {
-  writing_ = false;
   // Counted even when the write failed: the bytes that did go out were sent.
   context_.stats.response_sent(context_.handler.info(route_).label, response_.result_int(), bytes_transferred);
-  if (closed_) return;
-  if (ec) return fail(ec, fmt::format("#{} write", id_));
+  if (phase_ == Phase::closed) return;
+  if (ec) {
+    phase_ = Phase::closing;
+    return fail(ec, fmt::format("#{} write", id_));
+  }
   // Release the body now: a finished response must not pin a segment the store has evicted.
   response_ = {};
   head_ = std::string();
@@ -588,17 +587,17 @@ void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes_trans
   // is reading into it: most connections now sit idle until the player's next reload.
   if (buffer_.size() == 0 && !watching_) buffer_.shrink_to_fit();
   served_any_ = true;
-  if (linger_after_write_) return do_lingering_close();
-  if (close_after_write_ || draining_) {
+  if (after_write_ == AfterWrite::linger) return do_lingering_close();
+  if (after_write_ == AfterWrite::close || draining_) {
     // A TLS hang-up watch may still be reading, and a TLS shutdown would need a second read.
     if (kTls && watching_) {
-      closed_ = true;
+      phase_ = Phase::closed;
       return lowest().close();
     }
     return do_close();
   }
   if (watching_) {
-    read_after_watch_ = true;
+    phase_ = Phase::after_watch;
     if constexpr (kTls) watch_idle();
     return;
   }
@@ -609,15 +608,16 @@ template <class Stream>
 void HttpSession<Stream>::watch_idle() {
   hold_timer_.expires_after(context_.limits.idle_timeout());
   hold_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-    if (ec || self->held_.active() || !self->watching_) return;
+    if (ec || self->phase_ == Phase::held || !self->watching_) return;
     edge_log().trace("#{} idle after a held request", self->id_);
-    self->closed_ = true;
+    self->phase_ = Phase::closed;
     self->lowest().close();
   });
 }
 
 template <class Stream>
 void HttpSession<Stream>::do_close() {
+  phase_ = Phase::closing;
   beast::error_code ec;
   if constexpr (kTls) {
     // close_notify, then the socket closes when the session ends; a peer that
@@ -637,6 +637,7 @@ void HttpSession<Stream>::do_lingering_close() {
   // TLS: close_notify tells the client the response is complete; what it still
   // sends is discarded by the TLS shutdown.
   if constexpr (kTls) return do_close();
+  phase_ = Phase::lingering;
   beast::error_code ec;
   lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return;
@@ -649,7 +650,7 @@ void HttpSession<Stream>::do_lingering_close() {
 template <class Stream>
 void HttpSession<Stream>::on_linger(beast::error_code ec, std::size_t bytes_transferred) {
   lingered_bytes_ += bytes_transferred;
-  if (ec || closed_ || lingered_bytes_ > kLingerMaxBytes) return;
+  if (ec || phase_ == Phase::closed || lingered_bytes_ > kLingerMaxBytes) return;
   stream_.async_read_some(buffer_.prepare(16 * 1024),
                           beast::bind_front_handler(&HttpSession<Stream>::on_linger, this->shared_from_this()));
 }

@@ -105,27 +105,41 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   // The request's target, parsed once, and its route (Handler::route).
   RequestTarget target_;
   size_t route_ = 0;
-  // The request being held, while it is.
+  // Where the connection is in its request cycle. Every transition is one
+  // assignment, in the function that starts the phase (see each value).
+  enum class Phase : uint8_t {
+    idle,         // do_read: waiting for the first byte of the next request, under the idle deadline
+    reading,      // on_readable, on_first_bytes, do_read (pipelined): the request is being read
+    held,         // begin_hold: the request waits for a publish (held_)
+    deferred,     // begin_deferred: the response is being made on another thread; nothing else happens
+    writing,      // do_write: a response is on its way
+    after_watch,  // on_write: the response is out; the next read waits for the hang-up watch to end
+    lingering,    // do_lingering_close: an early answer is out; the rest of the request is dropped
+    closing,      // do_close, or after an I/O error: no more requests; the socket goes with the session
+    closed,       // the socket was closed (close(), a deadline) or the client left: completions do nothing
+  };
+  // What follows the response being written.
+  enum class AfterWrite : uint8_t {
+    next_request,  // keep-alive
+    close,         // the response asked for it (Connection: close, HTTP/1.0)
+    linger,        // an early answer: drain the rest of the request, then close
+  };
+  Phase phase_ = Phase::idle;
+  AfterWrite after_write_ = AfterWrite::next_request;
+  // The request being held, while phase_ is held.
   HeldRequest held_;
-  // A deferred response is being made elsewhere: nothing else happens on the connection meanwhile.
-  bool deferred_ = false;
   // The hold's deadline; between requests, the idle deadline (see do_read, watch_idle).
   boost::asio::steady_timer hold_timer_;
+  // Independent of the phase:
   // While a request is held, a read watches for the client hanging up. Only one
-  // read may be pending, so the next request's read waits for it to finish.
+  // read may be pending, so the next request's read waits for it to finish
+  // (after_watch); a TLS watch outlives its hold (stop_watching()).
   bool watching_ = false;
-  bool read_after_watch_ = false;
-  bool close_after_write_ = false;
-  bool linger_after_write_ = false;
-  bool closed_ = false;
-  // Between requests, waiting for the first byte of the next one.
-  bool waiting_ = false;
   // Within on_readable, after a read that found the socket empty: a wait for the
   // next request started before it returns needs no re-arming in epoll.
   bool socket_drained_ = false;
   bool served_any_ = false;  // the first request gets the header timeout from the connect on
   bool draining_ = false;    // shutting down: no request after the one in flight
-  bool writing_ = false;     // a response is on its way
   std::chrono::steady_clock::time_point request_started_;
   size_t lingered_bytes_ = 0;
   ConnectionSlot slot_;

@@ -20,6 +20,7 @@
 #include "net/body_files.hpp"
 #include "net/connection_limiter.hpp"
 #include "net/connection_registry.hpp"
+#include "net/fast_path.hpp"
 #include "net/handler.hpp"
 #include "net/listener.hpp"
 #include "net/live_limits.hpp"
@@ -172,6 +173,7 @@ void Server::start() {
   s.state = Impl::State::running;
   log->info("listening on {} (port {}), {} worker threads", edge.listen, s.port, threads);
   if (s.tls_listener) log->info("TLS listening on {} (port {})", edge.tls_listen, s.tls_port);
+  if (!fast_path::enabled()) log->info("fast path off (SEMINAR_RELAY_FAST_PATH=0), see docs/performance.md");
 }
 
 uint16_t Server::port() const { return impl_->port; }

@@ -1,4 +1,4 @@
-#include "net/socket_wait.hpp"
+#include "net/fast_path.hpp"
 
 #include <chrono>
 #include <memory>
@@ -14,7 +14,8 @@
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using relay::net::wait_after_would_block;
+namespace fast_path = relay::net::fast_path;
+using fast_path::wait_after_would_block;
 
 namespace {
 
@@ -66,9 +67,17 @@ struct Outcome {
   }
 };
 
+// Each behavioural test runs twice: with the reactor wait (where it is compiled
+// in) and with its fallback, socket.async_wait, as SEMINAR_RELAY_FAST_PATH=0 runs.
+struct FastPathMode {
+  explicit FastPathMode(bool on) { fast_path::set_enabled(on); }
+  ~FastPathMode() { fast_path::set_enabled(true); }
+};
+
 }  // namespace
 
 TEST_CASE("a read wait completes when data comes after the socket was read empty") {
+  const FastPathMode mode(GENERATE(true, false));
   Pair p;
   asio::write(p.client, asio::buffer("first", 5));
   // The reactor registered the socket; the data is there before the wait starts.
@@ -99,6 +108,7 @@ TEST_CASE("a read wait completes when data comes after the socket was read empty
 }
 
 TEST_CASE("a read wait completes when the peer closes") {
+  const FastPathMode mode(GENERATE(true, false));
   Pair p;
   p.ioc.poll();
   REQUIRE(p.drain() == 0);
@@ -110,6 +120,7 @@ TEST_CASE("a read wait completes when the peer closes") {
 }
 
 TEST_CASE("a write wait completes once a full socket drains") {
+  const FastPathMode mode(GENERATE(true, false));
   Pair p;
   p.ioc.poll();
   // Fill the socket until a write would block.
@@ -139,6 +150,7 @@ TEST_CASE("a write wait completes once a full socket drains") {
 }
 
 TEST_CASE("closing the socket aborts a pending wait") {
+  const FastPathMode mode(GENERATE(true, false));
   Pair p;
   p.ioc.poll();
   REQUIRE(p.drain() == 0);
@@ -151,6 +163,7 @@ TEST_CASE("closing the socket aborts a pending wait") {
 }
 
 TEST_CASE("a wait still pending when its io_context goes is destroyed, not called") {
+  const FastPathMode mode(GENERATE(true, false));
   auto owner = std::make_shared<int>(7);
   bool called = false;
   {
@@ -171,9 +184,8 @@ TEST_CASE("a wait still pending when its io_context goes is destroyed, not calle
 TEST_CASE("the wait is queued on the reactor itself with this Boost, not through async_wait") {
   // Debian 12's Boost 1.74 with epoll; another Asio would quietly fall back to
   // async_wait and its epoll_ctl per wait.
-#ifdef RELAY_SOCKET_WAIT_IN_REACTOR
-  SUCCEED("reactor path");
-#else
-  FAIL("socket_wait.hpp fell back to async_wait (Boost " << BOOST_VERSION << ")");
-#endif
+  if constexpr (!fast_path::kReactorWaitCompiled)
+    FAIL("fast_path.hpp fell back to async_wait (Boost " << BOOST_VERSION << ")");
+  // And it is on unless the environment turned it off.
+  CHECK(fast_path::enabled());
 }

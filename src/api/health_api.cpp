@@ -22,10 +22,6 @@ constexpr size_t kHistoryPoints = 15 * 60;  // a point a second
 using net::make_json_error;
 using net::make_json_response;
 
-Response json_error(http::status status, std::string_view reason, std::string_view message) {
-  return make_json_error(status, reason, message);
-}
-
 // The dashboard's events for one technician: ends once a reload withdrew the
 // token that opened it (or the first technician token closed an open dashboard).
 class TechEvents : public net::EventSource, public auth::Grant {
@@ -191,12 +187,12 @@ std::string HealthApi::stream_event(bool with_history) const {
 }
 
 net::Outcome HealthApi::handle(const net::Exchange& exchange) const {
-  if (!exchange.target.ok()) return json_error(http::status::bad_request, "bad_target", exchange.target.error);
+  if (!exchange.target.ok()) return make_json_error(http::status::bad_request, "bad_target", exchange.target.error);
   try {
     return dispatch(exchange);
   } catch (const std::exception& e) {
     log::get("health")->error("{} {}: {}", exchange.message.method_string(), exchange.target.path, e.what());
-    return json_error(http::status::internal_server_error, "internal", "internal error");
+    return make_json_error(http::status::internal_server_error, "internal", "internal error");
   }
 }
 
@@ -206,12 +202,12 @@ net::Outcome HealthApi::dispatch(const net::Exchange& exchange) const {
   const bool read = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == kQoePath) {
     if (req.method() == http::verb::post) return qoe(req, exchange.client);
-    Response res = json_error(http::status::method_not_allowed, "method_not_allowed", "POST a report here");
+    Response res = make_json_error(http::status::method_not_allowed, "method_not_allowed", "POST a report here");
     res.set(http::field::allow, "POST");
     return res;
   }
   if (!read) {
-    Response res = json_error(http::status::method_not_allowed, "method_not_allowed", "method not allowed");
+    Response res = make_json_error(http::status::method_not_allowed, "method_not_allowed", "method not allowed");
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
@@ -220,7 +216,7 @@ net::Outcome HealthApi::dispatch(const net::Exchange& exchange) const {
   if (path == kThumbnailPath) {
     if (auto refused = refuse_unless_technician(token)) return std::move(*refused);
     auto jpeg = ingest_.thumbnail();
-    if (!jpeg) return json_error(http::status::service_unavailable, "not_ready", "no picture yet");
+    if (!jpeg) return make_json_error(http::status::service_unavailable, "not_ready", "no picture yet");
     Response res = make_json_response(http::status::ok, "");
     res.set(http::field::content_type, "image/jpeg");
     res.body() = net::BytesBody::value_type(jpeg);
@@ -262,7 +258,7 @@ Response HealthApi::metrics() const {
 std::optional<Response> HealthApi::refuse_unless_technician(std::string_view token) const {
   // Without technicians configured this is as open as /api/health.
   if (authority_.allows_technician(token)) return std::nullopt;
-  Response res = json_error(http::status::unauthorized, "unauthorized",
+  Response res = make_json_error(http::status::unauthorized, "unauthorized",
                             "a technician token is needed (Authorization: Bearer … or ?token=…)");
   res.set(http::field::www_authenticate, "Bearer");
   return res;
@@ -283,13 +279,13 @@ Response HealthApi::incidents() const {
 Response HealthApi::qoe(const net::Request& req, std::string_view client) const {
   if (req.body().size() > health::kMaxQoeReportBytes) {
     qoe_.reject();
-    return json_error(http::status::payload_too_large, "too_large",
+    return make_json_error(http::status::payload_too_large, "too_large",
                       fmt::format("a report is at most {} bytes", health::kMaxQoeReportBytes));
   }
   auto parsed = health::parse_qoe_report(req.body());
   if (auto* error = std::get_if<std::string>(&parsed)) {
     qoe_.reject();
-    return json_error(http::status::bad_request, "bad_report", *error);
+    return make_json_error(http::status::bad_request, "bad_report", *error);
   }
   switch (qoe_.accept(std::get<health::QoeReport>(parsed), std::string(client), now_epoch_ms())) {
     case health::QoeAggregator::Verdict::accepted: {
@@ -299,14 +295,14 @@ Response HealthApi::qoe(const net::Request& req, std::string_view client) const 
       return res;
     }
     case health::QoeAggregator::Verdict::too_often: {
-      Response res = json_error(http::status::too_many_requests, "too_often", "reports come too often");
+      Response res = make_json_error(http::status::too_many_requests, "too_often", "reports come too often");
       res.set(http::field::retry_after, "2");
       return res;
     }
     case health::QoeAggregator::Verdict::too_many_sessions:
       break;
   }
-  Response res = json_error(http::status::service_unavailable, "busy", "too many viewers are reporting");
+  Response res = make_json_error(http::status::service_unavailable, "busy", "too many viewers are reporting");
   res.set(http::field::retry_after, "30");
   return res;
 }

@@ -29,12 +29,6 @@ spdlog::logger& qa_log() {
 using FullRequest = net::Request;
 using net::make_json_response;
 
-// Messages quote what the client sent (a room or question id from the path or
-// query), which need not be UTF-8: bad bytes are replaced rather than thrown on.
-Response error_response(http::status status, std::string_view reason, std::string_view message) {
-  return net::make_json_error(status, reason, message);
-}
-
 Response json_response(http::status status, const Json& body) {
   return make_json_response(status, body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
@@ -83,7 +77,7 @@ class QaFeed : public net::Feed, public qa::Subscriber, public auth::Grant {
 };
 
 Response from_error(const Error& e) {
-  Response res = error_response(static_cast<http::status>(qa::http_status(e.code)), e.reason, e.what());
+  Response res = net::make_json_error(static_cast<http::status>(qa::http_status(e.code)), e.reason, e.what());
   if (e.code == Error::Code::unauthorized) res.set(http::field::www_authenticate, "Bearer realm=\"qa\"");
   if (e.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(e.retry_after_s));
   return res;
@@ -158,13 +152,13 @@ qa::RoomPatch room_patch(const Json& body) {
 }
 
 Response method_not_allowed(std::string_view allow) {
-  Response res = error_response(http::status::method_not_allowed, "method_not_allowed",
+  Response res = net::make_json_error(http::status::method_not_allowed, "method_not_allowed",
                                 fmt::format("this resource accepts {}", allow));
   res.set(http::field::allow, allow);
   return res;
 }
 
-Response not_found() { return error_response(http::status::not_found, "not_found", "no such Q&A resource"); }
+Response not_found() { return net::make_json_error(http::status::not_found, "not_found", "no such Q&A resource"); }
 
 int64_t room_id(const qa::Service& service, std::string_view text) {
   if (text == "current") return service.current_room();
@@ -232,7 +226,7 @@ std::string_view QaCall::param(std::string_view name) const {
 }
 
 Response upgrade_required(const QaCall&) {
-  return error_response(http::status::upgrade_required, "upgrade_required",
+  return net::make_json_error(http::status::upgrade_required, "upgrade_required",
                         "this is a WebSocket endpoint: connect with ws://…/api/qa/ws?room=…&token=…");
 }
 
@@ -404,7 +398,7 @@ Response run(qa::Service& service, const QaMatch& match, const FullRequest& req,
     return from_error(e);
   } catch (const std::exception& e) {
     qa_log().error("{} {}: {}", req.method_string(), path, e.what());
-    return error_response(http::status::internal_server_error, "internal", "internal error");
+    return net::make_json_error(http::status::internal_server_error, "internal", "internal error");
   }
 }
 
@@ -412,18 +406,19 @@ Response run(qa::Service& service, const QaMatch& match, const FullRequest& req,
 
 net::Outcome QaApi::handle(const net::Exchange& exchange) const {
   const FullRequest& req = exchange.message;
-  if (!exchange.target.ok()) return error_response(http::status::bad_request, "bad_target", exchange.target.error);
+  if (!exchange.target.ok()) return net::make_json_error(http::status::bad_request, "bad_target", exchange.target.error);
   if (boost::beast::websocket::is_upgrade(req)) {
     auto checked = check_upgrade(exchange);
     if (auto* refused = std::get_if<Response>(&checked)) return std::move(*refused);
     auto subscription = std::get<QaSubscription>(std::move(checked));
     const qa::Role role = subscription.caller.role;
+    const std::string token = subscription.token;
     auto feed = std::make_shared<QaFeed>(service_, std::move(subscription));
     // A staff token may be withdrawn by a reload; its feed then ends. Attendee
     // tokens are the Q&A's own (a ban, not a reload, ends those).
     if (role != qa::Role::attendee) {
       service_.authority().watch(
-          text::query_param(exchange.target.query, "token").value_or(""),
+          token,
           [role](const auth::Authority& authority, std::string_view token) {
             return authority.staff_role(token) == role;
           },
@@ -439,7 +434,7 @@ net::Outcome QaApi::handle(const net::Exchange& exchange) const {
                         client = std::string(exchange.client)](net::Deferred::Complete complete) {
     auto task = [this, match, req, path, client, complete] { complete(run(service_, match, req, path, client)); };
     if (!writes_->post(task)) {
-      Response res = error_response(http::status::service_unavailable, "busy", "the Q&A is busy, try again");
+      Response res = net::make_json_error(http::status::service_unavailable, "busy", "the Q&A is busy, try again");
       res.set(http::field::retry_after, "1");
       complete(std::move(res));
     }
@@ -456,11 +451,12 @@ std::variant<QaSubscription, Response> QaApi::check_upgrade(const net::Exchange&
     return res;
   };
   const net::RequestTarget& target = exchange.target;
-  if (!target.ok()) return refused(error_response(http::status::bad_request, "bad_target", target.error));
+  if (!target.ok()) return refused(net::make_json_error(http::status::bad_request, "bad_target", target.error));
   if (target.path != kQaWebSocketPath) return refused(not_found());
   try {
     QaSubscription sub;
-    sub.caller = service_.authenticate(text::query_param(target.query, "token").value_or(""));
+    sub.token = text::query_param(target.query, "token").value_or("");
+    sub.caller = service_.authenticate(sub.token);
     std::string room = text::query_param(target.query, "room").value_or("current");
     if (room == "current") {
       sub.room = service_.current_room();

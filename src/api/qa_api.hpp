@@ -30,6 +30,7 @@ struct QaSubscription {
   qa::Caller caller;
   std::optional<uint64_t> since;
   std::string epoch;
+  std::string token;  // what opened it, checked again on a reload (staff only); never logged
 };
 
 class QaApi {

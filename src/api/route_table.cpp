@@ -123,21 +123,15 @@ net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
     return router_.handle(exchange);
   }();
   if (auto* response = std::get_if<net::Response>(&outcome)) {
-    finish(exchange, *response);
+    finish(exchange.route, exchange.message[http::field::origin], *response);
   } else if (auto* deferred = std::get_if<net::Deferred>(&outcome)) {
     // The response comes later, from another thread: it is finished there. The
     // request it answers was copied by whoever deferred it; only the route and
     // the Origin are needed here, so they are kept by value.
-    const bool cors = routes()[exchange.route < kRouteCount ? exchange.route : kOther].cors;
-    deferred->start = [start = std::move(deferred->start), this, cors,
+    deferred->start = [start = std::move(deferred->start), this, route = exchange.route,
                        origin = std::string(exchange.message[http::field::origin])](net::Deferred::Complete complete) {
-      start([this, cors, origin, complete = std::move(complete)](net::Response res) {
-        net::set_common_headers(res);
-        if (cors) {
-          net::RequestHeader req;
-          if (!origin.empty()) req.set(http::field::origin, origin);
-          apply_cors(req, res);
-        }
+      start([this, route, origin, complete = std::move(complete)](net::Response res) {
+        finish(route, origin, res);
         complete(std::move(res));
       });
     };
@@ -147,23 +141,22 @@ net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
 
 net::Response RouteTable::expire(const net::Exchange& exchange, const net::Hold& hold) const {
   net::Response res = router_.expire(exchange, hold);
-  finish(exchange, res);
+  finish(exchange.route, exchange.message[http::field::origin], res);
   return res;
 }
 
-void RouteTable::finish(const net::Exchange& exchange, net::Response& res) const {
+void RouteTable::finish(size_t route, std::string_view origin, net::Response& res) const {
   net::set_common_headers(res);
-  if (routes()[exchange.route < kRouteCount ? exchange.route : kOther].cors) apply_cors(exchange.message, res);
+  if (routes()[route < kRouteCount ? route : kOther].cors) apply_cors(origin, res);
 }
 
-void RouteTable::apply_cors(const net::RequestHeader& req, net::Response& res) const {
+void RouteTable::apply_cors(std::string_view origin, net::Response& res) const {
   // With a list of origins the answer depends on Origin, so a shared cache must key
   // on it even for requests without one, or it would hand one site's answer to another.
   if (!cors_any_origin_ && !cors_origins_.empty()) {
     std::string_view vary = res[http::field::vary];
     res.set(http::field::vary, vary.empty() ? std::string("Origin") : fmt::format("{}, Origin", vary));
   }
-  auto origin = req[http::field::origin];
   if (origin.empty()) return;
   if (cors_any_origin_) {
     res.set(http::field::access_control_allow_origin, "*");

@@ -44,8 +44,8 @@ class RouteTable : public net::Handler {
 
  private:
   // Common header fields, and CORS where the route allows it.
-  void finish(const net::Exchange& exchange, net::Response& res) const;
-  void apply_cors(const net::RequestHeader& req, net::Response& res) const;
+  void finish(size_t route, std::string_view origin, net::Response& res) const;
+  void apply_cors(std::string_view origin, net::Response& res) const;
 
   const delivery::Router& router_;
   const QaApi* qa_;

@@ -150,6 +150,9 @@ void collect_http(MetricRegistry& m, const net::Stats& edge) {
       .add(static_cast<double>(edge.requests_held));
   m.counter("seminar_relay_http_holds_timed_out_total", "Held requests answered 503 because nothing arrived in time")
       .add(static_cast<double>(edge.holds_timed_out));
+  m.counter("seminar_relay_http2_streams_stalled_total",
+            "HTTP/2 streams reset because the client did not take the response within its send deadline")
+      .add(static_cast<double>(edge.h2_streams_stalled));
 }
 
 // The feeds are counted by the edge; the pending questions come from the Q&A

@@ -29,8 +29,6 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("edge.web_dir", e0.web_dir == e1.web_dir);
   check("edge.node_modules_dir", e0.node_modules_dir == e1.node_modules_dir);
   check("edge.tls_listen", e0.tls_listen == e1.tls_listen);
-  check("edge.tls_cert_file", e0.tls_cert_file == e1.tls_cert_file);
-  check("edge.tls_key_file", e0.tls_key_file == e1.tls_key_file);
 
   const IngestConfig& i0 = running.ingest;
   const IngestConfig& i1 = loaded.ingest;

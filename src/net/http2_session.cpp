@@ -49,6 +49,16 @@ constexpr uint32_t kMaxConcurrentStreams = 100;
 constexpr uint64_t kResetBurst = 200;
 constexpr uint64_t kResetsPerSecond = 20;
 
+// CONTINUATION frames allowed after a HEADERS frame: a client that never ends
+// its header block would otherwise keep the server decoding it (CVE-2024-28182;
+// the field limit bounds the memory, not the work). A block within
+// edge.max_header_bytes needs no more than one frame per 16 KiB, the largest
+// frame a client may send us; at least 8, nghttp2's own default since 1.61.
+constexpr size_t kFrameSizeDefault = 16 * 1024;
+size_t max_continuations(uint64_t max_header_bytes) {
+  return std::max<size_t>(8, max_header_bytes / kFrameSizeDefault + 1);
+}
+
 // The largest TLS record's plaintext. A DATA frame's payload is cut so that its
 // 9-byte frame header and the payload make exactly one record.
 constexpr size_t kRecordBytes = 16 * 1024;
@@ -91,11 +101,6 @@ constexpr auto kGoawayTime = std::chrono::seconds(1);
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 1024 * 1024;
 
-// As for HTTP/1.1: the read timeout plus one second per 64 KiB (about 512 kbit/s).
-std::chrono::milliseconds write_timeout(std::chrono::milliseconds base, uint64_t bytes) {
-  return base + std::chrono::seconds(bytes / (64 * 1024));
-}
-
 std::string_view as_text(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 Bytes shared_text(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
@@ -115,8 +120,9 @@ struct Http2Session::Stream {
     header,      // on_request_begin: the header block is arriving
     body,        // on_request_header_done: the body is arriving, until END_STREAM
     dispatched,  // dispatch, respond_early, a refused body: what the client still sends is dropped
-    responded,   // respond: the response is submitted (stop_lingering: and the stream reset)
+    responded,   // respond: the response is submitted; it must be taken by send_by
     lingering,   // on_frame_sent: an early answer is out; the rest is dropped until linger_until
+    reset,       // stop_lingering, reset_stalled: RST_STREAM submitted, nghttp2 closes the stream once it is out
     closed,      // finish_stream: the hold ended, the response counted
   };
   // What was wrong with the header block, answered once it is complete.
@@ -133,6 +139,9 @@ struct Http2Session::Stream {
   HeaderProblem header_problem = HeaderProblem::none;
   bool request_ended = false;  // the client sent END_STREAM (independent of the phase)
   Clock::time_point linger_until;  // while lingering
+  // While responded (and not an event stream, which has its own stall guard):
+  // the response is reset unless the client has taken it by then.
+  Clock::time_point send_by;
   size_t header_bytes = 0;
   size_t lingered_bytes = 0;
   Events event_state = Events::none;
@@ -292,6 +301,7 @@ Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, st
   // Closed streams are kept only for RFC 7540 priorities, which this server ignores.
   nghttp2_option_set_no_closed_streams(option, 1);
   nghttp2_option_set_stream_reset_rate_limit(option, kResetBurst, kResetsPerSecond);
+  nghttp2_option_set_max_continuations(option, max_continuations(max_header_bytes()));
   // No dynamic HPACK table for response fields: most of them (date, etag)
   // change anyway, and the table cost more CPU and memory than it saved bytes
   // (docs/performance.md, "HTTP/2 session").
@@ -379,6 +389,7 @@ void Http2Session::drain() {
         s->event_state = Stream::Events::none;
         ++s->timer_generation;
         if (s->timer) s->timer->cancel();
+        self->expect_taken(*s);
         if (waiting) nghttp2_session_resume_data(self->session_, stream_id);
       }
     }
@@ -529,6 +540,7 @@ void Http2Session::respond(Stream& s, Response response) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
     return;
   }
+  if (s.event_state == Stream::Events::none) expect_taken(s);
   if (edge_log().should_log(spdlog::level::debug))
     edge_log().debug("#{} {} h2 stream {} {} {} -> {}", id_, peer_, s.id, req.method_string(),
                      loggable_target(context_.handler.info(s.route), req.target()), s.status);
@@ -629,7 +641,7 @@ void Http2Session::on_event_timer(int32_t stream_id) {
     // The last event did not leave within the write timeout: the client stopped
     // reading this stream (its flow-control window stayed shut).
     edge_log().debug("#{} {} stream {}: event stream too slow, reset", id_, peer_, stream_id);
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    reset_stalled(*s);
     return flush();
   }
   s->event_state = Stream::Events::sending;
@@ -640,6 +652,7 @@ void Http2Session::on_event_timer(int32_t stream_id) {
     s->events.reset();
     s->body = {};
     s->body_sent = 0;
+    expect_taken(*s);
     nghttp2_session_resume_data(session_, stream_id);
     return flush();
   }
@@ -668,6 +681,8 @@ void Http2Session::arm_stream_timer(Stream& s, std::chrono::milliseconds after,
 long Http2Session::next_body_frame(int32_t stream_id, size_t max_length, uint32_t* data_flags) {
   Stream* s = find(stream_id);
   if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  // Its body is gone; the RST_STREAM on its way closes it.
+  if (s->phase == Stream::Phase::reset) return NGHTTP2_ERR_DEFERRED;
   const size_t left = s->body.size() - s->body_sent;
   if (left == 0) {
     if (s->event_state != Stream::Events::none) {
@@ -700,9 +715,10 @@ void Http2Session::on_frame_sent(int32_t stream_id, size_t frame_bytes, bool end
   Stream* s = find(stream_id);
   if (!s) return;
   s->bytes_out += frame_bytes;
+  stream_progress_ = true;
   // An answer before the request was complete (413, 431, 400, 408): what the
   // client still sends is dropped for a while, then the stream is reset.
-  if (end_stream && !s->request_ended) {
+  if (end_stream && !s->request_ended && s->phase == Stream::Phase::responded) {
     s->phase = Stream::Phase::lingering;
     s->linger_until = Clock::now() + kLingerTime;
     arm_watchdog(s->linger_until);
@@ -710,8 +726,37 @@ void Http2Session::on_frame_sent(int32_t stream_id, size_t frame_bytes, bool end
 }
 
 void Http2Session::stop_lingering(Stream& s) {
-  s.phase = Stream::Phase::responded;
+  s.phase = Stream::Phase::reset;
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_NO_ERROR);
+}
+
+void Http2Session::expect_taken(Stream& s) {
+  s.send_by = Clock::now() + context_.limits.send_timeout(s.body.size() - s.body_sent);
+  arm_watchdog(s.send_by);
+}
+
+void Http2Session::reset_stalled(Stream& s) {
+  edge_log().debug("#{} {} stream {}: {} of {} bytes taken in time, reset", id_, peer_, s.id, s.body_sent,
+                   s.body.size());
+  context_.stats.h2_stream_stalled();
+  s.phase = Stream::Phase::reset;
+  // The body (a segment the store may have evicted) is let go now, not when the
+  // reset is out: a client that stopped reading may take its time with that too.
+  s.body = {};
+  s.body_sent = 0;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+}
+
+bool Http2Session::all_streams_flow_blocked() const {
+  if (streams_.empty()) return false;
+  const bool connection_open = nghttp2_session_get_remote_window_size(session_) > 0;
+  for (const auto& [stream_id, s] : streams_) {
+    // A stream still arriving, held, deferred or between events waits for its
+    // own deadline or for the server, not for the client's window.
+    if (s->phase != Stream::Phase::responded || s->body_sent == s->body.size()) return false;
+    if (connection_open && nghttp2_session_get_stream_remote_window_size(session_, stream_id) > 0) return false;
+  }
+  return true;
 }
 
 void Http2Session::on_stream_closed(int32_t stream_id, uint32_t error_code) {
@@ -831,12 +876,13 @@ bool Http2Session::decrypt() {
 bool Http2Session::receive(const char* data, size_t size) {
   auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), size);
   if (rv >= 0) return true;
-  // Not HTTP/2 (a bad preface), a flood of control frames, or a failed callback.
-  // Ordinary protocol errors never get here: nghttp2 queues their GOAWAY itself.
+  // Not HTTP/2 (a bad preface), a flood of control or CONTINUATION frames, or a
+  // failed callback. Ordinary protocol errors never get here: nghttp2 queues
+  // their GOAWAY itself.
   edge_log().debug("#{} {} HTTP/2 connection error: {}", id_, peer_, nghttp2_strerror(static_cast<int>(rv)));
   closed_ = true;
-  nghttp2_session_terminate_session(session_,
-                                    rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+  const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+  nghttp2_session_terminate_session(session_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
   return false;
 }
 
@@ -870,6 +916,13 @@ void Http2Session::flush() {
   // All is out. A connection with no stream open gives back a big output buffer.
   swap_write_buffers();
   if (streams_.empty() && tls_.output().capacity() > kKeptBatchCapacity) std::string().swap(tls_.output());
+  // A connection whose streams all wait for the client's window is idle from
+  // the last frame any of them sent.
+  if (stream_progress_) {
+    stream_progress_ = false;
+    idle_since_ = Clock::now();
+  }
+  if (all_streams_flow_blocked()) arm_watchdog(idle_since_ + idle_timeout());
   if (read_paused_) {
     read_paused_ = false;
     read_soon();
@@ -950,7 +1003,7 @@ void Http2Session::swap_write_buffers() {
 void Http2Session::wait_writable(size_t unsent, bool socket_full) {
   write_in_flight_ = true;
   write_deadline_ = Clock::now() + (closed_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kGoawayTime)
-                                            : write_timeout(read_timeout(), unsent));
+                                            : context_.limits.send_timeout(unsent));
   arm_watchdog(write_deadline_);
   auto handler = beast::bind_front_handler(&Http2Session::on_writable, shared_from_this());
   // A socket with room makes no edge: Asio's wait re-arms it, so it reports at once.
@@ -993,20 +1046,30 @@ void Http2Session::on_watchdog(beast::error_code ec) {
     }
     next = write_deadline_;
   }
-  if (streams_.empty() && !write_in_flight_ && !closed_) {
+  if ((streams_.empty() || all_streams_flow_blocked()) && !write_in_flight_ && !closed_) {
     const auto idle_deadline = idle_since_ + (served_any_ ? idle_timeout() : header_timeout());
     if (now >= idle_deadline) {
-      edge_log().trace("#{} idle HTTP/2 connection closed", id_);
+      edge_log().trace("#{} idle HTTP/2 connection closed ({} streams waiting for the client's window)", id_,
+                       streams_.size());
       closed_ = true;
       nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
-    } else {
-      next = std::min(next, idle_deadline);
+      return flush();  // the GOAWAY; the streams end with the connection
     }
+    next = std::min(next, idle_deadline);
   }
   // From a request's first frame: the header timeout for its header block, the
   // read timeout for the whole request. A stream whose header is trickled in
   // CONTINUATION frames or whose body never comes does not hold the connection.
   for (auto& [stream_id, s] : streams_) {
+    // A response must be taken by its deadline, as on HTTP/1.1: a client that
+    // keeps its flow-control window shut does not pin the body for ever.
+    if (s->phase == Stream::Phase::responded && s->event_state == Stream::Events::none) {
+      if (now >= s->send_by)
+        reset_stalled(*s);
+      else
+        next = std::min(next, s->send_by);
+      continue;
+    }
     if (s->phase == Stream::Phase::lingering) {
       if (now >= s->linger_until)
         stop_lingering(*s);

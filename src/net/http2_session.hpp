@@ -13,6 +13,10 @@
 // frames and the bodies, which stay in the store's buffers until encrypted, into
 // 16 KiB records in one output buffer. nghttp2 is asked for more only while the
 // next batch is below a bound, so a slow reader leaves the bytes in the store.
+// A response must be taken within the send timeout (as on HTTP/1.1) or its
+// stream is reset and its body let go, and a connection whose every stream waits
+// for the client's flow-control window is idle: a client cannot pin segments by
+// never opening its window.
 // Why this shape and what it costs: docs/performance.md, "HTTP/2 session".
 #include <chrono>
 #include <cstdint>
@@ -124,6 +128,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   void arm_stream_timer(Stream& s, std::chrono::milliseconds after, void (Http2Session::*handler)(int32_t));
   // Resets a stream answered early whose client went on sending past the bound.
   void stop_lingering(Stream& s);
+  // The rest of the stream's body must be taken by the send timeout (as on HTTP/1.1).
+  void expect_taken(Stream& s);
+  // Resets a stream whose response or event was not taken in time and drops its body.
+  void reset_stalled(Stream& s);
+  // Every open stream has a response to send and no window to send it in.
+  bool all_streams_flow_blocked() const;
   void finish_stream(Stream& s);
 
   // Waits for the socket to become readable; only once a read found it empty.
@@ -185,12 +195,15 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   bool write_in_flight_ = false;  // waiting for the socket to take more
 
   // One timer for the connection's deadlines: the write in flight, the idle
-  // connection, and requests whose header or body has not fully arrived.
+  // connection, requests whose header or body has not fully arrived, and
+  // responses the client has not taken (Stream::send_by).
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point write_deadline_;
+  // Since the last stream closed or, with every stream flow-blocked, since the last frame sent on one.
   std::chrono::steady_clock::time_point idle_since_;
   bool watchdog_armed_ = false;
 
+  bool stream_progress_ = false;  // a stream's frame went out since the last completed flush
   bool served_any_ = false;  // until the first request, a silent connection gets the header timeout
   bool draining_ = false;    // GOAWAY sent for shutdown: the open streams finish, no new ones
   bool closed_ = false;      // close() ran, or nghttp2 ended the connection

@@ -65,13 +65,6 @@ spdlog::logger& edge_log() {
   return *logger;
 }
 
-// A response must not stall a worker's connection forever, yet a segment to a
-// phone on a weak link legitimately takes a while: allow the read timeout plus
-// one second per 64 KiB (about 512 kbit/s).
-std::chrono::milliseconds write_timeout(std::chrono::milliseconds base, uint64_t bytes) {
-  return base + std::chrono::seconds(bytes / (64 * 1024));
-}
-
 // After an error response the client may still be sending the rest of an oversized
 // request; closing with unread data would reset the connection and destroy our
 // answer in its receive buffer. Drain for a bounded time and amount instead.
@@ -510,7 +503,7 @@ void HttpSession<Stream>::do_write() {
       return on_write(ec, 0);
     if (sent == total) return on_write(ec, sent);
   }
-  lowest().expires_after(write_timeout(context_.limits.read_timeout(), total - sent));
+  lowest().expires_after(context_.limits.send_timeout(total - sent));
   beast::buffers_suffix<std::decay_t<decltype(buffers)>> rest(buffers);
   rest.consume(sent);
   asio::async_write(stream_, rest,
@@ -542,7 +535,7 @@ void HttpSession<Stream>::send_file() {
         if (!file_timer_) file_timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
         if (!file_deadline_set_) {
           file_deadline_set_ = true;
-          file_timer_->expires_after(write_timeout(context_.limits.read_timeout(), length - file_sent_));
+          file_timer_->expires_after(context_.limits.send_timeout(length - file_sent_));
           file_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
             auto self = weak.lock();
             if (ec || !self || !self->file_) return;

@@ -86,7 +86,7 @@ void refuse(tcp::socket socket, bool tls) {
 }  // namespace
 
 Listener::Listener(std::vector<asio::any_io_executor> workers, tcp::acceptor acceptor, const SessionContext& context,
-                   asio::ssl::context* tls)
+                   const TlsContexts* tls)
     : workers_(std::move(workers)),
       acceptor_(std::move(acceptor)),
       retry_timer_(acceptor_.get_executor()),
@@ -165,7 +165,9 @@ void Listener::start_session(tcp::socket socket) {
 void Listener::start_tls(tcp::socket socket, ConnectionSlot slot) {
   // The handshake is bounded like a request header, so a client that connects and
   // says nothing is cut as it would be on the plain port.
-  auto stream = std::make_shared<TlsStream>(std::move(socket), *tls_);
+  // The connection's SSL holds its own reference to the context, so a renewal
+  // (TlsContexts::reload) never pulls it from under an open connection.
+  auto stream = std::make_shared<TlsStream>(std::move(socket), *tls_->current());
   auto held = std::make_shared<ConnectionSlot>(std::move(slot));
   beast::get_lowest_layer(*stream).expires_after(context_.limits.header_timeout());
   stream->async_handshake(asio::ssl::stream_base::server, [stream, held, &context = context_](beast::error_code ec) {

@@ -9,12 +9,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 
 #include "net/connection_limiter.hpp"
 #include "net/http_session.hpp"
+#include "net/tls_context.hpp"
 
 namespace relay::net {
 
@@ -23,9 +23,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // The acceptor is already bound and listening (so bind errors surface in
   // Server::start on the caller's thread); its executor must be single-threaded.
   // `workers` (at least one) are where the sessions go, each run by one thread.
-  // With `tls`, which must outlive the listener and its sessions, connections are TLS.
+  // With `tls`, which must outlive the listener, connections are TLS, each with
+  // the context current when it is accepted.
   Listener(std::vector<boost::asio::any_io_executor> workers, boost::asio::ip::tcp::acceptor acceptor,
-           const SessionContext& context, boost::asio::ssl::context* tls = nullptr);
+           const SessionContext& context, const TlsContexts* tls = nullptr);
 
   void run();
   // Safe from any thread: closes the acceptor on its strand.
@@ -44,7 +45,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Backoff after accept errors such as EMFILE, which would otherwise repeat at once, forever.
   boost::asio::steady_timer retry_timer_;
   const SessionContext& context_;
-  boost::asio::ssl::context* tls_;
+  const TlsContexts* tls_;
   bool stopped_ = false;
 };
 

@@ -11,6 +11,16 @@
 
 namespace relay::net {
 
+// A response must not stall a connection (HTTP/1.1) or a stream (HTTP/2)
+// forever, yet a segment to a phone on a weak link legitimately takes a while:
+// it gets the read timeout plus one second per kMinSendRate bytes (64 KiB, about
+// 512 kbit/s) to be taken by the client.
+inline constexpr uint64_t kMinSendRate = 64 * 1024;
+
+constexpr std::chrono::milliseconds send_timeout(std::chrono::milliseconds read_timeout, uint64_t bytes) {
+  return read_timeout + std::chrono::seconds(bytes / kMinSendRate);
+}
+
 class LiveLimits {
  public:
   explicit LiveLimits(const config::EdgeConfig& edge) { set(edge); }
@@ -34,6 +44,8 @@ class LiveLimits {
   std::chrono::milliseconds idle_timeout() const { return load(idle_timeout_ms_); }
   // From a request's first byte to the end of its body; also the base of a response's write deadline.
   std::chrono::milliseconds read_timeout() const { return load(read_timeout_ms_); }
+  // How long a response of `bytes` may take to be sent (send_timeout above).
+  std::chrono::milliseconds send_timeout(uint64_t bytes) const { return net::send_timeout(read_timeout(), bytes); }
   std::chrono::milliseconds shutdown_grace() const { return load(shutdown_grace_ms_); }
   uint32_t max_header_bytes() const { return max_header_bytes_.load(std::memory_order_relaxed); }
   uint64_t max_body_bytes() const { return max_body_bytes_.load(std::memory_order_relaxed); }

@@ -100,7 +100,7 @@ struct Server::Impl {
   // window of a full ladder many times over.
   BodyFiles body_files{256 * 1024 * 1024};
   SessionContext session_context;
-  std::unique_ptr<asio::ssl::context> tls;  // the HTTPS port's certificate and settings
+  std::unique_ptr<TlsContexts> tls;  // the HTTPS port's certificate and settings
   // One io_context per worker thread, each run by that thread alone: a session
   // lives on one of them, so its handlers never contend for Asio's locks and its
   // executor is a strand without a strand's cost. The listeners, the timers
@@ -143,7 +143,7 @@ void Server::start() {
   s.port = acceptor.local_endpoint().port();
   std::optional<tcp::acceptor> tls_acceptor;
   if (!edge.tls_listen.empty()) {
-    s.tls = make_tls_context(edge.tls_cert_file, edge.tls_key_file, /*offer_h2=*/true);
+    s.tls = std::make_unique<TlsContexts>(edge.tls_cert_file, edge.tls_key_file, /*offer_h2=*/true);
     tls_acceptor.emplace(open_acceptor(ioc, edge.tls_listen));
     s.tls_port = tls_acceptor->local_endpoint().port();
   }
@@ -172,7 +172,9 @@ void Server::start() {
   }
   s.state = Impl::State::running;
   log->info("listening on {} (port {}), {} worker threads", edge.listen, s.port, threads);
-  if (s.tls_listener) log->info("TLS listening on {} (port {})", edge.tls_listen, s.tls_port);
+  if (s.tls_listener)
+    log->info("TLS listening on {} (port {}), certificate {}", edge.tls_listen, s.tls_port,
+              describe_certificate(*s.tls->current()));
   if (!fast_path::enabled()) log->info("fast path off (SEMINAR_RELAY_FAST_PATH=0), see docs/performance.md");
 }
 
@@ -180,11 +182,22 @@ uint16_t Server::port() const { return impl_->port; }
 uint16_t Server::tls_port() const { return impl_->tls_port; }
 
 void Server::reload(const config::EdgeConfig& edge) {
-  impl_->limits.set(edge);
-  relay::log::get("edge")->info(
+  Impl& s = *impl_;
+  auto log = relay::log::get("edge");
+  s.limits.set(edge);
+  log->info(
       "limits reloaded: header {} s, idle {} s, read {} s, header {} B, body {} B, {} connections ({} per address)",
       edge.header_timeout_s, edge.idle_timeout_s, edge.read_timeout_s, edge.max_header_bytes, edge.max_body_bytes,
       edge.max_connections, edge.max_connections_per_ip);
+  // The certificate and key are read again: an ACME client renews them in place
+  // (or a changed path names new ones). New connections get them; open ones keep theirs.
+  std::lock_guard lock(s.lifecycle_mutex);
+  if (!s.tls || edge.tls_listen.empty()) return;
+  try {
+    log->info("TLS certificate reloaded: {}", s.tls->reload(edge.tls_cert_file, edge.tls_key_file));
+  } catch (const std::exception& e) {
+    log->error("TLS certificate not reloaded, still serving the previous one: {}", e.what());
+  }
 }
 
 void Server::drain() {

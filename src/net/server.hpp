@@ -39,7 +39,9 @@ class Server {
   // Must not be called from an edge worker thread.
   void drain();
   // Applies the edge limits that can change while serving (timeouts, caps,
-  // header and body limits); the rest of `edge` is ignored. Any thread.
+  // header and body limits) and reads the TLS certificate and key again (a bad
+  // pair is logged and the running one stays); the rest of `edge` is ignored.
+  // Any thread.
   void reload(const config::EdgeConfig& edge);
   // Stops accepting, answers no held request any more, closes every connection,
   // joins the threads. Idempotent.

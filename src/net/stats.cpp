@@ -42,6 +42,7 @@ void StatsCounters::feed_closed() { feeds_open_.fetch_sub(1, std::memory_order_r
 void StatsCounters::feed_message_sent(uint64_t events) { feed_messages_.fetch_add(events, std::memory_order_relaxed); }
 
 void StatsCounters::feed_too_slow() { feeds_too_slow_.fetch_add(1, std::memory_order_relaxed); }
+void StatsCounters::h2_stream_stalled() { h2_streams_stalled_.fetch_add(1, std::memory_order_relaxed); }
 
 Stats StatsCounters::snapshot() const {
   Stats s;
@@ -54,6 +55,7 @@ Stats StatsCounters::snapshot() const {
   s.feeds_open = feeds_open_.load(std::memory_order_relaxed);
   s.feed_messages = feed_messages_.load(std::memory_order_relaxed);
   s.feeds_too_slow = feeds_too_slow_.load(std::memory_order_relaxed);
+  s.h2_streams_stalled = h2_streams_stalled_.load(std::memory_order_relaxed);
   for (unsigned status = 0; status < kMaxStatus; ++status) {
     uint64_t requests = requests_by_status_[status].load(std::memory_order_relaxed);
     if (requests == 0) continue;

@@ -42,6 +42,9 @@ struct Stats {
   uint64_t feeds_open = 0;
   uint64_t feed_messages = 0;
   uint64_t feeds_too_slow = 0;
+  // HTTP/2 streams reset because the client did not take the response (or an
+  // event) within its send deadline: its flow-control window stayed shut.
+  uint64_t h2_streams_stalled = 0;
   std::vector<StatusCount> by_status;  // only statuses that occurred, ascending
   std::vector<RouteStatusCount> by_route;  // only (route, status) pairs that occurred
 };
@@ -61,6 +64,7 @@ class StatsCounters {
   void feed_closed();
   void feed_message_sent(uint64_t events = 1);  // events, however many messages carried them
   void feed_too_slow();
+  void h2_stream_stalled();
 
   Stats snapshot() const;
 
@@ -76,6 +80,7 @@ class StatsCounters {
   std::atomic<uint64_t> feeds_open_{0};
   std::atomic<uint64_t> feed_messages_{0};
   std::atomic<uint64_t> feeds_too_slow_{0};
+  std::atomic<uint64_t> h2_streams_stalled_{0};
   std::array<std::atomic<uint64_t>, kMaxStatus> requests_by_status_{};
   std::array<std::atomic<uint64_t>, kMaxStatus> bytes_by_status_{};
   std::array<std::array<std::atomic<uint64_t>, kMaxStatus>, kMaxRouteLabels> requests_by_route_{};

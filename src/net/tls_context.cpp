@@ -3,10 +3,13 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace relay::net {
 namespace ssl = boost::asio::ssl;
@@ -66,14 +69,62 @@ std::unique_ptr<ssl::context> make_tls_context(const std::filesystem::path& cert
   SSL_CTX_set_default_passwd_cb(ctx, [](char*, int, int, void*) { return 0; });
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
     throw unreadable("tls_cert_file", cert_file, "not a PEM certificate (" + openssl_reason() + ")");
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+  constexpr std::string_view kNotItsKey = "does not belong to the certificate in edge.tls_cert_file";
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // A key of another certificate (a renewal caught between its two files) is
+    // refused here already, with OpenSSL's "key values mismatch".
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      throw unreadable("tls_key_file", key_file, kNotItsKey);
+    }
     throw unreadable("tls_key_file", key_file,
                      "not a PEM private key without passphrase (" + openssl_reason() + ")");
-  if (SSL_CTX_check_private_key(ctx) != 1)
-    throw unreadable("tls_key_file", key_file, "does not belong to the certificate in edge.tls_cert_file");
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    throw unreadable("tls_key_file", key_file, kNotItsKey);
+  }
 
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, offer_h2 ? reinterpret_cast<void*>(1) : nullptr);
   return context;
+}
+
+TlsContexts::TlsContexts(const std::filesystem::path& cert_file, const std::filesystem::path& key_file,
+                         bool offer_h2)
+    : offer_h2_(offer_h2), current_(make_tls_context(cert_file, key_file, offer_h2)) {}
+
+std::shared_ptr<ssl::context> TlsContexts::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+std::string TlsContexts::reload(const std::filesystem::path& cert_file, const std::filesystem::path& key_file) {
+  std::shared_ptr<ssl::context> renewed = make_tls_context(cert_file, key_file, offer_h2_);
+  std::string served = describe_certificate(*renewed);
+  std::lock_guard lock(mutex_);
+  // The old context lives on in the connections that use it (each SSL holds its SSL_CTX).
+  current_ = std::move(renewed);
+  return served;
+}
+
+std::string describe_certificate(ssl::context& context) {
+  const X509* cert = SSL_CTX_get0_certificate(context.native_handle());
+  if (!cert) return "no certificate";
+  std::string subject = "?";
+  if (char* line = X509_NAME_oneline(X509_get_subject_name(cert), nullptr, 0)) {
+    subject = line;
+    OPENSSL_free(line);
+  }
+  std::string until = "?";
+  if (BIO* bio = BIO_new(BIO_s_mem())) {
+    if (ASN1_TIME_print(bio, X509_get0_notAfter(cert)) == 1) {
+      char* data = nullptr;
+      const long length = BIO_get_mem_data(bio, &data);
+      if (length > 0) until.assign(data, static_cast<size_t>(length));
+    }
+    BIO_free(bio);
+  }
+  return fmt::format("{}, valid until {}", subject, until);
 }
 
 bool negotiated_h2(const SSL* ssl) {

@@ -222,6 +222,8 @@ TEST_CASE("/metrics renders a full scrape exactly as the golden text", "[metrics
   counters.hold_started();
   counters.hold_ended();
   counters.hold_timed_out();
+  counters.h2_stream_stalled();
+  counters.h2_stream_stalled();
   counters.feed_opened();
   counters.feed_message_sent(17);
   counters.feed_too_slow();

@@ -7,7 +7,8 @@ using relay::config::Config;
 using relay::config::keys_needing_restart;
 using relay::config::parse_config;
 
-TEST_CASE("limits, tokens and alert rules reload live; ports, ladder and source need a restart", "[config][reload]") {
+TEST_CASE("limits, TLS files, tokens and alert rules reload live; ports, ladder and source need a restart",
+          "[config][reload]") {
   const Config running = parse_config("", "relay.toml");
   CHECK(keys_needing_restart(running, running).empty());
 
@@ -21,6 +22,8 @@ max_body_bytes = 1024
 max_connections = 10
 max_connections_per_ip = 2
 shutdown_grace_s = 1
+tls_cert_file = "renewed/fullchain.pem"
+tls_key_file = "renewed/privkey.pem"
 [log]
 level = "debug"
 [qa]

@@ -2,17 +2,20 @@
 per-client limits (here: new Q&A attendee identities) count per address that
 X-Forwarded-For names, the right-most one not itself a proxy; a client that is
 not a listed proxy cannot pick its address with the header; a listed proxy is
-exempt from the per-IP connection cap. Without trusted_proxies the header is
-ignored.
+exempt from the per-IP connection cap. Over HTTP/1.1 and HTTP/2 (curl, on the
+TLS port). Without trusted_proxies the header is ignored.
 
 Loopback accepts any 127/8 source address: 127.0.0.1 is the proxy, 127.0.0.2
 a client connecting directly."""
 import http.client
 import json
+import shutil
 import socket
+import tempfile
 
 from qa_harness import start_relay
-from relay_harness import Checks, parse_args
+from relay_harness import Checks, free_port, parse_args
+from test_edge_tls import Curl, make_certificate
 
 PROXY = "127.0.0.1"
 DIRECT = "127.0.0.2"
@@ -52,11 +55,27 @@ def open_connections(port, source, count):
     return statuses
 
 
+def h2_new_attendee(curl, forwarded_for):
+    status, version, _, _ = curl.fetch("/api/qa/attendees", extra=(
+        "-X", "POST", "-H", "Content-Type: application/json", "-H", f"X-Forwarded-For: {forwarded_for}",
+        "--data", '{"name":""}'))
+    return status if version == "2" else f"HTTP/{version}"
+
+
 def main():
     args = parse_args()
     c = Checks()
-    with start_relay(args, extra=LIMITS + [f'edge.trusted_proxies=["{PROXY}"]']) as relay:
+    tmp = tempfile.mkdtemp(prefix="edge-proxy-")
+    cert, key = make_certificate(tmp)
+    tls_port = free_port()
+    tls = [f"edge.tls_listen=127.0.0.1:{tls_port}", f"edge.tls_cert_file={cert}", f"edge.tls_key_file={key}"]
+    with start_relay(args, extra=LIMITS + tls + [f'edge.trusted_proxies=["{PROXY}"]']) as relay:
         port = relay.port
+        curl = Curl(tls_port, cert, tmp)
+        h2 = [h2_new_attendee(curl, "203.0.113.20") for _ in range(3)]
+        c.check(h2 == [201, 201, 429], f"HTTP/2: one client through the proxy gets its burst of 2 ({h2})")
+        c.check(h2_new_attendee(curl, "203.0.113.21") == 201, "HTTP/2: another client has a limit of its own")
+
         first = [new_attendee(port, PROXY, "203.0.113.1") for _ in range(3)]
         c.check(first == [201, 201, 429], f"one client through the proxy gets its burst of 2 ({first})")
         c.check(new_attendee(port, PROXY, "203.0.113.2") == 201,
@@ -81,6 +100,7 @@ def main():
         statuses = [new_attendee(port, PROXY, f"203.0.113.{i}") for i in range(1, 4)]
         c.check(statuses == [201, 201, 429],
                 f"without trusted_proxies X-Forwarded-For is ignored: one limit for the peer ({statuses})")
+    shutil.rmtree(tmp, ignore_errors=True)
     c.finish()
 
 

@@ -27,9 +27,9 @@ using net::make_json_response;
 class TechEvents : public net::EventSource, public auth::Grant {
  public:
   explicit TechEvents(const HealthApi& api) : api_(api) {}
-  std::optional<std::string> next(bool first) override {
-    if (revoked_.load(std::memory_order_acquire)) return std::nullopt;
-    return api_.stream_event(first);
+  Bytes next(bool first) override {
+    if (revoked_.load(std::memory_order_acquire)) return nullptr;
+    return api_.shared_event(first);
   }
   void revoke() override { revoked_.store(true, std::memory_order_release); }
 
@@ -74,9 +74,57 @@ net::Outcome HealthApi::open_stream(const net::Exchange& exchange, std::string_v
   return net::Upgrade{nullptr, std::move(events)};
 }
 
+// A dashboard that sees the same event twice shows the same figures; one that
+// sees an event up to a second late does not notice. So an event is built once
+// a second and shared, and a hundred open dashboards cost what one does.
+constexpr int64_t kSharedEventStaleMs = 2000;
+
+Bytes HealthApi::build_shared_event() const {
+  Bytes event = make_bytes(stream_event());
+  std::lock_guard lock(shared_mutex_);
+  shared_event_ = event;
+  shared_event_with_history_ = nullptr;
+  shared_built_ms_ = now_monotonic_ms();
+  ++events_built_;
+  return event;
+}
+
+Bytes HealthApi::shared_event(bool with_history) const {
+  std::lock_guard lock(shared_mutex_);
+  // Built under the lock: streams asking at the same moment wait for one build rather than each making one.
+  if (!shared_event_ || now_monotonic_ms() - shared_built_ms_ >= kSharedEventStaleMs) {
+    shared_event_ = make_bytes(stream_event());
+    shared_event_with_history_ = nullptr;
+    shared_built_ms_ = now_monotonic_ms();
+    ++events_built_;
+  }
+  if (!with_history) return shared_event_;
+  if (!shared_event_with_history_) {
+    std::string text = *shared_event_;
+    text.pop_back();  // the closing brace
+    shared_event_with_history_ = make_bytes(text + ",\"history\":" + history_json() + "}");
+  }
+  return shared_event_with_history_;
+}
+
+uint64_t HealthApi::events_built() const {
+  std::lock_guard lock(shared_mutex_);
+  return events_built_;
+}
+
+std::string HealthApi::history_json() const {
+  std::string history = "[";
+  std::lock_guard lock(history_mutex_);
+  for (const auto& point : history_) {
+    if (history.size() > 1) history += ',';
+    history += point;
+  }
+  return history + ']';
+}
+
 void HealthApi::record_history() {
   // The same figures the live events carry, in the form the page charts.
-  nlohmann::json event = nlohmann::json::parse(stream_event());
+  nlohmann::json event = nlohmann::json::parse(*build_shared_event());
   nlohmann::json kbps = nlohmann::json::array();
   for (const auto& r : event["renditions"]) kbps.push_back(r["kbps"]);
   const nlohmann::json& input = event["input"];
@@ -173,17 +221,8 @@ std::string HealthApi::stream_event(bool with_history) const {
   };
   std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
   if (!with_history) return text;
-  std::string history = "[";
-  {
-    std::lock_guard lock(history_mutex_);
-    for (const auto& point : history_) {
-      if (history.size() > 1) history += ',';
-      history += point;
-    }
-  }
-  history += ']';
   text.pop_back();  // the closing brace
-  return text + ",\"history\":" + history + "}";
+  return text + ",\"history\":" + history_json() + "}";
 }
 
 net::Outcome HealthApi::handle(const net::Exchange& exchange) const {

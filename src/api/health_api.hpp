@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "auth/authority.hpp"
+#include "common/bytes.hpp"
 #include "config/config.hpp"
 #include "net/handler.hpp"
 #include "net/stats.hpp"
@@ -38,9 +39,16 @@ class HealthApi {
   // One dashboard event: ingest, input, renditions, viewers, sound, alerts,
   // incidents, pending questions; the first of a stream also carries the chart history.
   std::string stream_event(bool with_history = false) const;
-  // Keeps the charted figures of this second for the dashboards that open later
-  // (the last 15 minutes). The server's health timer calls it once a second.
+  // The dashboard event every open stream sends now: built once a second (by
+  // record_history(), or here when that has not run for two seconds) and the
+  // same bytes for every subscriber, however many technicians watch.
+  Bytes shared_event(bool with_history) const;
+  // Builds this second's event for the open streams and keeps its charted
+  // figures for the dashboards that open later (the last 15 minutes). The
+  // server's health timer calls it once a second.
   void record_history();
+  // Events built since start (by record_history() or shared_event()).
+  uint64_t events_built() const;
 
  private:
   net::Outcome dispatch(const net::Exchange& exchange) const;
@@ -60,8 +68,19 @@ class HealthApi {
   const health::Monitor* monitor_;
   health::QoeAggregator& qoe_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // Builds the event and, under shared_mutex_, makes it the current one.
+  Bytes build_shared_event() const;
+  // The kept chart points as a JSON array.
+  std::string history_json() const;
+
   mutable std::mutex history_mutex_;
   std::deque<std::string> history_;  // JSON points, oldest first
+  // The current event, with and without the history (the latter made on the
+  // first stream opened after each build); guarded by shared_mutex_.
+  mutable std::mutex shared_mutex_;
+  mutable Bytes shared_event_, shared_event_with_history_;
+  mutable int64_t shared_built_ms_ = 0;  // monotonic
+  mutable uint64_t events_built_ = 0;
 };
 
 }  // namespace relay::api

@@ -86,7 +86,8 @@ struct Relay::Parts {
     // blocks the timer that raises them.
     if (!cfg.health.webhook_url.empty()) {
       webhooks = std::make_unique<outbound::WebhookSender>(outbound::WebhookOptions{
-          cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
+          cfg.health.webhook_url, cfg.health.webhook_secret, cfg.health.allow_insecure_webhooks,
+          cfg.health.webhook_retries, cfg.health.webhook_timeout_s});
       monitor.set_listener([this, source = status.snapshot().source](const health::AlertEvent& event,
                                                                      uint64_t incident) {
         webhooks->send(outbound::alert_payload(event, incident, source));
@@ -99,6 +100,8 @@ struct Relay::Parts {
       monitor.observe(sampler.sample(now_epoch_ms()));
       if (++health_ticks % 4 == 0) health_api.record_history();
     });
+    // Player reports that went quiet are forgotten here, not in the request that reports.
+    timers.every(std::chrono::seconds(1), [this] { qoe.expire(now_epoch_ms()); });
   }
 
   config::Config cfg;

@@ -128,6 +128,11 @@ class Loader {
            fmt::format("{} is not below health.input_bitrate_max_kbps ({})", config_.health.input_bitrate_min_kbps,
                        config_.health.input_bitrate_max_kbps));
     }
+    if (config_.health.webhook_url.starts_with("http://") && !config_.health.allow_insecure_webhooks) {
+      fail({"health.webhook_url"},
+           "an http:// address sends alerts and their signature unencrypted; use https://, or set "
+           "health.allow_insecure_webhooks = true (e.g. for a receiver on this machine)");
+    }
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},

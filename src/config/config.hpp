@@ -27,6 +27,10 @@ struct EdgeConfig {
   std::string tls_listen;
   std::filesystem::path tls_cert_file;  // PEM certificate chain, leaf first
   std::filesystem::path tls_key_file;   // PEM private key
+  // Reverse proxies or CDN nodes (addresses or CIDR networks) whose forwarded_header
+  // names the client; empty = the TCP peer is the client, headers ignored.
+  std::vector<std::string> trusted_proxies;
+  std::string forwarded_header = "x-forwarded-for";  // x-forwarded-for | forwarded (RFC 7239)
 };
 
 struct IngestConfig {
@@ -143,10 +147,11 @@ struct HealthConfig {
   double viewer_stalls_per_minute_max = 1;  // stalls per viewer-minute the players report; 0 = off
   double viewer_stalls_hold_s = 30;
   double viewer_window_s = 30;          // a playback session counts as a viewer this long after its last request
-  std::string webhook_url;              // "" = no webhooks; http:// or https://
+  std::string webhook_url;              // "" = no webhooks; https:// (http:// only with allow_insecure_webhooks)
   std::string webhook_secret;           // HMAC-SHA256 key for X-Relay-Signature; "" = unsigned
   int webhook_retries = 5;              // attempts after the first, with doubling backoff
   double webhook_timeout_s = 10;        // per attempt
+  bool allow_insecure_webhooks = false; // http:// webhook URLs (unencrypted, e.g. a receiver on loopback)
 };
 
 struct Config {

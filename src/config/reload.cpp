@@ -29,6 +29,8 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("edge.web_dir", e0.web_dir == e1.web_dir);
   check("edge.node_modules_dir", e0.node_modules_dir == e1.node_modules_dir);
   check("edge.tls_listen", e0.tls_listen == e1.tls_listen);
+  check("edge.trusted_proxies", e0.trusted_proxies == e1.trusted_proxies);
+  check("edge.forwarded_header", e0.forwarded_header == e1.forwarded_header);
 
   const IngestConfig& i0 = running.ingest;
   const IngestConfig& i1 = loaded.ingest;
@@ -106,6 +108,7 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.webhook_secret", a0.webhook_secret == a1.webhook_secret);
   check("health.webhook_retries", a0.webhook_retries == a1.webhook_retries);
   check("health.webhook_timeout_s", a0.webhook_timeout_s == a1.webhook_timeout_s);
+  check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
   return keys;
 }
 

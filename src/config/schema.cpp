@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/ip_network.hpp"
 #include "config/source_uri.hpp"
 
 namespace relay::config {
@@ -53,6 +54,18 @@ std::vector<std::string> read_cors_origins(const ValueReader& value) {
     }
   }
   return origins;
+}
+
+std::vector<std::string> read_trusted_proxies(const ValueReader& value) {
+  std::vector<std::string> networks = value.strings();
+  for (std::size_t i = 0; i < networks.size(); ++i) {
+    if (!IpNetwork::parse(networks[i])) {
+      value.element(i).fail(fmt::format("'{}' is not an address or network, expected one such as \"127.0.0.1\", "
+                                        "\"10.0.0.0/8\" or \"2001:db8::/32\"",
+                                        networks[i]));
+    }
+  }
+  return networks;
 }
 
 std::string read_source(const ValueReader& value, bool may_be_empty = false) {
@@ -179,6 +192,9 @@ constexpr Field<Config> kEdgeFields[] = {
      }},
     {"tls_cert_file", [](const ValueReader& v, Config& c) { c.edge.tls_cert_file = v.string(); }},
     {"tls_key_file", [](const ValueReader& v, Config& c) { c.edge.tls_key_file = v.string(); }},
+    {"trusted_proxies", [](const ValueReader& v, Config& c) { c.edge.trusted_proxies = read_trusted_proxies(v); }},
+    {"forwarded_header",
+     [](const ValueReader& v, Config& c) { c.edge.forwarded_header = v.one_of({"x-forwarded-for", "forwarded"}); }},
 };
 
 constexpr Field<Config> kIngestFields[] = {
@@ -338,6 +354,7 @@ constexpr Field<Config> kHealthFields[] = {
     {"webhook_secret", [](const ValueReader& v, Config& c) { c.health.webhook_secret = v.string(); }},
     {"webhook_retries", [](const ValueReader& v, Config& c) { c.health.webhook_retries = v.integer(0, 20); }},
     {"webhook_timeout_s", [](const ValueReader& v, Config& c) { c.health.webhook_timeout_s = v.number(0.5, 120); }},
+    {"allow_insecure_webhooks", [](const ValueReader& v, Config& c) { c.health.allow_insecure_webhooks = v.boolean(); }},
 };
 
 constexpr Section kSections[] = {

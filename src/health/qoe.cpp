@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/net_key.hpp"
+
 namespace relay::health {
 namespace {
 
@@ -78,9 +80,9 @@ QoeAggregator::QoeAggregator(int64_t window_ms, int64_t min_interval_ms, double 
       max_sessions_(max_sessions) {}
 
 QoeAggregator::Verdict QoeAggregator::accept(const QoeReport& report, const std::string& address, int64_t now_ms) {
+  std::string network = network_key(address);
   std::lock_guard lock(mutex_);
-  expire(now_ms);
-  Bucket& bucket = buckets_.try_emplace(address, Bucket{address_burst_, now_ms}).first->second;
+  Bucket& bucket = buckets_.try_emplace(network, Bucket{address_burst_, now_ms}).first->second;
   bucket.tokens = std::min(address_burst_, bucket.tokens + (now_ms - bucket.at_ms) / 1000.0 * address_per_s_);
   bucket.at_ms = now_ms;
   auto it = sessions_.find(report.session);
@@ -97,9 +99,16 @@ QoeAggregator::Verdict QoeAggregator::accept(const QoeReport& report, const std:
   Session& s = sessions_[report.session];
   s.last_ms = now_ms;
   s.last = report;
-  if (report.stalls) s.stalls.emplace_back(now_ms, report.stalls);
+  s.network = std::move(network);
+  std::erase_if(s.stalls, [&](const auto& st) { return now_ms - st.first > stall_memory_ms(); });
+  uint32_t last_minute = 0;
+  for (const auto& [at, n] : s.stalls) {
+    if (now_ms - at < 60000) last_minute += n;
+  }
+  const uint32_t counted = std::min(report.stalls, kMaxStallsPerSessionMinute - std::min(last_minute, kMaxStallsPerSessionMinute));
+  if (counted) s.stalls.emplace_back(now_ms, counted);
   ++reports_;
-  stalls_ += report.stalls;
+  stalls_ += counted;
   errors_ += report.errors;
   return Verdict::accepted;
 }
@@ -109,16 +118,16 @@ void QoeAggregator::reject() {
   ++rejected_;
 }
 
+int64_t QoeAggregator::stall_memory_ms() const { return std::max<int64_t>(window_ms_, 60000); }
+
 void QoeAggregator::expire(int64_t now_ms) {
+  std::lock_guard lock(mutex_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (now_ms - it->second.last_ms > window_ms_) {
       it = sessions_.erase(it);
       continue;
     }
-    auto& stalls = it->second.stalls;
-    stalls.erase(std::remove_if(stalls.begin(), stalls.end(),
-                                [&](const auto& s) { return now_ms - s.first > window_ms_; }),
-                 stalls.end());
+    std::erase_if(it->second.stalls, [&](const auto& s) { return now_ms - s.first > stall_memory_ms(); });
     ++it;
   }
   // A full bucket is the same as none.
@@ -140,15 +149,19 @@ QoeSummary QoeAggregator::summary(int64_t now_ms) const {
   q.errors = errors_;
   std::vector<double> latencies;
   double buffer_sum = 0, stalls = 0;
+  std::unordered_map<std::string_view, int> stalling_sessions;  // per network
   for (const auto& [id, s] : sessions_) {
     if (now_ms - s.last_ms > window_ms_) continue;
     q.viewers += 1;
     if (!s.last.rendition.empty()) q.viewers_by_rendition[s.last.rendition] += 1;
     if (s.last.latency_s) latencies.push_back(*s.last.latency_s);
     buffer_sum += s.last.buffer_s;
+    double session_stalls = 0;
     for (const auto& [at, n] : s.stalls) {
-      if (now_ms - at <= window_ms_) stalls += n;
+      if (now_ms - at <= window_ms_) session_stalls += n;
     }
+    if (session_stalls > 0 && ++stalling_sessions[s.network] <= kMaxStallingSessionsPerNetwork)
+      stalls += session_stalls;
   }
   if (q.viewers > 0) {
     q.buffer_mean_s = buffer_sum / q.viewers;

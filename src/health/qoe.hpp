@@ -3,6 +3,12 @@
 // 10 s): latency behind live, buffer, rendition, stalls and errors, keyed by a
 // random session id the page makes up (no cookies). Kept for the last 30 s and
 // summed up for /metrics and the alert on viewers' stalls. Thread-safe.
+//
+// Anyone can post a report, so no one client may steer the stall alert: a
+// session's stalls count at most kMaxStallsPerSessionMinute a minute, and at
+// most kMaxStallingSessionsPerNetwork sessions of one client network (IPv6
+// /64, IPv4 address: common/net_key.hpp) count their stalls. Real trouble
+// stalls players in many networks. Reports are rate limited per network too.
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -26,6 +32,8 @@ struct QoeReport {
 };
 
 inline constexpr size_t kMaxQoeReportBytes = 2048;
+inline constexpr uint32_t kMaxStallsPerSessionMinute = 3;
+inline constexpr int kMaxStallingSessionsPerNetwork = 2;
 
 // A report from a request body, or what is wrong with it (one line, for a 400).
 std::variant<QoeReport, std::string> parse_qoe_report(std::string_view body);
@@ -48,27 +56,32 @@ class QoeAggregator {
  public:
   enum class Verdict { accepted, too_often, too_many_sessions };
 
-  // A session may report every `min_interval_ms`; one address may send `address_burst`
+  // A session may report every `min_interval_ms`; one client network may send `address_burst`
   // reports at once and `address_per_s` on average (a hall's Wi-Fi shares one).
   explicit QoeAggregator(int64_t window_ms = 30000, int64_t min_interval_ms = 2000, double address_burst = 60,
                          double address_per_s = 10, size_t max_sessions = 20000);
 
+  // `address`: the client's (a trusted proxy's client, see edge.trusted_proxies).
   Verdict accept(const QoeReport& report, const std::string& address, int64_t now_ms);
   // Counts a report refused before accept() (malformed, too large).
   void reject();
   QoeSummary summary(int64_t now_ms) const;
+  // Forgets sessions and rate limits that went quiet; a timer calls it every second.
+  void expire(int64_t now_ms);
 
  private:
   struct Session {
     int64_t last_ms = 0;
     QoeReport last;
-    std::vector<std::pair<int64_t, uint32_t>> stalls;  // (when, stalls) within the window
+    std::string network;  // of its newest report
+    std::vector<std::pair<int64_t, uint32_t>> stalls;  // (when, stalls counted) within the window and the last minute
   };
   struct Bucket {
     double tokens = 0;
     int64_t at_ms = 0;
   };
-  void expire(int64_t now_ms);
+  // How long a session's stall counts are kept: the window, and the cap's minute.
+  int64_t stall_memory_ms() const;
 
   int64_t window_ms_, min_interval_ms_;
   double address_burst_, address_per_s_;

@@ -2,8 +2,7 @@
 
 #include <utility>
 
-#include <boost/asio/ip/address.hpp>
-
+#include "common/net_key.hpp"
 #include "net/live_limits.hpp"
 
 namespace relay::net {
@@ -26,24 +25,12 @@ void ConnectionSlot::release() {
   if (auto* limiter = std::exchange(limiter_, nullptr)) limiter->release(address_);
 }
 
-std::string ConnectionLimiter::client_network(const std::string& address) {
-  namespace ip = boost::asio::ip;
-  boost::system::error_code ec;
-  const ip::address parsed = ip::make_address(address, ec);
-  if (ec || parsed.is_v4()) return address;
-  const ip::address_v6 v6 = parsed.to_v6();
-  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6).to_string();
-  ip::address_v6::bytes_type bytes = v6.to_bytes();
-  for (size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
-  return ip::address_v6(bytes).to_string() + "/64";
-}
-
-Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot) {
-  std::string network = client_network(address);
+Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot, bool exempt_from_address_cap) {
+  std::string network = network_key(address);
   std::lock_guard lock(mutex_);
   if (total_ >= limits_.max_connections()) return Admission::over_total_cap;
   const auto [it, inserted] = by_address_.try_emplace(network, 0);
-  if (it->second >= limits_.max_connections_per_ip()) {
+  if (!exempt_from_address_cap && it->second >= limits_.max_connections_per_ip()) {
     if (inserted) by_address_.erase(it);
     return Admission::over_address_cap;
   }
@@ -67,7 +54,7 @@ size_t ConnectionLimiter::open() const {
 
 size_t ConnectionLimiter::open_from(const std::string& address) const {
   std::lock_guard lock(mutex_);
-  auto it = by_address_.find(client_network(address));
+  auto it = by_address_.find(network_key(address));
   return it == by_address_.end() ? 0 : it->second;
 }
 

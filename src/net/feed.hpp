@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,9 +43,10 @@ class Feed {
 class EventSource {
  public:
   virtual ~EventSource() = default;
-  // The next event's data (one line of JSON), or nullopt to end the stream
-  // (e.g. the token that opened it was revoked). On the session's thread.
-  virtual std::optional<std::string> next(bool first) = 0;
+  // The next event's data (one line of JSON), or null to end the stream (e.g.
+  // the token that opened it was revoked). On the session's thread. Shared
+  // bytes, so a source may hand every subscriber the same event, built once.
+  virtual Bytes next(bool first) = 0;
   std::chrono::milliseconds interval{1000};
   // The longest an event may take to leave before the client counts as stalled.
   std::chrono::milliseconds write_timeout{10000};

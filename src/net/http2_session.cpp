@@ -13,6 +13,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/log.hpp"
+#include "net/client_address.hpp"
 #include "net/fail.hpp"
 #include "common/text.hpp"
 #include "net/live_limits.hpp"
@@ -113,6 +114,7 @@ struct Http2Session::Stream {
   const int32_t id;
   Http2RequestBuilder request;
   RequestTarget target;  // parsed once the request is whole
+  std::string client;    // the peer, or whom a trusted proxy names; set with target
   size_t route = 0;      // Handler::route(), known once the header is
   Clock::time_point started = Clock::now();
   // Where the stream is, in this order; each is entered in one place.
@@ -406,7 +408,7 @@ Http2Session::Stream* Http2Session::find(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-Exchange Http2Session::exchange(Stream& s) { return {s.request.request(), s.target, peer_address_, s.route}; }
+Exchange Http2Session::exchange(Stream& s) { return {s.request.request(), s.target, s.client, s.route}; }
 
 // Receiving requests
 
@@ -486,6 +488,7 @@ void Http2Session::dispatch(Stream& s) {
   buffered_request_bytes_ -= req.body().size();
   if (closed_) return;
   s.target = parse_request_target(req.target());
+  s.client = context_.proxies ? context_.proxies->client_of(peer_address_, req) : peer_address_;
   Outcome outcome = context_.handler.handle(exchange(s));
   if (auto* response = std::get_if<Response>(&outcome)) {
     respond(s, std::move(*response));

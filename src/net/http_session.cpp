@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "net/client_address.hpp"
 #include "net/connection_registry.hpp"
 #include "net/fail.hpp"
 #include "net/live_limits.hpp"
@@ -305,6 +306,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   const auto& req = parser_->get();
   target_ = parse_request_target(req.target());
   route_ = context_.handler.route(req.target());
+  client_ = context_.proxies ? context_.proxies->client_of(peer_address_, req) : peer_address_;
   Outcome outcome = context_.handler.handle(exchange());
   std::visit(
       [this](auto&& answer) {

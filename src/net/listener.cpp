@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "net/client_address.hpp"
 #include "net/connection_limiter.hpp"
 #include "net/fail.hpp"
 #include "net/http2_session.hpp"
@@ -150,8 +151,10 @@ void Listener::start_session(tcp::socket socket) {
   ConnectionSlot slot;
   beast::error_code address_ec;
   const auto remote = socket.remote_endpoint(address_ec);
-  const Admission admission =
-      context_.connections.admit(address_ec ? std::string("?") : remote.address().to_string(), slot);
+  const std::string address = address_ec ? std::string("?") : remote.address().to_string();
+  // A trusted proxy brings many clients over one address; they are told apart per request.
+  const bool proxy = context_.proxies && context_.proxies->trusts(address);
+  const Admission admission = context_.connections.admit(address, slot, proxy);
   if (admission != Admission::admitted) {
     context_.stats.connection_refused(admission == Admission::over_address_cap);
     return refuse(std::move(socket), tls_ != nullptr);

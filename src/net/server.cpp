@@ -18,6 +18,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "net/body_files.hpp"
+#include "net/client_address.hpp"
 #include "net/connection_limiter.hpp"
 #include "net/connection_registry.hpp"
 #include "net/fast_path.hpp"
@@ -86,7 +87,10 @@ struct Server::Impl {
         connections(limits),
         stats(stats),
         waiters(waiters),
-        session_context{handler, waiters, registry, stats, limits, connections, &body_files, feed_queue_limit} {}
+        proxies(edge.trusted_proxies, edge.forwarded_header == "forwarded" ? ForwardedHeader::forwarded
+                                                                             : ForwardedHeader::x_forwarded_for),
+        session_context{handler, waiters, registry, stats, limits, connections, &body_files, feed_queue_limit,
+                        &proxies} {}
 
   config::EdgeConfig edge;
   // Everything a session refers to is declared before io_context, so it is still
@@ -99,6 +103,7 @@ struct Server::Impl {
   // Segments as files for sendfile on the plain port; 256 MiB covers the live
   // window of a full ladder many times over.
   BodyFiles body_files{256 * 1024 * 1024};
+  TrustedProxies proxies;
   SessionContext session_context;
   std::unique_ptr<TlsContexts> tls;  // the HTTPS port's certificate and settings
   // One io_context per worker thread, each run by that thread alone: a session

@@ -12,6 +12,7 @@ class StatsCounters;
 class LiveLimits;
 class ConnectionLimiter;
 class BodyFiles;
+class TrustedProxies;
 
 struct SessionContext {
   const Handler& handler;
@@ -27,6 +28,8 @@ struct SessionContext {
   BodyFiles* body_files = nullptr;
   // Messages a WebSocket client may leave untaken before it is closed as too slow.
   size_t feed_queue_limit = 256;
+  // edge.trusted_proxies: whose forwarded header names the client; null: none.
+  const TrustedProxies* proxies = nullptr;
 };
 
 }  // namespace relay::net

@@ -28,6 +28,12 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return text::hex_encode(digest, length);
 }
 
+std::string webhook_signature(std::string_view secret, int64_t unix_seconds, std::string_view body) {
+  std::string signed_text = fmt::format("{}.", unix_seconds);
+  signed_text += body;
+  return "sha256=" + hmac_sha256_hex(secret, signed_text);
+}
+
 std::string alert_payload(const health::AlertEvent& event, uint64_t incident_id, const std::string& source) {
   nlohmann::json body = {
       {"event", event.firing ? "firing" : "resolved"},
@@ -87,13 +93,17 @@ struct WebhookSender::Impl {
       return;
     }
     busy = true;
+    soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
     GBytes* bytes = g_bytes_new(body.data(), body.size());
     soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
     g_bytes_unref(bytes);
+    // Each attempt has its own time: a receiver refusing old timestamps still takes a late retry.
+    const int64_t sent_at_s = now_epoch_ms() / 1000;
     SoupMessageHeaders* headers = soup_message_get_request_headers(msg);
+    soup_message_headers_replace(headers, "X-Relay-Timestamp", std::to_string(sent_at_s).c_str());
     if (!options.secret.empty())
       soup_message_headers_replace(headers, "X-Relay-Signature",
-                                   ("sha256=" + hmac_sha256_hex(options.secret, body)).c_str());
+                                   webhook_signature(options.secret, sent_at_s, body).c_str());
     soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, cancellable, &Impl::on_sent, this);
     g_object_unref(msg);  // the session holds its own reference while sending
   }
@@ -114,7 +124,11 @@ struct WebhookSender::Impl {
       self->finish(false);
       return;
     }
-    if (status < 200 || status >= 300) self->log->warn("webhook {}: answered {}", self->url_for_log(), status);
+    if (status >= 300 && status < 400) {
+      self->log->warn("webhook {}: answered {}, a redirect, which is not followed", self->url_for_log(), status);
+    } else if (status < 200 || status >= 300) {
+      self->log->warn("webhook {}: answered {}", self->url_for_log(), status);
+    }
     self->finish(status >= 200 && status < 300);
   }
 
@@ -168,8 +182,11 @@ struct WebhookSender::Impl {
 
 WebhookSender::WebhookSender(WebhookOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   GUri* uri = g_uri_parse(impl_->options.url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), nullptr);
-  if (!uri) throw std::runtime_error(fmt::format("webhook url '{}' is not a valid URL", impl_->options.url));
+  if (!uri) throw std::runtime_error(fmt::format("webhook url '{}' is not a valid URL", impl_->url_for_log()));
+  const bool insecure = g_strcmp0(g_uri_get_scheme(uri), "http") == 0;
   g_uri_unref(uri);
+  if (insecure && !impl_->options.allow_insecure)
+    throw std::runtime_error("webhook url is http://: alerts would travel unencrypted (health.allow_insecure_webhooks)");
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 

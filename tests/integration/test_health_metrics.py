@@ -15,8 +15,8 @@ from relay_harness import LIGHT, Checks, Relay, media_segments, parse_args
 TECH_TOKEN = "technician-token-0123456789abcdef"
 
 
-def post(relay, path, body, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=10)
+def post(relay, path, body, headers=None, source="127.0.0.1"):
+    conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=10, source_address=(source, 0))
     try:
         conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
         r = conn.getresponse()
@@ -42,7 +42,7 @@ def scrape(relay, c, what):
 def main():
     args = parse_args()
     c = Checks()
-    overrides = LIGHT + [f"qa.technician_tokens=[\"{TECH_TOKEN}\"]", "health.viewer_stalls_per_minute_max=5",
+    overrides = LIGHT + [f"qa.technician_tokens=[\"{TECH_TOKEN}\"]", "health.viewer_stalls_per_minute_max=3",
                          "health.viewer_stalls_hold_s=0"]
     with Relay(args.binary, args.source_dir, overrides) as relay:
         relay.wait_for_segments("360p", 3)
@@ -181,9 +181,19 @@ def main():
         c.check(status == 200, f"/api/incidents with ?token=: 200 ({status})")
         c.check(TECH_TOKEN not in relay.log_text(), "the token is never logged")
 
-        # A third viewer stalling badly: 51 stalls by 3 viewers in half a minute is above 5 per viewer-minute.
+        # One player claiming 50 stalls counts 3 (a session's stalls count at most 3 a minute):
+        # 4 stalls by 3 viewers in half a minute, below 3 per viewer-minute.
         status, _, _ = post(relay, "/api/qoe", json.dumps({"session": "player-stalling-5", "latency_s": 9, "stalls": 50}))
         c.check(status == 204, f"the stalling viewer's report is accepted ({status})")
+        capped, _ = scrape(relay, c, "after one player claimed 50 stalls")
+        c.check(value(capped, "seminar_relay_viewer_stalls_per_minute") < 3,
+                f"one session's 50 stalls count 3 ({value(capped, 'seminar_relay_viewer_stalls_per_minute')})")
+        # Four more players, each in a network of its own (loopback takes any 127/8 source
+        # address), stalling too: 16 stalls by 7 viewers is above 3 per viewer-minute.
+        for i in range(4):
+            status, _, _ = post(relay, "/api/qoe", json.dumps({"session": f"player-stalling-{i}x", "stalls": 50}),
+                                source=f"127.0.0.{11 + i}")
+            c.check(status == 204, f"stalling viewer {i} in its own network is accepted ({status})")
         h = relay.wait_for(lambda: (lambda h: h if h["alerts"] else None)(json.loads(relay.get("/api/health"))), 10,
                            "the viewer stall alert")
         c.check([a["rule"] for a in h["alerts"]] == ["viewer_stalls"] and h["status"] == "degraded",

@@ -192,3 +192,30 @@ TEST_CASE("HEAD /metrics sends a length and no body", "[health_api]") {
   CHECK(head_length > 1000);
   CHECK(Fixture::text(get).find("# TYPE seminar_relay_uptime_seconds gauge") != std::string::npos);
 }
+
+TEST_CASE("every open dashboard stream sends the same event bytes, built once a second", "[health_api]") {
+  Fixture f;
+  std::vector<std::shared_ptr<net::EventSource>> streams;
+  for (int i = 0; i < 20; ++i) {
+    auto stream = f.outcome(http::verb::get, "/api/tech/stream", kToken);
+    REQUIRE(std::holds_alternative<net::Upgrade>(stream));
+    streams.push_back(std::get<net::Upgrade>(stream).events);
+  }
+  // The first events carry the history; still one build between them.
+  Bytes first = streams[0]->next(true);
+  REQUIRE(first);
+  CHECK(nlohmann::json::parse(*first).contains("history"));
+  for (auto& s : streams) CHECK(s->next(true).get() == first.get());
+  Bytes event = streams[0]->next(false);
+  CHECK_FALSE(nlohmann::json::parse(*event).contains("history"));
+  for (auto& s : streams) CHECK(s->next(false).get() == event.get());
+  CHECK(f.api->events_built() == 1);
+
+  // The health timer's second: one build more, and every stream moves on to it.
+  f.api->record_history();
+  CHECK(f.api->events_built() == 2);
+  Bytes next = streams[0]->next(false);
+  CHECK(next.get() != event.get());
+  for (auto& s : streams) CHECK(s->next(false).get() == next.get());
+  CHECK(f.api->events_built() == 2);
+}

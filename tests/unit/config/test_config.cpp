@@ -48,6 +48,8 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.edge.max_connections == expected.edge.max_connections);
   CHECK(actual.edge.max_connections_per_ip == expected.edge.max_connections_per_ip);
   CHECK(actual.edge.shutdown_grace_s == expected.edge.shutdown_grace_s);
+  CHECK(actual.edge.trusted_proxies == expected.edge.trusted_proxies);
+  CHECK(actual.edge.forwarded_header == expected.edge.forwarded_header);
 
   CHECK(actual.ingest.source == expected.ingest.source);
   CHECK(actual.ingest.pipelines_dir == expected.ingest.pipelines_dir);
@@ -147,6 +149,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.health.webhook_secret == expected.health.webhook_secret);
   CHECK(actual.health.webhook_retries == expected.health.webhook_retries);
   CHECK(actual.health.webhook_timeout_s == expected.health.webhook_timeout_s);
+  CHECK(actual.health.allow_insecure_webhooks == expected.health.allow_insecure_webhooks);
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -188,6 +191,8 @@ idle_timeout_s = 60
 max_connections = 500
 max_connections_per_ip = 20
 shutdown_grace_s = 0
+trusted_proxies = ["192.0.2.10", "2001:db8:1::/48"]
+forwarded_header = "forwarded"
 
 [ingest]
 source = "file:///media/talk.mp4"
@@ -295,6 +300,7 @@ webhook_url = "https://hooks.example.org/relay"
 webhook_secret = "s3cret"
 webhook_retries = 2
 webhook_timeout_s = 4
+allow_insecure_webhooks = true
 )",
                                      "relay.toml");
   CHECK(config.health.incident_log == "/var/log/relay/incidents.jsonl");
@@ -320,6 +326,7 @@ webhook_timeout_s = 4
   CHECK(config.health.webhook_secret == "s3cret");
   CHECK(config.health.webhook_retries == 2);
   CHECK(config.health.webhook_timeout_s == 4);
+  CHECK(config.health.allow_insecure_webhooks);
   CHECK(config.qa.data_dir == "/var/lib/relay");
   CHECK(config.qa.synchronous == "full");
   CHECK(config.qa.default_room_title == "Fragen");
@@ -353,6 +360,8 @@ webhook_timeout_s = 4
   CHECK(config.edge.max_connections == 500);
   CHECK(config.edge.max_connections_per_ip == 20);
   CHECK(config.edge.shutdown_grace_s == 0);
+  CHECK(config.edge.trusted_proxies == std::vector<std::string>{"192.0.2.10", "2001:db8:1::/48"});
+  CHECK(config.edge.forwarded_header == "forwarded");
   CHECK(config.ingest.source == "file:///media/talk.mp4");
   CHECK(config.ingest.pipelines_dir == "/srv/pipelines");
   CHECK(config.ingest.width == 1280);
@@ -819,4 +828,30 @@ TEST_CASE("[health] checks the webhook address and the bitrate range", "[config]
   CHECK(parse_config("[health]\nincident_log = \"log/i.jsonl\"\n", "relay.toml", {}, "/etc/relay")
             .health.incident_log == "/etc/relay/log/i.jsonl");
   CHECK(parse_config("", "relay.toml", {}, "/etc/relay").health.incident_log.empty());
+}
+
+TEST_CASE("[edge] trusted_proxies takes addresses and networks, forwarded_header one of two", "[config][edge]") {
+  const Config config = parse_config(
+      "[edge]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"2001:db8::/32\", \"::1\"]\n"
+      "forwarded_header = \"forwarded\"\n",
+      "relay.toml");
+  CHECK(config.edge.trusted_proxies == std::vector<std::string>{"127.0.0.1", "10.0.0.0/8", "2001:db8::/32", "::1"});
+  CHECK(config.edge.forwarded_header == "forwarded");
+  CHECK(parse_config("", "relay.toml").edge.trusted_proxies.empty());
+  CHECK_THAT(error_of("[edge]\ntrusted_proxies = [\"127.0.0.1\", \"proxy.example.org\"]\n"),
+             StartsWith("relay.toml:2:33: edge.trusted_proxies[1]: 'proxy.example.org' is not an address or network"));
+  CHECK_THAT(error_of("[edge]\ntrusted_proxies = [\"10.0.0.0/33\"]\n"), Contains("is not an address or network"));
+  CHECK_THAT(error_of("[edge]\nforwarded_header = \"x-real-ip\"\n"), Contains("edge.forwarded_header: 'x-real-ip'"));
+}
+
+TEST_CASE("[health] an http:// webhook needs allow_insecure_webhooks", "[config][health]") {
+  const std::string refused = error_of("[health]\nwebhook_secret = \"k\"\nwebhook_url = \"http://10.0.0.5/hook?key=q\"\n");
+  CHECK_THAT(refused, StartsWith("relay.toml:3:15: health.webhook_url: an http:// address sends alerts"));
+  CHECK_THAT(refused, Contains("health.allow_insecure_webhooks = true"));
+  CHECK(refused.find("key=q") == std::string::npos);
+  CHECK_THAT(error_of("", {"health.webhook_url=http://127.0.0.1:9/hook"}), Contains("allow_insecure_webhooks"));
+  CHECK(parse_config("[health]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nallow_insecure_webhooks = true\n",
+                     "relay.toml").health.allow_insecure_webhooks);
+  CHECK(parse_config("[health]\nwebhook_url = \"https://hooks.example.org/relay\"\n", "relay.toml")
+            .health.webhook_url == "https://hooks.example.org/relay");
 }

@@ -67,13 +67,6 @@ TEST_CASE("a reload of the caps applies to the next connection", "[limiter]") {
 }
 
 TEST_CASE("IPv6 addresses count per /64, mapped IPv4 per address", "[limiter]") {
-  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64");
-  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64");
-  CHECK(ConnectionLimiter::client_network("::1") == "::/64");
-  CHECK(ConnectionLimiter::client_network("::ffff:10.0.0.7") == "10.0.0.7");
-  CHECK(ConnectionLimiter::client_network("10.0.0.7") == "10.0.0.7");
-  CHECK(ConnectionLimiter::client_network("?") == "?");
-
   LiveLimits limits(caps(10, 2));
   ConnectionLimiter limiter(limits);
   ConnectionSlot a, b, c, other, v4a, v4b, v4c;
@@ -87,4 +80,17 @@ TEST_CASE("IPv6 addresses count per /64, mapped IPv4 per address", "[limiter]") 
   CHECK(limiter.admit("192.0.2.1", v4b) == Admission::admitted);
   CHECK(limiter.admit("::ffff:192.0.2.1", v4c) == Admission::over_address_cap);
   CHECK(limiter.open() == 5);
+}
+
+TEST_CASE("a trusted proxy is exempt from the per-IP cap but counts in the total", "[limiter]") {
+  LiveLimits limits(caps(4, 1));
+  ConnectionLimiter limiter(limits);
+  ConnectionSlot a, b, c, d, e;
+  CHECK(limiter.admit("10.0.0.1", a, true) == Admission::admitted);
+  CHECK(limiter.admit("10.0.0.1", b, true) == Admission::admitted);
+  CHECK(limiter.admit("10.0.0.1", c, true) == Admission::admitted);
+  CHECK(limiter.open_from("10.0.0.1") == 3);
+  CHECK(limiter.admit("10.0.0.2", d) == Admission::admitted);
+  CHECK(limiter.admit("10.0.0.1", e, true) == Admission::over_total_cap);
+  CHECK(limiter.open() == 4);
 }

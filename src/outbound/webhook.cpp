@@ -16,6 +16,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "common/text.hpp"
 
 namespace relay::outbound {
@@ -82,7 +83,7 @@ struct WebhookSender::Impl {
     }
     SoupMessage* msg = soup_message_new("POST", options.url.c_str());
     if (!msg) {
-      log->error("webhook: '{}' is not a URL libsoup accepts", options.url);
+      log->error("webhook: '{}' is not a URL libsoup accepts", text::redact_secrets(options.url));
       finish(false);
       return;
     }
@@ -147,7 +148,7 @@ struct WebhookSender::Impl {
   }
 
   // The URL without its query, which may carry a key.
-  std::string url_for_log() const { return options.url.substr(0, options.url.find('?')); }
+  std::string url_for_log() const { return text::redact_secrets(options.url); }
 
   WebhookOptions options;
   std::shared_ptr<spdlog::logger> log;
@@ -168,7 +169,7 @@ struct WebhookSender::Impl {
 
 WebhookSender::WebhookSender(WebhookOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   GUri* uri = g_uri_parse(impl_->options.url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), nullptr);
-  if (!uri) throw std::runtime_error(fmt::format("webhook url '{}' is not a valid URL", impl_->options.url));
+  if (!uri) throw std::runtime_error(fmt::format("webhook url '{}' is not a valid URL", text::redact_secrets(impl_->options.url)));
   g_uri_unref(uri);
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }

@@ -23,7 +23,7 @@ using net::make_json_error;
 using net::make_json_response;
 
 // The dashboard's events for one technician: ends once a reload withdrew the
-// token that opened it (or the first technician token closed an open dashboard).
+// token that opened it.
 class TechEvents : public net::EventSource, public auth::Grant {
  public:
   explicit TechEvents(const HealthApi& api) : api_(api) {}

@@ -58,11 +58,8 @@ std::string redact_uri(std::string_view uri) {
   const size_t scheme_end = uri.find("://");
   const std::string_view scheme = uri.substr(0, scheme_end);
   std::string_view rest = uri.substr(scheme_end + 3);
-  std::string_view fragment;
-  if (const size_t hash = rest.find('#'); hash != std::string_view::npos) {
-    fragment = rest.substr(hash);
-    rest = rest.substr(0, hash);
-  }
+  // A '#' is taken as part of the query or the path, not as a fragment: SRT
+  // stream ids start with "#!::", and a key may hold one.
   std::string_view query;
   bool has_query = false;
   if (const size_t q = rest.find('?'); q != std::string_view::npos) {
@@ -92,7 +89,6 @@ std::string redact_uri(std::string_view uri) {
     out += '?';
     out += redact_query(query);
   }
-  out += fragment;
   return out;
 }
 
@@ -126,7 +122,10 @@ std::string redact_secrets(std::string_view text) {
     size_t property = std::string_view::npos, property_len = 0;
     for (std::string_view name : kSecretProperties) {
       const size_t found = text.find(name, pos);
-      if (found < property) property = found, property_len = name.size();
+      if (found < property) {
+        property = found;
+        property_len = name.size();
+      }
     }
     if (uri_mark == std::string_view::npos && property == std::string_view::npos) break;
     if (property < uri_mark) {

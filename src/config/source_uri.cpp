@@ -8,9 +8,11 @@
 
 namespace relay::config {
 
+// Written so that text::redact_secrets, which every error passes, leaves it whole.
 const char* const kAcceptedSources =
     "accepted: \"test:\", \"file:///absolute/path\", \"srt://:PORT?mode=listener\", \"srt://HOST:PORT\", "
-    "\"rtsp://[user:pass@]HOST[:PORT]/path\", \"rtmp://HOST[:PORT]/app/stream\", \"v4l2:///dev/videoN\"";
+    "\"rtsp://HOST[:PORT]/path\" (a login goes before HOST as USER:PASSWORD@), \"rtmp://HOST[:PORT]/APP/\" "
+    "followed by the stream key, \"v4l2:///dev/videoN\"";
 
 const char* to_string(SourceKind kind) {
   switch (kind) {

@@ -221,6 +221,7 @@ fi
 # --- the relay -------------------------------------------------------------------------
 # start_relay NAME VARIANT [--set ...]: a fresh relay, ready when its input has ended.
 RELAY_PORT="" RELAY_TLS_PORT=""
+TECH_TOKEN=bench-technician-0123456789abcdef  # /api/health's detail is the technician's
 start_relay() {
   local name=$1 variant=$2 tls_args=() fast_path=1
   shift 2
@@ -233,7 +234,8 @@ start_relay() {
   fi
   # shellcheck disable=SC2086 # RELAY_ARGS is split on purpose
   SEMINAR_RELAY_FAST_PATH=$fast_path "$RELAY_BIN" --config "$RELAY_CONFIG" --set "edge.listen=127.0.0.1:$RELAY_PORT" \
-    "${tls_args[@]}" "${RELAY_LIMITS[@]}" --set "qa.data_dir=$WORK/data-$name" "$@" $RELAY_ARGS \
+    "${tls_args[@]}" "${RELAY_LIMITS[@]}" --set "qa.data_dir=$WORK/data-$name" \
+    --set "qa.technician_tokens=[\"$TECH_TOKEN\"]" "$@" $RELAY_ARGS \
     >"$WORK/relay-$name.log" 2>&1 &
   RELAY_PID=$!
   # Once the input has ended every noise segment is in the store, and from then
@@ -241,7 +243,7 @@ start_relay() {
   local state=""
   for _ in $(seq 600); do
     kill -0 "$RELAY_PID" 2>/dev/null || { tail -20 "$WORK/relay-$name.log" >&2; die "the relay exited"; }
-    state=$(curl -fsS "http://127.0.0.1:$RELAY_PORT/api/health" 2>/dev/null |
+    state=$(curl -fsS -H "Authorization: Bearer $TECH_TOKEN" "http://127.0.0.1:$RELAY_PORT/api/health" 2>/dev/null |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["ingest"]["state"])' 2>/dev/null || true)
     [[ $state == ended ]] && break
     sleep 0.2

@@ -162,8 +162,10 @@ measure() {
 per_second() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.3f", (s > 0) ? c / s : 0 }'; }
 
 # --- the relay ------------------------------------------------------------------------
+# /api/health's detail is the technician's: the bench relay has this token.
+TECH_TOKEN=bench-technician-0123456789abcdef
 last_msn() {  # newest finished segment number, lowest over the renditions, or -1
-  curl -sf --max-time 3 "http://127.0.0.1:$1/api/health" |
+  curl -sf --max-time 3 -H "Authorization: Bearer $TECH_TOKEN" "http://127.0.0.1:$1/api/health" |
     jq -r '[.renditions[].last_msn] | if length == 0 then -1 else min end' 2>/dev/null || echo -1
 }
 
@@ -188,7 +190,8 @@ run_relay() {
   # shellcheck disable=SC2086  # RELAY_ARGS is split on purpose
   GST_DEBUG=GST_QOS:5 GST_DEBUG_FILE=$qos GST_DEBUG_NO_COLOR=1 \
     "$RELAY_BIN" --config "$RELAY_CONFIG" --set edge.listen=127.0.0.1:0 \
-    --set "ingest.source=file://$CLIP" --set ingest.loop=true $RELAY_ARGS >"$log" 2>&1 &
+    --set "ingest.source=file://$CLIP" --set ingest.loop=true --set "qa.technician_tokens=[\"$TECH_TOKEN\"]" \
+    $RELAY_ARGS >"$log" 2>&1 &
   RELAY_PID=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$log" | head -1)

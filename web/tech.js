@@ -140,7 +140,11 @@
       fetch('/api/incidents', { headers: { Authorization: 'Bearer ' + token } }).then(function (r) {
         if (r.status === 401) {
           source.close();
-          signIn('This token is not a technician token.');
+          // A relay without technician tokens says how to configure access; show that instead.
+          r.json().then(function (refusal) {
+            signIn(refusal.error === 'technician_access_not_configured' ? refusal.message
+              : 'This token is not a technician token.');
+          }, function () { signIn('This token is not a technician token.'); });
         } else {
           setStatus('reconnecting', 'reconnecting');
         }

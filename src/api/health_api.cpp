@@ -23,7 +23,7 @@ using net::make_json_error;
 using net::make_json_response;
 
 // The dashboard's events for one technician: ends once a reload withdrew the
-// token that opened it (or the first technician token closed an open dashboard).
+// token that opened it.
 class TechEvents : public net::EventSource, public auth::Grant {
  public:
   explicit TechEvents(const HealthApi& api) : api_(api) {}
@@ -60,17 +60,19 @@ std::string HealthApi::token_of(const net::Exchange& exchange) {
   return text::query_param(exchange.target.query, "token").value_or("");
 }
 
-net::Outcome HealthApi::open_stream(const net::Exchange& exchange, std::string_view token) const {
-  if (auto refused = refuse_unless_technician(token)) {
+net::Outcome HealthApi::open_stream(std::string_view token, Port port) const {
+  if (auto refused = refuse_unless_technician(token, port)) {
     refused->keep_alive(false);
     return std::move(*refused);
   }
   auto events = std::make_shared<TechEvents>(*this);
-  // Checked again on every reload: a withdrawn token, or a first technician
-  // token on a relay that was open, ends the stream.
-  authority_.watch(token, [](const auth::Authority& authority, std::string_view t) {
-    return authority.allows_technician(t);
-  }, events);
+  // On the public port, checked again on every reload: a withdrawn token ends
+  // the stream. The operator's port needs no token, so nothing can withdraw it.
+  if (port == Port::edge) {
+    authority_.watch(token, [](const auth::Authority& authority, std::string_view t) {
+      return authority.allows_technician(t);
+    }, events);
+  }
   return net::Upgrade{nullptr, std::move(events)};
 }
 
@@ -120,6 +122,10 @@ std::string HealthApi::history_json() const {
     history += point;
   }
   return history + ']';
+}
+
+bool HealthApi::allows_detail(const net::Exchange& exchange) const {
+  return authority_.allows_technician(token_of(exchange));
 }
 
 void HealthApi::record_history() {
@@ -225,17 +231,17 @@ std::string HealthApi::stream_event(bool with_history) const {
   return text + ",\"history\":" + history_json() + "}";
 }
 
-net::Outcome HealthApi::handle(const net::Exchange& exchange) const {
+net::Outcome HealthApi::handle(const net::Exchange& exchange, Port port) const {
   if (!exchange.target.ok()) return make_json_error(http::status::bad_request, "bad_target", exchange.target.error);
   try {
-    return dispatch(exchange);
+    return dispatch(exchange, port);
   } catch (const std::exception& e) {
     log::get("health")->error("{} {}: {}", exchange.message.method_string(), exchange.target.path, e.what());
     return make_json_error(http::status::internal_server_error, "internal", "internal error");
   }
 }
 
-net::Outcome HealthApi::dispatch(const net::Exchange& exchange) const {
+net::Outcome HealthApi::dispatch(const net::Exchange& exchange, Port port) const {
   const net::Request& req = exchange.message;
   const std::string_view path = exchange.target.path;
   const bool read = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -250,10 +256,11 @@ net::Outcome HealthApi::dispatch(const net::Exchange& exchange) const {
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == kMetricsPath) return metrics();
   const std::string token = token_of(exchange);
+  if (auto refused = refuse_unless_technician(token, port); refused && path != kStreamPath)
+    return std::move(*refused);
+  if (path == kMetricsPath) return metrics();
   if (path == kThumbnailPath) {
-    if (auto refused = refuse_unless_technician(token)) return std::move(*refused);
     auto jpeg = ingest_.thumbnail();
     if (!jpeg) return make_json_error(http::status::service_unavailable, "not_ready", "no picture yet");
     Response res = make_json_response(http::status::ok, "");
@@ -263,14 +270,13 @@ net::Outcome HealthApi::dispatch(const net::Exchange& exchange) const {
     return res;
   }
   if (path == kStreamPath) {
-    if (req.method() == http::verb::get) return open_stream(exchange, token);
-    if (auto refused = refuse_unless_technician(token)) return std::move(*refused);
+    if (req.method() == http::verb::get) return open_stream(token, port);
+    if (auto refused = refuse_unless_technician(token, port)) return std::move(*refused);
     // A HEAD of the stream: the header a GET would start with.
     Response res = make_json_response(http::status::ok, "");
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
     return res;
   }
-  if (auto refused = refuse_unless_technician(token)) return std::move(*refused);
   return incidents();
 }
 
@@ -294,11 +300,16 @@ Response HealthApi::metrics() const {
   return res;
 }
 
-std::optional<Response> HealthApi::refuse_unless_technician(std::string_view token) const {
-  // Without technicians configured this is as open as /api/health.
-  if (authority_.allows_technician(token)) return std::nullopt;
-  Response res = make_json_error(http::status::unauthorized, "unauthorized",
-                            "a technician token is needed (Authorization: Bearer … or ?token=…)");
+std::optional<Response> HealthApi::refuse_unless_technician(std::string_view token, Port port) const {
+  if (port == Port::operator_port || authority_.allows_technician(token)) return std::nullopt;
+  // Closed by default: the answer says how to open it, never which tokens exist.
+  Response res = authority_.technicians_configured()
+                     ? make_json_error(http::status::unauthorized, "unauthorized",
+                                       "a technician token is needed (Authorization: Bearer <token>)")
+                     : make_json_error(http::status::unauthorized, "technician_access_not_configured",
+                                       "technician access is not configured: add a token to qa.technician_tokens "
+                                       "and send it as Authorization: Bearer <token>, or set health.listen "
+                                       "(e.g. \"127.0.0.1:9100\") for a private port without tokens");
   res.set(http::field::www_authenticate, "Bearer");
   return res;
 }

@@ -1,11 +1,12 @@
 #pragma once
 // The technician's HTTP side of stream health: /metrics (Prometheus text),
 // /api/incidents (the incident log), /api/tech/thumbnail.jpg and
-// /api/tech/stream (the dashboard's events, one a second, as an event stream)
-// with a technician token when technicians are configured (auth::Authority
-// decides, as it is now), and POST /api/qoe (players' reports). No sockets: it
-// answers a request, or upgrades it to an event stream whose grant a reload
-// that withdraws the token ends.
+// /api/tech/stream (the dashboard's events, one a second, as an event stream),
+// each with a technician token on the public port (auth::Authority decides;
+// without technician tokens they are closed) or without one on the operator's
+// private port (health.listen); and POST /api/qoe (players' reports). No
+// sockets: it answers a request, or upgrades it to an event stream whose grant
+// a reload that withdraws the token ends.
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -27,6 +28,11 @@ namespace relay::api {
 
 using net::Response;
 
+// Which listener a request came in on: the public edge (edge.listen,
+// edge.tls_listen) or the operator's private port (health.listen), where the
+// technician's surfaces need no token.
+enum class Port { edge, operator_port };
+
 class HealthApi {
  public:
   // Everything referenced must outlive the api; `monitor` may be null (no alerts).
@@ -35,7 +41,9 @@ class HealthApi {
             auth::Authority& authority);
 
   // A request on one of its routes: the answer, or an event stream for a GET of /api/tech/stream.
-  net::Outcome handle(const net::Exchange& exchange) const;
+  net::Outcome handle(const net::Exchange& exchange, Port port = Port::edge) const;
+  // Whether this request on the public port may see the technician's detail of /api/health.
+  bool allows_detail(const net::Exchange& exchange) const;
   // One dashboard event: ingest, input, renditions, viewers, sound, alerts,
   // incidents, pending questions; the first of a stream also carries the chart history.
   std::string stream_event(bool with_history = false) const;
@@ -51,14 +59,14 @@ class HealthApi {
   uint64_t events_built() const;
 
  private:
-  net::Outcome dispatch(const net::Exchange& exchange) const;
-  net::Outcome open_stream(const net::Exchange& exchange, std::string_view token) const;
+  net::Outcome dispatch(const net::Exchange& exchange, Port port) const;
+  net::Outcome open_stream(std::string_view token, Port port) const;
   Response metrics() const;
   Response incidents() const;
   Response qoe(const net::Request& req, std::string_view client) const;
   // The token a request carries (Authorization: Bearer, or ?token= for pages and tools).
   static std::string token_of(const net::Exchange& exchange);
-  std::optional<Response> refuse_unless_technician(std::string_view token) const;
+  std::optional<Response> refuse_unless_technician(std::string_view token, Port port) const;
 
   const config::Config& cfg_;
   const hls::Store& store_;

@@ -88,15 +88,26 @@ net::Response not_found_json() {
   return net::make_json_error(http::status::not_found, "not_found", "this API is not enabled");
 }
 
+// What the operator's port (health.listen) serves: the technician's surfaces and /api/health.
+bool served_on_operator_port(size_t route) {
+  switch (route) {
+    case kHealth: case kMetrics: case kIncidents: case kTechStream: case kTechThumbnail:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 RouteLabel classify_route(std::string_view target) { return routes()[route_of(target)].label; }
 
 RouteTable::RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-                       const HealthApi* health)
+                       const HealthApi* health, Port port)
     : router_(router),
       qa_(qa),
       health_(health),
+      port_(port),
       cors_origins_(edge.cors_origins),
       cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()) {}
 
@@ -110,18 +121,31 @@ RouteLabel RouteTable::label(size_t route) { return routes()[route < kRouteCount
 
 Service RouteTable::service(size_t route) { return routes()[route < kRouteCount ? route : kOther].service; }
 
+net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
+  const bool read = exchange.message.method() == http::verb::get || exchange.message.method() == http::verb::head;
+  if (exchange.route == kHealth && read) {
+    // Everyone may learn whether the stream is fine and why not, by code; the
+    // input's address, its errors and the alerts' texts are the technician's.
+    return router_.serve_health(exchange.message,
+                                port_ == Port::operator_port || (health_ != nullptr && health_->allows_detail(exchange)));
+  }
+  switch (service(exchange.route)) {
+    case Service::qa:
+      return qa_ ? qa_->handle(exchange) : not_found_json();
+    case Service::health:
+      return health_ ? health_->handle(exchange, port_) : not_found_json();
+    case Service::delivery:
+      break;
+  }
+  return router_.handle(exchange);
+}
+
 net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
-  net::Outcome outcome = [&]() -> net::Outcome {
-    switch (service(exchange.route)) {
-      case Service::qa:
-        return qa_ ? qa_->handle(exchange) : not_found_json();
-      case Service::health:
-        return health_ ? health_->handle(exchange) : not_found_json();
-      case Service::delivery:
-        break;
-    }
-    return router_.handle(exchange);
-  }();
+  net::Outcome outcome = port_ == Port::operator_port && !served_on_operator_port(exchange.route)
+                             ? net::make_json_error(http::status::not_found, "not_found",
+                                                    "the operator's port serves /api/health, /metrics, "
+                                                    "/api/incidents and /api/tech/ only")
+                             : serve(exchange);
   if (auto* response = std::get_if<net::Response>(&outcome)) {
     finish(exchange.route, exchange.message[http::field::origin], *response);
   } else if (auto* deferred = std::get_if<net::Deferred>(&outcome)) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/health_api.hpp"
 #include "api/route_label.hpp"
 #include "config/config.hpp"
 #include "net/handler.hpp"
@@ -20,7 +21,6 @@ class Router;
 namespace relay::api {
 
 class QaApi;
-class HealthApi;
 
 // What serves a route.
 enum class Service { delivery, qa, health };
@@ -28,8 +28,10 @@ enum class Service { delivery, qa, health };
 class RouteTable : public net::Handler {
  public:
   // The router must outlive the table; `qa` and `health` may be null (their routes then answer 404).
+  // A table for the operator's port (health.listen) serves only the technician's
+  // surfaces and /api/health, all without a token; anything else answers 404.
   RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-             const HealthApi* health);
+             const HealthApi* health, Port port = Port::edge);
 
   size_t route(std::string_view target) const override;
   const net::RouteInfo& info(size_t route) const override;
@@ -46,10 +48,12 @@ class RouteTable : public net::Handler {
   // Common header fields, and CORS where the route allows it.
   void finish(size_t route, std::string_view origin, net::Response& res) const;
   void apply_cors(std::string_view origin, net::Response& res) const;
+  net::Outcome serve(const net::Exchange& exchange) const;
 
   const delivery::Router& router_;
   const QaApi* qa_;
   const HealthApi* health_;
+  Port port_;
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;
 };

@@ -17,8 +17,8 @@
 
 #include "app/relay.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "config/config.hpp"
-#include "ingest/pipeline_builder.hpp"
 
 namespace {
 
@@ -50,8 +50,9 @@ void raise_open_file_limit(spdlog::logger& logger) {
     logger.warn("cannot raise the open file limit above {}: at most about that many viewers", before);
 }
 
+// Start-up errors quote config values, URIs and arguments: redacted like every log line.
 int fail(const std::string& message, int code = 1) {
-  std::fprintf(stderr, "seminar-relay: error: %s\n", message.c_str());
+  std::fprintf(stderr, "seminar-relay: error: %s\n", relay::text::redact_secrets(message).c_str());
   return code;
 }
 
@@ -144,7 +145,7 @@ int main(int argc, char** argv) {
   }
   if (args.check_only) {
     std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(),
-                ingest::redact_uri(cfg.ingest.source).c_str(), cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
+                text::redact_secrets(cfg.ingest.source).c_str(), cfg.encoder.renditions.size(), cfg.edge.listen.c_str());
     return 0;
   }
   log::set_level(cfg.log.level);

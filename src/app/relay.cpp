@@ -12,8 +12,10 @@
 #include "auth/authority.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "common/work_queue.hpp"
 #include "config/reload.hpp"
+#include "config/source_uri.hpp"
 #include "delivery/publish_waiters.hpp"
 #include "delivery/router.hpp"
 #include "delivery/static_files.hpp"
@@ -23,7 +25,6 @@
 #include "hls/master.hpp"
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
-#include "ingest/pipeline_builder.hpp"
 #include "net/server.hpp"
 #include "net/stats.hpp"
 #include "outbound/webhook.hpp"
@@ -50,6 +51,31 @@ std::vector<hls::VariantSpec> variant_specs(const config::Config& cfg) {
   return specs;
 }
 
+// The operator's port answers nothing that waits for media: no request is ever held there.
+class NoHolds final : public net::Waiters {
+ public:
+  uint64_t add(size_t, Wake) override { return 0; }
+  void remove(uint64_t) override {}
+  void close() override {}
+};
+
+// The operator's port (health.listen): plain HTTP, one thread, the edge's limits.
+config::EdgeConfig operator_edge(const config::Config& cfg) {
+  config::EdgeConfig edge = cfg.edge;
+  edge.listen = cfg.health.listen;
+  edge.tls_listen.clear();
+  edge.threads = 1;
+  return edge;
+}
+
+void warn_unauthenticated_ingest(const config::IngestConfig& ingest) {
+  if (!config::accepts_unauthenticated_senders(ingest)) return;
+  relay::log::get("ingest")->warn(
+      "UNAUTHENTICATED INGEST: an SRT listener accepts any sender without a passphrase "
+      "(ingest.allow_unauthenticated = true); anyone who reaches its port can replace the programme. "
+      "Set ingest.srt_passphrase, or bind the listener to 127.0.0.1 behind a tunnel");
+}
+
 void warn_without_moderators(const config::QaConfig& qa) {
   if (qa.moderator_tokens.empty() && qa.admin_tokens.empty())
     relay::log::get("app")->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
@@ -64,7 +90,7 @@ struct Relay::Parts {
       : cfg(config),
         store(rendition_names(cfg)),
         master(variant_specs(cfg), store),
-        status(ingest::redact_uri(cfg.ingest.source)),
+        status(text::redact_secrets(cfg.ingest.source)),
         authority(cfg.qa),
         // The Q&A's database is opened before anything listens, so a bad
         // qa.data_dir stops the relay at once.
@@ -78,9 +104,13 @@ struct Relay::Parts {
         health_api(cfg, store, status, stats, &monitor, qoe, authority),
         routes(cfg.edge, router, &qa_api, &health_api),
         server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
+        operator_routes(cfg.edge, router, nullptr, &health_api, api::Port::operator_port),
         sampler(store, status, cfg.health.realtime_window_s, &qoe),
         ingest(cfg, store, master, status) {
     warn_without_moderators(cfg.qa);
+    warn_unauthenticated_ingest(cfg.ingest);
+    if (!cfg.health.listen.empty())
+      operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
     // Alerts go to the incident log and, when configured, to a webhook; neither
     // blocks the timer that raises them.
@@ -122,6 +152,12 @@ struct Relay::Parts {
   api::HealthApi health_api;
   api::RouteTable routes;
   net::Server server;
+  // The operator's private port (health.listen), when configured; its requests
+  // are not the edge's, so they count apart.
+  api::RouteTable operator_routes;
+  NoHolds no_holds;
+  net::StatsCounters operator_stats;
+  std::unique_ptr<net::Server> operator_server;
   api::HealthSampler sampler;
   uint64_t health_ticks = 0;  // on the timer thread only
   Periodic timers;
@@ -136,8 +172,14 @@ void Relay::start() {
   Parts& p = *parts_;
   p.server.start();
   try {
+    if (p.operator_server) {
+      p.operator_server->start();
+      relay::log::get("app")->info("operator port (health.listen) on {} (port {}): technician surfaces without a token",
+                                   p.cfg.health.listen, p.operator_server->port());
+    }
     p.ingest.start();
   } catch (const std::exception&) {
+    if (p.operator_server) p.operator_server->stop();
     p.server.stop();
     throw;
   }
@@ -150,6 +192,7 @@ void Relay::reload(const config::Config& loaded) {
   for (const auto& key : config::keys_needing_restart(p.cfg, loaded))
     logger->warn("reload: {} changed; it needs a restart to take effect", key);
   p.server.reload(loaded.edge);
+  if (p.operator_server) p.operator_server->reload(operator_edge(loaded));
   p.authority.reload(loaded.qa);
   p.monitor.reconfigure(loaded.health);
   relay::log::set_level(loaded.log.level);
@@ -159,6 +202,7 @@ void Relay::reload(const config::Config& loaded) {
 void Relay::stop() {
   if (!parts_) return;
   Parts& p = *parts_;
+  if (p.operator_server) p.operator_server->stop();
   p.server.drain();
   p.server.stop();
   // Writes already accepted are committed; their answers go nowhere now.
@@ -169,5 +213,6 @@ void Relay::stop() {
 
 uint16_t Relay::port() const { return parts_->server.port(); }
 uint16_t Relay::tls_port() const { return parts_->server.tls_port(); }
+uint16_t Relay::operator_port() const { return parts_->operator_server ? parts_->operator_server->port() : 0; }
 
 }  // namespace relay::app

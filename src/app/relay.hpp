@@ -30,6 +30,8 @@ class Relay {
 
   uint16_t port() const;
   uint16_t tls_port() const;
+  // The bound port of health.listen; 0 without it or before start().
+  uint16_t operator_port() const;
 
  private:
   struct Parts;

@@ -96,7 +96,6 @@ std::optional<Caller> Authority::authenticate(std::string_view token) const {
 bool Authority::technicians_configured() const { return tokens()->technicians; }
 
 bool Authority::allows_technician(std::string_view token) const {
-  if (!technicians_configured()) return true;
   auto role = staff_role(token);
   return role && (*role == Role::technician || *role == Role::admin);
 }

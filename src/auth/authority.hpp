@@ -54,10 +54,11 @@ class Authority {
   // The staff role of a token, attendee tokens not considered.
   std::optional<Role> staff_role(std::string_view token) const;
 
-  // The technician's surfaces are closed once any technician or admin token is
-  // configured; without any they are as open as /api/health (a relay on a LAN).
+  // Whether any technician or admin token is configured (what a refusal tells the operator to do).
   bool technicians_configured() const;
-  // True when the technician's surfaces may be used with this token (or are open).
+  // True when the technician's surfaces may be used with this token: a technician
+  // or admin token. Without any configured they are closed on the public port;
+  // health.listen is the operator's way in without tokens.
   bool allows_technician(std::string_view token) const;
 
   // Registers a connection opened with `token` for a role that passes `still_allowed`

@@ -10,12 +10,26 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "common/redact.hpp"
 #include "config/schema.hpp"
 #include "config/source_uri.hpp"
 #include "config/value_reader.hpp"
 
 namespace relay::config {
+
+ConfigError::ConfigError(const std::string& message) : std::runtime_error(text::redact_secrets(message)) {}
+
 namespace {
+
+// What an error may quote of a --set argument: not the value of a key that
+// holds a secret (role tokens, the webhook's signing key, the SRT passphrase).
+std::string loggable_override(const std::string& argument) {
+  const std::string_view key = std::string_view(argument).substr(0, argument.find('='));
+  for (std::string_view secret : {"token", "secret", "passphrase"}) {
+    if (key.find(secret) != std::string_view::npos) return fmt::format("{}=***", key);
+  }
+  return argument;
+}
 
 // Parses an override value as TOML so numbers, booleans, arrays and inline tables
 // keep their type; anything that is not a TOML value is a bare string, so that
@@ -55,7 +69,7 @@ class Loader {
   }
 
   void apply_override(const std::string& argument) {
-    const std::string context = fmt::format("--set {}", argument);
+    const std::string context = fmt::format("--set {}", loggable_override(argument));
     const auto equals = argument.find('=');
     const std::string_view path = std::string_view(argument).substr(0, equals);
     const auto dot = path.find('.');
@@ -123,6 +137,8 @@ class Loader {
              fmt::format("listens on SRT port {} like ingest.source; give the backup its own port", backup.port));
       }
     }
+    check_srt_listener_authenticated("ingest.source", ingest.source);
+    if (!ingest.backup_source.empty()) check_srt_listener_authenticated("ingest.backup_source", ingest.backup_source);
     if (config_.health.input_bitrate_min_kbps >= config_.health.input_bitrate_max_kbps) {
       fail({"health.input_bitrate_min_kbps", "health.input_bitrate_max_kbps"},
            fmt::format("{} is not below health.input_bitrate_max_kbps ({})", config_.health.input_bitrate_min_kbps,
@@ -143,6 +159,22 @@ class Loader {
   }
 
  private:
+  // An SRT listener that anyone on the network can reach, without a passphrase,
+  // hands the programme to whoever connects first: refused unless the operator
+  // says so (ingest.allow_unauthenticated).
+  void check_srt_listener_authenticated(std::string_view key, const std::string& uri) const {
+    const IngestConfig& ingest = config_.ingest;
+    if (ingest.allow_unauthenticated || !ingest.srt_passphrase.empty()) return;
+    const SourceUri source = parse_source_uri(uri);
+    if (!source.exposed_srt_listener()) return;
+    fail({key, "ingest.srt_passphrase", "ingest.allow_unauthenticated"},
+         fmt::format("listens for SRT senders on port {} of {} without a passphrase, so anyone who "
+                     "reaches it can replace the programme; set ingest.srt_passphrase (10..79 characters, the "
+                     "same in the sender), or bind the listener to loopback (srt://127.0.0.1:{}?mode=listener) "
+                     "behind a tunnel, or set ingest.allow_unauthenticated = true to accept this",
+                     source.port, source.host.empty() ? "every address" : source.host, source.port));
+  }
+
   void apply(const Field<Config>& field, const ValueReader& value) {
     field.set(value, config_);
     set_at_[value.key()] = value.where();

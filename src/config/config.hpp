@@ -62,6 +62,9 @@ struct IngestConfig {
   int v4l2_width = 0;              // 0 = the device's choice
   int v4l2_height = 0;
   int v4l2_framerate = 0;
+  // An SRT listener other hosts can reach without a passphrase is refused at
+  // start unless this is true (then logged loudly and reported as degraded).
+  bool allow_unauthenticated = false;
 };
 
 struct Rendition {
@@ -152,6 +155,9 @@ struct HealthConfig {
   int webhook_retries = 5;              // attempts after the first, with doubling backoff
   double webhook_timeout_s = 10;        // per attempt
   bool allow_insecure_webhooks = false; // http:// webhook URLs (unencrypted, e.g. a receiver on loopback)
+  // "host:port" of the operator's private port: /metrics, /api/health (in
+  // full), /api/incidents and /api/tech/* without a token, nothing else; "" = none.
+  std::string listen;
 };
 
 struct Config {
@@ -166,9 +172,11 @@ struct Config {
 };
 
 // A config problem, with where it is: "relay.toml:12:9: edge.threads: ...".
+// The message is redacted (text::redact_secrets) as it is made, since it
+// quotes values and --set arguments, which may hold passwords and keys.
 class ConfigError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& message);
 };
 
 // Loads the TOML file, applies "section.key=value" overrides (values in TOML

@@ -58,6 +58,7 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("ingest.v4l2_format", i0.v4l2_format == i1.v4l2_format);
   check("ingest.v4l2_width", i0.v4l2_width == i1.v4l2_width);
   check("ingest.v4l2_height", i0.v4l2_height == i1.v4l2_height);
+  check("ingest.allow_unauthenticated", i0.allow_unauthenticated == i1.allow_unauthenticated);
   check("ingest.v4l2_framerate", i0.v4l2_framerate == i1.v4l2_framerate);
 
   const EncoderConfig& c0 = running.encoder;
@@ -109,6 +110,7 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.webhook_retries", a0.webhook_retries == a1.webhook_retries);
   check("health.webhook_timeout_s", a0.webhook_timeout_s == a1.webhook_timeout_s);
   check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
+  check("health.listen", a0.listen == a1.listen);
   return keys;
 }
 

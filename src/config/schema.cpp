@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "common/ip_network.hpp"
+#include "common/redact.hpp"
 #include "config/source_uri.hpp"
 
 namespace relay::config {
@@ -235,6 +236,7 @@ constexpr Field<Config> kIngestFields[] = {
             "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar", "pinwheel", "spokes",
             "gradient", "colors", "smpte-rp-219"});
      }},
+    {"allow_unauthenticated", [](const ValueReader& v, Config& c) { c.ingest.allow_unauthenticated = v.boolean(); }},
 };
 
 constexpr Field<Config> kEncoderFields[] = {
@@ -319,7 +321,7 @@ std::string read_webhook_url(const ValueReader& value) {
   std::string url = value.string();
   if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://"))
     value.fail(fmt::format("'{}' is not a web address, expected one starting with http:// or https://, or \"\" for none",
-                           url));
+                           text::redact_secrets(url)));
   return url;
 }
 
@@ -355,6 +357,9 @@ constexpr Field<Config> kHealthFields[] = {
     {"webhook_retries", [](const ValueReader& v, Config& c) { c.health.webhook_retries = v.integer(0, 20); }},
     {"webhook_timeout_s", [](const ValueReader& v, Config& c) { c.health.webhook_timeout_s = v.number(0.5, 120); }},
     {"allow_insecure_webhooks", [](const ValueReader& v, Config& c) { c.health.allow_insecure_webhooks = v.boolean(); }},
+    {"listen", [](const ValueReader& v, Config& c) {
+       c.health.listen = v.string().empty() ? std::string() : read_listen(v);
+     }},
 };
 
 constexpr Section kSections[] = {

@@ -4,11 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "common/redact.hpp"
+
 namespace relay::config {
 
+// Written so that text::redact_secrets, which every error passes, leaves it whole.
 const char* const kAcceptedSources =
     "accepted: \"test:\", \"file:///absolute/path\", \"srt://:PORT?mode=listener\", \"srt://HOST:PORT\", "
-    "\"rtsp://[user:pass@]HOST[:PORT]/path\", \"rtmp://HOST[:PORT]/app/stream\", \"v4l2:///dev/videoN\"";
+    "\"rtsp://HOST[:PORT]/path\" (a login goes before HOST as USER:PASSWORD@), \"rtmp://HOST[:PORT]/APP/\" "
+    "followed by the stream key, \"v4l2:///dev/videoN\"";
 
 const char* to_string(SourceKind kind) {
   switch (kind) {
@@ -29,10 +33,20 @@ bool SourceUri::srt_listener() const {
   return host.empty();  // "srt://:9000" can only mean listening
 }
 
+bool SourceUri::exposed_srt_listener() const {
+  if (!srt_listener()) return false;
+  // srtsrc binds a listener to the URI's host, or to localaddress= when given.
+  auto local = query.find("localaddress");
+  const std::string& bound = local != query.end() ? local->second : host;
+  const bool loopback = bound == "::1" || bound == "localhost" || bound.starts_with("127.");
+  return !loopback && !query.contains("passphrase");
+}
+
 namespace {
 
 [[noreturn]] void reject(const std::string& text, std::string_view why) {
-  throw SourceUriError(fmt::format("'{}' {}; {}", text, why, kAcceptedSources));
+  // The URI may hold a password, a passphrase or a stream key: never echoed.
+  throw SourceUriError(fmt::format("'{}' {}; {}", text::redact_secrets(text), why, kAcceptedSources));
 }
 
 int parse_port(const std::string& text, std::string_view port) {
@@ -45,7 +59,6 @@ int parse_port(const std::string& text, std::string_view port) {
 
 // "host:port", "[v6]:port", "host" → host and port (0 when absent).
 void split_authority(const std::string& text, std::string_view authority, SourceUri& out) {
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
   std::string_view port;
   if (authority.starts_with('[')) {
     auto close = authority.find(']');
@@ -133,6 +146,9 @@ SourceUri parse_source_uri(const std::string& text) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
+  // The user information ends at the last '@' before the query, so a password
+  // may hold an unencoded '/' or '@' (the redaction in logs reads it the same way).
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) out.path = std::string(rest.substr(slash));
@@ -149,6 +165,14 @@ SourceUri parse_source_uri(const std::string& text) {
       reject(text, "needs an application and stream path, such as rtmp://host/live/stream");
   }
   return out;
+}
+
+bool accepts_unauthenticated_senders(const IngestConfig& ingest) {
+  if (!ingest.srt_passphrase.empty()) return false;
+  for (const std::string* uri : {&ingest.source, &ingest.backup_source}) {
+    if (!uri->empty() && parse_source_uri(*uri).exposed_srt_listener()) return true;
+  }
+  return false;
 }
 
 }  // namespace relay::config

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "config/config.hpp"
+
 namespace relay::config {
 
 enum class SourceKind { test, file, srt, rtsp, rtmp, v4l2 };
@@ -22,6 +24,10 @@ struct SourceUri {
 
   // SRT only: a listener waits for senders (OBS, vMix, encoders) to push to it.
   bool srt_listener() const;
+  // An SRT listener that other hosts can reach (not bound to 127.x or ::1) and
+  // whose URI sets no passphrase: whoever connects first becomes the programme,
+  // unless ingest.srt_passphrase is set.
+  bool exposed_srt_listener() const;
   // Sources the relay connects to, and so reconnects to with backoff.
   bool pulls() const { return kind == SourceKind::rtsp || kind == SourceKind::rtmp || (kind == SourceKind::srt && !srt_listener()); }
 };
@@ -33,6 +39,11 @@ class SourceUriError : public std::runtime_error {
 
 // Throws SourceUriError with what is wrong and what is accepted.
 SourceUri parse_source_uri(const std::string& text);
+
+// Whether a valid config lets anyone on the network push the programme: an
+// exposed SRT listener without any passphrase, which only ingest.allow_unauthenticated
+// lets through validation.
+bool accepts_unauthenticated_senders(const IngestConfig& ingest);
 
 // What the URI forms are, for error messages and --help.
 extern const char* const kAcceptedSources;

@@ -1,5 +1,7 @@
 #include "delivery/health_report.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/clock.hpp"
@@ -8,9 +10,16 @@ namespace relay::delivery {
 
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
-                                  const std::vector<health::ActiveAlert>& alerts) {
+                                  const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest) {
   using nlohmann::json;
   json reasons = json::array();
+  json codes = json::array();
+  // A code says what lowered the status, the same for everyone; the reason's
+  // text is the technician's (it may name the input and its errors).
+  auto reason = [&](std::string code, std::string text) {
+    if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.push_back(std::move(code));
+    reasons.push_back(std::move(text));
+  };
   bool down = false;
   bool degraded = false;
 
@@ -22,25 +31,26 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     case IngestState::failed:
     case IngestState::ended:
       down = true;
-      reasons.push_back(ingest.last_error.empty()
-                            ? fmt::format("ingest {}", health::to_string(ingest.state))
-                            : fmt::format("ingest {}: {}", health::to_string(ingest.state), ingest.last_error));
+      reason(fmt::format("ingest_{}", health::to_string(ingest.state)),
+             ingest.last_error.empty()
+                 ? fmt::format("ingest {}", health::to_string(ingest.state))
+                 : fmt::format("ingest {}: {}", health::to_string(ingest.state), ingest.last_error));
       break;
     case IngestState::waiting:
       down = true;
-      reasons.push_back(fmt::format("no input yet: showing the slate since {}", since));
+      reason("input_waiting", fmt::format("no input yet: showing the slate since {}", since));
       break;
     case IngestState::slate:
       down = true;
-      reasons.push_back(fmt::format("input lost: showing the slate since {}", since));
+      reason("input_slate", fmt::format("input lost: showing the slate since {}", since));
       break;
     case IngestState::lost:
       degraded = true;
-      reasons.push_back(fmt::format("input lost at {}: holding the last picture", since));
+      reason("input_lost", fmt::format("input lost at {}: holding the last picture", since));
       break;
     case IngestState::backup:
       degraded = true;
-      reasons.push_back(fmt::format("primary input lost: on the backup input since {}", since));
+      reason("input_backup", fmt::format("primary input lost: on the backup input since {}", since));
       break;
     case IngestState::starting:
     case IngestState::live:
@@ -65,7 +75,8 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
       r["last_segment_age_s"] = age_s;
       if (age_s > stale_after_s) {
         degraded = true;
-        reasons.push_back(fmt::format("{}: newest segment is {:.1f} s old (limit {:.1f} s)", name, age_s, stale_after_s));
+        reason("segment_late",
+               fmt::format("{}: newest segment is {:.1f} s old (limit {:.1f} s)", name, age_s, stale_after_s));
       }
     }
     renditions.push_back(std::move(r));
@@ -73,13 +84,13 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
 
   if (!any_segment) {
     down = true;
-    reasons.push_back("no segment published yet");
+    reason("no_segment", "no segment published yet");
   } else {
     // A rendition that never produced a segment while others did is a broken encoder branch.
     for (size_t i = 0; i < renditions.size(); ++i) {
       if (renditions[i]["last_segment_age_s"].is_null()) {
         degraded = true;
-        reasons.push_back(fmt::format("{}: no segment yet", store.names()[i]));
+        reason("rendition_no_segment", fmt::format("{}: no segment yet", store.names()[i]));
       }
     }
   }
@@ -87,8 +98,14 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
   json alert_list = json::array();
   for (const auto& a : alerts) {
     (a.rule == "input_lost" ? down : degraded) = true;
-    reasons.push_back(fmt::format("alert {} since {}: {}", a.rule, format_iso8601_ms(a.since_ms), a.message));
+    reason("alert_" + a.rule, fmt::format("alert {} since {}: {}", a.rule, format_iso8601_ms(a.since_ms), a.message));
     alert_list.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
+  }
+
+  if (unauthenticated_ingest) {
+    degraded = true;
+    reason("ingest_unauthenticated",
+           "an SRT listener accepts any sender without a passphrase (ingest.allow_unauthenticated)");
   }
 
   json inputs = json::array();
@@ -117,6 +134,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
   return {
       {"status", down ? "down" : degraded ? "degraded" : "ok"},
       {"reasons", std::move(reasons)},
+      {"codes", std::move(codes)},
       {"ingest",
        {{"state", health::to_string(ingest.state)},
         {"since", since},
@@ -134,6 +152,10 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
       {"alerts", std::move(alert_list)},
       {"uptime_s", uptime_s},
   };
+}
+
+nlohmann::json public_health_report(const nlohmann::json& report) {
+  return {{"status", report.at("status")}, {"codes", report.at("codes")}};
 }
 
 }  // namespace relay::delivery

@@ -16,9 +16,18 @@ namespace relay::delivery {
 // "degraded": some rendition's newest segment is older than 3 segment durations;
 // "ok" otherwise. Each reason that lowered the status is listed in "reasons".
 // A firing alert lowers the status too (input_lost to "down", the others to
-// "degraded") and is listed in "reasons" and in "alerts".
+// "degraded") and is listed in "reasons" and in "alerts". An ingest that accepts
+// SRT senders without a passphrase (ingest.allow_unauthenticated) is "degraded".
+// "codes" names each kind of reason once (input_waiting, input_slate, input_lost,
+// input_backup, ingest_failed, ingest_ended, no_segment, rendition_no_segment,
+// segment_late, alert_<rule>, ingest_unauthenticated).
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
-                                  const std::vector<health::ActiveAlert>& alerts = {});
+                                  const std::vector<health::ActiveAlert>& alerts = {},
+                                  bool unauthenticated_ingest = false);
+
+// What anyone may see of a report: the status and the codes, nothing that names
+// the input, its errors or the alerts' texts.
+nlohmann::json public_health_report(const nlohmann::json& report);
 
 }  // namespace relay::delivery

@@ -16,6 +16,7 @@
 #include "delivery/delivery_directives.hpp"
 #include "net/etag.hpp"
 #include "net/gzip.hpp"
+#include "config/source_uri.hpp"
 #include "delivery/health_report.hpp"
 #include "net/request_target.hpp"
 #include "hls/blocking.hpp"
@@ -125,6 +126,7 @@ Router::Router(const config::Config& cfg, const hls::Store& store, const health:
                const StaticFiles& files, RouterOptions options, const health::Monitor* monitor)
     : store_(store),
       ingest_(ingest),
+      unauthenticated_ingest_(config::accepts_unauthenticated_senders(cfg.ingest)),
       monitor_(monitor),
       files_(files),
       hls_(cfg.hls),
@@ -205,7 +207,7 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
   if (path == "/tech") return serve_static(req, files_.find("tech.html"));
   if (path == "/vendor/uPlot.iife.min.js") return serve_static(req, files_.uplot_js());
   if (path == "/vendor/uPlot.min.css") return serve_static(req, files_.uplot_css());
-  if (path == "/api/health") return serve_health(req);
+  if (path == "/api/health") return serve_health(req, /*detail=*/false);
   if (path == "/live/master.m3u8") return serve_master(req);
   if (path.substr(0, live_prefix.size()) == live_prefix) {
     std::string_view rest = path.substr(live_prefix.size());
@@ -358,10 +360,12 @@ net::Hold Router::make_hold(bool part, size_t index, int target_duration_s) cons
   return hold;
 }
 
-Response Router::serve_health(const RequestHeader& req) const {
+Response Router::serve_health(const RequestHeader& req, bool detail) const {
   double uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   auto report = make_health_report(store_, ingest_.snapshot(), hls_, now_epoch_ms(), std::round(uptime_s * 1000) / 1000,
-                                   monitor_ ? monitor_->active() : std::vector<health::ActiveAlert>{});
+                                   monitor_ ? monitor_->active() : std::vector<health::ActiveAlert>{},
+                                   unauthenticated_ingest_);
+  if (!detail) report = public_health_report(report);
   // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
   std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string etag = net::make_etag(fmt::format("h-{:016x}", net::content_hash(body)));

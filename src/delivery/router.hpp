@@ -46,6 +46,9 @@ class Router {
   net::Outcome handle(const net::Exchange& exchange) const;
   // The answer to a held request whose time ran out.
   Response expire(const net::Exchange& exchange, const net::Hold& hold) const;
+  // /api/health: the whole report with `detail`, else the public one (status and
+  // codes). handle() answers the public one; the route table decides who sees more.
+  Response serve_health(const RequestHeader& req, bool detail) const;
 
  private:
   // What serve() needs to answer; the views live at least as long as the call.
@@ -69,7 +72,6 @@ class Router {
                           uint64_t msn, size_t part_index) const;
   Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
                                std::string_view cache_control) const;
-  Response serve_health(const RequestHeader& req) const;
   Response serve(const RequestHeader& req, const Resource& resource) const;
   Response preflight() const;
   int target_duration(const hls::RenditionSnapshot& snapshot) const;
@@ -77,6 +79,7 @@ class Router {
 
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
+  bool unauthenticated_ingest_;     // SRT senders without a passphrase allowed (a health reason)
   const health::Monitor* monitor_;  // alerts for /api/health, viewers seen in media requests; may be null
   const StaticFiles& files_;
   config::HlsConfig hls_;

@@ -1,5 +1,6 @@
 #include "gst/bus_problem.hpp"
 
+#include "common/redact.hpp"
 #include "gst/handles.hpp"
 
 namespace relay::gst {
@@ -20,8 +21,11 @@ BusProblem read_problem(GstMessage* msg) {
   } else {
     p.element = "pipeline";
   }
-  p.message = err ? err->message : (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR ? "unknown error" : "unknown warning");
-  p.debug = to_string(dbg);
+  // An element's messages may quote its URI (rtspsrc names its location, with
+  // the password): redacted here, before a log, /api/health or an alert sees them.
+  p.message = text::redact_secrets(
+      err ? err->message : (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR ? "unknown error" : "unknown warning"));
+  p.debug = text::redact_secrets(to_string(dbg));
   return p;
 }
 

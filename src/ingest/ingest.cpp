@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "gst/handles.hpp"
 #include "ingest/failover.hpp"
 #include "ingest/ladder.hpp"
@@ -59,8 +60,8 @@ struct Ingest::Impl {
     g_source_unref(timer);
 
     loop->run();
-    log->info("ingest started: {}{} → {} renditions", redact_uri(cfg.ingest.source),
-              cfg.ingest.backup_source.empty() ? "" : fmt::format(" (backup {})", redact_uri(cfg.ingest.backup_source)),
+    log->info("ingest started: {}{} → {} renditions", text::redact_secrets(cfg.ingest.source),
+              cfg.ingest.backup_source.empty() ? "" : fmt::format(" (backup {})", text::redact_secrets(cfg.ingest.backup_source)),
               ladder->rendition_count());
   }
 

@@ -77,34 +77,6 @@ std::string input_channel(const std::string& channel, int index) {
   return fmt::format("{}-{}", channel, index == 0 ? "primary" : "backup");
 }
 
-std::string redact_uri(const std::string& uri) {
-  std::string out = uri;
-  // rtsp://user:secret@host → rtsp://user:***@host
-  if (auto scheme = out.find("://"); scheme != std::string::npos) {
-    auto authority_end = out.find_first_of("/?", scheme + 3);
-    auto at = out.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end);
-    if (at != std::string::npos && at > scheme) {
-      auto colon = out.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // srt://...?passphrase=secret&... → passphrase=***
-  for (std::string key : {"passphrase="}) {
-    size_t pos = 0;
-    while ((pos = out.find(key, pos)) != std::string::npos) {
-      if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') {
-        pos += key.size();
-        continue;
-      }
-      auto value = pos + key.size();
-      auto end = out.find('&', value);
-      out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
-      pos = value + 3;
-    }
-  }
-  return out;
-}
-
 namespace {
 
 std::string trim_newlines(std::string v) {

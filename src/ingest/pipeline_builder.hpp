@@ -39,9 +39,6 @@ std::string build_ladder_pipeline(const config::Config& cfg, const std::string& 
 
 PipelineTexts build_pipelines(const config::Config& cfg, const std::string& channel);
 
-// The URI with any password or passphrase replaced by "***", for logs and /api/health.
-std::string redact_uri(const std::string& uri);
-
 // gst-style quoting for a property value placed in a pipeline description.
 std::string quote_value(const std::string& value);
 

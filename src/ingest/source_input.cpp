@@ -12,6 +12,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "gst/bus_problem.hpp"
 #include "ingest/pipeline_builder.hpp"
 
@@ -57,7 +58,7 @@ SourceInput::SourceInput(const config::Config& cfg, int index, config::SourceUri
       role_(index == 0 ? "primary" : "backup"),
       uri_(std::move(uri)),
       channel_(std::move(channel)),
-      redacted_(redact_uri(uri_.text)),
+      redacted_(text::redact_secrets(uri_.text)),
       context_(context),
       clock_(clock),
       report_(std::move(report)),
@@ -69,13 +70,14 @@ SourceInput::~SourceInput() { stop(); }
 
 void SourceInput::build() {
   auto text = build_source_pipeline(cfg_, uri_, channel_);
-  log_->debug("{} source pipeline: {}", role_, text);
+  log_->debug("{} source pipeline: {}", role_, text::redact_secrets(text));
   GError* raw_error = nullptr;
   GstElement* p = gst_parse_launch_full(text.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &raw_error);
   gst::ErrorPtr error(raw_error);
   if (error) {
     if (p) gst_object_unref(p);
-    throw std::runtime_error(fmt::format("cannot build the {} source pipeline: {}", role_, error->message));
+    throw std::runtime_error(
+        fmt::format("cannot build the {} source pipeline: {}", role_, text::redact_secrets(error->message)));
   }
   pipeline_ = gst::Element::adopt(p);
   gst_pipeline_use_clock(GST_PIPELINE(pipeline_.get()), clock_);

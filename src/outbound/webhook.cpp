@@ -16,6 +16,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "common/text.hpp"
 
 namespace relay::outbound {
@@ -88,7 +89,7 @@ struct WebhookSender::Impl {
     }
     SoupMessage* msg = soup_message_new("POST", options.url.c_str());
     if (!msg) {
-      log->error("webhook: '{}' is not a URL libsoup accepts", options.url);
+      log->error("webhook: '{}' is not a URL libsoup accepts", text::redact_secrets(options.url));
       finish(false);
       return;
     }
@@ -161,7 +162,7 @@ struct WebhookSender::Impl {
   }
 
   // The URL without its query, which may carry a key.
-  std::string url_for_log() const { return options.url.substr(0, options.url.find('?')); }
+  std::string url_for_log() const { return text::redact_secrets(options.url); }
 
   WebhookOptions options;
   std::shared_ptr<spdlog::logger> log;

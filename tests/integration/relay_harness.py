@@ -27,6 +27,23 @@ LIGHT = [
 ]
 
 
+# The technician's surfaces (/metrics, /api/incidents, /api/tech/*, the detail of
+# /api/health) are closed without a technician token, so every harness relay has
+# this one, and its request helpers send it on those routes as a technician's
+# tools do. A test that means to ask as the public passes technician=False.
+TECH_TOKEN = "harness-technician-0123456789abcdef"
+TECH_PATHS = ("/metrics", "/api/incidents", "/api/tech/", "/api/health")
+
+
+def tech_headers(path, headers=None):
+    """`headers` plus the harness's technician token when `path` is a technician's route
+    and no Authorization is set."""
+    headers = dict(headers or {})
+    if path.startswith(TECH_PATHS) and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {TECH_TOKEN}"
+    return headers
+
+
 def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", required=True)
@@ -44,7 +61,8 @@ class Relay:
     """The relay process; use as a context manager so it is always stopped."""
 
     def __init__(self, binary, source_dir, overrides=(), port=None, config=None):
-        """`config` replaces the shipped config/relay.toml (a test that rewrites it for a reload)."""
+        """`config` replaces the shipped config/relay.toml (a test that rewrites it for a reload);
+        its technician tokens are then its own, else the relay gets TECH_TOKEN."""
         self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="relay-", suffix=".log", delete=False)
         cmd = [binary, "--config", config or os.path.join(source_dir, "config", "relay.toml"),
@@ -52,6 +70,8 @@ class Relay:
         # Each run keeps its Q&A database to itself, never in the source tree.
         if not any(o.startswith("qa.data_dir=") for o in overrides):
             cmd += ["--set", f"qa.data_dir={tempfile.mkdtemp(prefix='relay-qa-')}"]
+        if config is None and not any(o.startswith("qa.technician_tokens=") for o in overrides):
+            cmd += ["--set", f'qa.technician_tokens=["{TECH_TOKEN}"]']
         for o in overrides:
             cmd += ["--set", o]
         self.cmd = cmd
@@ -78,10 +98,12 @@ class Relay:
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
             return f.read()
 
-    def request(self, path, method="GET", headers=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, path, method="GET", headers=None, timeout=10, technician=True, port=None):
+        """One request; on a technician's route it carries TECH_TOKEN unless technician=False
+        or `headers` has an Authorization of its own."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
         try:
-            conn.request(method, path, headers=headers or {})
+            conn.request(method, path, headers=tech_headers(path, headers) if technician else (headers or {}))
             r = conn.getresponse()
             body = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, body

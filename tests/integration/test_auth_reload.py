@@ -1,8 +1,8 @@
 """One authority for roles and tokens (issue 15 item 3).
 
 A config reload (SIGHUP) reaches every protected route at once, in both
-directions: the first technician token closes the technician's surfaces that
-were open without one, a withdrawn token stops working and a new one starts to,
+directions: the technician's surfaces, closed while no technician token is
+configured, open with the first one; a withdrawn token stops working and a new one starts to,
 on /api/incidents, /api/tech/stream, /api/tech/thumbnail.jpg and the Q&A's
 moderator routes. The long-lived connections a withdrawn grant opened end: the
 dashboard's event stream (HTTP/1.1 and HTTP/2) and a moderator's Q&A WebSocket
@@ -201,7 +201,7 @@ async def run(args, c):
     cert, key = self_signed(folder)
     tls_port = free_port()
     tls = (cert, key, f"127.0.0.1:{tls_port}")
-    # Start: a moderator, and no technician: the technician's surfaces are open, as on a LAN.
+    # Start: a moderator, and no technician: the technician's surfaces are closed (issue 16).
     write_config(config, args.source_dir, [MOD_OLD], [], tls)
     relay = Relay(args.binary, args.source_dir, LIGHT + ["log.level=info"], config=config)
     try:
@@ -210,11 +210,9 @@ async def run(args, c):
 
         tech_routes = ["/api/incidents", "/api/tech/thumbnail.jpg"]
         for path in tech_routes:
-            c.check(status(port, path) != 401, f"{path} is open without technician tokens")
-        c.check(status(port, "/api/tech/stream", method="HEAD") == 200, "the stream's HEAD is open too")
-        open_stream = EventStream(port)
-        c.check(open_stream.status == 200 and open_stream.first_event() is not None,
-                "an event stream opens without a token")
+            c.check(status(port, path) == 401, f"{path} is closed without technician tokens")
+        c.check(status(port, "/api/tech/stream", method="HEAD") == 401, "the stream's HEAD is closed too")
+        c.check(EventStream(port).status == 401, "no event stream opens without a token")
         c.check(QaClient(port, MOD_OLD).call("GET", "/api/qa/me")[1].get("role") == "moderator",
                 "the first moderator token works")
         moderator_ws = await open_ws(port, MOD_OLD)
@@ -232,8 +230,6 @@ async def run(args, c):
             c.check(status(port, f"{path}?token={TECH_OLD}") != 401, f"{path} opens with ?token=")
         c.check(status(port, "/api/tech/stream", method="HEAD") == 401, "the stream's HEAD is closed")
         c.check(status(port, "/api/tech/stream", TECH_OLD, method="HEAD") == 200, "and opens with the token")
-        c.check(open_stream.ended_within(5), "the event stream opened without a token is ended by the reload")
-        open_stream.close()
         c.check(EventStream(port).status == 401, "a new event stream without a token is refused")
         for path in ["/api/qa/me", "/api/qa/rooms/current/export.csv"]:
             c.check(QaClient(port, MOD_OLD).call("GET", path)[0] == 401, f"{path}: the withdrawn moderator token fails")

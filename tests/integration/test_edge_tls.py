@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from relay_harness import LIGHT, Checks, Relay, free_port, ll_parts, media_segments, parse_args, preload_hint
+from relay_harness import LIGHT, TECH_TOKEN, Checks, Relay, free_port, ll_parts, media_segments, parse_args, preload_hint
 
 RENDITIONS = ("360p", "240p", "180p")
 # Short, so the idle and incomplete-request checks take seconds.
@@ -502,7 +502,8 @@ def check_rapid_reset(c, curl, tls_port):
 def check_event_stream(c, curl):
     """The dashboard's event stream on an HTTP/2 stream: the header, then an event a second."""
     out = subprocess.run(["curl", "-sS", "--http2", "--cacert", curl.cacert, "-N", "--max-time", "3.5", "-D", "-",
-                          curl.base + "/api/tech/stream"], capture_output=True, timeout=30)
+                          "-H", f"Authorization: Bearer {TECH_TOKEN}", curl.base + "/api/tech/stream"],
+                         capture_output=True, timeout=30)
     text = out.stdout.decode(errors="replace")
     events = text.count("\ndata: ")
     c.check(out.returncode == 28, f"HTTP/2: the event stream stays open (curl exit {out.returncode})")
@@ -516,7 +517,8 @@ def check_shutdown(c, relay, curl):
     request is answered, the event stream ends cleanly, the relay exits 0."""
     last = media_segments(relay.get("/live/360p/index.m3u8").decode())[-1][0]
     stream = subprocess.Popen(["curl", "-sS", "--http2", "--cacert", curl.cacert, "-N", "--max-time", "30",
-                               "-o", os.devnull, "-w", "%{http_code}", curl.base + "/api/tech/stream"],
+                               "-o", os.devnull, "-w", "%{http_code}", "-H", f"Authorization: Bearer {TECH_TOKEN}",
+                               curl.base + "/api/tech/stream"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     held = subprocess.Popen(["curl", "-sS", "--http2", "--cacert", curl.cacert, "--max-time", "30",
                              "-o", os.devnull, "-w", "%{http_code}",

@@ -56,7 +56,7 @@ def main():
         c.check(primary["width"] == 640 and primary["height"] == 360, f"RTSP: input size measured {primary}")
         c.check(primary["bitrate_kbps"] and primary["bitrate_kbps"] > 1, f"RTSP: input bitrate measured {primary}")
         c.check(primary["audio_channels"] >= 1, f"RTSP: the camera's sound is taken {primary}")
-        c.check(primary["uri"] == f"rtsp://viewer:***@127.0.0.1:{port}/hall", f"RTSP: password hidden: {primary['uri']}")
+        c.check(primary["uri"] == f"rtsp://***@127.0.0.1:{port}/hall", f"RTSP: password hidden: {primary['uri']}")
         c.check("s3cret" not in json.dumps(ingest), "RTSP: the password is nowhere in /api/health")
 
         camera.stop()

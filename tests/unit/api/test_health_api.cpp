@@ -100,11 +100,39 @@ TEST_CASE("incidents, the stream and the thumbnail need a technician token", "[h
   REQUIRE(std::holds_alternative<net::Upgrade>(stream));
   CHECK(std::get<net::Upgrade>(stream).events);
 
-  // Without technicians configured the same is open, like /api/health.
-  Fixture open;
-  open.cfg.qa.technician_tokens.clear();
-  open.authority->reload(open.cfg.qa);
-  CHECK(open.call(http::verb::get, "/api/incidents").result() == http::status::ok);
+  CHECK(f.call(http::verb::get, "/metrics").result() == http::status::unauthorized);
+  CHECK(f.call(http::verb::get, "/metrics", "", kToken).result() == http::status::ok);
+}
+
+TEST_CASE("without technician tokens the surfaces are closed, and the refusal says how to open them",
+          "[health_api]") {
+  Fixture closed;
+  closed.cfg.qa.technician_tokens.clear();
+  closed.authority->reload(closed.cfg.qa);
+  for (const char* target : {"/api/incidents", "/metrics", "/api/tech/thumbnail.jpg", "/api/tech/stream"}) {
+    INFO(target);
+    auto refused = closed.call(http::verb::get, target);
+    CHECK(refused.result() == http::status::unauthorized);
+    const auto error = nlohmann::json::parse(Fixture::text(refused));
+    CHECK(error["error"] == "technician_access_not_configured");
+    CHECK_THAT(error["message"].get<std::string>(), Catch::Contains("qa.technician_tokens") &&
+                                                        Catch::Contains("health.listen"));
+  }
+  // The operator's port (health.listen) needs no token.
+  auto on_operator_port = [&](const std::string& target) {
+    const net::Request req = Fixture::request(http::verb::get, target);
+    const net::RequestTarget parsed = net::parse_request_target(req.target());
+    return closed.api->handle(net::Exchange{req, parsed, "127.0.0.1", 0}, api::Port::operator_port);
+  };
+  auto incidents = on_operator_port("/api/incidents");
+  REQUIRE(std::holds_alternative<net::Response>(incidents));
+  CHECK(std::get<net::Response>(incidents).result() == http::status::ok);
+  auto metrics = on_operator_port("/metrics");
+  REQUIRE(std::holds_alternative<net::Response>(metrics));
+  CHECK(std::get<net::Response>(metrics).result() == http::status::ok);
+  auto stream = on_operator_port("/api/tech/stream");
+  REQUIRE(std::holds_alternative<net::Upgrade>(stream));
+  CHECK(closed.authority->watched() == 0);
 }
 
 TEST_CASE("incidents list what the monitor raised", "[health_api]") {
@@ -159,7 +187,7 @@ TEST_CASE("viewers from media requests and pending questions reach the dashboard
   auto event = nlohmann::json::parse(f.api->stream_event());
   CHECK(event["renditions"][0]["viewers"] == 0);
   CHECK(event["pending_questions"].is_null());  // no Q&A wired in
-  CHECK(Fixture::text(f.call(http::verb::get, "/metrics")).find("seminar_relay_qa_pending_questions") ==
+  CHECK(Fixture::text(f.call(http::verb::get, "/metrics", "", kToken)).find("seminar_relay_qa_pending_questions") ==
         std::string::npos);
 
   f.monitor->viewers().record("player-one-0001", "720p", relay::now_monotonic_ms());
@@ -170,7 +198,7 @@ TEST_CASE("viewers from media requests and pending questions reach the dashboard
   CHECK(event["renditions"][0]["viewers"] == 2);
   CHECK(event["qoe_sessions"] == 0);
   CHECK(event["pending_questions"] == 3);
-  const std::string metrics = Fixture::text(f.call(http::verb::get, "/metrics"));
+  const std::string metrics = Fixture::text(f.call(http::verb::get, "/metrics", "", kToken));
   CHECK(metrics.find("\nseminar_relay_viewers{rendition=\"720p\"} 2\n") != std::string::npos);
   CHECK(metrics.find("\nseminar_relay_qa_pending_questions{room=\"1\"} 2\n") != std::string::npos);
   CHECK(metrics.find("\nseminar_relay_qa_pending_questions{room=\"3\"} 1\n") != std::string::npos);
@@ -180,8 +208,8 @@ TEST_CASE("viewers from media requests and pending questions reach the dashboard
 
 TEST_CASE("HEAD /metrics sends a length and no body", "[health_api]") {
   Fixture f;
-  auto get = f.call(http::verb::get, "/metrics");
-  auto head = f.call(http::verb::head, "/metrics");
+  auto get = f.call(http::verb::get, "/metrics", "", kToken);
+  auto head = f.call(http::verb::head, "/metrics", "", kToken);
   CHECK(get.result() == http::status::ok);
   CHECK(head.result() == http::status::ok);
   CHECK(head.body().size() == 0);

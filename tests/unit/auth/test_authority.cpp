@@ -59,11 +59,12 @@ TEST_CASE("authority: staff roles, attendees and unknown tokens", "[auth]") {
   CHECK_FALSE(authority.authenticate("attendee-token"));
 }
 
-TEST_CASE("authority: the technician's surfaces are open until a technician or admin token exists", "[auth]") {
+TEST_CASE("authority: the technician's surfaces are closed without a technician or admin token", "[auth]") {
   auth::Authority authority(tokens({"mod-token-0123456789"}));
   CHECK_FALSE(authority.technicians_configured());
-  CHECK(authority.allows_technician(""));
-  CHECK(authority.allows_technician("anything"));
+  CHECK_FALSE(authority.allows_technician(""));
+  CHECK_FALSE(authority.allows_technician("anything"));
+  CHECK_FALSE(authority.allows_technician("mod-token-0123456789"));
 
   authority.reload(tokens({"mod-token-0123456789"}, {}, {"admin-token-0123456789"}));
   CHECK(authority.technicians_configured());
@@ -81,7 +82,7 @@ TEST_CASE("authority: a reload replaces the tokens and revokes the grants it no 
   auto open_dashboard = std::make_shared<CountingGrant>();
   authority.watch("mod-a-0123456789", moderator_still, a);
   authority.watch("mod-b-0123456789", moderator_still, b);
-  authority.watch("", [](const auth::Authority& x, std::string_view t) { return x.allows_technician(t); },
+  authority.watch("tech-0123456789", [](const auth::Authority& x, std::string_view t) { return x.allows_technician(t); },
                   open_dashboard);
   {
     auto gone = std::make_shared<CountingGrant>();
@@ -89,8 +90,8 @@ TEST_CASE("authority: a reload replaces the tokens and revokes the grants it no 
   }
   CHECK(authority.watched() == 3);
 
-  // mod-b withdrawn, and the first technician token closes the open dashboard.
-  authority.reload(tokens({"mod-a-0123456789"}, {"tech-0123456789"}));
+  // mod-b withdrawn, and the technician token that opened the dashboard too.
+  authority.reload(tokens({"mod-a-0123456789"}, {"tech-other-0123456789"}));
   CHECK(authority.generation() == before + 1);
   CHECK(a->revoked == 0);
   CHECK(b->revoked == 1);

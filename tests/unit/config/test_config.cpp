@@ -76,6 +76,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.ingest.v4l2_width == expected.ingest.v4l2_width);
   CHECK(actual.ingest.v4l2_height == expected.ingest.v4l2_height);
   CHECK(actual.ingest.v4l2_framerate == expected.ingest.v4l2_framerate);
+  CHECK(actual.ingest.allow_unauthenticated == expected.ingest.allow_unauthenticated);
 
   CHECK(actual.encoder.preset == expected.encoder.preset);
   CHECK(actual.encoder.tune == expected.encoder.tune);
@@ -150,6 +151,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.health.webhook_retries == expected.health.webhook_retries);
   CHECK(actual.health.webhook_timeout_s == expected.health.webhook_timeout_s);
   CHECK(actual.health.allow_insecure_webhooks == expected.health.allow_insecure_webhooks);
+  CHECK(actual.health.listen == expected.health.listen);
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -220,6 +222,7 @@ v4l2_format = "MJPG"
 v4l2_width = 1920
 v4l2_height = 1080
 v4l2_framerate = 60
+allow_unauthenticated = true
 
 [encoder]
 preset = "fast"
@@ -301,6 +304,7 @@ webhook_secret = "s3cret"
 webhook_retries = 2
 webhook_timeout_s = 4
 allow_insecure_webhooks = true
+listen = "127.0.0.1:9100"
 )",
                                      "relay.toml");
   CHECK(config.health.incident_log == "/var/log/relay/incidents.jsonl");
@@ -327,6 +331,7 @@ allow_insecure_webhooks = true
   CHECK(config.health.webhook_retries == 2);
   CHECK(config.health.webhook_timeout_s == 4);
   CHECK(config.health.allow_insecure_webhooks);
+  CHECK(config.health.listen == "127.0.0.1:9100");
   CHECK(config.qa.data_dir == "/var/lib/relay");
   CHECK(config.qa.synchronous == "full");
   CHECK(config.qa.default_room_title == "Fragen");
@@ -387,6 +392,7 @@ allow_insecure_webhooks = true
   CHECK(config.ingest.v4l2_width == 1920);
   CHECK(config.ingest.v4l2_height == 1080);
   CHECK(config.ingest.v4l2_framerate == 60);
+  CHECK(config.ingest.allow_unauthenticated);
   CHECK(config.encoder.preset == "fast");
   CHECK(config.encoder.tune.empty());
   CHECK(config.encoder.vbv_buffer_s == 1.0);
@@ -492,11 +498,11 @@ TEST_CASE("out-of-range values say what is accepted", "[config][errors]") {
       {"[edge]\nweb_dir = \"\"", "edge.web_dir: must not be empty"},
       {"[ingest]\nsource = \"srt://:9000?mode=listen\"",
        "ingest.source: 'srt://:9000?mode=listen' has mode 'listen', expected listener, caller or rendezvous"},
-      {"[ingest]\nsource = \"srt://:9000?latncy=20\"", "ingest.source: 'srt://:9000?latncy=20' has an unknown SRT option"},
+      {"[ingest]\nsource = \"srt://:9000?latncy=20\"", "ingest.source: 'srt://:9000?latncy=***' has an unknown SRT option 'latncy'"},
       {"[ingest]\nsource = \"srt://host\"", "ingest.source: 'srt://host' needs a port"},
       {"[ingest]\nsource = \"srt://:99999?mode=listener\"", "ingest.source: 'srt://:99999?mode=listener' has no valid port ('99999', expected 1..65535)"},
       {"[ingest]\nsource = \"srt://:9000?mode=caller\"", "ingest.source: 'srt://:9000?mode=caller' is in caller mode but names no host"},
-      {"[ingest]\nsource = \"srt://:9000?passphrase=short\"", "ingest.source: 'srt://:9000?passphrase=short' has a passphrase that is not 10..79 characters"},
+      {"[ingest]\nsource = \"srt://:9000?passphrase=short\"", "ingest.source: 'srt://:9000?passphrase=***' has a passphrase that is not 10..79 characters"},
       {"[ingest]\nsource = \"rtsp:///stream\"", "ingest.source: 'rtsp:///stream' names no host to pull from"},
       {"[ingest]\nsource = \"rtmp://x\"", "ingest.source: 'rtmp://x' needs an application and stream path"},
       {"[ingest]\nsource = \"v4l2://video0\"", "ingest.source: 'v4l2://video0' needs a device path after v4l2://"},
@@ -704,7 +710,7 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
   CHECK(error_of("[ingest]\nsource = \"srt://:9000\"\nbackup_source = \"srt://:9000?mode=listener&latency=50\"\n") ==
         "relay.toml:3:17: ingest.backup_source: listens on SRT port 9000 like ingest.source; give the backup its "
         "own port");
-  for (const std::string uri : {"srt://:9000?mode=listener", "srt://[::1]:9000?mode=caller&latency=200",
+  for (const std::string uri : {"srt://127.0.0.1:9000?mode=listener", "srt://[::1]:9000?mode=caller&latency=200",
                                 "srt://encoder.local:9000", "rtsp://user:pw@192.168.1.20:554/stream1?channel=1",
                                 "rtmp://127.0.0.1:1935/live/hall", "v4l2:///dev/video0"}) {
     INFO(uri);
@@ -854,4 +860,55 @@ TEST_CASE("[health] an http:// webhook needs allow_insecure_webhooks", "[config]
                      "relay.toml").health.allow_insecure_webhooks);
   CHECK(parse_config("[health]\nwebhook_url = \"https://hooks.example.org/relay\"\n", "relay.toml")
             .health.webhook_url == "https://hooks.example.org/relay");
+}
+
+TEST_CASE("an SRT listener others can reach needs a passphrase or allow_unauthenticated", "[config][srt]") {
+  // Refused, for the primary and the backup, with the line and what to do.
+  const std::string open_primary = error_of("[ingest]\nsource = \"srt://:9000?mode=listener\"\n");
+  CHECK_THAT(open_primary, StartsWith("relay.toml:2:10: ingest.source: listens for SRT senders on port 9000 of "
+                                      "every address without a passphrase"));
+  CHECK_THAT(open_primary, Contains("ingest.allow_unauthenticated = true"));
+  CHECK_THAT(open_primary, Contains("srt://127.0.0.1:9000?mode=listener"));
+  CHECK_THAT(error_of("[ingest]\nbackup_source = \"srt://0.0.0.0:9001?mode=listener\"\n"),
+             StartsWith("relay.toml:2:17: ingest.backup_source: listens for SRT senders on port 9001 of 0.0.0.0"));
+  CHECK_THAT(error_of("", {"ingest.source=srt://[::]:9000?mode=listener"}),
+             StartsWith("--set ingest.source=srt://[::]:9000?mode=listener: ingest.source: listens for SRT"));
+  CHECK_THAT(error_of("[ingest]\nsource = \"srt://:9000?mode=listener&localaddress=192.168.1.2\"\n"),
+             Contains("without a passphrase"));
+
+  // Accepted: a passphrase (key or URI), loopback, callers, or the operator's explicit choice.
+  auto accepted = [](const std::vector<std::string>& overrides) {
+    INFO(overrides.front());
+    CHECK_NOTHROW(parse_config("", "relay.toml", overrides));
+  };
+  accepted({"ingest.source=srt://:9000?mode=listener", "ingest.srt_passphrase=correct horse battery"});
+  accepted({"ingest.source=srt://:9000?mode=listener&passphrase=correct-horse-battery"});
+  accepted({"ingest.source=srt://127.0.0.1:9000?mode=listener"});
+  accepted({"ingest.source=srt://[::1]:9000?mode=listener"});
+  accepted({"ingest.source=srt://:9000?mode=listener&localaddress=127.0.0.1"});
+  accepted({"ingest.source=srt://encoder.local:9000"});
+  accepted({"ingest.source=rtsp://camera.local/stream1"});
+  accepted({"ingest.source=srt://:9000?mode=listener", "ingest.allow_unauthenticated=true"});
+  accepted({"ingest.backup_source=srt://:9001?mode=listener", "ingest.allow_unauthenticated=true"});
+}
+
+TEST_CASE("config errors never quote a password, passphrase, stream key or webhook key", "[config][secrets]") {
+  for (const auto& [overrides, secret] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"ingest.source=rtsp://user:pa%2Fss@cam:99999/x"}, "pa%2Fss"},
+           {{"ingest.source=rtsp://user:pa/ss@cam/x", "edge.threads=0"}, "pa/ss"},
+           {{"ingest.source=rtsp://TOKEN0123456789@cam:0/x"}, "TOKEN0123456789"},
+           {{"ingest.source=srt://:9000?passphrase=short"}, "short"},
+           {{"ingest.source=srt://:9000?mode=listen&passphrase=long-enough-secret"}, "long-enough-secret"},
+           {{"ingest.srt_passphrase=tooshort"}, "tooshort"},
+           {{"ingest.backup_source=rtmp://h/live/STREAMKEY?x", "ingest.source=rtmp://h/live/STREAMKEY?x"}, "STREAMKEY"},
+           {{"health.webhook_url=ftp://h/hook?key=WEBHOOKSECRET"}, "WEBHOOKSECRET"},
+           {{"qa.technician_tokens=[\"short-token\"]"}, "short-token"},
+       }) {
+    const std::string message = error_of("", overrides);
+    INFO(message);
+    CHECK(message.find(secret) == std::string::npos);
+  }
+  // A valid URI with a password is read whole; only what is shown is redacted.
+  CHECK(parse_config("", "relay.toml", {"ingest.source=rtsp://user:pa/ss@cam/x"}).ingest.source ==
+        "rtsp://user:pa/ss@cam/x");
 }

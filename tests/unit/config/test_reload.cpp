@@ -38,7 +38,7 @@ input_lost_hold_s = 1
 [edge]
 listen = "127.0.0.1:9999"
 [ingest]
-source = "srt://:9000?mode=listener"
+source = "srt://127.0.0.1:9000?mode=listener"
 [[encoder.renditions]]
 name = "360p"
 width = 640

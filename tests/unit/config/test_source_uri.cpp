@@ -55,3 +55,34 @@ TEST_CASE("bad source URIs say what is wrong and what is accepted", "[config]") 
   CHECK_THROWS_WITH(parse_source_uri("test"), Contains("accepted: \"test:\""));
   CHECK_THROWS_WITH(parse_source_uri(""), Contains("is not a source this build understands"));
 }
+
+TEST_CASE("a password may hold an unencoded '/' or '@'", "[config]") {
+  auto u = parse_source_uri("rtsp://admin:pa/ss@wo@rd@cam.local:8554/live");
+  CHECK(u.host == "cam.local");
+  CHECK(u.port == 8554);
+  CHECK(u.path == "/live");
+  CHECK(u.text == "rtsp://admin:pa/ss@wo@rd@cam.local:8554/live");
+}
+
+TEST_CASE("an SRT listener is exposed unless bound to loopback or given a passphrase", "[config][srt]") {
+  CHECK(parse_source_uri("srt://:9000?mode=listener").exposed_srt_listener());
+  CHECK(parse_source_uri("srt://:9000").exposed_srt_listener());
+  CHECK(parse_source_uri("srt://0.0.0.0:9000?mode=listener").exposed_srt_listener());
+  CHECK(parse_source_uri("srt://[::]:9000?mode=listener").exposed_srt_listener());
+  CHECK(parse_source_uri("srt://10.1.2.3:9000?mode=listener").exposed_srt_listener());
+  CHECK(parse_source_uri("srt://127.0.0.1:9000?mode=listener&localaddress=0.0.0.0").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("srt://127.0.0.1:9000?mode=listener").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("srt://[::1]:9000?mode=listener").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("srt://:9000?mode=listener&localaddress=127.0.0.1").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("srt://:9000?mode=listener&passphrase=0123456789ab").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("srt://encoder.local:9000").exposed_srt_listener());
+  CHECK_FALSE(parse_source_uri("test:").exposed_srt_listener());
+
+  IngestConfig ingest;
+  ingest.source = "srt://127.0.0.1:9000?mode=listener";
+  CHECK_FALSE(accepts_unauthenticated_senders(ingest));
+  ingest.backup_source = "srt://:9001?mode=listener";
+  CHECK(accepts_unauthenticated_senders(ingest));
+  ingest.srt_passphrase = "correct horse battery";
+  CHECK_FALSE(accepts_unauthenticated_senders(ingest));
+}

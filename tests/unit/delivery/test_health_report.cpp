@@ -91,3 +91,20 @@ TEST_CASE("health: firing alerts lower the status and are listed with their reas
   CHECK(report["status"] == "down");
   CHECK(make_health_report(store, ingest, {}, now, 0)["alerts"].empty());
 }
+
+TEST_CASE("health: codes name each kind of reason once; an unauthenticated ingest degrades", "[health]") {
+  relay::hls::Store store({"a", "b"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::backup;
+  relay::config::HlsConfig hls;
+  hls.segment_duration_s = 2.0;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 60000));
+  store.publish(1, snapshot_with_segment("b", now - 60000));
+  auto report = make_health_report(store, ingest, hls, now, 1, {}, /*unauthenticated_ingest=*/true);
+  CHECK(report["status"] == "degraded");
+  CHECK(report["reasons"].size() == 4);
+  CHECK(report["codes"] == nlohmann::json{"input_backup", "segment_late", "ingest_unauthenticated"});
+  CHECK(relay::delivery::public_health_report(report) ==
+        nlohmann::json{{"status", "degraded"}, {"codes", report["codes"]}});
+}

@@ -46,8 +46,9 @@ struct Routed {
 
 // The router behind the route table, as a session sees it: finished responses
 // (common fields, CORS, version, keep-alive, HEAD).
-Routed handle(const Router& router, const relay::net::Request& req, const relay::config::EdgeConfig& edge = {}) {
-  relay::api::RouteTable routes(edge, router, nullptr, nullptr);
+Routed handle(const Router& router, const relay::net::Request& req, const relay::config::EdgeConfig& edge = {},
+              relay::api::Port port = relay::api::Port::edge) {
+  relay::api::RouteTable routes(edge, router, nullptr, nullptr, port);
   const relay::net::RequestTarget target = relay::net::parse_request_target(req.target());
   relay::net::Outcome outcome = routes.handle({req, target, "10.0.0.1", routes.route(req.target())});
   Routed routed;
@@ -459,8 +460,12 @@ TEST_CASE_METHOD(RouterFixture, "keep-alive follows the request", "[router]") {
 
 TEST_CASE_METHOD(RouterFixture, "/api/health", "[router][health]") {
   using nlohmann::json;
+  // The whole report, as the operator's port (health.listen) or a technician sees it.
   auto report = [&] {
-    auto res = get("/api/health");
+    relay::net::Request req{http::verb::get, "/api/health", 11};
+    auto routed = handle(*router, req, cfg.edge, relay::api::Port::operator_port);
+    REQUIRE(routed.response);
+    Response res = std::move(*routed.response);
     REQUIRE(res.result() == http::status::ok);
     CHECK(header(res, http::field::content_type) == "application/json");
     CHECK(header(res, http::field::cache_control) == "no-store");
@@ -512,6 +517,22 @@ TEST_CASE_METHOD(RouterFixture, "/api/health", "[router][health]") {
     publish_all();
     ingest.set_state(relay::health::IngestState::ended);
     CHECK(report()["status"] == "down");
+  }
+  SECTION("the public port shows the status and the reasons' codes, nothing else") {
+    publish_all();
+    ingest.record_error("rtspsrc0", "cannot reach the camera");
+    ingest.set_state(relay::health::IngestState::failed);
+    auto res = get("/api/health");
+    REQUIRE(res.result() == http::status::ok);
+    const json h = json::parse(body(res));
+    CHECK(h == json{{"status", "down"}, {"codes", json::array({"ingest_failed"})}});
+    CHECK(body(res).find("camera") == std::string::npos);
+    CHECK(report()["codes"] == json::array({"ingest_failed"}));
+    // The operator's port serves nothing but the technician's routes.
+    relay::net::Request page{http::verb::get, "/", 11};
+    auto routed = handle(*router, page, cfg.edge, relay::api::Port::operator_port);
+    REQUIRE(routed.response);
+    CHECK(routed.response->result() == http::status::not_found);
   }
 }
 

@@ -2,8 +2,7 @@
 
 #include <utility>
 
-#include <boost/asio/ip/address.hpp>
-
+#include "common/client_network.hpp"
 #include "net/live_limits.hpp"
 
 namespace relay::net {
@@ -24,18 +23,6 @@ ConnectionSlot::~ConnectionSlot() { release(); }
 
 void ConnectionSlot::release() {
   if (auto* limiter = std::exchange(limiter_, nullptr)) limiter->release(address_);
-}
-
-std::string ConnectionLimiter::client_network(const std::string& address) {
-  namespace ip = boost::asio::ip;
-  boost::system::error_code ec;
-  const ip::address parsed = ip::make_address(address, ec);
-  if (ec || parsed.is_v4()) return address;
-  const ip::address_v6 v6 = parsed.to_v6();
-  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6).to_string();
-  ip::address_v6::bytes_type bytes = v6.to_bytes();
-  for (size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
-  return ip::address_v6(bytes).to_string() + "/64";
 }
 
 Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot) {

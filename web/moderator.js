@@ -44,6 +44,8 @@
       reopen: 'Wieder öffnen',
       timeout: '10 min sperren',
       ban: 'Bannen',
+      ban_network: 'Netz bannen (24 h)',
+      ban_network_title: 'Bannt die Person und für 24 Stunden ihr Netz (ihre IPv4-Adresse oder ihr IPv6-/64-Netz): von dort keine neuen Identitäten, Fragen oder Stimmen. Trifft alle hinter derselben Adresse, z. B. im Saal-WLAN.',
       save_edit: 'Speichern',
       cancel: 'Abbrechen',
       held: 'Wortliste',
@@ -96,6 +98,8 @@
       reopen: 'Reopen',
       timeout: 'Time out 10 min',
       ban: 'Ban',
+      ban_network: 'Ban network (24 h)',
+      ban_network_title: 'Bans the person and, for 24 hours, their network (their IPv4 address or IPv6 /64): no new identities, questions or votes from there. Hits everyone behind the same address, e.g. on the venue Wi-Fi.',
       save_edit: 'Save',
       cancel: 'Cancel',
       held: 'word list',
@@ -193,7 +197,8 @@
 
   async function sanction(question, kind) {
     const path = '/api/qa/attendees/' + question.author + '/' + kind;
-    const result = await RelayQa.api('POST', path, token, kind === 'timeout' ? { seconds: 600 } : undefined);
+    const bodies = { timeout: { seconds: 600 }, ban: undefined, ban_network: { network: true } };
+    const result = await RelayQa.api('POST', path.replace(/ban_network$/, 'ban'), token, bodies[kind]);
     $('room-message').textContent = result.ok ? t('saved') : t('failed', { message: result.body.message || result.status });
   }
 
@@ -265,9 +270,10 @@
           actions.appendChild(button);
         }
         if (question.author) {
-          for (const kind of ['timeout', 'ban']) {
+          for (const kind of ['timeout', 'ban', 'ban_network']) {
             const button = el('button', null, t(kind));
             button.type = 'button';
+            if (kind === 'ban_network') button.title = t('ban_network_title');
             button.dataset.action = kind;
             button.addEventListener('click', function (event) {
               event.stopPropagation();

@@ -104,6 +104,8 @@
   // onEvent(message) for each later event, onStatus('live' | 'reconnecting'), and
   // onUnreachable() after a few attempts in a row that never opened (the token may
   // be gone, e.g. after the Q&A database was reset), while it keeps trying.
+  // Without a token it is a read-only viewer's feed. Closed with 4003 (the
+  // attendee was banned) it calls onBanned() and stops.
   class Feed {
     constructor(options) {
       this.options = options;
@@ -119,8 +121,8 @@
 
     url() {
       const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room) +
-        '&token=' + encodeURIComponent(this.options.token);
+      let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room);
+      if (this.options.token) url += '&token=' + encodeURIComponent(this.options.token);
       if (this.seq !== null) url += '&since=' + this.seq + '&epoch=' + encodeURIComponent(this.epoch);
       return url;
     }
@@ -134,8 +136,13 @@
         const data = JSON.parse(event.data);
         for (const message of Array.isArray(data) ? data : [data]) this.handle(message);
       };
-      socket.onclose = () => {
+      socket.onclose = (event) => {
         if (this.socket !== socket || this.stopped) return;
+        if (event.code === 4003 && this.options.onBanned) {
+          this.stopped = true;
+          this.options.onBanned();
+          return;
+        }
         this.options.onStatus('reconnecting');
         if (++this.failures === 3 && this.options.onUnreachable) this.options.onUnreachable();
         setTimeout(() => { if (!this.stopped) this.connect(); }, this.retryDelay);

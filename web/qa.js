@@ -42,6 +42,10 @@
       timed_out: 'Sie können in {s} s wieder Fragen stellen.',
       invalid_text: 'Die Frage enthält unzulässige Zeichen.',
       failed: 'Das hat nicht geklappt ({status}). Bitte erneut versuchen.',
+      delete: 'Löschen',
+      deleteTitle: 'Ihre Frage löschen – sie wird auch aus der Datenbank entfernt',
+      too_many_attendees: 'Die Fragerunde ist voll. Bitte später erneut versuchen.',
+      room_full: 'Für diesen Vortrag werden keine weiteren Fragen angenommen.',
     },
     en: {
       qaTitle: 'Questions',
@@ -77,6 +81,10 @@
       timed_out: 'You can ask again in {s} s.',
       invalid_text: 'The question contains characters that are not allowed.',
       failed: 'That did not work ({status}). Please try again.',
+      delete: 'Delete',
+      deleteTitle: 'Delete your question – it is removed from the database too',
+      too_many_attendees: 'The Q&A is full. Please try again later.',
+      room_full: 'This talk takes no more questions.',
     },
   };
 
@@ -99,7 +107,10 @@
   const sortButtons = document.querySelectorAll('[data-sort]');
 
   const questions = new RelayQa.QuestionSet();
+  // The attendee's identity (token and id), made when they first ask or vote;
+  // until then the page only watches, without one.
   let identity = null;
+  let banned = false;
   let feed = null;
   let maxChars = 300;
   let sort = 'popular';
@@ -118,19 +129,30 @@
     }
   }
 
-  async function ensureIdentity() {
+  // The stored identity if the server still knows it (it may have been reset,
+  // or the identity deleted after qa.retention_days).
+  async function restoreIdentity() {
     identity = loadIdentity();
-    if (identity) {
-      const me = await RelayQa.api('GET', '/api/qa/me', identity.token);
-      if (me.status === 401) identity = null;  // the Q&A database was reset
+    if (!identity) return;
+    const me = await RelayQa.api('GET', '/api/qa/me', identity.token);
+    if (me.status === 401) {
+      identity = null;
+      localStorage.removeItem(IDENTITY_KEY);
+    } else if (me.ok) {
+      banned = Boolean(me.body.banned);
     }
-    if (!identity) {
-      const created = await RelayQa.api('POST', '/api/qa/attendees', null, { name: nameInput.value || '' });
-      if (!created.ok) throw new Error('cannot join the Q&A: ' + created.status);
-      identity = { token: created.body.token, id: created.body.id };
-      localStorage.setItem(IDENTITY_KEY, JSON.stringify(identity));
-    }
-    return identity;
+  }
+
+  // Made on the first question or vote; the feed then reopens with it, to show
+  // the attendee's own questions and votes. The failed answer when it cannot be made.
+  async function ensureIdentity() {
+    if (identity) return null;
+    const created = await RelayQa.api('POST', '/api/qa/attendees', null, { name: nameInput.value || '' });
+    if (!created.ok) return created;
+    identity = { token: created.body.token, id: created.body.id };
+    localStorage.setItem(IDENTITY_KEY, JSON.stringify(identity));
+    restartFeed();
+    return null;
   }
 
   function errorText(result) {
@@ -145,6 +167,8 @@
       case 'banned': return t('banned');
       case 'timed_out': return t('timed_out', { s: seconds });
       case 'invalid_text': return t('invalid_text');
+      case 'too_many_attendees': return t('too_many_attendees');
+      case 'room_full': return t('room_full');
       default: return t('failed', { status: result.status });
     }
   }
@@ -164,7 +188,11 @@
     }
     submit.disabled = true;
     try {
-      await ensureIdentity();
+      const refused = await ensureIdentity();
+      if (refused) {
+        formMessage.textContent = errorText(refused);
+        return;
+      }
       const body = { text: text };
       if (nameInput.value.trim()) body.name = nameInput.value.trim();
       const result = await RelayQa.api('POST', '/api/qa/rooms/' + feedRoom() + '/questions', identity.token, body);
@@ -202,13 +230,36 @@
 
   async function toggleVote(question, button) {
     button.disabled = true;
-    const result = await RelayQa.api(question.voted ? 'DELETE' : 'POST', '/api/qa/questions/' + question.id + '/vote',
-      identity.token);
-    button.disabled = false;
-    if (result.ok) {
-      question.voted = result.body.voted;
-      question.votes = result.body.votes;
+    try {
+      const refused = await ensureIdentity();
+      if (refused) {
+        formMessage.textContent = errorText(refused);
+        return;
+      }
+      const result = await RelayQa.api(question.voted ? 'DELETE' : 'POST',
+        '/api/qa/questions/' + question.id + '/vote', identity.token);
+      if (result.ok) {
+        question.voted = result.body.voted;
+        question.votes = result.body.votes;
+        render();
+      } else {
+        formMessage.textContent = errorText(result);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // Deleted for good: the server removes it from its database and tells every page.
+  async function deleteQuestion(question, button) {
+    button.disabled = true;
+    const result = await RelayQa.api('DELETE', '/api/qa/questions/' + question.id, identity.token);
+    if (result.ok || result.status === 404) {
+      questions.apply({ type: 'question_removed', id: question.id });
       render();
+    } else {
+      button.disabled = false;
+      formMessage.textContent = errorText(result);
     }
   }
 
@@ -263,6 +314,13 @@
       if (badge) meta.appendChild(el('span', 'qa-badge qa-badge--' + badge[0], badge[1]));
       body.appendChild(meta);
       if (question.answer) body.appendChild(el('p', 'qa-answer', t('answer', { text: question.answer })));
+      if (question.own && identity) {
+        const remove = el('button', 'qa-delete', t('delete'));
+        remove.type = 'button';
+        remove.title = t('deleteTitle');
+        remove.addEventListener('click', function () { deleteQuestion(question, remove); });
+        body.appendChild(remove);
+      }
       item.appendChild(body);
       list.appendChild(item);
     }
@@ -329,27 +387,38 @@
     status.textContent = value === 'live' ? '' : t('offline');
   }
 
-  function startFeed() {
+  // With the attendee's token once there is one (and they are not banned), else read-only.
+  function startFeed(room) {
     feed = new RelayQa.Feed({
-      token: identity.token,
+      token: identity && !banned ? identity.token : null,
+      room: room,
       onSnapshot: onSnapshot,
       onEvent: onEvent,
       onStatus: onStatus,
+      onBanned: function () {
+        banned = true;
+        formMessage.textContent = t('banned');
+        startFeed(feed.room);
+      },
       onUnreachable: async function () {
-        // A token the server no longer knows gets a new identity and a new feed.
-        const old = identity.token;
+        // A token the server no longer knows: watch without it until the next question or vote.
+        if (!identity) return;
+        const old = identity;
         try {
-          await ensureIdentity();
+          await restoreIdentity();
         } catch (e) {
           return;
         }
-        if (identity.token !== old) {
-          feed.stop();
-          startFeed();
-        }
+        if (identity !== old) restartFeed();
       },
     });
     state.feed = feed;
+  }
+
+  function restartFeed() {
+    const room = feed ? feed.room : undefined;
+    if (feed) feed.stop();
+    startFeed(room);
   }
 
   async function start() {
@@ -358,7 +427,7 @@
       const rooms = await RelayQa.api('GET', '/api/qa/rooms');
       if (rooms.ok && rooms.body.max_question_chars) maxChars = rooms.body.max_question_chars;
       updateCounter();
-      await ensureIdentity();
+      await restoreIdentity();
       startFeed();
     } catch (e) {
       onStatus('reconnecting');

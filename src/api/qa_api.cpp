@@ -33,8 +33,11 @@ Response json_response(http::status status, const Json& body) {
   return make_json_response(status, body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-// A close code of the application's range: the token that opened the feed was withdrawn.
+// Close codes of the application's range: the token that opened the feed was
+// withdrawn; the attendee who opened it was banned (the page goes on read-only,
+// without the token).
 constexpr uint16_t kCloseTokenWithdrawn = 4001;
+constexpr uint16_t kCloseBanned = 4003;
 
 // One subscriber's live feed of a room: the WebSocket session's source, the
 // Q&A's subscriber, and (for staff) a grant the authority revokes when a reload
@@ -67,6 +70,10 @@ class QaFeed : public net::Feed, public qa::Subscriber, public auth::Grant {
   }
   void revoke() override {
     if (auto sink = sink_.lock()) sink->end(kCloseTokenWithdrawn, "token withdrawn");
+  }
+  // With the Q&A's lock held, like deliver().
+  void banned() override {
+    if (auto sink = sink_.lock()) sink->end(kCloseBanned, "banned");
   }
 
  private:
@@ -191,6 +198,10 @@ struct QaCall {
 
   std::string_view param(std::string_view name) const;
   qa::Caller caller() const { return service.authenticate(bearer_token(req)); }
+  // For what anyone may read: a viewer without a token, else the token's caller.
+  qa::Caller reader() const {
+    return bearer_token(req).empty() ? qa::Caller{qa::Role::viewer, 0} : caller();
+  }
 };
 
 using QaHandler = Response (*)(const QaCall& call);
@@ -254,9 +265,10 @@ Response time_out_attendee(const QaCall& call) {
 Response set_ban(const QaCall& call, bool banned) {
   qa::Caller who = call.caller();
   int64_t attendee = id_of(call.param("attendee"), "attendee");
-  parse_body(call.req);  // no fields, but a body that is not a JSON object is still refused
-  Json result = call.service.ban(who, attendee, banned);
-  qa_log().info("attendee {} {} by {}", attendee, banned ? "banned" : "unbanned", qa::to_string(who.role));
+  const bool network = bool_field(parse_body(call.req), "network").value_or(false);
+  Json result = call.service.ban(who, attendee, banned, network);
+  qa_log().info("attendee {} {}{} by {}", attendee, banned ? "banned" : "unbanned",
+                result.value("network", false) ? " with their network" : "", qa::to_string(who.role));
   return json_response(http::status::ok, result);
 }
 
@@ -284,7 +296,7 @@ Response set_current_room(const QaCall& call) {
 }
 
 Response list_questions(const QaCall& call) {
-  qa::Caller who = call.caller();
+  qa::Caller who = call.reader();
   return json_response(http::status::ok, call.service.questions(who, room_id(call.service, call.param("room"))));
 }
 
@@ -294,7 +306,7 @@ Response ask(const QaCall& call) {
   auto text = string_field(body, "text");
   if (!text) refuse(Error::Code::unprocessable, "no_text", "'text' is required");
   return json_response(http::status::created, call.service.ask(who, room_id(call.service, call.param("room")), *text,
-                                                               string_field(body, "name")));
+                                                               string_field(body, "name"), call.client));
 }
 
 Response export_csv(const QaCall& call) {
@@ -308,11 +320,17 @@ Response export_csv(const QaCall& call) {
 
 Response set_vote(const QaCall& call, bool up) {
   qa::Caller who = call.caller();
-  return json_response(http::status::ok, call.service.vote(who, id_of(call.param("question"), "question"), up));
+  return json_response(http::status::ok,
+                       call.service.vote(who, id_of(call.param("question"), "question"), up, call.client));
 }
 
 Response vote(const QaCall& call) { return set_vote(call, true); }
 Response unvote(const QaCall& call) { return set_vote(call, false); }
+
+Response delete_question(const QaCall& call) {
+  qa::Caller who = call.caller();
+  return json_response(http::status::ok, call.service.delete_question(who, id_of(call.param("question"), "question")));
+}
 
 Response moderate(const QaCall& call) {
   qa::Caller who = call.caller();
@@ -341,6 +359,7 @@ const std::vector<QaRoute>& qa_routes() {
       {"rooms/{room}/current", {{post, writes, set_current_room}}},
       {"rooms/{room}/questions", {{get, reads, list_questions}, {post, writes, ask}}},
       {"rooms/{room}/export.csv", {{get, reads, export_csv}}},
+      {"questions/{question}", {{delete_, writes, delete_question}}},
       {"questions/{question}/vote", {{post, writes, vote}, {delete_, writes, unvote}}},
       {"questions/{question}/{action}", {{post, writes, moderate}}},
   };
@@ -415,8 +434,8 @@ net::Outcome QaApi::handle(const net::Exchange& exchange) const {
     const std::string token = subscription.token;
     auto feed = std::make_shared<QaFeed>(service_, std::move(subscription));
     // A staff token may be withdrawn by a reload; its feed then ends. Attendee
-    // tokens are the Q&A's own (a ban, not a reload, ends those).
-    if (role != qa::Role::attendee) {
+    // tokens are the Q&A's own (a ban, not a reload, ends those: QaFeed::banned).
+    if (role != qa::Role::attendee && role != qa::Role::viewer) {
       service_.authority().watch(
           token,
           [role](const auth::Authority& authority, std::string_view token) {
@@ -456,7 +475,9 @@ std::variant<QaSubscription, Response> QaApi::check_upgrade(const net::Exchange&
   try {
     QaSubscription sub;
     sub.token = text::query_param(target.query, "token").value_or("");
-    sub.caller = service_.authenticate(sub.token);
+    // Watching needs no identity; a banned attendee's token opens nothing.
+    sub.caller = sub.token.empty() ? qa::Caller{qa::Role::viewer, 0} : service_.authenticate(sub.token);
+    if (service_.is_banned(sub.caller)) refuse(Error::Code::forbidden, "banned", "you have been banned from the Q&A");
     std::string room = text::query_param(target.query, "room").value_or("current");
     if (room == "current") {
       sub.room = service_.current_room();

@@ -4,8 +4,10 @@
 // reloads, SIGINT/SIGTERM stop in the reverse order of start.
 #include <sys/resource.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,25 +18,45 @@
 #include <fmt/format.h>
 
 #include "app/relay.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
 #include "config/config.hpp"
+#include "qa/store.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: seminar-relay --config FILE [--set section.key=value ...] [--check-config]\n"
+    "       seminar-relay purge --config FILE [--set ...] [--before YYYY-MM-DD]\n"
     "\n"
     "  --config FILE      the TOML config (see config/relay.toml for every key)\n"
     "  --set KEY=VALUE    override one config key, e.g. --set edge.listen=127.0.0.1:9000\n"
     "  --check-config     validate the config, print a summary and exit\n"
-    "  --help             this text\n";
+    "  --help             this text\n"
+    "\n"
+    "  purge              delete the Q&A's questions, votes and attendees created before\n"
+    "                     --before (a UTC date), or older than qa.retention_days, compact\n"
+    "                     the database and print what went; refused while a relay uses it\n";
 
 struct Args {
   std::string config;
   std::vector<std::string> overrides;
   bool check_only = false;
+  bool purge = false;
+  std::optional<int64_t> before_ms;  // purge --before, midnight UTC
 };
+
+// YYYY-MM-DD as milliseconds since the epoch at 00:00 UTC.
+std::optional<int64_t> parse_date(const std::string& text) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  char end = 0;
+  if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &end) != 3) return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(m), std::chrono::day(d)};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::sys_days(date).time_since_epoch()).count();
+}
 
 // Every viewer is a socket, and the usual soft limit of 1,024 open files would cap
 // an edge at about a thousand. Take what the hard limit allows, as nginx's
@@ -59,7 +81,12 @@ int fail(const std::string& message, int code = 1) {
 // The arguments, or the exit code when main() should end at once (--help, a bad argument).
 std::variant<Args, int> parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
+  int first = 1;
+  if (argc > 1 && std::string(argv[1]) == "purge") {
+    args.purge = true;
+    first = 2;
+  }
+  for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> std::string {
       if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
@@ -74,8 +101,12 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
         args.overrides.push_back(value("--set"));
       } else if (a.rfind("--set=", 0) == 0) {
         args.overrides.push_back(a.substr(6));
-      } else if (a == "--check-config") {
+      } else if (a == "--check-config" && !args.purge) {
         args.check_only = true;
+      } else if (a == "--before" && args.purge) {
+        const std::string date = value("--before");
+        args.before_ms = parse_date(date);
+        if (!args.before_ms) throw std::invalid_argument(fmt::format("--before '{}' is not a date (YYYY-MM-DD)", date));
       } else if (a == "--help" || a == "-h") {
         std::fputs(kUsage, stdout);
         return 0;
@@ -92,6 +123,29 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
     return fail("no config file given (--config FILE)", 2);
   }
   return args;
+}
+
+// `seminar-relay purge`: what qa.retention_days does once a day, on demand,
+// with no relay running on the data folder (the database's lock refuses it).
+int purge(const relay::config::Config& cfg, std::optional<int64_t> before_ms) {
+  using namespace relay;
+  if (!before_ms) {
+    if (cfg.qa.retention_days <= 0)
+      return fail("nothing to purge: qa.retention_days is 0 (keep forever); give --before YYYY-MM-DD", 2);
+    before_ms = now_epoch_ms() - int64_t{cfg.qa.retention_days} * 24 * 3600 * 1000;
+  }
+  const std::filesystem::path file = cfg.qa.data_dir / "qa.sqlite3";
+  if (!std::filesystem::exists(file)) return fail(fmt::format("no Q&A database at '{}' (qa.data_dir)", file.string()));
+  try {
+    qa::Store store(file.string(), cfg.qa.synchronous == "full");
+    const qa::Store::Purged purged = store.purge(*before_ms);
+    std::printf("deleted %lld questions, %lld votes and %lld attendees created before %s from %s\n",
+                static_cast<long long>(purged.questions), static_cast<long long>(purged.votes),
+                static_cast<long long>(purged.attendees), format_iso8601_ms(*before_ms).c_str(), file.c_str());
+  } catch (const qa::StoreError& e) {
+    return fail(e.what());
+  }
+  return 0;
 }
 
 // Signals are taken synchronously on the main thread; every thread started
@@ -143,6 +197,7 @@ int main(int argc, char** argv) {
   } catch (const config::ConfigError& e) {
     return fail(e.what(), 2);
   }
+  if (args.purge) return purge(cfg, args.before_ms);
   if (args.check_only) {
     std::printf("%s: ok (source %s, %zu renditions, listen %s)\n", args.config.c_str(),
                 text::redact_secrets(cfg.ingest.source).c_str(), cfg.encoder.renditions.size(), cfg.edge.listen.c_str());

@@ -36,6 +36,7 @@ namespace {
 constexpr std::chrono::milliseconds kHealthSampleInterval{250};
 // Q&A writes waiting for their commit; beyond this the API answers 503 "busy".
 constexpr size_t kQaWriteQueue = 10000;
+constexpr std::chrono::hours kRetentionInterval{24};
 
 std::vector<std::string> rendition_names(const config::Config& cfg) {
   std::vector<std::string> names;
@@ -125,6 +126,10 @@ struct Relay::Parts {
     }
     // Vote counts go out in bundles (qa.vote_interval_ms).
     timers.every(std::chrono::milliseconds(cfg.qa.vote_interval_ms), [this] { questions.flush_votes(); });
+    // What is older than qa.retention_days goes once a day (and at start, when
+    // the Q&A opens its database), on the Q&A's write thread like every write.
+    if (cfg.qa.retention_days > 0)
+      timers.every(kRetentionInterval, [this] { qa_writes.post([this] { questions.purge_expired(); }); });
     // Samples for the alert rules; each fourth also goes into the dashboard's history.
     timers.every(kHealthSampleInterval, [this] {
       monitor.observe(sampler.sample(now_epoch_ms()));

@@ -13,6 +13,7 @@ std::string_view to_string(Role role) {
     case Role::speaker: return "speaker";
     case Role::technician: return "technician";
     case Role::admin: return "admin";
+    case Role::viewer: return "viewer";
   }
   return "?";
 }

@@ -1,12 +1,15 @@
 #pragma once
-// Who a caller is: an attendee (by an attendee token the Q&A minted) or one of
-// the staff roles a token in the config grants.
+// Who a caller is: an attendee (by an attendee token the Q&A minted), one of
+// the staff roles a token in the config grants, or a viewer without a token.
 #include <cstdint>
 #include <string_view>
 
 namespace relay::auth {
 
-enum class Role { attendee, moderator, speaker, technician, admin };
+// viewer: no token at all; reads what every attendee may read (the public
+// questions, the live feed) and nothing else. An identity is needed only to
+// ask or vote.
+enum class Role { attendee, moderator, speaker, technician, admin, viewer };
 
 std::string_view to_string(Role role);
 

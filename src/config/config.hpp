@@ -126,6 +126,10 @@ struct QaConfig {
   int vote_interval_ms = 250;   // vote counts go out at most this often per room
   int ws_queue_limit = 256;     // messages waiting for one WebSocket client before it is closed
   int ws_resume_events = 2048;  // events per room kept for clients resuming with since=
+  double identities_per_minute_global = 600;  // new attendee tokens per minute from all networks together
+  int max_questions_per_room = 2000;          // then asking there answers 409 room_full
+  int max_attendees = 20000;                  // attendee tokens in the database; then 429 too_many_attendees
+  int retention_days = 30;                    // questions, votes, attendees older than this are deleted; 0 = kept
 };
 
 // Stream health for technicians ([health] in config/relay.toml): alert rules,

@@ -315,6 +315,12 @@ constexpr Field<Config> kQaFields[] = {
     {"vote_interval_ms", [](const ValueReader& v, Config& c) { c.qa.vote_interval_ms = v.integer(250, 10000); }},
     {"ws_queue_limit", [](const ValueReader& v, Config& c) { c.qa.ws_queue_limit = v.integer(16, 65536); }},
     {"ws_resume_events", [](const ValueReader& v, Config& c) { c.qa.ws_resume_events = v.integer(16, 1000000); }},
+    {"identities_per_minute_global",
+     [](const ValueReader& v, Config& c) { c.qa.identities_per_minute_global = v.number(1, 1000000); }},
+    {"max_questions_per_room",
+     [](const ValueReader& v, Config& c) { c.qa.max_questions_per_room = v.integer(1, 1000000); }},
+    {"max_attendees", [](const ValueReader& v, Config& c) { c.qa.max_attendees = v.integer(1, 10000000); }},
+    {"retention_days", [](const ValueReader& v, Config& c) { c.qa.retention_days = v.integer(0, 3650); }},
 };
 
 std::string read_webhook_url(const ValueReader& value) {

@@ -1,5 +1,7 @@
 #include "health/incident_log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,8 +47,14 @@ IncidentLog::IncidentLog(std::filesystem::path file, int64_t now_ms, size_t keep
       }
     }
   }
-  file_.reset(std::fopen(path_.c_str(), "a"));
-  if (!file_) throw std::runtime_error(fmt::format("incident log {}: {}", path_.string(), std::strerror(errno)));
+  // Readable by the relay's user only (0600), also when an older version made it wider.
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0 && ::fchmod(fd, 0600) == 0) file_.reset(::fdopen(fd, "a"));
+  if (!file_) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(fmt::format("incident log {}: {}", path_.string(), std::strerror(error)));
+  }
   if (skipped) log::get("health")->warn("incident log {}: skipped {} unreadable lines", path_.string(), skipped);
 
   for (const auto& [rule, id] : open_) {

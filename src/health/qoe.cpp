@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/net_key.hpp"
+#include "common/client_network.hpp"
 
 namespace relay::health {
 namespace {
@@ -80,7 +80,7 @@ QoeAggregator::QoeAggregator(int64_t window_ms, int64_t min_interval_ms, double 
       max_sessions_(max_sessions) {}
 
 QoeAggregator::Verdict QoeAggregator::accept(const QoeReport& report, const std::string& address, int64_t now_ms) {
-  std::string network = network_key(address);
+  std::string network = client_network(address);
   std::lock_guard lock(mutex_);
   Bucket& bucket = buckets_.try_emplace(network, Bucket{address_burst_, now_ms}).first->second;
   bucket.tokens = std::min(address_burst_, bucket.tokens + (now_ms - bucket.at_ms) / 1000.0 * address_per_s_);

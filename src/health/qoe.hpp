@@ -7,7 +7,7 @@
 // Anyone can post a report, so no one client may steer the stall alert: a
 // session's stalls count at most kMaxStallsPerSessionMinute a minute, and at
 // most kMaxStallingSessionsPerNetwork sessions of one client network (IPv6
-// /64, IPv4 address: common/net_key.hpp) count their stalls. Real trouble
+// /64, IPv4 address: common/client_network.hpp) count their stalls. Real trouble
 // stalls players in many networks. Reports are rate limited per network too.
 #include <cstdint>
 #include <map>

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "common/net_key.hpp"
+#include "common/client_network.hpp"
 #include "net/live_limits.hpp"
 
 namespace relay::net {
@@ -26,7 +26,7 @@ void ConnectionSlot::release() {
 }
 
 Admission ConnectionLimiter::admit(const std::string& address, ConnectionSlot& slot, bool exempt_from_address_cap) {
-  std::string network = network_key(address);
+  std::string network = client_network(address);
   std::lock_guard lock(mutex_);
   if (total_ >= limits_.max_connections()) return Admission::over_total_cap;
   const auto [it, inserted] = by_address_.try_emplace(network, 0);
@@ -54,7 +54,7 @@ size_t ConnectionLimiter::open() const {
 
 size_t ConnectionLimiter::open_from(const std::string& address) const {
   std::lock_guard lock(mutex_);
-  auto it = by_address_.find(network_key(address));
+  auto it = by_address_.find(client_network(address));
   return it == by_address_.end() ? 0 : it->second;
 }
 

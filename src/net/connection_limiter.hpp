@@ -4,7 +4,7 @@
 // it starts a session; the session (and the WebSocket or event stream it turns
 // into) holds the slot until its socket closes.
 //
-// "Per IP" means per client network (common/net_key.hpp): IPv6 per /64, IPv4
+// "Per IP" means per client network (relay::client_network): IPv6 per /64, IPv4
 // per address. A trusted reverse proxy (edge.trusted_proxies) carries a whole
 // audience on one address, so it is exempt from the per-IP cap; its
 // connections still count against the total.

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nghttp2/nghttp2.h>
 
+#include "common/client_network.hpp"
 #include "common/log.hpp"
 #include "net/client_address.hpp"
 #include "net/fail.hpp"
@@ -295,8 +296,7 @@ Http2Session::Http2Session(TlsStream&& stream, const SessionContext& context, st
   beast::error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) throw std::runtime_error("cannot make the socket non-blocking: " + ec.message());
-  auto endpoint = socket_.remote_endpoint(ec);
-  peer_ = ec ? peer_address_ : fmt::format("{}:{}", peer_address_, endpoint.port());
+  peer_ = client_network(peer_address_);  // for logs, as HttpSession's
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) throw std::bad_alloc();

@@ -178,7 +178,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   ConnectionSlot slot_;
   const SessionContext& context_;
   const uint64_t id_;
-  std::string peer_;          // address:port, for logs
+  std::string peer_;          // the client's network (client_network), for logs
   std::string peer_address_;  // without the port, for the Q&A and QoE rate limits
   nghttp2_session* session_ = nullptr;
   StreamList streams_;

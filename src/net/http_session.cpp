@@ -19,6 +19,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <fmt/format.h>
 
+#include "common/client_network.hpp"
 #include "common/log.hpp"
 #include "net/client_address.hpp"
 #include "net/connection_registry.hpp"
@@ -95,7 +96,9 @@ HttpSession<Stream>::HttpSession(Stream&& stream, const SessionContext& context,
   beast::error_code ec;
   auto endpoint = lowest().socket().remote_endpoint(ec);
   peer_address_ = ec ? "?" : endpoint.address().to_string();
-  peer_ = ec ? "?" : fmt::format("{}:{}", peer_address_, endpoint.port());
+  // Logs name the client's network (its IPv4 address, its IPv6 /64), not the
+  // address and port of the connection; the session id ties the lines together.
+  peer_ = client_network(peer_address_);
   context_.stats.connection_opened();
 }
 

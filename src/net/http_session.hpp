@@ -145,7 +145,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   ConnectionSlot slot_;
   const SessionContext& context_;
   const uint64_t id_;
-  std::string peer_;
+  std::string peer_;          // the client's network (client_network), for logs
   std::string peer_address_;  // without the port
   std::string client_;        // the request's client: the peer, or whom a trusted proxy names
 };

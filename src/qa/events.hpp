@@ -56,6 +56,9 @@ class Subscriber {
  public:
   virtual ~Subscriber() = default;
   virtual void deliver(const EventPtr& event) = 0;
+  // The attendee this subscriber was opened for has just been banned: it must
+  // end its connection (post, as deliver does).
+  virtual void banned() {}
 };
 
 }  // namespace relay::qa

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "common/client_network.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 
@@ -23,6 +24,11 @@ constexpr int kMaxTimeoutS = 7 * 24 * 3600;
 // a vote in a loop is slowed down. Far above what a person clicks.
 constexpr double kVotesPerMinute = 120;
 constexpr int kVoteBurst = 60;
+// What a client waits before asking for an identity again when the Q&A holds qa.max_attendees.
+constexpr int kFullRetryS = 60;
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+
+int retry_seconds(int64_t wait_ms) { return static_cast<int>(std::min<int64_t>((wait_ms + 999) / 1000, INT32_MAX)); }
 
 std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -98,13 +104,25 @@ Service::Service(const config::QaConfig& config, Clock clock, auth::Authority* a
       filter_(word_list(config)),
       question_limiter_(config.questions_per_minute, config.question_burst),
       attendee_limiter_(config.attendees_per_minute, config.attendee_burst),
-      vote_limiter_(kVotesPerMinute, kVoteBurst) {
+      vote_limiter_(kVotesPerMinute, kVoteBurst),
+      global_identity_limiter_(config.identities_per_minute_global,
+                               std::max(1, static_cast<int>(config.identities_per_minute_global))),
+      network_salt_(auth::random_token()) {
   std::error_code ec;
-  std::filesystem::create_directories(config_.data_dir, ec);
+  // Only the relay's user may look into the folder of the questions and names.
+  if (std::filesystem::create_directories(config_.data_dir, ec))
+    std::filesystem::permissions(config_.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
   if (ec)
     throw StoreError(fmt::format("cannot create the Q&A data folder '{}' (qa.data_dir): {}", config_.data_dir.string(),
                                  ec.message()));
   store_ = std::make_unique<Store>((config_.data_dir / "qa.sqlite3").string(), config_.synchronous == "full");
+  if (config_.retention_days > 0) {
+    const Store::Purged purged = store_->purge(clock_() - config_.retention_days * kDayMs);
+    if (purged.questions + purged.attendees > 0)
+      relay::log::get("qa")->info("deleted {} questions, {} votes and {} attendees older than {} days (qa.retention_days)",
+                                  purged.questions, purged.votes, purged.attendees, config_.retention_days);
+  }
 
   if (!authority_) {
     own_authority_ = std::make_unique<auth::Authority>(config_);
@@ -125,8 +143,21 @@ Service::Service(const config::QaConfig& config, Clock clock, auth::Authority* a
   }
   for (Question& q : contents.questions) {
     next_question_ = std::max(next_question_, q.id + 1);
+    if (auto room = rooms_.find(q.room); room != rooms_.end()) room->second.questions.insert(q.id);
     questions_.emplace(q.id, std::move(q));
   }
+  // A purge may have deleted the newest rows; their ids stay used.
+  auto stored_next = [&](const char* key) -> int64_t {
+    auto it = contents.meta.find(key);
+    if (it == contents.meta.end()) return 0;
+    try {
+      return std::stoll(it->second);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  next_question_ = std::max(next_question_, stored_next("next_question"));
+  next_attendee_ = std::max(next_attendee_, stored_next("next_attendee"));
   for (auto [question, attendee] : contents.votes) voters_[question].insert(attendee);
   // The stored count follows the votes table in every transaction; trust the table.
   for (auto& [id, q] : questions_) q.votes = static_cast<int64_t>(voters_.count(id) ? voters_[id].size() : 0);
@@ -170,6 +201,22 @@ std::optional<int64_t> Service::attendee(const auth::Digest& token) const {
   std::lock_guard lock(mutex_);
   if (auto it = attendee_by_token_.find(auth::to_hex(token)); it != attendee_by_token_.end()) return it->second;
   return std::nullopt;
+}
+
+std::string Service::network_key(std::string_view client) const {
+  return auth::to_hex(auth::sha256(network_salt_ + client_network(client)));
+}
+
+bool Service::network_banned(const std::string& key, int64_t now) const {
+  auto it = network_bans_.find(key);
+  return it != network_bans_.end() && it->second > now;
+}
+
+void Service::check_network(const Caller& caller, std::string_view client, int64_t now) {
+  if (caller.role != Role::attendee || client.empty()) return;
+  std::string key = network_key(client);
+  if (network_banned(key, now)) refuse(Error::Code::forbidden, "banned", "your network has been banned from the Q&A");
+  attendee_network_[caller.attendee] = std::move(key);
 }
 
 void Service::require_staff(const Caller& caller) const {
@@ -302,8 +349,9 @@ void Service::publish_question(RoomState& room, const Question& q, std::optional
 // The questions of a room the caller may see, as the caller sees them.
 Json Service::visible_items(int64_t room_id, const Caller& caller) const {
   Json items = Json::array();
-  for (const auto& [id, q] : questions_) {
-    if (q.room != room_id || !may_see(caller, q)) continue;
+  for (int64_t id : room_state(room_id).questions) {
+    const Question& q = questions_.at(id);
+    if (!may_see(caller, q)) continue;
     Json item = question_json(q, caller.is_staff());
     if (caller.role == Role::attendee) {
       if (q.author == caller.attendee) item["own"] = true;
@@ -333,10 +381,23 @@ Json Service::create_attendee(const std::string& raw_name, const std::string& cl
   std::string token = auth::random_token();
   WriteLock lock(*this);
   const int64_t now = clock_();
-  if (int64_t wait = attendee_limiter_.take(client, now)) {
-    int seconds = static_cast<int>((wait + 999) / 1000);
+  const std::string network = network_key(client);
+  if (network_banned(network, now))
+    refuse(Error::Code::forbidden, "banned", "your network has been banned from the Q&A");
+  if (attendees_.size() >= static_cast<size_t>(config_.max_attendees))
+    refuse(Error::Code::rate_limited, "too_many_attendees",
+           fmt::format("the Q&A has reached its {} participants (qa.max_attendees)", config_.max_attendees),
+           kFullRetryS);
+  if (int64_t wait = attendee_limiter_.take(network, now)) {
+    int seconds = retry_seconds(wait);
     refuse(Error::Code::rate_limited, "rate_limited",
-           fmt::format("too many new attendees from this address; try again in {} s", seconds), seconds);
+           fmt::format("too many new attendees from this network; try again in {} s", seconds), seconds);
+  }
+  // Last, so a network already over its own limit does not use up everyone's.
+  if (int64_t wait = global_identity_limiter_.take("", now)) {
+    int seconds = retry_seconds(wait);
+    refuse(Error::Code::rate_limited, "rate_limited",
+           fmt::format("too many new attendees right now; try again in {} s", seconds), seconds);
   }
   Attendee a;
   a.id = next_attendee_;
@@ -351,6 +412,7 @@ Json Service::create_attendee(const std::string& raw_name, const std::string& cl
   ++next_attendee_;
   attendee_by_token_[a.token_hash] = a.id;
   attendees_.emplace(a.id, a);
+  attendee_network_[a.id] = network;
   if (attendees_.size() % 1024 == 0) attendee_limiter_.prune(now);
   return Json{{"id", a.id}, {"token", token}, {"name", a.name}};
 }
@@ -388,7 +450,7 @@ Json Service::timeout(const Caller& caller, int64_t attendee, int seconds) {
   return Json{{"id", a.id}, {"timeout_until", a.timeout_until_ms}, {"banned", a.banned}};
 }
 
-Json Service::ban(const Caller& caller, int64_t attendee, bool banned) {
+Json Service::ban(const Caller& caller, int64_t attendee, bool banned, bool network) {
   require_staff(caller);
   WriteLock lock(*this);
   auto it = attendees_.find(attendee);
@@ -426,7 +488,33 @@ Json Service::ban(const Caller& caller, int64_t attendee, bool banned) {
     questions_[q.id] = q;
     publish_question(room, q, State::pending);
   }
-  return Json{{"id", a.id}, {"banned", a.banned}, {"hidden", hidden.size()}};
+  Json result{{"id", a.id}, {"banned", a.banned}, {"hidden", hidden.size()}, {"network", false}};
+  // The network ban lives in memory only (no address on disk); an attendee not
+  // seen since the relay started has no known network.
+  if (auto seen = attendee_network_.find(attendee); seen != attendee_network_.end()) {
+    if (banned && network) {
+      std::erase_if(network_bans_, [now](const auto& entry) { return entry.second <= now; });
+      const int64_t until = now + int64_t{kNetworkBanS} * 1000;
+      network_bans_[seen->second] = until;
+      result["network"] = true;
+      result["network_until"] = until;
+    } else if (!banned) {
+      network_bans_.erase(seen->second);
+    }
+  }
+  if (banned) {
+    for (auto& [room_id, room] : rooms_)
+      for (auto& [subscriber, subscribed] : room.subscribers)
+        if (subscribed.role == Role::attendee && subscribed.attendee == attendee) subscriber->banned();
+  }
+  return result;
+}
+
+bool Service::is_banned(const Caller& caller) const {
+  if (caller.role != Role::attendee) return false;
+  std::lock_guard lock(mutex_);
+  auto it = attendees_.find(caller.attendee);
+  return it != attendees_.end() && it->second.banned;
 }
 
 Json Service::rooms() const {
@@ -505,7 +593,7 @@ Json Service::set_current_room(const Caller& caller, int64_t id) {
 }
 
 Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_text,
-                  const std::optional<std::string>& raw_name) {
+                  const std::optional<std::string>& raw_name, std::string_view client) {
   if (caller.role != Role::attendee && !caller.is_staff())
     refuse(Error::Code::forbidden, "forbidden", "only attendees and moderators may ask");
   std::string text = check_text(raw_text, "question");
@@ -515,9 +603,13 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
   WriteLock lock(*this);
   const int64_t now = clock_();
   require_attendee_may_act(caller, now);
+  check_network(caller, client, now);
   RoomState& state = room_state(room_id);
   if (!state.room.open && !caller.is_staff())
     refuse(Error::Code::conflict, "closed", "questions are closed in this room");
+  if (state.questions.size() >= static_cast<size_t>(config_.max_questions_per_room))
+    refuse(Error::Code::conflict, "room_full",
+           fmt::format("this room holds its {} questions (qa.max_questions_per_room)", config_.max_questions_per_room));
 
   if (caller.role == Role::attendee) {
     // Moderators are exempt from both limits.
@@ -568,6 +660,7 @@ Json Service::ask(const Caller& caller, int64_t room_id, const std::string& raw_
   state.room = room;
   if (caller.role == Role::attendee) state.last_asked_ms[caller.attendee] = now;
   questions_.emplace(q.id, q);
+  state.questions.insert(q.id);
   publish_question(state, q, std::nullopt);
   Json json = question_json(q, caller.is_staff());
   json["own"] = caller.role == Role::attendee;
@@ -581,10 +674,11 @@ Json Service::questions(const Caller& caller, int64_t room_id) const {
   return Json{{"room", room_json(state.room)}, {"seq", state.room.seq}, {"epoch", epoch_}, {"items", std::move(items)}};
 }
 
-Json Service::vote(const Caller& caller, int64_t id, bool up) {
+Json Service::vote(const Caller& caller, int64_t id, bool up, std::string_view client) {
   if (caller.role != Role::attendee) refuse(Error::Code::forbidden, "forbidden", "only attendees vote");
   WriteLock lock(*this);
   require_attendee_may_act(caller, clock_());
+  check_network(caller, client, clock_());
   Question& q = find_question(id);
   if (!may_see(caller, q)) refuse(Error::Code::not_found, "no_question", fmt::format("there is no question {}", id));
   std::set<int64_t>& voters = voters_[id];
@@ -619,6 +713,95 @@ Json Service::vote(const Caller& caller, int64_t id, bool up) {
   q.votes = changed.votes;
   rooms_.at(q.room).dirty_votes.insert(id);
   return Json{{"id", id}, {"votes", q.votes}, {"voted", up}};
+}
+
+Json Service::delete_question(const Caller& caller, int64_t id) {
+  WriteLock lock(*this);
+  const Question& q = find_question(id);
+  if (!may_see(caller, q)) refuse(Error::Code::not_found, "no_question", fmt::format("there is no question {}", id));
+  // Moderators reject or hide; deleting is the author's right over their own text.
+  if (caller.role != Role::attendee || q.author != caller.attendee)
+    refuse(Error::Code::forbidden, "not_author", "only the author may delete a question");
+  RoomState& state = rooms_.at(q.room);
+  Room room = state.room;
+  ++room.seq;
+  lock.commit_unlocked([&] {
+    Store::Transaction tx(*store_);
+    store_->delete_question(id);
+    store_->save_room(room);
+    tx.commit();
+  });
+  state.room = room;
+  remove_question(state, id);
+  return Json{{"id", id}, {"deleted", true}};
+}
+
+// After the store deleted it: memory follows, and every page drops it. The
+// room's seq must already count the event.
+void Service::remove_question(RoomState& room, int64_t id) {
+  questions_.erase(id);
+  voters_.erase(id);
+  room.questions.erase(id);
+  room.dirty_votes.erase(id);
+  publish(room, make_event(room, "question_removed", Json{{"id", id}}));
+}
+
+Store::Purged Service::purge_expired() {
+  if (config_.retention_days <= 0) return {};
+  WriteLock lock(*this);
+  const int64_t before = clock_() - config_.retention_days * kDayMs;
+  // Each removal is an event of its room; the rooms' counters are saved with them.
+  std::map<int64_t, Room> bumped;
+  for (const auto& [id, q] : questions_)
+    if (q.created_ms < before) ++bumped.try_emplace(q.room, rooms_.at(q.room).room).first->second.seq;
+  Store::Purged purged;
+  try {
+    lock.commit_unlocked([&] {
+      purged = store_->purge(before);
+      Store::Transaction tx(*store_);
+      for (const auto& [id, room] : bumped) store_->save_room(room);
+      tx.commit();
+    });
+  } catch (const StoreError& e) {
+    relay::log::get("qa")->error("retention: {}", e.what());
+    return {};
+  }
+  if (purged.questions + purged.votes + purged.attendees == 0) return purged;
+  forget_purged(before);
+  relay::log::get("qa")->info("deleted {} questions, {} votes and {} attendees older than {} days (qa.retention_days)",
+                              purged.questions, purged.votes, purged.attendees, config_.retention_days);
+  return purged;
+}
+
+void Service::forget_purged(int64_t before_ms) {
+  std::set<int64_t> gone_attendees;
+  for (auto it = attendees_.begin(); it != attendees_.end();) {
+    if (it->second.created_ms >= before_ms) {
+      ++it;
+      continue;
+    }
+    gone_attendees.insert(it->first);
+    attendee_by_token_.erase(it->second.token_hash);
+    attendee_network_.erase(it->first);
+    it = attendees_.erase(it);
+  }
+  std::vector<int64_t> gone_questions;
+  for (const auto& [id, q] : questions_)
+    if (q.created_ms < before_ms) gone_questions.push_back(id);
+  for (int64_t id : gone_questions) {
+    RoomState& room = rooms_.at(questions_.at(id).room);
+    ++room.room.seq;
+    remove_question(room, id);
+  }
+  // The votes of deleted attendees on questions that stay.
+  for (auto& [id, voters] : voters_) {
+    size_t before = voters.size();
+    std::erase_if(voters, [&](int64_t attendee) { return gone_attendees.count(attendee) > 0; });
+    if (voters.size() == before) continue;
+    Question& q = questions_.at(id);
+    q.votes = static_cast<int64_t>(voters.size());
+    rooms_.at(q.room).dirty_votes.insert(id);
+  }
 }
 
 void Service::flush_votes() {
@@ -694,8 +877,9 @@ Json Service::moderate(const Caller& caller, int64_t id, Action action, const st
       if (before == State::on_stage) break;
       if (before != State::approved && before != State::starred && before != State::answered) conflict();
       q.state = State::on_stage;
-      for (const auto& [other_id, other] : questions_) {
-        if (other.room == q.room && other.state == State::on_stage && other_id != id) {
+      for (int64_t other_id : rooms_.at(q.room).questions) {
+        const Question& other = questions_.at(other_id);
+        if (other.state == State::on_stage && other_id != id) {
           unstaged = other;
           unstaged->state = State::answered;
           unstaged->updated_ms = clock_();
@@ -752,10 +936,10 @@ Json Service::moderate(const Caller& caller, int64_t id, Action action, const st
 std::string Service::export_csv(const Caller& caller, int64_t room_id) const {
   require_staff(caller);
   std::lock_guard lock(mutex_);
-  room_state(room_id);
+  const RoomState& room = room_state(room_id);
   std::string out = "id,state,votes,created,author_name,text,original_text,answer\r\n";
-  for (const auto& [id, q] : questions_) {
-    if (q.room != room_id) continue;
+  for (int64_t id : room.questions) {
+    const Question& q = questions_.at(id);
     out += fmt::format("{},{},{},{},{},{},{},{}\r\n", q.id, to_string(q.state), q.votes,
                        format_iso8601_ms(q.created_ms), csv_field(q.author_name), csv_field(q.text),
                        csv_field(q.original_text), csv_field(q.answer));

@@ -53,6 +53,9 @@ struct Join {
 
 class Service : public auth::AttendeeDirectory {
  public:
+  // How long a network ban lasts: addresses change hands, so not for good.
+  static constexpr int kNetworkBanS = 24 * 3600;
+
   // Opens (or creates) `<data_dir>/qa.sqlite3`, creating the folder, and
   // restores its contents; a fresh database gets one room. Throws StoreError.
   // Role tokens are `authority`'s, which must outlive the service; without one
@@ -69,8 +72,9 @@ class Service : public auth::AttendeeDirectory {
   // The attendee a token digest belongs to (AttendeeDirectory).
   std::optional<int64_t> attendee(const auth::Digest& token) const override;
   auth::Authority& authority() const { return *authority_; }
-  // {id, token, name}. `client` is the caller's address, for the per-address
-  // limit on new tokens.
+  // {id, token, name}. `client` is the caller's address: new tokens are limited
+  // per client network (an IPv4 address, an IPv6 /64) and in all, and refused
+  // to a network a moderator banned.
   Json create_attendee(const std::string& name, const std::string& client);
   Json describe(const Caller& caller) const;
 
@@ -80,17 +84,33 @@ class Service : public auth::AttendeeDirectory {
   Json set_current_room(const Caller& caller, int64_t room);
   int64_t current_room() const;
 
-  // 201-worthy: the question as its author sees it.
-  Json ask(const Caller& caller, int64_t room, const std::string& text, const std::optional<std::string>& name);
+  // 201-worthy: the question as its author sees it. `client` (when known) is
+  // the caller's address: an attendee from a banned network is refused, and
+  // the network is remembered (in memory only) for a network ban.
+  Json ask(const Caller& caller, int64_t room, const std::string& text, const std::optional<std::string>& name,
+           std::string_view client = {});
   // The questions of a room the caller may see, with "voted" for attendees.
   Json questions(const Caller& caller, int64_t room) const;
-  Json vote(const Caller& caller, int64_t question, bool up);
+  Json vote(const Caller& caller, int64_t question, bool up, std::string_view client = {});
+  // The author deletes their own question: gone from the database, and the live
+  // pages get question_removed.
+  Json delete_question(const Caller& caller, int64_t question);
   // `text` is the new text for edit and the answer for answer.
   Json moderate(const Caller& caller, int64_t question, Action action, const std::optional<std::string>& text);
   // seconds == 0 lifts a timeout.
   Json timeout(const Caller& caller, int64_t attendee, int seconds);
-  Json ban(const Caller& caller, int64_t attendee, bool banned);
+  // Banning also ends the attendee's open feeds (Subscriber::banned). With
+  // `network`, the network the attendee was last seen from may not create
+  // identities, ask or vote for kNetworkBanS (or until the attendee is unbanned).
+  Json ban(const Caller& caller, int64_t attendee, bool banned, bool network = false);
+  // A banned attendee may not open a feed with their token.
+  bool is_banned(const Caller& caller) const;
   std::string export_csv(const Caller& caller, int64_t room) const;
+
+  // Deletes what is older than qa.retention_days (Store::purge), from the
+  // database and from memory; the live pages get question_removed. Runs at
+  // start and once a day. Nothing when retention_days is 0.
+  Store::Purged purge_expired();
 
   // Sends the vote counts changed since the last call as one event per room.
   // The edge calls it every qa.vote_interval_ms.
@@ -120,6 +140,7 @@ class Service : public auth::AttendeeDirectory {
     std::vector<std::pair<Subscriber*, Caller>> subscribers;
     std::set<int64_t> dirty_votes;  // questions whose count changed since the last flush
     std::map<int64_t, int64_t> last_asked_ms;  // per attendee, for slow mode
+    std::set<int64_t> questions;  // ids of the room's questions, so a listing reads only its own
   };
 
   // What an operation that changes something holds: write_mutex_ throughout, so
@@ -147,6 +168,16 @@ class Service : public auth::AttendeeDirectory {
 
   void require_staff(const Caller& caller) const;
   void require_attendee_may_act(const Caller& caller, int64_t now) const;
+  // The key a client address counts and is banned under: a salted hash of its
+  // network, so the Q&A's memory holds no address. The salt is new per process.
+  std::string network_key(std::string_view client) const;
+  // Refuses an attendee's request from a banned network and remembers where
+  // the attendee was seen.
+  void check_network(const Caller& caller, std::string_view client, int64_t now);
+  bool network_banned(const std::string& key, int64_t now) const;
+  // Removes the questions and attendees a purge deleted from memory; publishes removals.
+  void forget_purged(int64_t before_ms);
+  void remove_question(RoomState& room, int64_t id);
   RoomState& room_state(int64_t room);
   const RoomState& room_state(int64_t room) const;
   Question& find_question(int64_t id);
@@ -190,6 +221,13 @@ class Service : public auth::AttendeeDirectory {
   RateLimiter question_limiter_;
   RateLimiter attendee_limiter_;
   RateLimiter vote_limiter_;
+  RateLimiter global_identity_limiter_;  // one bucket, all networks
+  const std::string network_salt_;
+  // In memory only, never on disk: the network key each attendee was last seen
+  // from (for a network ban), and the banned networks with the time their ban
+  // ends. Both are lost on restart.
+  std::unordered_map<int64_t, std::string> attendee_network_;
+  std::unordered_map<std::string, int64_t> network_bans_;
 };
 
 }  // namespace relay::qa

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -62,9 +65,12 @@ class Store::Statement {
 
 Store::Store(const std::string& file, bool full_sync) : file_(file) {
   const std::string lock_file = file + ".lock";
-  lock_fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0)
-    throw StoreError(fmt::format("cannot create '{}' (qa.data_dir): {}", lock_file, std::strerror(errno)));
+  lock_fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0 || ::fchmod(lock_fd_, 0600) != 0) {
+    const int error = errno;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    throw StoreError(fmt::format("cannot create '{}' (qa.data_dir): {}", lock_file, std::strerror(error)));
+  }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     ::close(lock_fd_);
@@ -74,6 +80,16 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
                                        "its own qa.data_dir",
                                        file)
                          : fmt::format("cannot lock '{}': {}", lock_file, std::strerror(error)));
+  }
+  // SQLite creates its WAL and shared-memory files with the database's
+  // permissions, so the database is made (or narrowed to) 0600 before it opens.
+  if (const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    ::close(lock_fd_);
+    throw StoreError(fmt::format("cannot create the Q&A database '{}': {}", file, std::strerror(error)));
+  } else {
+    ::close(fd);
   }
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -88,6 +104,8 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
     exec("PRAGMA journal_mode=WAL");
     exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
+    // A deleted question's text is overwritten in the file, not left in a free page.
+    exec("PRAGMA secure_delete=ON");
     exec(R"(
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS rooms (
@@ -104,6 +122,10 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
       CREATE TABLE IF NOT EXISTS votes (
         question INTEGER NOT NULL REFERENCES questions(id), attendee INTEGER NOT NULL,
         PRIMARY KEY (question, attendee)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS questions_by_room ON questions(room, id);
+      CREATE INDEX IF NOT EXISTS questions_by_created ON questions(created_ms);
+      CREATE INDEX IF NOT EXISTS attendees_by_created ON attendees(created_ms);
+      CREATE INDEX IF NOT EXISTS votes_by_attendee ON votes(attendee);
     )");
   } catch (...) {
     sqlite3_close(db_);
@@ -130,6 +152,13 @@ void Store::exec(const char* sql) {
     sqlite3_free(error);
     throw StoreError(fmt::format("Q&A database '{}': {}", file_, reason));
   }
+}
+
+int64_t Store::count(const char* sql) {
+  auto& s = statement(sql);
+  const int64_t value = s.step() ? s.integer(0) : 0;
+  s.reset();
+  return value;
 }
 
 Store::Statement& Store::statement(const char* sql) {
@@ -269,6 +298,43 @@ void Store::set_meta(const std::string& key, const std::string& value) {
       .bind(1, key)
       .bind(2, value)
       .run();
+}
+
+void Store::delete_question(int64_t question) {
+  statement("DELETE FROM votes WHERE question = ?1").bind(1, question).run();
+  statement("DELETE FROM questions WHERE id = ?1").bind(1, question).run();
+}
+
+Store::Purged Store::purge(int64_t before_ms) {
+  Purged purged;
+  {
+    Transaction tx(*this);
+    // Ids go on from where they were, even when the newest rows are deleted.
+    for (auto [key, sql] : {std::pair{"next_question", "SELECT COALESCE(MAX(id), 0) + 1 FROM questions"},
+                            std::pair{"next_attendee", "SELECT COALESCE(MAX(id), 0) + 1 FROM attendees"}}) {
+      auto& meta = statement("SELECT value FROM meta WHERE key = ?1").bind(1, std::string(key));
+      const int64_t stored = meta.step() ? std::stoll(meta.text(0)) : 0;
+      meta.reset();
+      set_meta(key, std::to_string(std::max(stored, count(sql))));
+    }
+    auto run = [&](const char* sql) {
+      statement(sql).bind(1, before_ms).run();
+      return static_cast<int64_t>(sqlite3_changes(db_));
+    };
+    purged.votes = run(
+        "DELETE FROM votes WHERE question IN (SELECT id FROM questions WHERE created_ms < ?1) OR attendee IN "
+        "(SELECT id FROM attendees WHERE created_ms < ?1)");
+    purged.questions = run("DELETE FROM questions WHERE created_ms < ?1");
+    purged.attendees = run("DELETE FROM attendees WHERE created_ms < ?1");
+    if (purged.votes > 0)
+      exec("UPDATE questions SET votes = (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id)");
+    tx.commit();
+  }
+  if (purged.questions + purged.votes + purged.attendees > 0) {
+    exec("VACUUM");
+    exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  return purged;
 }
 
 }  // namespace relay::qa

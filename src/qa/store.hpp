@@ -39,12 +39,27 @@ class Store {
   // Opens or creates the database. Throws StoreError with the file name and the
   // reason, also when another process has it open: two relays writing one file
   // would hand out the same ids (a lock file next to it, released even on kill -9).
+  // The database, its WAL and shared-memory files and the lock file are the
+  // owner's only (0600).
   Store(const std::string& file, bool full_sync);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   Contents load();
+
+  // What purge() deleted.
+  struct Purged {
+    int64_t questions = 0;
+    int64_t votes = 0;
+    int64_t attendees = 0;
+  };
+  // Deletes, in one transaction, the questions (with their edits and answers)
+  // and attendees (with their names) created before `before_ms`, and every vote
+  // of either; recounts the votes of the questions left, then compacts the file
+  // (VACUUM, WAL truncated) so the deleted text is not left in free pages. Ids
+  // are never handed out again (meta next_question / next_attendee).
+  Purged purge(int64_t before_ms);
 
   // All writes between begin() and commit() land together or not at all; a
   // Transaction destroyed without commit() rolls back.
@@ -64,11 +79,14 @@ class Store {
   void save_question(const Question& question);
   void add_vote(int64_t question, int64_t attendee);
   void remove_vote(int64_t question, int64_t attendee);
+  // The question and its votes, gone from the file (secure_delete zeroes the pages).
+  void delete_question(int64_t question);
   void set_meta(const std::string& key, const std::string& value);
 
  private:
   class Statement;
   void exec(const char* sql);
+  int64_t count(const char* sql);
   [[noreturn]] void fail(const std::string& what) const;
   Statement& statement(const char* sql);
 

@@ -4,6 +4,8 @@
 // attendee sees it published, the moderator pushes it to the speaker, /speaker
 // shows it in large type and the attendee's panel shows it on stage. The question is `<img src=x onerror=alert(1)>`: every page must show it
 // as literal text, and no dialog, script error or request for "x" may happen.
+// The attendee pages watch without an identity until their first question, and
+// the other attendee deletes their rejected question with its delete button.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ let failed = false;
 try {
   browser = await launchChromium(playwright);
   const problems = [];
+  const minted = [];  // the pages that asked for an attendee identity, in order
 
   async function open(label, url, locale) {
     const context = await browser.newContext({ locale });
@@ -37,6 +40,7 @@ try {
     page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`${label}: console error ${msg.text()}`); });
     page.on('request', (req) => {
       const url = new URL(req.url());
+      if (url.pathname === '/api/qa/attendees' && req.method() === 'POST') minted.push(label);
       if (url.pathname === '/x' || url.pathname.endsWith('/x')) problems.push(`${label}: requested ${req.url()}`);
       if (!req.url().startsWith(relay.base) && !req.url().startsWith('data:') && !req.url().startsWith('blob:')) {
         problems.push(`${label}: third-party request ${req.url()}`);
@@ -52,8 +56,11 @@ try {
   const speaker = await open('speaker', `${relay.base}/speaker#token=${SPEAKER}`, 'en-US');
 
   assert.equal(await moderator.evaluate(() => location.hash), '', 'the token is taken out of the address bar');
-  await attendee.waitForFunction(() => window.relayQa && window.relayQa.feed && window.relayQa.identity, null,
+  await attendee.waitForFunction(() => window.relayQa && window.relayQa.feed, null, { timeout: 20_000 });
+  await attendee.waitForFunction(() => document.getElementById('qa-status').hidden, null,
     { timeout: 20_000 });
+  assert.equal(await attendee.evaluate(() => window.relayQa.identity), null, 'watching needs no identity');
+  assert.deepEqual(minted, [], 'opening the page asks for no identity');
   assert.equal(await attendee.textContent('#qa-title'), 'Fragen', 'a German browser gets the German panel');
 
   // Ask.
@@ -61,6 +68,9 @@ try {
   await attendee.click('#qa-submit');
   const own = attendee.locator('#qa-list li[data-state="pending"]');
   await own.waitFor({ timeout: 10_000 });
+  assert.deepEqual(minted, ['attendee'], 'the first question asks for an identity');
+  assert.ok(await attendee.evaluate(() => window.relayQa.identity && window.relayQa.identity.token),
+    'the attendee has an identity after asking');
   assert.equal(await own.locator('.qa-text').textContent(), PAYLOAD, 'the attendee sees the question as text');
   assert.equal(await own.locator('.qa-badge--pending').textContent(), 'Wartet auf Freigabe',
     'the own pending question is marked as pending');
@@ -89,6 +99,13 @@ try {
   assert.equal(await other.textContent('#qa-list li[data-state="rejected"] .qa-badge--rejected'), 'Not published',
     'the author of a rejected question sees it as not published');
   assert.equal(await attendee.locator('#qa-list li').count(), 1, "nobody else sees someone's rejected question");
+  assert.equal(await attendee.locator('#qa-list li .qa-delete').count(), 1, 'the own question has a delete button');
+
+  // The other attendee deletes their rejected question; the moderator's page drops it too.
+  await other.click('#qa-list li[data-state="rejected"] .qa-delete');
+  await other.locator('#qa-list li[data-state="rejected"]').waitFor({ state: 'detached', timeout: 10_000 });
+  await moderator.waitForFunction(
+    () => !window.relayModerator.questions.list().some((q) => q.text === 'Spam, spam, spam'), null, { timeout: 10_000 });
 
   // Push to the speaker.
   await moderator.click('button[data-filter="published"]');

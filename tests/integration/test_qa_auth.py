@@ -51,7 +51,6 @@ def main():
 
         # Attendee-only and token-only operations.
         for method, path in [("POST", f"/api/qa/questions/{q['id']}/vote"), ("GET", "/api/qa/me"),
-                             ("GET", f"/api/qa/rooms/{room}/questions"),
                              ("POST", f"/api/qa/rooms/{room}/questions")]:
             status, value, _ = QaClient(port).call(method, path, {"text": "x"})
             c.check(status == 401 and value.get("error"), f"{method} {path} without a token: 401 ({status})")
@@ -60,7 +59,16 @@ def main():
         c.check(moderator.ok("GET", "/api/qa/me")["role"] == "moderator", "/api/qa/me names the role")
         c.check(ann.ok("GET", "/api/qa/me")["role"] == "attendee", "/api/qa/me for an attendee")
 
-        for label, token in [("no token", ""), ("a bad token", "nope")]:
+        # Watching needs no identity: without a token the public view, nothing pending.
+        status, value, _ = QaClient(port).call("GET", f"/api/qa/rooms/{room}/questions")
+        c.check(status == 200 and all(i["state"] != "pending" for i in value["items"]),
+                f"the questions without a token: the public view ({status} {value})")
+        viewer = connect(port, "")
+        snapshot = viewer.recv(timeout=5)
+        c.check(snapshot["type"] == "snapshot" and snapshot["role"] == "viewer",
+                f"a WebSocket without a token is a viewer's: {snapshot}")
+        viewer.close()
+        for label, token in [("a bad token", "nope")]:
             try:
                 connect(port, token)
                 c.check(False, f"WebSocket with {label} is refused")

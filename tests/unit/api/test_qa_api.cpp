@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <condition_variable>
@@ -26,12 +27,13 @@ namespace {
 const std::string kModerator = "moderator-token-0123456789";
 
 struct ApiFixture {
-  ApiFixture() {
+  explicit ApiFixture(const std::function<void(config::QaConfig&)>& configure = {}) {
     std::random_device random;
     dir = std::filesystem::temp_directory_path() / ("relay-qa-api-test-" + std::to_string(random()));
     config::QaConfig cfg;
     cfg.data_dir = dir;
     cfg.moderator_tokens = {kModerator};
+    if (configure) configure(cfg);
     relay::log::set_level("warn");
     service = std::make_unique<qa::Service>(cfg, [] { return int64_t{1'700'000'000'000}; });
     api = std::make_unique<QaApi>(*service);
@@ -43,12 +45,12 @@ struct ApiFixture {
   }
 
   Response call(http::verb method, const std::string& target, const std::string& body = "",
-                const std::string& authorization = "") {
+                const std::string& authorization = "", const std::string& client = "127.0.0.1") {
     FullRequest req{method, target, 11};
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
     req.body() = body;
     req.prepare_payload();
-    return test::respond(*api, req, "127.0.0.1");
+    return test::respond(*api, req, client);
   }
   static Json json(const Response& res) {
     const auto& bytes = *res.body().data();
@@ -133,8 +135,15 @@ TEST_CASE("qa api: the WebSocket upgrade is checked before it happens", "[edge][
   auto status = [](const std::variant<QaSubscription, Response>& v) {
     return std::holds_alternative<Response>(v) ? std::get<Response>(v).result_int() : 101u;
   };
-  CHECK(status(upgrade("/api/qa/ws")) == 401);
   CHECK(status(upgrade("/api/qa/ws?token=wrong")) == 401);
+  // Watching needs no identity: without a token, a viewer.
+  auto viewer = upgrade("/api/qa/ws");
+  REQUIRE(std::holds_alternative<QaSubscription>(viewer));
+  CHECK(std::get<QaSubscription>(viewer).caller.role == qa::Role::viewer);
+  // A banned attendee's token opens nothing.
+  const std::string banned = f.attendee_token();
+  f.service->ban(qa::Caller{qa::Role::moderator, 0}, f.service->authenticate(banned).attendee, true);
+  CHECK(status(upgrade("/api/qa/ws?token=" + banned)) == 403);
   CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&room=9")) == 404);
   CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&since=x")) == 400);
   CHECK(status(upgrade("/api/qa/other?token=" + kModerator)) == 404);
@@ -244,6 +253,7 @@ TEST_CASE("qa api: every route's methods, its Allow list, and which methods wait
   CHECK(allow(verb::delete_, "/api/qa/rooms/current/questions") == "GET, POST");
   CHECK(allow(verb::post, "/api/qa/rooms/1/export.csv") == "GET");
   CHECK(allow(verb::get, "/api/qa/questions/1/vote") == "POST, DELETE");
+  CHECK(allow(verb::get, "/api/qa/questions/1") == "DELETE");
   CHECK(allow(verb::get, "/api/qa/questions/1/approve") == "POST");
   CHECK(allow(verb::patch, "/api/qa/questions/1/reopen") == "POST");
 
@@ -279,4 +289,79 @@ TEST_CASE("qa api: every route's methods, its Allow list, and which methods wait
   CHECK(deferred(verb::post, "/api/qa/questions/1/vote"));
   CHECK(deferred(verb::delete_, "/api/qa/questions/1/vote"));
   CHECK(deferred(verb::post, "/api/qa/questions/1/hide"));
+}
+
+TEST_CASE("qa api: new identities count per client network, an IPv6 /64 as one", "[edge][qa][identity]") {
+  ApiFixture f([](config::QaConfig& cfg) {
+    cfg.attendee_burst = 3;
+    cfg.attendees_per_minute = 1;
+  });
+  auto mint = [&](const std::string& client) {
+    return f.call(http::verb::post, "/api/qa/attendees", "{}", "", client);
+  };
+  // Rotating addresses inside one /64 does not make a new client.
+  for (const char* client : {"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"})
+    CHECK(mint(client).result() == http::status::created);
+  Response refused = mint("2001:db8:1:2:abcd::4");
+  CHECK(refused.result() == http::status::too_many_requests);
+  CHECK(ApiFixture::json(refused)["error"] == "rate_limited");
+  CHECK(std::stoi(std::string(refused[http::field::retry_after])) > 0);
+  // The next /64, and IPv4 addresses, are other clients.
+  CHECK(mint("2001:db8:1:3::1").result() == http::status::created);
+  CHECK(mint("192.0.2.1").result() == http::status::created);
+  CHECK(mint("192.0.2.2").result() == http::status::created);
+}
+
+TEST_CASE("qa api: a network ban refuses identities, questions and votes from that network", "[edge][qa][ban]") {
+  ApiFixture f;
+  const std::string auth_mod = "Bearer " + kModerator;
+  Json ann = ApiFixture::json(f.call(http::verb::post, "/api/qa/attendees", "{}", "", "2001:db8:7:7::10"));
+  const std::string ann_auth = "Bearer " + ann["token"].get<std::string>();
+  // Bob shares Ann's /64 but has his own identity from before.
+  Json bob = ApiFixture::json(f.call(http::verb::post, "/api/qa/attendees", "{}", "", "2001:db8:7:7::20"));
+  const std::string bob_auth = "Bearer " + bob["token"].get<std::string>();
+
+  const std::string ban_path = "/api/qa/attendees/" + std::to_string(ann["id"].get<int64_t>()) + "/ban";
+  CHECK(f.call(http::verb::post, ban_path, R"({"network": "yes"})", auth_mod).result() ==
+        http::status::unprocessable_entity);
+  Response res = f.call(http::verb::post, ban_path, R"({"network": true})", auth_mod);
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(ApiFixture::json(res)["network"] == true);
+
+  res = f.call(http::verb::post, "/api/qa/attendees", "{}", "", "2001:db8:7:7:1234::99");
+  CHECK(res.result() == http::status::forbidden);
+  CHECK(ApiFixture::json(res)["error"] == "banned");
+  res = f.call(http::verb::post, "/api/qa/rooms/current/questions", R"({"text": "hi"})", bob_auth, "2001:db8:7:7::21");
+  CHECK(res.result() == http::status::forbidden);
+  CHECK(ApiFixture::json(res)["error"] == "banned");
+  // Bob from another network is fine; so is a new identity there.
+  CHECK(f.call(http::verb::post, "/api/qa/rooms/current/questions", R"({"text": "hi"})", bob_auth, "192.0.2.5")
+            .result() == http::status::created);
+  CHECK(f.call(http::verb::post, "/api/qa/attendees", "{}", "", "2001:db8:7:8::1").result() == http::status::created);
+  // Unbanning Ann lifts the network ban.
+  REQUIRE(f.call(http::verb::delete_, ban_path, "", auth_mod).result() == http::status::ok);
+  CHECK(f.call(http::verb::post, "/api/qa/attendees", "{}", "", "2001:db8:7:7::30").result() == http::status::created);
+}
+
+TEST_CASE("qa api: an author deletes their own question; reading needs no token", "[edge][qa][delete]") {
+  ApiFixture f;
+  const std::string ann = "Bearer " + f.attendee_token();
+  const std::string bob = "Bearer " + f.attendee_token();
+  Json asked = ApiFixture::json(f.call(http::verb::post, "/api/qa/rooms/current/questions", R"({"text": "mine"})", ann));
+  const std::string path = "/api/qa/questions/" + std::to_string(asked["id"].get<int64_t>());
+
+  // Without a token: the public view (the pending question is not in it).
+  Response res = f.call(http::verb::get, "/api/qa/rooms/current/questions");
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(ApiFixture::json(res)["items"].empty());
+
+  CHECK(f.call(http::verb::delete_, path).result() == http::status::unauthorized);
+  CHECK(f.call(http::verb::delete_, path, "", bob).result() == http::status::not_found);  // Bob cannot see it
+  CHECK(f.call(http::verb::delete_, path, "", "Bearer " + kModerator).result() == http::status::forbidden);
+  res = f.call(http::verb::delete_, path, "", ann);
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(ApiFixture::json(res)["deleted"] == true);
+  CHECK(f.call(http::verb::delete_, path, "", ann).result() == http::status::not_found);
+  CHECK(ApiFixture::json(f.call(http::verb::get, "/api/qa/rooms/current/questions", "", "Bearer " + kModerator))["items"]
+            .empty());
 }

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "common/log.hpp"
 #include "qa/service.hpp"
@@ -532,4 +533,272 @@ TEST_CASE("readers do not wait for a write's commit", "[qa][service]") {
   CHECK(asked);
   // Applied after its commit, and only then visible.
   CHECK(f.service->questions(f.moderator, f.room())["items"].size() == 1);
+}
+
+TEST_CASE("new identities: per network, in all, and up to qa.max_attendees", "[qa][identity]") {
+  Fixture f;
+  f.config.attendee_burst = 2;
+  f.config.attendees_per_minute = 1;
+  f.config.identities_per_minute_global = 4;
+  f.config.max_attendees = 6;
+  f.open();
+  auto mint = [&](const std::string& client) { return f.service->create_attendee("", client); };
+  mint("2001:db8::1");
+  mint("2001:db8::2");
+  Error e = error_of([&] { mint("2001:db8::ffff:3"); });  // the same /64
+  CHECK(e.reason == "rate_limited");
+  CHECK(e.retry_after_s > 0);
+  mint("198.51.100.1");
+  mint("198.51.100.2");
+  // Four in this minute, from three networks: the global cap.
+  e = error_of([&] { mint("198.51.100.3"); });
+  CHECK(e.code == Error::Code::rate_limited);
+  CHECK_THAT(e.what(), Contains("right now"));
+  f.now += 60'000;
+  mint("198.51.100.3");
+  mint("198.51.100.4");
+  // Six attendees: full, whatever the network.
+  e = error_of([&] { mint("198.51.100.5"); });
+  CHECK(e.code == Error::Code::rate_limited);
+  CHECK(e.reason == "too_many_attendees");
+  CHECK(e.retry_after_s > 0);
+}
+
+TEST_CASE("a room holds at most qa.max_questions_per_room questions", "[qa][rooms]") {
+  Fixture f;
+  f.config.max_questions_per_room = 2;
+  f.open();
+  Caller a = f.attendee();
+  f.ask(a, "one");
+  f.ask(a, "two");
+  Error e = error_of([&] { f.ask(a, "three"); });
+  CHECK(e.code == Error::Code::conflict);
+  CHECK(e.reason == "room_full");
+  CHECK(error_of([&] { f.service->ask(f.moderator, f.room(), "staff too", std::nullopt); }).reason == "room_full");
+  RoomPatch patch;
+  patch.title = "Another talk";
+  const int64_t other = f.service->create_room(f.moderator, patch)["id"];
+  CHECK(f.service->ask(a, other, "elsewhere", std::nullopt)["room"] == other);
+}
+
+TEST_CASE("listings and exports read only their room", "[qa][rooms]") {
+  Fixture f;
+  Caller a = f.attendee();
+  RoomPatch patch;
+  patch.title = "Second talk";
+  const int64_t second = f.service->create_room(f.moderator, patch)["id"];
+  const int64_t first_q = f.ask(a, "in the first room");
+  const int64_t second_q = f.service->ask(a, second, "in the second room", std::nullopt)["id"];
+  f.moderate(first_q, Action::approve);
+  f.moderate(second_q, Action::approve);
+  f.moderate(first_q, Action::stage);
+  f.moderate(second_q, Action::stage);  // one on stage per room: the first stays
+  CHECK(f.state(first_q) == State::on_stage);
+  Json items = f.service->questions(f.moderator, second)["items"];
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["id"] == second_q);
+  CHECK_THAT(f.service->export_csv(f.moderator, second), !Contains("in the first room"));
+  f.open();  // restored per room
+  items = f.service->questions(f.moderator, f.room())["items"];
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["id"] == first_q);
+}
+
+TEST_CASE("a viewer without a token reads the public questions only", "[qa][visibility]") {
+  Fixture f;
+  Caller a = f.attendee();
+  const int64_t pending = f.ask(a, "pending");
+  const int64_t approved = f.ask(a, "approved");
+  f.moderate(approved, Action::approve);
+  const int64_t staff_q = f.service->ask(f.moderator, f.room(), "typed in by staff", std::nullopt)["id"];
+  f.moderate(staff_q, Action::approve);
+  const Caller viewer{Role::viewer, 0};
+  Json items = f.service->questions(viewer, f.room())["items"];
+  REQUIRE(items.size() == 2);
+  for (const Json& item : items) {
+    CHECK(item["id"] != pending);
+    CHECK_FALSE(item.contains("own"));  // not even the staff's question (author 0)
+    CHECK_FALSE(item.contains("author"));
+  }
+  CHECK(error_of([&] { f.service->ask(viewer, f.room(), "no", std::nullopt); }).code == Error::Code::forbidden);
+  CHECK(error_of([&] { f.service->vote(viewer, approved, true); }).code == Error::Code::forbidden);
+}
+
+namespace {
+// A subscriber that also notes when it is told its attendee was banned.
+struct BanRecorder : Recorder {
+  using Recorder::Recorder;
+  void banned() override { ++bans; }
+  int bans = 0;
+};
+}  // namespace
+
+TEST_CASE("a ban ends the banned attendee's feeds, in every room", "[qa][ban]") {
+  Fixture f;
+  Caller ann = f.attendee(), bob = f.attendee();
+  RoomPatch patch;
+  patch.title = "Second talk";
+  const int64_t second = f.service->create_room(f.moderator, patch)["id"];
+  BanRecorder ann_here(ann), ann_there(ann), bob_here(bob), viewer({Role::viewer, 0});
+  f.service->subscribe(f.room(), ann, &ann_here, std::nullopt, "");
+  f.service->subscribe(second, ann, &ann_there, std::nullopt, "");
+  f.service->subscribe(f.room(), bob, &bob_here, std::nullopt, "");
+  f.service->subscribe(f.room(), {Role::viewer, 0}, &viewer, std::nullopt, "");
+  f.service->ban(f.moderator, ann.attendee, true);
+  CHECK(ann_here.bans == 1);
+  CHECK(ann_there.bans == 1);
+  CHECK(bob_here.bans == 0);
+  CHECK(viewer.bans == 0);
+  CHECK(f.service->is_banned(ann));
+  CHECK_FALSE(f.service->is_banned(bob));
+  f.service->ban(f.moderator, ann.attendee, false);
+  CHECK(ann_here.bans == 1);  // unbanning closes nothing
+  for (auto* r : {&ann_here, &ann_there, &bob_here, &viewer})
+    f.service->unsubscribe(r == &ann_there ? second : f.room(), r);
+}
+
+TEST_CASE("a network ban: the attendee's network, for a day or until unbanned", "[qa][ban][identity]") {
+  Fixture f;
+  Caller ann = f.attendee();  // minted from 127.0.0.1
+  Caller bob = f.attendee();
+  const int64_t q = f.ask(bob, "a question");
+  f.moderate(q, Action::approve);
+  f.service->ask(ann, f.room(), "seen from here", std::nullopt, "2001:db8:5:5::1");
+  Json result = f.service->ban(f.moderator, ann.attendee, true, true);
+  CHECK(result["network"] == true);
+  CHECK(result["network_until"] == f.now + int64_t{Service::kNetworkBanS} * 1000);
+  // Ann was last seen from 2001:db8:5:5::/64; 127.0.0.1 is not banned.
+  CHECK(error_of([&] { f.service->create_attendee("", "2001:db8:5:5:9::9"); }).reason == "banned");
+  f.service->create_attendee("", "127.0.0.1");
+  CHECK(error_of([&] { f.service->vote(bob, q, true, "2001:db8:5:5::2"); }).reason == "banned");
+  CHECK(f.service->vote(bob, q, true, "203.0.113.9")["voted"] == true);
+  f.service->ask(f.moderator, f.room(), "staff are not held by network bans", std::nullopt, "2001:db8:5:5::3");
+  // It lapses after a day.
+  f.now += int64_t{Service::kNetworkBanS} * 1000 + 1;
+  f.service->create_attendee("", "2001:db8:5:5::4");
+
+  // A network nobody has seen since the start is not known, so not banned.
+  Caller carl = f.attendee();
+  f.open();
+  CHECK(f.service->ban(f.moderator, carl.attendee, true, true)["network"] == false);
+}
+
+TEST_CASE("an attendee deletes their own question: gone from the database, removed live", "[qa][delete]") {
+  Fixture f;
+  Caller ann = f.attendee(), bob = f.attendee();
+  const int64_t q = f.ask(ann, "Please forget this");
+  const int64_t kept = f.ask(ann, "Keep this one");
+  f.moderate(q, Action::approve);
+  f.service->vote(bob, q, true);
+  Recorder watcher(bob), staff(f.moderator);
+  f.service->subscribe(f.room(), bob, &watcher, std::nullopt, "");
+  f.service->subscribe(f.room(), f.moderator, &staff, std::nullopt, "");
+
+  CHECK(error_of([&] { f.service->delete_question(bob, q); }).reason == "not_author");
+  CHECK(error_of([&] { f.service->delete_question(f.moderator, q); }).code == Error::Code::forbidden);
+  CHECK(error_of([&] { f.service->delete_question(bob, kept); }).code == Error::Code::not_found);  // pending, not his
+  CHECK(f.service->delete_question(ann, q) == Json{{"id", q}, {"deleted", true}});
+  CHECK_FALSE(f.service->question(q));
+  CHECK(error_of([&] { f.service->delete_question(ann, q); }).code == Error::Code::not_found);
+  for (Recorder* r : {&watcher, &staff}) {
+    REQUIRE(r->messages.size() == 1);
+    CHECK(r->messages[0]["type"] == "question_removed");
+    CHECK(r->messages[0]["id"] == q);
+  }
+  f.service->unsubscribe(f.room(), &watcher);
+  f.service->unsubscribe(f.room(), &staff);
+
+  f.service.reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((f.dir.path / "qa.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  auto count = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+  };
+  CHECK(count("SELECT COUNT(*) FROM questions WHERE text LIKE '%forget%'") == 0);
+  CHECK(count("SELECT COUNT(*) FROM votes") == 0);
+  CHECK(count("SELECT COUNT(*) FROM questions") == 1);
+  sqlite3_close(db);
+  f.open();
+  CHECK_FALSE(f.service->question(q));
+  CHECK(f.service->question(kept));
+}
+
+TEST_CASE("retention: old questions, votes and attendees are deleted, ids never reused", "[qa][retention]") {
+  Fixture f;
+  f.config.retention_days = 2;
+  f.open();
+  constexpr int64_t kDay = 24 * 3600 * 1000;
+  Caller old_ann = f.attendee("Ann");
+  const std::string old_token = f.service->create_attendee("Old", "10.1.1.1")["token"];
+  const int64_t old_q = f.ask(old_ann, "asked long ago");
+  f.moderate(old_q, Action::approve);
+  f.now += kDay;
+  Caller bob = f.attendee("Bob");
+  const int64_t new_q = f.ask(bob, "asked yesterday");
+  f.moderate(new_q, Action::approve);
+  f.service->vote(bob, old_q, true);
+  f.service->vote(old_ann, new_q, true);
+  f.service->vote(bob, new_q, true);
+  CHECK(f.service->purge_expired().questions == 0);  // nothing is two days old yet
+
+  Recorder watcher({Role::viewer, 0});
+  f.service->subscribe(f.room(), {Role::viewer, 0}, &watcher, std::nullopt, "");
+  f.now += kDay + 1;
+  const Store::Purged purged = f.service->purge_expired();
+  CHECK(purged.questions == 1);
+  CHECK(purged.attendees == 2);  // Ann and "Old"
+  CHECK(purged.votes == 2);      // Bob's on the old question, Ann's on the new one
+  CHECK_FALSE(f.service->question(old_q));
+  CHECK(f.service->question(new_q)->votes == 1);
+  CHECK(error_of([&] { f.service->authenticate(old_token); }).code == Error::Code::unauthorized);
+  REQUIRE(watcher.messages.size() == 1);
+  CHECK(watcher.messages[0]["type"] == "question_removed");
+  CHECK(watcher.messages[0]["id"] == old_q);
+  f.service->unsubscribe(f.room(), &watcher);
+
+  // At start, too; and the ids of deleted rows are not handed out again.
+  f.now += kDay;
+  f.open();
+  CHECK_FALSE(f.service->question(new_q));
+  Caller carl = f.attendee("Carl");
+  CHECK(carl.attendee > bob.attendee);
+  CHECK(f.ask(carl, "a new question") > new_q);
+  CHECK(f.service->questions(f.moderator, f.room())["items"].size() == 1);
+}
+
+TEST_CASE("retention_days = 0 keeps everything", "[qa][retention]") {
+  Fixture f;
+  f.config.retention_days = 0;
+  f.open();
+  const int64_t q = f.ask(f.attendee(), "kept");
+  f.now += int64_t{3650} * 24 * 3600 * 1000;
+  CHECK(f.service->purge_expired().questions == 0);
+  f.open();
+  CHECK(f.service->question(q));
+}
+
+TEST_CASE("the data folder is the owner's (0700), its files too (0600)", "[qa][privacy]") {
+  Fixture f;
+  f.service.reset();
+  f.config.data_dir = f.dir.path / "fresh" / "qa";
+  ::umask(022);
+  f.open();
+  namespace fs = std::filesystem;
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  CHECK(mode(f.config.data_dir) == fs::perms::owner_all);
+  for (const char* name : {"qa.sqlite3", "qa.sqlite3-wal", "qa.sqlite3-shm", "qa.sqlite3.lock"}) {
+    INFO(name);
+    REQUIRE(fs::exists(f.config.data_dir / name));
+    CHECK(mode(f.config.data_dir / name) == (fs::perms::owner_read | fs::perms::owner_write));
+  }
+  // A database an older version left readable by all is narrowed.
+  f.service.reset();
+  fs::permissions(f.config.data_dir / "qa.sqlite3", fs::perms::all);
+  f.open();
+  CHECK(mode(f.config.data_dir / "qa.sqlite3") == (fs::perms::owner_read | fs::perms::owner_write));
 }

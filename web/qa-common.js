@@ -53,14 +53,27 @@
     return { status: response.status, ok: response.ok, body: parsed, headers: response.headers };
   }
 
-  // A page's token for a staff role: from the URL fragment (#token=…, then removed
-  // from the address bar so it is not shared by accident) or this tab's session.
+  // A token a link brought (#token=… or ?token=…, as an organiser may send it):
+  // read once and removed from the address bar, so it is not shared, kept in the
+  // history or sent anywhere. Null without one.
+  function tokenFromAddress() {
+    const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    const query = new URLSearchParams(location.search);
+    const fromQuery = query.get('token');
+    if (!fromHash && fromQuery === null) return null;
+    query.delete('token');
+    const search = query.toString();
+    history.replaceState(null, '', location.pathname + (search ? '?' + search : ''));
+    return fromHash ? decodeURIComponent(fromHash[1]) : fromQuery;
+  }
+
+  // A page's token for a staff role: from the address (then kept in this tab's
+  // session) or from this tab's session. Tokens never go into a URL: the REST
+  // calls send them as Authorization, the feed as its first message.
   function staffToken(storageKey) {
-    const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-    if (match) {
-      const token = decodeURIComponent(match[1]);
+    const token = tokenFromAddress();
+    if (token !== null) {
       sessionStorage.setItem(storageKey, token);
-      history.replaceState(null, '', location.pathname + location.search);
       return token;
     }
     return sessionStorage.getItem(storageKey);
@@ -102,8 +115,8 @@
 
   // The live feed of one room. Calls onSnapshot(message) with a full picture,
   // onEvent(message) for each later event, onStatus('live' | 'reconnecting'), and
-  // onUnreachable() after a few attempts in a row that never opened (the token may
-  // be gone, e.g. after the Q&A database was reset), while it keeps trying.
+  // onUnreachable() after a few attempts in a row that never got to the room (the
+  // token may be gone, e.g. after the Q&A database was reset), while it keeps trying.
   class Feed {
     constructor(options) {
       this.options = options;
@@ -119,8 +132,7 @@
 
     url() {
       const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room) +
-        '&token=' + encodeURIComponent(this.options.token);
+      let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room);
       if (this.seq !== null) url += '&since=' + this.seq + '&epoch=' + encodeURIComponent(this.epoch);
       return url;
     }
@@ -128,7 +140,9 @@
     connect() {
       const socket = new WebSocket(this.url());
       this.socket = socket;
-      socket.onopen = () => { this.failures = 0; };
+      // The token goes in the first message, not the URL; the server sends
+      // nothing of the room before it.
+      socket.onopen = () => { socket.send(JSON.stringify({ type: 'auth', token: this.options.token || '' })); };
       socket.onmessage = (event) => {
         // One event, or an array of events that were sent together.
         const data = JSON.parse(event.data);
@@ -145,6 +159,7 @@
 
     // One event from the feed, in order.
     handle(message) {
+      if (message.type === 'snapshot' || message.type === 'resumed') this.failures = 0;
       if (message.type === 'snapshot') {
         // Resume in this room even if "current" moves on meanwhile.
         this.room = String(message.room);
@@ -201,6 +216,7 @@
     translator: translator,
     api: api,
     staffToken: staffToken,
+    tokenFromAddress: tokenFromAddress,
     QuestionSet: QuestionSet,
     Feed: Feed,
     length: length,

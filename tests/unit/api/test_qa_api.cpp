@@ -179,6 +179,7 @@ TEST_CASE("qa api: writes are answered from the Q&A's thread once committed, rea
   CHECK(std::holds_alternative<Response>(test::handle(api, read)));
 
   FullRequest create{http::verb::post, "/api/qa/attendees", 11};
+  create.set(http::field::content_type, "application/json");
   create.body() = R"({"name":"Ann"})";
   create.prepare_payload();
   net::Outcome outcome = test::handle(api, create);
@@ -234,6 +235,7 @@ TEST_CASE("qa api: every route's methods, its Allow list, and which methods wait
   QaApi api(*f.service, &writes);
   auto outcome = [&](http::verb method, const std::string& target) {
     FullRequest req{method, target, 11};
+    req.set(http::field::content_type, "application/json");
     req.body() = "{}";
     req.prepare_payload();
     return test::handle(api, req);

@@ -62,10 +62,11 @@ BrowserPolicy::BrowserPolicy(const config::EdgeConfig& edge)
       tls_port_(edge.tls_listen.empty() ? 0 : port_of(edge.tls_listen)) {}
 
 void BrowserPolicy::apply(net::Response& res, bool page, bool secure) const {
+  // insert, not set: no handler writes these, so there is nothing to look for and replace.
   // Nothing of a page's address (a room, a staff page) goes to another site.
-  res.set("Referrer-Policy", "no-referrer");
-  if (page) res.set("Content-Security-Policy", csp_);
-  if (secure && !hsts_.empty()) res.set(http::field::strict_transport_security, hsts_);
+  res.insert("Referrer-Policy", "no-referrer");
+  if (page) res.insert("Content-Security-Policy", csp_);
+  if (secure && !hsts_.empty()) res.insert(http::field::strict_transport_security, hsts_);
 }
 
 bool BrowserPolicy::websocket_origin_allowed(std::string_view origin, std::string_view host, bool secure) const {

@@ -32,7 +32,8 @@ struct RouteEntry {
 
 net::RouteInfo transport_info(RouteLabel label, bool api) {
   // The APIs answer in JSON even before the request is whole, and their query
-  // may carry a token (pages that cannot set a header, WebSocket upgrades).
+  // may carry a token (old clients; the relay takes tokens from headers and the
+  // WebSocket's first message only): logs show their path only.
   return {static_cast<uint8_t>(label), api, api};
 }
 

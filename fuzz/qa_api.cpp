@@ -93,6 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } else if (!auth.empty()) {
         req.set(http::field::authorization, auth);
       }
+      // The API takes JSON only (415 otherwise); the body is what is fuzzed.
+      req.set(http::field::content_type, "application/json");
       req.body() = std::string(request);
       req.prepare_payload();
 

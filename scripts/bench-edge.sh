@@ -231,6 +231,10 @@ start_relay() {
     RELAY_TLS_PORT=$(free_port)
     tls_args=(--set "edge.tls_listen=127.0.0.1:$RELAY_TLS_PORT" --set "edge.tls_cert_file=$WORK/cert.pem"
       --set "edge.tls_key_file=$WORK/key.pem")
+    # The plain cases run beside TLS: the plain port serves rather than redirects (where the binary knows the key).
+    if "$RELAY_BIN" --config "$RELAY_CONFIG" --set edge.plain_http=serve --check-config >/dev/null 2>&1; then
+      tls_args+=(--set edge.plain_http=serve)
+    fi
   fi
   # shellcheck disable=SC2086 # RELAY_ARGS is split on purpose
   SEMINAR_RELAY_FAST_PATH=$fast_path "$RELAY_BIN" --config "$RELAY_CONFIG" --set "edge.listen=127.0.0.1:$RELAY_PORT" \

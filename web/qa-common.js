@@ -53,14 +53,27 @@
     return { status: response.status, ok: response.ok, body: parsed, headers: response.headers };
   }
 
-  // A page's token for a staff role: from the URL fragment (#token=…, then removed
-  // from the address bar so it is not shared by accident) or this tab's session.
+  // A token a link brought (#token=… or ?token=…, as an organiser may send it):
+  // read once and removed from the address bar, so it is not shared, kept in the
+  // history or sent anywhere. Null without one.
+  function tokenFromAddress() {
+    const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    const query = new URLSearchParams(location.search);
+    const fromQuery = query.get('token');
+    if (!fromHash && fromQuery === null) return null;
+    query.delete('token');
+    const search = query.toString();
+    history.replaceState(null, '', location.pathname + (search ? '?' + search : ''));
+    return fromHash ? decodeURIComponent(fromHash[1]) : fromQuery;
+  }
+
+  // A page's token for a staff role: from the address (then kept in this tab's
+  // session) or from this tab's session. Tokens never go into a URL: the REST
+  // calls send them as Authorization, the feed as its first message.
   function staffToken(storageKey) {
-    const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-    if (match) {
-      const token = decodeURIComponent(match[1]);
+    const token = tokenFromAddress();
+    if (token !== null) {
       sessionStorage.setItem(storageKey, token);
-      history.replaceState(null, '', location.pathname + location.search);
       return token;
     }
     return sessionStorage.getItem(storageKey);
@@ -102,10 +115,11 @@
 
   // The live feed of one room. Calls onSnapshot(message) with a full picture,
   // onEvent(message) for each later event, onStatus('live' | 'reconnecting'), and
-  // onUnreachable() after a few attempts in a row that never opened (the token may
-  // be gone, e.g. after the Q&A database was reset), while it keeps trying.
-  // Without a token it is a read-only viewer's feed. Closed with 4003 (the
-  // attendee was banned) it calls onBanned() and stops.
+  // onUnreachable() after a few attempts in a row that never got to the room (the
+  // token may be gone, e.g. after the Q&A database was reset), while it keeps trying.
+  // Without a token it is a read-only viewer's feed. Closed with 4003 "banned"
+  // (the attendee was banned; a bad token is 4003 with another reason) it calls
+  // onBanned() and stops.
   class Feed {
     constructor(options) {
       this.options = options;
@@ -122,7 +136,6 @@
     url() {
       const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
       let url = scheme + '//' + location.host + '/api/qa/ws?room=' + encodeURIComponent(this.room);
-      if (this.options.token) url += '&token=' + encodeURIComponent(this.options.token);
       if (this.seq !== null) url += '&since=' + this.seq + '&epoch=' + encodeURIComponent(this.epoch);
       return url;
     }
@@ -130,7 +143,9 @@
     connect() {
       const socket = new WebSocket(this.url());
       this.socket = socket;
-      socket.onopen = () => { this.failures = 0; };
+      // The token goes in the first message, not the URL; the server sends
+      // nothing of the room before it.
+      socket.onopen = () => { socket.send(JSON.stringify({ type: 'auth', token: this.options.token || '' })); };
       socket.onmessage = (event) => {
         // One event, or an array of events that were sent together.
         const data = JSON.parse(event.data);
@@ -138,7 +153,7 @@
       };
       socket.onclose = (event) => {
         if (this.socket !== socket || this.stopped) return;
-        if (event.code === 4003 && this.options.onBanned) {
+        if (event.code === 4003 && event.reason === 'banned' && this.options.onBanned) {
           this.stopped = true;
           this.options.onBanned();
           return;
@@ -152,6 +167,7 @@
 
     // One event from the feed, in order.
     handle(message) {
+      if (message.type === 'snapshot' || message.type === 'resumed') this.failures = 0;
       if (message.type === 'snapshot') {
         // Resume in this room even if "current" moves on meanwhile.
         this.room = String(message.room);
@@ -208,6 +224,7 @@
     translator: translator,
     api: api,
     staffToken: staffToken,
+    tokenFromAddress: tokenFromAddress,
     QuestionSet: QuestionSet,
     Feed: Feed,
     length: length,

@@ -1,6 +1,9 @@
-// The technician's dashboard: one event a second from /api/tech/stream (SSE),
-// charts of the last 15 minutes (uPlot), tiles for the ingest, the input's frames,
-// the sound, the viewers, the questions waiting, the alerts and the incident log. The token comes from #token=… or the
+// The technician's dashboard: one event a second from /api/tech/stream (an
+// event stream, read with fetch() so that the token travels in the
+// Authorization header and never in a URL), charts of the last 15 minutes
+// (uPlot), tiles for the ingest, the input's frames, the sound, the viewers, the
+// questions waiting, the alerts and the incident log. The token comes from a
+// link (#token=… or ?token=…, removed from the address bar at once) or the
 // sign-in form and is kept for this tab only.
 (function () {
   'use strict';
@@ -9,7 +12,7 @@
   const $ = function (id) { return document.getElementById(id); };
 
   let token = null;
-  let source = null;
+  let stream = null;  // the AbortController of the open event stream
   let charts = null;
   let renditions = [];
   // Column arrays for uPlot: data[0] is time in seconds, then one per series.
@@ -96,8 +99,7 @@
 
     if (event.thumbnail && Date.now() - thumbnailAt >= THUMBNAIL_EVERY_MS) {
       thumbnailAt = Date.now();
-      $('thumbnail').src = '/api/tech/thumbnail.jpg?token=' + encodeURIComponent(token) + '&t=' + thumbnailAt;
-      $('thumbnail').hidden = false;
+      loadThumbnail();
     }
     $('tile-ingest').dataset.state = event.ingest.state;
     $('ingest-state').textContent = event.ingest.state;
@@ -125,31 +127,77 @@
     });
   }
 
+  function authorization() { return { Authorization: 'Bearer ' + token }; }
+
+  // The picture, fetched with the token in its header and shown from a blob: URL.
+  function loadThumbnail() {
+    fetch('/api/tech/thumbnail.jpg', { headers: authorization(), cache: 'no-store' }).then(function (r) {
+      return r.ok ? r.blob() : null;
+    }).then(function (blob) {
+      if (!blob) return;
+      const image = $('thumbnail');
+      const old = image.src;
+      image.src = URL.createObjectURL(blob);
+      image.hidden = false;
+      if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+    }, function () { /* the next event tries again */ });
+  }
+
+  // Reads the event stream until it ends: {refused: message} for a token the
+  // server does not take, 'ended' when the server closed it; throws on a lost connection.
+  async function readStream(controller) {
+    const response = await fetch('/api/tech/stream', {
+      headers: Object.assign({ Accept: 'text/event-stream' }, authorization()),
+      cache: 'no-store',
+      signal: controller.signal,
+    });
+    if (response.status === 401 || response.status === 403) {
+      // A relay without technician tokens says how to configure access; show that.
+      const refusal = await response.json().catch(function () { return {}; });
+      return { refused: refusal.error === 'technician_access_not_configured' ? refusal.message
+        : 'This token is not a technician token.' };
+    }
+    if (!response.ok || !response.body) throw new Error('event stream: ' + response.status);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) return 'ended';
+      buffered += decoder.decode(chunk.value, { stream: true });
+      let end;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const data = buffered.slice(0, end).split('\n').filter(function (line) { return line.startsWith('data:'); })
+          .map(function (line) { return line.slice(5).replace(/^ /, ''); }).join('\n');
+        buffered = buffered.slice(end + 2);
+        if (!data) continue;
+        setStatus('live', 'live');
+        onEvent(JSON.parse(data));
+      }
+    }
+  }
+
   function connect() {
-    if (source) source.close();
+    if (stream) stream.abort();
+    const controller = new AbortController();
+    stream = controller;
     $('signin').hidden = true;
     $('dashboard').hidden = false;
     setStatus('connecting', 'connecting');
-    source = new EventSource('/api/tech/stream?token=' + encodeURIComponent(token));
-    source.onmessage = function (message) {
-      setStatus('live', 'live');
-      onEvent(JSON.parse(message.data));
+    const retry = function () {
+      if (stream !== controller) return;
+      setStatus('reconnecting', 'reconnecting');
+      setTimeout(function () { if (stream === controller) connect(); }, 2000);
     };
-    source.onerror = function () {
-      // EventSource hides the status; ask once to tell a refused token from a lost connection.
-      fetch('/api/incidents', { headers: { Authorization: 'Bearer ' + token } }).then(function (r) {
-        if (r.status === 401) {
-          source.close();
-          // A relay without technician tokens says how to configure access; show that instead.
-          r.json().then(function (refusal) {
-            signIn(refusal.error === 'technician_access_not_configured' ? refusal.message
-              : 'This token is not a technician token.');
-          }, function () { signIn('This token is not a technician token.'); });
-        } else {
-          setStatus('reconnecting', 'reconnecting');
-        }
-      }, function () { setStatus('reconnecting', 'reconnecting'); });
-    };
+    readStream(controller).then(function (result) {
+      if (stream !== controller) return;
+      if (result.refused) {
+        stream = null;
+        signIn(result.refused);
+      } else {
+        retry();
+      }
+    }, retry);
   }
 
   function signIn(message) {
@@ -174,11 +222,14 @@
     signedIn: function () { return token !== null; },
   };
 
+  // A link's token is read once and removed from the address bar.
   const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (fromHash) {
-    token = decodeURIComponent(fromHash[1]);
+  const query = new URLSearchParams(location.search);
+  if (fromHash || query.has('token')) {
+    token = fromHash ? decodeURIComponent(fromHash[1]) : query.get('token');
     sessionStorage.setItem('relay-tech-token', token);
-    history.replaceState(null, '', location.pathname);
+    query.delete('token');
+    history.replaceState(null, '', location.pathname + (query.toString() ? '?' + query.toString() : ''));
   } else {
     token = sessionStorage.getItem('relay-tech-token');
   }

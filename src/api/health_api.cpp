@@ -55,9 +55,8 @@ HealthApi::HealthApi(const config::Config& cfg, const hls::Store& store, const h
     : cfg_(cfg), store_(store), ingest_(ingest), stats_(stats), authority_(authority), monitor_(monitor), qoe_(qoe) {}
 
 std::string HealthApi::token_of(const net::Exchange& exchange) {
-  std::string_view bearer = text::bearer_token(exchange.message[http::field::authorization]);
-  if (!bearer.empty()) return std::string(bearer);
-  return text::query_param(exchange.target.query, "token").value_or("");
+  // Only from the header: a token in a URL ends up in logs, histories and Referer headers.
+  return std::string(text::bearer_token(exchange.message[http::field::authorization]));
 }
 
 net::Outcome HealthApi::open_stream(std::string_view token, Port port) const {
@@ -327,6 +326,10 @@ Response HealthApi::incidents() const {
 }
 
 Response HealthApi::qoe(const net::Request& req, std::string_view client) const {
+  if (auto refused = net::refuse_unless_json(req)) {
+    qoe_.reject();
+    return std::move(*refused);
+  }
   if (req.body().size() > health::kMaxQoeReportBytes) {
     qoe_.reject();
     return make_json_error(http::status::payload_too_large, "too_large",

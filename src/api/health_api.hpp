@@ -64,7 +64,7 @@ class HealthApi {
   Response metrics() const;
   Response incidents() const;
   Response qoe(const net::Request& req, std::string_view client) const;
-  // The token a request carries (Authorization: Bearer, or ?token= for pages and tools).
+  // The token a request carries (Authorization: Bearer; never the query).
   static std::string token_of(const net::Exchange& exchange);
   std::optional<Response> refuse_unless_technician(std::string_view token, Port port) const;
 

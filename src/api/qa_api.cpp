@@ -34,21 +34,50 @@ Response json_response(http::status status, const Json& body) {
 }
 
 // Close codes of the application's range: the token that opened the feed was
-// withdrawn; the attendee who opened it was banned (the page goes on read-only,
-// without the token).
+// withdrawn; the first message brought no valid token; the attendee who
+// opened it was banned (the page goes on read-only, without the token). The
+// last two share the code (the HTTP 403 of the range); the reason "banned" tells them apart.
 constexpr uint16_t kCloseTokenWithdrawn = 4001;
+constexpr uint16_t kCloseUnauthorized = 4003;
 constexpr uint16_t kCloseBanned = 4003;
 
 // One subscriber's live feed of a room: the WebSocket session's source, the
 // Q&A's subscriber, and (for staff) a grant the authority revokes when a reload
-// withdraws its token.
-class QaFeed : public net::Feed, public qa::Subscriber, public auth::Grant {
+// withdraws its token. It opens with the client's first message,
+// {"type":"auth","token":"…"} ({"type":"auth"} to watch without an identity),
+// so the token never travels in the URL (where proxies and logs keep it);
+// nothing of the room is sent before.
+class QaFeed : public net::Feed,
+               public qa::Subscriber,
+               public auth::Grant,
+               public std::enable_shared_from_this<QaFeed> {
  public:
   QaFeed(qa::Service& service, QaSubscription subscription)
       : service_(service), subscription_(std::move(subscription)) {}
   ~QaFeed() override { close(); }
 
-  std::vector<Bytes> open(std::weak_ptr<net::FeedSink> sink) override {
+  bool opens_on_first_message() const override { return true; }
+
+  std::vector<Bytes> open(std::weak_ptr<net::FeedSink> sink, std::string_view first_message) override {
+    subscription_.token = auth_token(first_message);
+    // Watching needs no identity: no token (or an empty one) is a viewer.
+    try {
+      subscription_.caller = subscription_.token.empty() ? qa::Caller{qa::Role::viewer, 0}
+                                                         : service_.authenticate(subscription_.token);
+    } catch (const Error& e) {
+      throw net::FeedRefused(kCloseUnauthorized, e.what());
+    }
+    if (service_.is_banned(subscription_.caller)) throw net::FeedRefused(kCloseBanned, "banned");
+    // A staff token may be withdrawn by a reload; its feed then ends. Attendee
+    // tokens are the Q&A's own (a ban, not a reload, ends those: banned()).
+    if (const qa::Role role = subscription_.caller.role; role != qa::Role::attendee && role != qa::Role::viewer) {
+      service_.authority().watch(
+          subscription_.token,
+          [role](const auth::Authority& authority, std::string_view token) {
+            return authority.staff_role(token) == role;
+          },
+          std::static_pointer_cast<auth::Grant>(shared_from_this()));
+    }
     sink_ = std::move(sink);
     qa::Join join = service_.subscribe(subscription_.room, subscription_.caller, this, subscription_.since,
                                        subscription_.epoch);
@@ -77,8 +106,21 @@ class QaFeed : public net::Feed, public qa::Subscriber, public auth::Grant {
   }
 
  private:
+  static std::string auth_token(std::string_view message) {
+    const Json json = Json::parse(message, nullptr, false);
+    if (json.is_object()) {
+      auto type = json.find("type"), token = json.find("token");
+      if (type != json.end() && *type == "auth") {
+        if (token == json.end()) return {};
+        if (token->is_string()) return token->get<std::string>();
+      }
+    }
+    throw net::FeedRefused(kCloseUnauthorized,
+                           R"(the first message must be {"type":"auth","token":"…"}, or {"type":"auth"} to watch)");
+  }
+
   qa::Service& service_;
-  const QaSubscription subscription_;
+  QaSubscription subscription_;  // the caller and token filled in by open()
   std::weak_ptr<net::FeedSink> sink_;
   bool subscribed_ = false;  // on the session's thread only
 };
@@ -238,7 +280,8 @@ std::string_view QaCall::param(std::string_view name) const {
 
 Response upgrade_required(const QaCall&) {
   return net::make_json_error(http::status::upgrade_required, "upgrade_required",
-                        "this is a WebSocket endpoint: connect with ws://…/api/qa/ws?room=…&token=…");
+                        "this is a WebSocket endpoint: connect to ws://…/api/qa/ws?room=… and send "
+                              "{\"type\":\"auth\",\"token\":\"…\"} first");
 }
 
 Response create_attendee(const QaCall& call) {
@@ -412,6 +455,7 @@ Response run(qa::Service& service, const QaMatch& match, const FullRequest& req,
   try {
     if (!match.route) return not_found();
     if (!match.method) return method_not_allowed(match.route->allow);
+    if (auto refused = net::refuse_unless_json(req)) return std::move(*refused);
     return match.method->handler(QaCall{service, req, client, *match.route, match.segments});
   } catch (const Error& e) {
     return from_error(e);
@@ -429,20 +473,7 @@ net::Outcome QaApi::handle(const net::Exchange& exchange) const {
   if (boost::beast::websocket::is_upgrade(req)) {
     auto checked = check_upgrade(exchange);
     if (auto* refused = std::get_if<Response>(&checked)) return std::move(*refused);
-    auto subscription = std::get<QaSubscription>(std::move(checked));
-    const qa::Role role = subscription.caller.role;
-    const std::string token = subscription.token;
-    auto feed = std::make_shared<QaFeed>(service_, std::move(subscription));
-    // A staff token may be withdrawn by a reload; its feed then ends. Attendee
-    // tokens are the Q&A's own (a ban, not a reload, ends those: QaFeed::banned).
-    if (role != qa::Role::attendee && role != qa::Role::viewer) {
-      service_.authority().watch(
-          token,
-          [role](const auth::Authority& authority, std::string_view token) {
-            return authority.staff_role(token) == role;
-          },
-          feed);
-    }
+    auto feed = std::make_shared<QaFeed>(service_, std::get<QaSubscription>(std::move(checked)));
     return net::Upgrade{std::move(feed), nullptr};
   }
   QaMatch match = match_route(exchange.target.path, req.method());
@@ -474,10 +505,6 @@ std::variant<QaSubscription, Response> QaApi::check_upgrade(const net::Exchange&
   if (target.path != kQaWebSocketPath) return refused(not_found());
   try {
     QaSubscription sub;
-    sub.token = text::query_param(target.query, "token").value_or("");
-    // Watching needs no identity; a banned attendee's token opens nothing.
-    sub.caller = sub.token.empty() ? qa::Caller{qa::Role::viewer, 0} : service_.authenticate(sub.token);
-    if (service_.is_banned(sub.caller)) refuse(Error::Code::forbidden, "banned", "you have been banned from the Q&A");
     std::string room = text::query_param(target.query, "room").value_or("current");
     if (room == "current") {
       sub.room = service_.current_room();

@@ -6,7 +6,8 @@
 // as writing run on the Q&A's own thread (a WorkQueue), so a database commit
 // and its fsync never hold up a thread that serves video, and are answered
 // from there once committed. A WebSocket upgrade becomes a QaFeed of the
-// room's events.
+// room's events, which opens once the client's first message brought its
+// token ({"type":"auth","token":…}).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,12 +25,13 @@ using net::Response;
 inline constexpr std::string_view kQaPrefix = "/api/qa/";
 inline constexpr std::string_view kQaWebSocketPath = "/api/qa/ws";
 
-// Who may subscribe to which room, once the upgrade request checked out.
+// Which room a WebSocket subscribes to, once the upgrade request checked out,
+// and who, once its first message brought a token.
 struct QaSubscription {
   int64_t room = 0;
-  qa::Caller caller;
   std::optional<uint64_t> since;
   std::string epoch;
+  qa::Caller caller;
   std::string token;  // what opened it, checked again on a reload (staff only); never logged
 };
 

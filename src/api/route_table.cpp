@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <fmt/format.h>
 
 #include "api/health_api.hpp"
@@ -24,12 +26,14 @@ struct RouteEntry {
   RouteLabel label;
   Service service;
   bool cors;  // a player or page of another origin may fetch it (edge.cors_origins)
+  bool page;  // not media: its responses carry the Content-Security-Policy
   net::RouteInfo info;
 };
 
 net::RouteInfo transport_info(RouteLabel label, bool api) {
   // The APIs answer in JSON even before the request is whole, and their query
-  // may carry a token (pages that cannot set a header, WebSocket upgrades).
+  // may carry a token (old clients; the relay takes tokens from headers and the
+  // WebSocket's first message only): logs show their path only.
   return {static_cast<uint8_t>(label), api, api};
 }
 
@@ -38,7 +42,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     std::array<RouteEntry, kRouteCount> t{};
     auto set = [&](Route r, RouteLabel label, Service service) {
       const bool api = service != Service::delivery;
-      t[r] = {label, service, !api, transport_info(label, api)};
+      t[r] = {label, service, !api, true, transport_info(label, api)};
     };
     set(kPage, RouteLabel::page, Service::delivery);
     set(kStaticFile, RouteLabel::static_file, Service::delivery);
@@ -56,6 +60,9 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kTechThumbnail, RouteLabel::other, Service::health);
     set(kQa, RouteLabel::qa, Service::qa);
     set(kOther, RouteLabel::other, Service::delivery);
+    // Media is read by players, never rendered as a document: the policy
+    // would only add bytes to the responses served most.
+    for (Route media : {kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther}) t[media].page = false;
     return t;
   }();
   return table;
@@ -84,6 +91,11 @@ Route route_of(std::string_view target) {
   return kOther;
 }
 
+bool is_websocket_upgrade(const net::Request& req) {
+  return http::token_list(req[http::field::connection]).exists("upgrade") &&
+         boost::beast::iequals(req[http::field::upgrade], "websocket");
+}
+
 net::Response not_found_json() {
   return net::make_json_error(http::status::not_found, "not_found", "this API is not enabled");
 }
@@ -109,7 +121,8 @@ RouteTable::RouteTable(const config::EdgeConfig& edge, const delivery::Router& r
       health_(health),
       port_(port),
       cors_origins_(edge.cors_origins),
-      cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()) {}
+      cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()),
+      policy_(edge) {}
 
 size_t RouteTable::route(std::string_view target) const { return route_of(target); }
 
@@ -141,21 +154,37 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
 }
 
 net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
-  net::Outcome outcome = port_ == Port::operator_port && !served_on_operator_port(exchange.route)
-                             ? net::make_json_error(http::status::not_found, "not_found",
-                                                    "the operator's port serves /api/health, /metrics, "
-                                                    "/api/incidents and /api/tech/ only")
-                             : serve(exchange);
+  net::Outcome outcome = [&]() -> net::Outcome {
+    // The operator's port is plain HTTP on a private address: no redirect, no pages.
+    if (port_ == Port::operator_port) {
+      if (served_on_operator_port(exchange.route)) return serve(exchange);
+      return net::make_json_error(http::status::not_found, "not_found",
+                                  "the operator's port serves /api/health, /metrics, /api/incidents and /api/tech/ only");
+    }
+    const net::Request& req = exchange.message;
+    if (auto redirect = policy_.redirect_to_https(req[http::field::host], req.target(), exchange.secure))
+      return std::move(*redirect);
+    // A page of another site may not open a live feed in its visitor's name.
+    if (is_websocket_upgrade(req) &&
+        !policy_.websocket_origin_allowed(req[http::field::origin], req[http::field::host], exchange.secure)) {
+      net::Response res = net::make_json_error(http::status::forbidden, "origin_not_allowed",
+                                               "WebSocket connections are accepted from this relay's own pages only "
+                                               "(edge.websocket_origins)");
+      res.keep_alive(false);
+      return res;
+    }
+    return serve(exchange);
+  }();
   if (auto* response = std::get_if<net::Response>(&outcome)) {
-    finish(exchange.route, exchange.message[http::field::origin], *response);
+    finish(exchange.route, exchange.message[http::field::origin], exchange.secure, *response);
   } else if (auto* deferred = std::get_if<net::Deferred>(&outcome)) {
     // The response comes later, from another thread: it is finished there. The
     // request it answers was copied by whoever deferred it; only the route and
     // the Origin are needed here, so they are kept by value.
-    deferred->start = [start = std::move(deferred->start), this, route = exchange.route,
+    deferred->start = [start = std::move(deferred->start), this, route = exchange.route, secure = exchange.secure,
                        origin = std::string(exchange.message[http::field::origin])](net::Deferred::Complete complete) {
-      start([this, route, origin, complete = std::move(complete)](net::Response res) {
-        finish(route, origin, res);
+      start([this, route, secure, origin, complete = std::move(complete)](net::Response res) {
+        finish(route, origin, secure, res);
         complete(std::move(res));
       });
     };
@@ -165,13 +194,15 @@ net::Outcome RouteTable::handle(const net::Exchange& exchange) const {
 
 net::Response RouteTable::expire(const net::Exchange& exchange, const net::Hold& hold) const {
   net::Response res = router_.expire(exchange, hold);
-  finish(exchange.route, exchange.message[http::field::origin], res);
+  finish(exchange.route, exchange.message[http::field::origin], exchange.secure, res);
   return res;
 }
 
-void RouteTable::finish(size_t route, std::string_view origin, net::Response& res) const {
+void RouteTable::finish(size_t route, std::string_view origin, bool secure, net::Response& res) const {
+  const RouteEntry& entry = routes()[route < kRouteCount ? route : kOther];
   net::set_common_headers(res);
-  if (routes()[route < kRouteCount ? route : kOther].cors) apply_cors(origin, res);
+  policy_.apply(res, entry.page, secure);
+  if (entry.cors) apply_cors(origin, res);
 }
 
 void RouteTable::apply_cors(std::string_view origin, net::Response& res) const {

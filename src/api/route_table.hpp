@@ -4,11 +4,14 @@
 // and /api/health (delivery::Router), the Q&A API and its WebSocket (QaApi),
 // the technician's surfaces and players' reports (HealthApi). It also
 // "finishes" every response the same way: the common header fields, and CORS
-// on the routes a player from another origin may fetch.
+// on the routes a player from another origin may fetch. It refuses WebSocket
+// upgrades from other sites' pages and, with HTTPS configured, sends plain
+// HTTP requests there (BrowserPolicy).
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/browser_policy.hpp"
 #include "api/health_api.hpp"
 #include "api/route_label.hpp"
 #include "config/config.hpp"
@@ -44,9 +47,13 @@ class RouteTable : public net::Handler {
   static RouteLabel label(size_t route);
   static Service service(size_t route);
 
+  // The bound HTTPS port, for the redirect from plain HTTP (edge.plain_http).
+  void set_tls_port(uint16_t port) { policy_.set_tls_port(port); }
+  const BrowserPolicy& policy() const { return policy_; }
+
  private:
-  // Common header fields, and CORS where the route allows it.
-  void finish(size_t route, std::string_view origin, net::Response& res) const;
+  // Common header fields, the browser policy's, and CORS where the route allows it.
+  void finish(size_t route, std::string_view origin, bool secure, net::Response& res) const;
   void apply_cors(std::string_view origin, net::Response& res) const;
   net::Outcome serve(const net::Exchange& exchange) const;
 
@@ -56,6 +63,7 @@ class RouteTable : public net::Handler {
   Port port_;
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;
+  BrowserPolicy policy_;
 };
 
 }  // namespace relay::api

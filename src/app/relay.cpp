@@ -176,6 +176,8 @@ Relay::~Relay() { stop(); }
 void Relay::start() {
   Parts& p = *parts_;
   p.server.start();
+  // The plain port's redirects name the port HTTPS was bound to (tls_listen may say 0).
+  p.routes.set_tls_port(p.server.tls_port());
   try {
     if (p.operator_server) {
       p.operator_server->start();

@@ -31,6 +31,13 @@ struct EdgeConfig {
   // names the client; empty = the TCP peer is the client, headers ignored.
   std::vector<std::string> trusted_proxies;
   std::string forwarded_header = "x-forwarded-for";  // x-forwarded-for | forwarded (RFC 7239)
+  // Sites that may show the pages in a frame (CSP frame-ancestors): "'self'", "'none'" or origins.
+  std::vector<std::string> frame_ancestors = {"'self'"};
+  // Other origins whose pages may open the WebSocket; [] = the relay's own origin only.
+  std::vector<std::string> websocket_origins;
+  // With tls_listen set, what edge.listen does: "redirect" (308 to HTTPS) or "serve".
+  std::string plain_http = "redirect";
+  int hsts_max_age_s = 31536000;  // Strict-Transport-Security on HTTPS responses, 0 = none, 0..63072000
 };
 
 struct IngestConfig {

@@ -31,6 +31,10 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("edge.tls_listen", e0.tls_listen == e1.tls_listen);
   check("edge.trusted_proxies", e0.trusted_proxies == e1.trusted_proxies);
   check("edge.forwarded_header", e0.forwarded_header == e1.forwarded_header);
+  check("edge.frame_ancestors", e0.frame_ancestors == e1.frame_ancestors);
+  check("edge.websocket_origins", e0.websocket_origins == e1.websocket_origins);
+  check("edge.plain_http", e0.plain_http == e1.plain_http);
+  check("edge.hsts_max_age_s", e0.hsts_max_age_s == e1.hsts_max_age_s);
 
   const IngestConfig& i0 = running.ingest;
   const IngestConfig& i1 = loaded.ingest;

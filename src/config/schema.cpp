@@ -1,6 +1,7 @@
 #include "config/schema.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <numeric>
 #include <optional>
@@ -67,6 +68,39 @@ std::vector<std::string> read_trusted_proxies(const ValueReader& value) {
     }
   }
   return networks;
+}
+
+// "https://host" or "http://host:port", as a browser writes an Origin: no path,
+// and nothing that could end a header field or a CSP directive.
+bool is_origin(std::string_view text) {
+  std::string_view host;
+  if (text.starts_with("https://")) host = text.substr(8);
+  else if (text.starts_with("http://")) host = text.substr(7);
+  else return false;
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  });
+}
+
+std::vector<std::string> read_origins(const ValueReader& value, bool keywords) {
+  std::vector<std::string> origins = value.strings();
+  for (std::size_t i = 0; i < origins.size(); ++i) {
+    const std::string& origin = origins[i];
+    if (keywords && (origin == "'self'" || origin == "'none'")) continue;
+    if (!is_origin(origin)) {
+      value.element(i).fail(fmt::format("'{}' is not an origin, expected one like \"https://events.example.org\" or "
+                                        "\"http://host:8080\" (scheme and host, no path){}",
+                                        origin, keywords ? ", or \"'self'\" or \"'none'\"" : ""));
+    }
+  }
+  return origins;
+}
+
+std::vector<std::string> read_frame_ancestors(const ValueReader& value) {
+  std::vector<std::string> origins = read_origins(value, true);
+  if (origins.size() > 1 && std::find(origins.begin(), origins.end(), "'none'") != origins.end())
+    value.fail("'none' cannot be combined with other entries");
+  return origins;
 }
 
 std::string read_source(const ValueReader& value, bool may_be_empty = false) {
@@ -196,6 +230,10 @@ constexpr Field<Config> kEdgeFields[] = {
     {"trusted_proxies", [](const ValueReader& v, Config& c) { c.edge.trusted_proxies = read_trusted_proxies(v); }},
     {"forwarded_header",
      [](const ValueReader& v, Config& c) { c.edge.forwarded_header = v.one_of({"x-forwarded-for", "forwarded"}); }},
+    {"frame_ancestors", [](const ValueReader& v, Config& c) { c.edge.frame_ancestors = read_frame_ancestors(v); }},
+    {"websocket_origins", [](const ValueReader& v, Config& c) { c.edge.websocket_origins = read_origins(v, false); }},
+    {"plain_http", [](const ValueReader& v, Config& c) { c.edge.plain_http = v.one_of({"redirect", "serve"}); }},
+    {"hsts_max_age_s", [](const ValueReader& v, Config& c) { c.edge.hsts_max_age_s = v.integer(0, 63072000); }},
 };
 
 constexpr Field<Config> kIngestFields[] = {

@@ -1,5 +1,7 @@
 #include "delivery/static_files.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -35,6 +37,25 @@ std::optional<StaticFile> load_file(const fs::path& file) {
 
 }  // namespace
 
+bool is_hidden_or_backup(std::string_view relative_path) {
+  std::string_view rest = relative_path;
+  while (true) {
+    const size_t slash = rest.find('/');
+    if (rest.starts_with('.')) return true;
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  const std::string_view name = rest;
+  if (name.ends_with('~')) return true;
+  for (std::string_view suffix : {".bak", ".swp", ".swo", ".orig", ".old", ".tmp"}) {
+    if (name.size() >= suffix.size() &&
+        std::equal(suffix.begin(), suffix.end(), name.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+      return true;
+  }
+  return false;
+}
+
 std::string_view content_type_for(const fs::path& file) {
   std::string ext = file.extension().string();
   for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -63,8 +84,12 @@ StaticFiles StaticFiles::load(const fs::path& web_dir, const fs::path& node_modu
         log->warn("web_dir {}: {}", web_dir.string(), ec.message());
         break;
       }
-      if (!it->is_regular_file(ec)) continue;
       fs::path relative = it->path().lexically_relative(web_dir);
+      if (is_hidden_or_backup(relative.generic_string())) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec)) continue;
       auto file = load_file(it->path());
       if (!file) {
         log->warn("cannot read {}", it->path().string());
@@ -92,6 +117,7 @@ StaticFiles StaticFiles::load(const fs::path& web_dir, const fs::path& node_modu
 }
 
 const StaticFile* StaticFiles::find(std::string_view relative_path) const {
+  if (is_hidden_or_backup(relative_path)) return nullptr;
   auto it = files_.find(relative_path);
   return it == files_.end() ? nullptr : &it->second;
 }

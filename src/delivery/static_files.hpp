@@ -19,7 +19,7 @@ struct StaticFile {
 
 class StaticFiles {
  public:
-  // Reads every regular file under web_dir, node_modules_dir/hls.js/dist/hls.min.js
+  // Reads every regular file under web_dir (but no hidden or backup file), node_modules_dir/hls.js/dist/hls.min.js
   // and uPlot's script and style sheet (for /tech).
   // Missing pieces are logged and later answered with 404, so a half-installed
   // checkout still serves video.
@@ -39,6 +39,12 @@ class StaticFiles {
   std::optional<StaticFile> uplot_js_;
   std::optional<StaticFile> uplot_css_;
 };
+
+// Whether a web_dir-relative path names something never served: a dotfile or
+// anything under a dot folder (.git, .env, .htpasswd), or an editor's or a
+// deploy's leftover (name~, .bak, .swp, .orig, .old), which may hold what the
+// live file no longer shows.
+bool is_hidden_or_backup(std::string_view relative_path);
 
 // By file extension; application/octet-stream for anything unknown.
 std::string_view content_type_for(const std::filesystem::path& file);

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,13 +31,29 @@ class FeedSink {
 // Close codes the pages act on (4000..4999 are the application's, RFC 6455 7.4.2).
 inline constexpr uint16_t kCloseTooSlow = 4008;
 
+// Thrown by Feed::open() to refuse the client (e.g. its credentials): the
+// WebSocket closes with this code and the exception's text as the reason.
+class FeedRefused : public std::runtime_error {
+ public:
+  FeedRefused(uint16_t code, const std::string& reason) : std::runtime_error(reason), code(code) {}
+  uint16_t code;
+};
+
+// A client that opens a feed taking credentials but sends none within this long is closed.
+inline constexpr std::chrono::seconds kFirstMessageTimeout{5};
+
 class Feed {
  public:
   virtual ~Feed() = default;
-  // On the session's thread, once the handshake is done: starts the feed and
-  // returns what is sent first (these do not count against the queue limit).
-  // Throwing closes the WebSocket with "internal error".
-  virtual std::vector<Bytes> open(std::weak_ptr<FeedSink> sink) = 0;
+  // Whether the feed opens only with the client's first message (its
+  // credentials, which then need not travel in the URL): the session reads that
+  // message, within kFirstMessageTimeout, and sends nothing before.
+  virtual bool opens_on_first_message() const { return false; }
+  // On the session's thread, once the handshake is done (and the first message
+  // is in, given here; empty otherwise): starts the feed and returns what is
+  // sent first (these do not count against the queue limit). FeedRefused closes
+  // the WebSocket with its code; any other exception with "internal error".
+  virtual std::vector<Bytes> open(std::weak_ptr<FeedSink> sink, std::string_view first_message) = 0;
   // No push after this returns. Idempotent; the session calls it when it ends.
   virtual void close() = 0;
 };

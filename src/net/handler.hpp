@@ -32,6 +32,7 @@ struct Exchange {
   const RequestTarget& target;  // parsed once, before the handler sees it
   std::string_view client;      // the peer's IP address, without the port
   size_t route = 0;             // Handler::route() of the target
+  bool secure = false;          // it came over TLS
 };
 
 // A request that cannot be answered yet (e.g. a blocking playlist reload).

@@ -408,7 +408,8 @@ Http2Session::Stream* Http2Session::find(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-Exchange Http2Session::exchange(Stream& s) { return {s.request.request(), s.target, s.client, s.route}; }
+// HTTP/2 is offered by ALPN only, so always over TLS.
+Exchange Http2Session::exchange(Stream& s) { return {s.request.request(), s.target, s.client, s.route, true}; }
 
 // Receiving requests
 

@@ -59,7 +59,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>>, pu
   void on_read(boost::beast::error_code ec, std::size_t bytes_transferred);
   // True when the read error was answered or ended the connection.
   bool handle_read_error(boost::beast::error_code ec);
-  Exchange exchange() const { return {parser_->get(), target_, client_, route_}; }
+  Exchange exchange() const { return {parser_->get(), target_, client_, route_, kTls}; }
   // Finishes the response for its request and writes it.
   void respond(Response response);
   void begin_hold(const Hold& hold);

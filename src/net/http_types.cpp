@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <fmt/format.h>
@@ -74,6 +75,17 @@ Response make_json_response(http::status status, std::string body) {
 Response make_json_error(http::status status, std::string_view reason, std::string_view message) {
   return make_json_response(status, nlohmann::json{{"error", reason}, {"message", message}}.dump(
                                         -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::optional<Response> refuse_unless_json(const Request& req) {
+  const std::string_view type = req[http::field::content_type];
+  if (type.empty() && req.body().empty()) return std::nullopt;
+  // The media type, without parameters (charset) or case (RFC 9110 8.3.1).
+  std::string_view media = type.substr(0, type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  if (boost::beast::iequals(media, "application/json")) return std::nullopt;
+  return make_json_error(http::status::unsupported_media_type, "unsupported_media_type",
+                         "the body must be JSON, sent with Content-Type: application/json");
 }
 
 void finish(const RequestHeader& req, Response& res) {

@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/span.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -100,9 +101,38 @@ void WebsocketSession<Stream>::on_accept(beast::error_code ec) {
   request_ = {};
   if (ec) return fail(ec, fmt::format("ws#{} accept", id_));
   if (closed_) return;
+  if (!feed_->opens_on_first_message()) return open_feed({});
+  close_timer_.expires_after(kFirstMessageTimeout);
+  close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+    if (ec || self->subscribed_ || self->closing_ || self->closed_) return;
+    ws_log().debug("ws#{} closed: no first message in time", self->id_);
+    self->close_after_write(websocket::close_reason(websocket::close_code::policy_error, "credentials expected"));
+  });
+  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession<Stream>::on_first_message,
+                                                    this->shared_from_this()));
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::on_first_message(beast::error_code ec, std::size_t) {
+  if (ec) {
+    if (ec != websocket::error::closed && !closed_) fail(ec, fmt::format("ws#{} read", id_));
+    return teardown();
+  }
+  if (closing_ || closed_) return;
+  close_timer_.cancel();
+  const std::string first = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  open_feed(first);
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::open_feed(std::string_view first_message) {
   std::vector<Bytes> first;
   try {
-    first = feed_->open(std::static_pointer_cast<FeedSink>(this->shared_from_this()));
+    first = feed_->open(std::static_pointer_cast<FeedSink>(this->shared_from_this()), first_message);
+  } catch (const FeedRefused& e) {
+    ws_log().debug("ws#{} refused: {}", id_, e.what());
+    return do_close(websocket::close_reason(static_cast<websocket::close_code>(e.code), e.what()));
   } catch (const std::exception& e) {
     ws_log().warn("ws#{} open: {}", id_, e.what());
     return do_close(websocket::close_reason(websocket::close_code::internal_error, "cannot subscribe"));

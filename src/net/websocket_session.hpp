@@ -73,6 +73,9 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
 
  private:
   void on_accept(boost::beast::error_code ec);
+  void on_first_message(boost::beast::error_code ec, std::size_t bytes);
+  // Opens the feed and sends what it returns first.
+  void open_feed(std::string_view first_message);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void drain_inbox();
@@ -110,6 +113,7 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession<St
   // flight), joined as a JSON array when there are several.
   std::vector<boost::asio::const_buffer> write_buffers_;
   size_t in_flight_ = 0;
+  // The grace of a close; before the feed opens, the deadline of the first message.
   boost::asio::steady_timer close_timer_;
   const SessionContext& context_;
   std::shared_ptr<Feed> feed_;

@@ -38,7 +38,8 @@ const folder = mkdtempSync(path.join(os.tmpdir(), 'relay-h2-'));
 const { cert, key } = makeCertificate(folder);
 const tlsPort = await freePort();
 const playwright = loadPlaywright(args['source-dir']);
-const relay = await startRelay(args, [...LIGHT_LADDER, `edge.tls_listen=127.0.0.1:${tlsPort}`,
+// The plain port serves too: startRelay waits for the stream there.
+const relay = await startRelay(args, [...LIGHT_LADDER, `edge.tls_listen=127.0.0.1:${tlsPort}`, 'edge.plain_http=serve',
   `edge.tls_cert_file=${cert}`, `edge.tls_key_file=${key}`]);
 const base = `https://127.0.0.1:${tlsPort}`;
 let browser;

@@ -38,7 +38,8 @@ try {
   const foreign = [];
   const consoleErrors = [];
   page.on('request', (req) => {
-    if (!req.url().startsWith(relay.base) && !req.url().startsWith('data:')) foreign.push(req.url());
+    const url = req.url();
+    if (!url.startsWith(relay.base) && !url.startsWith('data:') && !url.startsWith('blob:')) foreign.push(url);
   });
   page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
   page.on('pageerror', (err) => consoleErrors.push(String(err)));

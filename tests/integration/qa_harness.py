@@ -72,12 +72,15 @@ def new_attendee(port, name=""):
 
 
 def connect(port, token, room="current", since=None, epoch=None, **kw):
-    path = f"/api/qa/ws?room={room}&token={token}"
+    """A feed of the room, signed in as a page does: the token in the first message, never in the URL."""
+    path = f"/api/qa/ws?room={room}"
     if since is not None:
         path += f"&since={since}"
     if epoch:
         path += f"&epoch={epoch}"
-    return WebSocket(port, path, **kw)
+    ws = WebSocket(port, path, **kw)
+    ws.send_text(json.dumps({"type": "auth", "token": token}))
+    return ws
 
 
 def wait_until(predicate, timeout, what):

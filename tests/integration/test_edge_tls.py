@@ -557,7 +557,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="relay-tls-")
     cert, key = make_certificate(tmp)
     tls_port = free_port()
-    overrides = LIGHT + [f"edge.tls_listen=127.0.0.1:{tls_port}", f"edge.tls_cert_file={cert}",
+    # The plain port serves too: the harness waits for segments there.
+    overrides = LIGHT + [f"edge.tls_listen=127.0.0.1:{tls_port}", "edge.plain_http=serve", f"edge.tls_cert_file={cert}",
                          f"edge.tls_key_file={key}", f"edge.read_timeout_s={READ_TIMEOUT_S}",
                          f"edge.header_timeout_s={HEADER_TIMEOUT_S}", f"edge.idle_timeout_s={IDLE_TIMEOUT_S}",
                          f"edge.max_body_bytes={MAX_BODY}"]

@@ -45,9 +45,11 @@ struct ApiFixture {
   }
 
   Response call(http::verb method, const std::string& target, const std::string& body = "",
-                const std::string& authorization = "", const std::string& client = "127.0.0.1") {
+                const std::string& authorization = "", const std::string& client = "127.0.0.1",
+                const std::string& content_type = "application/json") {
     FullRequest req{method, target, 11};
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
+    if (!body.empty() && !content_type.empty()) req.set(http::field::content_type, content_type);
     req.body() = body;
     req.prepare_payload();
     return test::respond(*api, req, client);
@@ -125,6 +127,27 @@ TEST_CASE("qa api: bodies", "[edge][qa]") {
   CHECK(res[http::field::content_disposition] == "attachment; filename=\"qa-room-1.csv\"");
 }
 
+// A page of another site may POST text/plain or a form to the relay without
+// the browser asking first (a CORS "simple" request), but not JSON.
+TEST_CASE("qa api: bodies are JSON only", "[edge][qa]") {
+  ApiFixture f;
+  const std::string auth = "Bearer " + kModerator;
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""}) {
+    INFO(type);
+    Response res = f.call(http::verb::post, "/api/qa/rooms", R"({"title":"x"})", auth, "127.0.0.1", type);
+    CHECK(res.result() == http::status::unsupported_media_type);
+    CHECK(ApiFixture::json(res)["error"] == "unsupported_media_type");
+  }
+  // A declared type that is not JSON is refused even without a body.
+  FullRequest empty{http::verb::post, "/api/qa/rooms/1/current", 11};
+  empty.set(http::field::authorization, auth);
+  empty.set(http::field::content_type, "text/plain");
+  CHECK(test::respond(*f.api, empty).result() == http::status::unsupported_media_type);
+  CHECK(f.call(http::verb::post, "/api/qa/rooms", R"({"title":"x"})", auth, "127.0.0.1", "Application/JSON; charset=utf-8")
+            .result() == http::status::created);
+  CHECK(f.call(http::verb::post, "/api/qa/rooms/1/current", "", auth).result() == http::status::ok);
+}
+
 TEST_CASE("qa api: the WebSocket upgrade is checked before it happens", "[edge][qa]") {
   ApiFixture f;
   auto upgrade = [&](const std::string& target) {
@@ -135,25 +158,15 @@ TEST_CASE("qa api: the WebSocket upgrade is checked before it happens", "[edge][
   auto status = [](const std::variant<QaSubscription, Response>& v) {
     return std::holds_alternative<Response>(v) ? std::get<Response>(v).result_int() : 101u;
   };
-  CHECK(status(upgrade("/api/qa/ws?token=wrong")) == 401);
-  // Watching needs no identity: without a token, a viewer.
-  auto viewer = upgrade("/api/qa/ws");
-  REQUIRE(std::holds_alternative<QaSubscription>(viewer));
-  CHECK(std::get<QaSubscription>(viewer).caller.role == qa::Role::viewer);
-  // A banned attendee's token opens nothing.
-  const std::string banned = f.attendee_token();
-  f.service->ban(qa::Caller{qa::Role::moderator, 0}, f.service->authenticate(banned).attendee, true);
-  CHECK(status(upgrade("/api/qa/ws?token=" + banned)) == 403);
-  CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&room=9")) == 404);
-  CHECK(status(upgrade("/api/qa/ws?token=" + kModerator + "&since=x")) == 400);
-  CHECK(status(upgrade("/api/qa/other?token=" + kModerator)) == 404);
-  // Percent-encoded token, explicit room, since and epoch.
-  std::string encoded = kModerator;
-  encoded.replace(encoded.find('-'), 1, "%2D");
-  auto ok = upgrade("/api/qa/ws?room=1&since=5&epoch=abc&token=" + encoded);
+  // The token comes in the first message, never in the URL: the upgrade checks only the room.
+  CHECK(status(upgrade("/api/qa/ws")) == 101);
+  CHECK(status(upgrade("/api/qa/ws?room=9")) == 404);
+  CHECK(status(upgrade("/api/qa/ws?since=x")) == 400);
+  CHECK(status(upgrade("/api/qa/other")) == 404);
+  auto ok = upgrade("/api/qa/ws?room=1&since=5&epoch=abc&token=" + kModerator);
   REQUIRE(std::holds_alternative<QaSubscription>(ok));
   const auto& sub = std::get<QaSubscription>(ok);
-  CHECK(sub.caller.role == qa::Role::moderator);
+  CHECK(sub.token.empty());
   CHECK(sub.room == 1);
   CHECK(sub.since == 5u);
   CHECK(sub.epoch == "abc");
@@ -169,6 +182,7 @@ TEST_CASE("qa api: writes are answered from the Q&A's thread once committed, rea
   CHECK(std::holds_alternative<Response>(test::handle(api, read)));
 
   FullRequest create{http::verb::post, "/api/qa/attendees", 11};
+  create.set(http::field::content_type, "application/json");
   create.body() = R"({"name":"Ann"})";
   create.prepare_payload();
   net::Outcome outcome = test::handle(api, create);
@@ -224,6 +238,7 @@ TEST_CASE("qa api: every route's methods, its Allow list, and which methods wait
   QaApi api(*f.service, &writes);
   auto outcome = [&](http::verb method, const std::string& target) {
     FullRequest req{method, target, 11};
+    req.set(http::field::content_type, "application/json");
     req.body() = "{}";
     req.prepare_payload();
     return test::handle(api, req);

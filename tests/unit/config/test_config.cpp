@@ -50,6 +50,10 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.edge.shutdown_grace_s == expected.edge.shutdown_grace_s);
   CHECK(actual.edge.trusted_proxies == expected.edge.trusted_proxies);
   CHECK(actual.edge.forwarded_header == expected.edge.forwarded_header);
+  CHECK(actual.edge.frame_ancestors == expected.edge.frame_ancestors);
+  CHECK(actual.edge.websocket_origins == expected.edge.websocket_origins);
+  CHECK(actual.edge.plain_http == expected.edge.plain_http);
+  CHECK(actual.edge.hsts_max_age_s == expected.edge.hsts_max_age_s);
 
   CHECK(actual.ingest.source == expected.ingest.source);
   CHECK(actual.ingest.pipelines_dir == expected.ingest.pipelines_dir);
@@ -493,6 +497,16 @@ TEST_CASE("out-of-range values say what is accepted", "[config][errors]") {
       {"[edge]\nlisten = \"host:65536\"", "edge.listen: 'host:65536' has no valid port (0..65535)"},
       {"[edge]\nlisten = \"host:80a\"", "edge.listen: 'host:80a' has no valid port"},
       {"[edge]\ncors_origins = [\"ftp://x\"]", "edge.cors_origins[0]: 'ftp://x' is not an origin"},
+      {"[edge]\nframe_ancestors = [\"https://a.example/player\"]",
+       "edge.frame_ancestors[0]: 'https://a.example/player' is not an origin"},
+      {"[edge]\nframe_ancestors = [\"https://a.example; script-src *\"]",
+       "edge.frame_ancestors[0]: 'https://a.example; script-src *' is not an origin"},
+      {"[edge]\nframe_ancestors = [\"'none'\", \"'self'\"]",
+       "edge.frame_ancestors: 'none' cannot be combined with other entries"},
+      {"[edge]\nwebsocket_origins = [\"*\"]", "edge.websocket_origins[0]: '*' is not an origin"},
+      {"[edge]\nwebsocket_origins = [\"'self'\"]", "edge.websocket_origins[0]: ''self'' is not an origin"},
+      {"[edge]\nplain_http = \"off\"", "edge.plain_http: 'off' is not accepted, expected one of: redirect, serve"},
+      {"[edge]\nhsts_max_age_s = -1", "edge.hsts_max_age_s: -1 is out of range, expected 0..63072000"},
       {"[edge]\nmax_header_bytes = 512", "edge.max_header_bytes: 512 is out of range, expected 1024..1048576"},
       {"[edge]\nmax_body_bytes = -1", "edge.max_body_bytes: -1 is out of range, expected 0..67108864"},
       {"[edge]\nweb_dir = \"\"", "edge.web_dir: must not be empty"},

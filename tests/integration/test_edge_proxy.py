@@ -68,7 +68,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="edge-proxy-")
     cert, key = make_certificate(tmp)
     tls_port = free_port()
-    tls = [f"edge.tls_listen=127.0.0.1:{tls_port}", f"edge.tls_cert_file={cert}", f"edge.tls_key_file={key}"]
+    tls = [f"edge.tls_listen=127.0.0.1:{tls_port}", f"edge.tls_cert_file={cert}", f"edge.tls_key_file={key}",
+           "edge.plain_http=serve"]  # the Q&A checks below use the plain port too
     with start_relay(args, extra=LIMITS + tls + [f'edge.trusted_proxies=["{PROXY}"]']) as relay:
         port = relay.port
         curl = Curl(tls_port, cert, tmp)

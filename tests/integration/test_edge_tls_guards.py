@@ -52,6 +52,8 @@ node_modules_dir = "{os.path.join(source_dir, "node_modules")}"
 tls_listen = "{listen}"
 tls_cert_file = "{cert}"
 tls_key_file = "{key}"
+# the harness waits for segments on the plain port
+plain_http = "serve"
 header_timeout_s = {HEADER_TIMEOUT_S}
 read_timeout_s = {read_timeout_s}
 idle_timeout_s = {idle_timeout_s}

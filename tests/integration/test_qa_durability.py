@@ -16,7 +16,7 @@ WORKERS = 4
 def main():
     args = parse_args()
     c = Checks()
-    extra = ["qa.questions_per_minute=10000", "qa.question_burst=10000"]
+    extra = ["qa.questions_per_minute=10000", "qa.question_burst=10000", "qa.max_questions_per_room=100000"]
     relay = start_relay(args, extra=extra)
     data_dir = relay.data_dir
     port = relay.port

@@ -57,7 +57,7 @@ def main():
         f"ingest.source=rtsp://user:{RTSP_PASSWORD}@127.0.0.1:{closed}/hall",
         f"ingest.backup_source=srt://:{free_port()}?mode=listener&passphrase={SRT_URI_PASSPHRASE}",
         f"ingest.srt_passphrase={SRT_KEY_PASSPHRASE}",
-        f"health.webhook_url=http://127.0.0.1:{closed}/hook?key={WEBHOOK_KEY}",
+        f"health.webhook_url=http://127.0.0.1:{closed}/hook?key={WEBHOOK_KEY}", "health.allow_insecure_webhooks=true",
         "health.webhook_retries=0", "health.input_lost_hold_s=0", "ingest.reconnect_max_s=1",
     ]
     second = [

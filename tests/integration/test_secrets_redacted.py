@@ -78,8 +78,15 @@ def main():
             if name.startswith("rtsp"):
                 relay.wait_for(lambda: "webhook" in relay.log_text() and "giving up" in relay.log_text(), 30,
                                f"{name}: the webhook's failure")
-            inputs = json.loads(relay.get("/api/health"))["ingest"]["inputs"]
-            c.check(any(i["last_error"] for i in inputs), f"{name}: health names the input's error ({inputs})")
+            # The log line comes first; the health report follows on the next sample.
+            def inputs_with_error():
+                inputs = json.loads(relay.get("/api/health"))["ingest"]["inputs"]
+                return inputs if any(i["last_error"] for i in inputs) else None
+            try:
+                inputs = relay.wait_for(inputs_with_error, 10, f"{name}: the input's error in health")
+            except AssertionError:
+                inputs = "no input error within 10 s"
+            c.check(isinstance(inputs, list), f"{name}: health names the input's error ({inputs})")
             check_surfaces(c, relay, name)
 
     # Invalid URIs that quote themselves in the error: a raw '/' in a password, a bad port after a token.

@@ -30,7 +30,11 @@ def start_relay(args, data_dir=None, extra=(), port=None):
         atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     relay = Relay(args.binary, args.source_dir, qa_overrides(data_dir, extra), port=port)
     relay.data_dir = data_dir
-    relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30, "the Q&A API")
+    try:
+        relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30, "the Q&A API")
+    except BaseException:
+        relay.stop()  # no relay outlives a test that could not start it
+        raise
     return relay
 
 

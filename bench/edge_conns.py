@@ -45,13 +45,14 @@ async def read_response(reader):
     return status, body
 
 
-def request(host, path):
-    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench-edge\r\n\r\n".encode()
+def request(host, path, token=None):
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench-edge\r\n{auth}\r\n".encode()
 
 
-async def get(host, port, path):
+async def get(host, port, path, token=None):
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(request(host, path))
+    writer.write(request(host, path, token))
     result = await read_response(reader)
     writer.close()
     return result
@@ -95,9 +96,9 @@ async def blocked(host, port, path, gate, timeout_s):
     return status, time.monotonic() - sent
 
 
-async def held_requests(host, port):
+async def held_requests(host, port, token):
     try:
-        status, body = await get(host, port, "/metrics")
+        status, body = await get(host, port, "/metrics", token)
     except OSError:
         return None
     m = re.search(rb"^seminar_relay_http_requests_held(?:\{[^}]*\})? ([0-9.e+]+)$", body, re.M)
@@ -133,7 +134,7 @@ async def main(args):
         # once every request has been sent and nothing has come back yet.
         peak, rss_held = 0, None
         while not all(t.done() for t in tasks):
-            held = await held_requests(args.host, args.port)
+            held = await held_requests(args.host, args.port, args.token)
             if held is not None and held > peak:
                 peak = held
                 rss_held = rss_kib(pids)
@@ -170,6 +171,7 @@ if __name__ == "__main__":
     p.add_argument("--blocked-path", help="the media playlist the blocked requests ask for")
     p.add_argument("--blocked-timeout", type=float, default=30)
     p.add_argument("--concurrency", type=int, default=256, help="connections being opened at once")
+    p.add_argument("--token", help="a technician token for the relay's /metrics (closed without one)")
     p.add_argument("--settle", type=float, default=2, help="seconds between opening and measuring")
     args = p.parse_args()
     if args.blocked and not args.blocked_path:

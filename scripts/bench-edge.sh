@@ -525,7 +525,7 @@ MEMORY_LINES=()
 if ((BENCH_IDLE > 0)); then
   note "memory: $BENCH_IDLE idle keep-alive connections, then $BENCH_BLOCKED blocked playlist requests on top"
   relay_json=$(python3 "$ROOT/bench/edge_conns.py" --port "$RELAY_PORT" --pid "$RELAY_PID" \
-    --path "$PLAYLIST_PATH" --idle "$BENCH_IDLE" --blocked "$BENCH_BLOCKED" --blocked-path "$PLAYLIST_PATH") ||
+    --path "$PLAYLIST_PATH" --idle "$BENCH_IDLE" --blocked "$BENCH_BLOCKED" --blocked-path "$PLAYLIST_PATH" --token "$TECH_TOKEN") ||
     die "the relay memory measurement failed"
 fi
 start_nginx

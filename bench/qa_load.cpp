@@ -161,7 +161,24 @@ bool parse_frames(Subscriber& s, OnText&& on_text) {
   return open;
 }
 
-// Blocking connect, upgrade and snapshot; the socket is then made non-blocking.
+// A client's text frame: masked, as RFC 6455 asks of every frame a client sends.
+std::string masked_text_frame(std::string_view payload) {
+  std::string frame{'\x81'};
+  if (payload.size() < 126) {
+    frame += static_cast<char>(0x80 | payload.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>(payload.size() >> 8);
+    frame += static_cast<char>(payload.size() & 0xff);
+  }
+  const char mask[4] = {0x1f, 0x2e, 0x3d, 0x4c};
+  frame.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return frame;
+}
+
+// Blocking connect, upgrade, sign-in (the token in the first message) and
+// snapshot; the socket is then made non-blocking.
 bool connect_subscriber(const Options& options, Subscriber& s) {
   s.in.resize(kReadChunk);
   s.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -173,7 +190,7 @@ bool connect_subscriber(const Options& options, Subscriber& s) {
   address.sin_port = htons(options.port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return false;
-  const std::string request = "GET /api/qa/ws?room=current&token=" + options.subscriber_token +
+  const std::string request = "GET /api/qa/ws?room=current"
                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   if (::send(s.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return false;
@@ -191,6 +208,9 @@ bool connect_subscriber(const Options& options, Subscriber& s) {
       upgraded = true;
       std::memmove(s.in.data(), s.in.data() + end + 4, s.used - end - 4);
       s.used -= end + 4;
+      const std::string auth =
+          masked_text_frame(R"({"type":"auth","token":")" + options.subscriber_token + R"("})");
+      if (::send(s.fd, auth.data(), auth.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(auth.size())) return false;
     }
     bool first = true;
     if (!parse_frames(s, [&](std::string_view text) {

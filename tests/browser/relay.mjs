@@ -81,11 +81,12 @@ export async function launchChromium(playwright, extraArgs = []) {
   });
 }
 
-// Runs one browser test: the relay and chromium are started, `body` gets both,
-// and whatever happens both are stopped; the process exits 1 on any failure.
-export async function runBrowserTest(args, body) {
+// Runs one browser test: the relay (with `overrides`) and chromium are started,
+// `body` gets both, and whatever happens both are stopped; the process exits 1
+// on any failure.
+export async function runBrowserTest(args, body, overrides = LIGHT_LADDER) {
   const playwright = loadPlaywright(args['source-dir']);
-  const relay = await startRelay(args);
+  const relay = await startRelay(args, overrides);
   let browser;
   let failed = false;
   try {

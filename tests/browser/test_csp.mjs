@@ -7,20 +7,16 @@
 // before any script, and the console); an inline script injected at the end is
 // refused and reported, which shows the policy is in force and the listener hears it.
 import assert from 'node:assert/strict';
-import { LIGHT_LADDER, launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
+import { LIGHT_LADDER, parseArgs, runBrowserTest } from './relay.mjs';
 
 const MODERATOR = 'moderator-token-csp-0123456789ab';
 const SPEAKER = 'speaker-token-csp-0123456789abcd';
 const TECHNICIAN = 'technician-token-csp-0123456789a';
 
 const args = parseArgs(process.argv);
-const playwright = loadPlaywright(args['source-dir']);
-const relay = await startRelay(args, [...LIGHT_LADDER, `qa.moderator_tokens=["${MODERATOR}"]`,
-  `qa.speaker_tokens=["${SPEAKER}"]`, `qa.technician_tokens=["${TECHNICIAN}"]`]);
-let browser;
-let failed = false;
-try {
-  browser = await launchChromium(playwright);
+const tokens = [`qa.moderator_tokens=["${MODERATOR}"]`, `qa.speaker_tokens=["${SPEAKER}"]`,
+  `qa.technician_tokens=["${TECHNICIAN}"]`];
+await runBrowserTest(args, async ({ relay, browser }) => {
   const violations = [];
 
   async function open(label, path, ready) {
@@ -84,11 +80,4 @@ try {
   });
   assert.deepEqual(injected, { ran: false, reported: 1 }, 'an inline script is refused and reported');
   console.log('browser test passed: 4 pages, no CSP violation');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  if (browser) await browser.close();
-  await stopRelay(relay);
-}
-process.exit(failed ? 1 : 0);
+}, [...LIGHT_LADDER, ...tokens]);

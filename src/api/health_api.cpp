@@ -83,22 +83,22 @@ constexpr int64_t kSharedEventStaleMs = 2000;
 Bytes HealthApi::build_shared_event() const {
   Bytes event = make_bytes(stream_event());
   std::lock_guard lock(shared_mutex_);
-  shared_event_ = event;
+  share_locked(event);
+  return event;
+}
+
+void HealthApi::share_locked(Bytes event) const {
+  shared_event_ = std::move(event);
   shared_event_with_history_ = nullptr;
   shared_built_ms_ = now_monotonic_ms();
   ++events_built_;
-  return event;
 }
 
 Bytes HealthApi::shared_event(bool with_history) const {
   std::lock_guard lock(shared_mutex_);
   // Built under the lock: streams asking at the same moment wait for one build rather than each making one.
-  if (!shared_event_ || now_monotonic_ms() - shared_built_ms_ >= kSharedEventStaleMs) {
-    shared_event_ = make_bytes(stream_event());
-    shared_event_with_history_ = nullptr;
-    shared_built_ms_ = now_monotonic_ms();
-    ++events_built_;
-  }
+  if (!shared_event_ || now_monotonic_ms() - shared_built_ms_ >= kSharedEventStaleMs)
+    share_locked(make_bytes(stream_event()));
   if (!with_history) return shared_event_;
   if (!shared_event_with_history_) {
     std::string text = *shared_event_;

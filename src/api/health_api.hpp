@@ -78,6 +78,8 @@ class HealthApi {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Builds the event and, under shared_mutex_, makes it the current one.
   Bytes build_shared_event() const;
+  // With shared_mutex_ held: `event` is the one every stream sends until the next.
+  void share_locked(Bytes event) const;
   // The kept chart points as a JSON array.
   std::string history_json() const;
 

@@ -7,6 +7,8 @@
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 
+#include "common/text.hpp"
+
 namespace relay::api {
 namespace http = boost::beast::http;
 namespace {
@@ -31,12 +33,6 @@ uint16_t port_of(std::string_view listen) {
   const std::string_view digits = listen.substr(listen.rfind(':') + 1);
   std::from_chars(digits.data(), digits.data() + digits.size(), port);
   return port;
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 }  // namespace
@@ -72,12 +68,12 @@ void BrowserPolicy::apply(net::Response& res, bool page, bool secure) const {
 bool BrowserPolicy::websocket_origin_allowed(std::string_view origin, std::string_view host, bool secure) const {
   if (origin.empty()) return true;
   for (const std::string& allowed : websocket_origins_)
-    if (equal_ignoring_case(origin, allowed)) return true;
+    if (text::iequals(origin, allowed)) return true;
   // The relay's own origin: the scheme the request came over and the Host it was sent to.
   const std::string_view scheme = secure ? "https://" : "http://";
   return !host.empty() && origin.size() == scheme.size() + host.size() &&
-         equal_ignoring_case(origin.substr(0, scheme.size()), scheme) &&
-         equal_ignoring_case(origin.substr(scheme.size()), host);
+         text::iequals(origin.substr(0, scheme.size()), scheme) &&
+         text::iequals(origin.substr(scheme.size()), host);
 }
 
 std::optional<net::Response> BrowserPolicy::redirect_to_https(std::string_view host, std::string_view target,

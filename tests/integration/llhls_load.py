@@ -323,12 +323,16 @@ def main():
     p.add_argument("--ramp", type=float, default=1.0, help="seconds over which the players start")
     p.add_argument("--reference", help="base URL of the origin: one player per rendition there sets the "
                                        "baseline of the latency figures")
+    p.add_argument("--latency-out", help="file to write every part's added latency to (JSON list of seconds)")
     a = p.parse_args()
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     records, refs = asyncio.run(play(a.base, a.clients, a.seconds, ramp_s=a.ramp, reference=a.reference))
     out = summary(records, refs)
+    if a.latency_out:
+        with open(a.latency_out, "w") as f:
+            json.dump(latency(records, refs), f)
     print(json.dumps(out))
     sys.exit(1 if out["players_failed"] else 0)
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the relay as origin with many LL-HLS viewers, direct
+# and behind one Varnish node with the shipped configuration (deploy/varnish).
+#
+#   scripts/bench-scale.sh        # BUILD_DIR/seminar-relay must exist (scripts/build.sh)
+#
+# For 1,000 and 3,000 simulated viewers (tests/integration/llhls_load.py: blocking
+# playlist reloads, every part, the hinted part early), first straight at the
+# relay, then at Varnish, it prints the relay's CPU (and that CPU minus its idle
+# encoding of the LIGHT ladder), the relay's responses/s, the viewers' requests/s,
+# and the latency the tier adds: p50/p99 over every part of the time it reached
+# a viewer minus the time it reached a reference player asking the relay
+# directly. Then the ratio of the origin's load behind Varnish at 3,000 and at
+# 1,000 viewers (target: within 10 %) and the p50 Varnish adds (target: <= 100 ms).
+# The parts behind bench/scale.py's figures are described there.
+#
+# Everything shares this machine: by default the relay and Varnish run on CPU 0
+# and the load client on the others (taskset), so the client's Python does not
+# take the servers' time; on a 2-core machine that is one core each. The client
+# is asyncio in BENCH_PROCS processes; at 3,000 viewers it may be the slowest
+# part, which then shows as added latency at every tier alike.
+#
+# Environment:
+#   BUILD_DIR=build            where seminar-relay is
+#   RELAY_BIN=BUILD_DIR/seminar-relay
+#   BENCH_VIEWERS="1000 3000"
+#   BENCH_SECONDS=20           measured seconds per case (after BENCH_RAMP)
+#   BENCH_RAMP=5               seconds over which a case's viewers start
+#   BENCH_PROCS=2              load-client processes
+#   SERVER_CPUS=0              taskset CPU list of the relay and Varnish ("" no pinning)
+#   CLIENT_CPUS=1-(nproc-1)    taskset CPU list of the load client
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+RELAY_BIN=${RELAY_BIN:-$BUILD_DIR/seminar-relay}
+BENCH_VIEWERS=${BENCH_VIEWERS:-"1000 3000"}
+BENCH_SECONDS=${BENCH_SECONDS:-20}
+BENCH_RAMP=${BENCH_RAMP:-5}
+BENCH_PROCS=${BENCH_PROCS:-2}
+cpus=$(nproc)
+SERVER_CPUS=${SERVER_CPUS-0}
+if ((cpus > 1)); then CLIENT_CPUS=${CLIENT_CPUS-1-$((cpus - 1))}; else CLIENT_CPUS=${CLIENT_CPUS-}; fi
+
+for tool in varnishd varnishncsa taskset; do
+  command -v "$tool" >/dev/null || { echo "bench-scale: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+/usr/bin/python3 -c "import aiohttp" 2>/dev/null || { echo "bench-scale: python3-aiohttp is missing (scripts/setup.sh)" >&2; exit 1; }
+[ -x "$RELAY_BIN" ] || { echo "bench-scale: $RELAY_BIN not built (scripts/build.sh)" >&2; exit 1; }
+
+echo "bench-scale: relay and Varnish on CPUs '${SERVER_CPUS:-any}', load client on CPUs '${CLIENT_CPUS:-any}'" \
+     "($cpus CPUs), $BENCH_PROCS client processes"
+ulimit -n "$(ulimit -Hn)"
+exec /usr/bin/python3 "$ROOT/bench/scale.py" --binary "$RELAY_BIN" --source-dir "$ROOT" \
+  --viewers "$BENCH_VIEWERS" --seconds "$BENCH_SECONDS" --ramp "$BENCH_RAMP" --procs "$BENCH_PROCS" \
+  --server-cpus "$SERVER_CPUS" --client-cpus "$CLIENT_CPUS"

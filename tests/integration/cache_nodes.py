@@ -248,7 +248,11 @@ def run_cache_test(node_class, args):
     raise_fd_limit(8192)
     c = Checks()
     seconds = float(os.environ.get("CACHE_TEST_SECONDS", 12))
-    with Relay(args.binary, args.source_dir, LIGHT + ["log.level=info"]) as relay:
+    # The nodes (127.0.0.1) are the relay's trusted proxies, and an address may
+    # make 3 attendee identities: check_forwarded_for tells clients apart by them.
+    overrides = LIGHT + ["log.level=info", 'edge.trusted_proxies=["127.0.0.1"]', "qa.attendees_per_minute=0.01",
+                         "qa.attendee_burst=3"]
+    with Relay(args.binary, args.source_dir, overrides) as relay:
         relay.wait_for_segments("360p", 2)
         nodes = [node_class(relay.port, args.source_dir), None]
         try:
@@ -338,6 +342,7 @@ def check_single_requests(c, relay, node, connect, new_attendee):
     get(node.port, "/api/health")
     health = [u for u, _ in node.settled_origin_requests()[before:] if u.startswith("/api/health")]
     c.check(len(health) == 2, f"{kind}: /api/health reaches the relay every time ({len(health)} of 2)")
+    check_forwarded_for(c, node)
     # The Q&A WebSocket works through the node (POST passes, the upgrade is piped).
     try:
         attendee, _ = new_attendee(node.port)
@@ -347,6 +352,30 @@ def check_single_requests(c, relay, node, connect, new_attendee):
         c.check(bool(message), f"{kind}: the Q&A WebSocket answers through the node")
     except Exception as e:  # noqa: BLE001 - any failure here is the check's failure
         c.check(False, f"{kind}: the Q&A WebSocket through the node: {type(e).__name__}: {e}")
+
+
+def check_forwarded_for(c, node):
+    """The node names the client in X-Forwarded-For, so the relay (the node in its
+    edge.trusted_proxies) keeps its per-client limits per viewer: a client
+    (127.0.0.2) that used up its attendee identities is refused, and another
+    (127.0.0.3) behind the same node is not."""
+    import http.client
+
+    def new_identity(source):
+        conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10, source_address=(source, 0))
+        try:
+            conn.request("POST", "/api/qa/attendees", body=b'{"name":""}',
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            return r.status
+        finally:
+            conn.close()
+    first = [new_identity("127.0.0.2") for _ in range(4)]
+    other = new_identity("127.0.0.3")
+    c.check(first[:3] == [201] * 3 and first[3] == 429 and other == 201,
+            f"{node.kind}: the relay tells viewers behind the node apart by X-Forwarded-For "
+            f"(127.0.0.2: {first}, then 127.0.0.3: {other})")
 
 
 def check_refused_then_collapsed(c, relay, node, pl, get):

@@ -5,8 +5,8 @@ scripts/bench-scale.sh (which documents the environment it reads).
 One relay (LIGHT ladder, LL-HLS on) and one Varnish node with the shipped
 configuration (tests/integration/cache_nodes.py). For each case (direct or
 varnish, each viewer count) the load client (tests/integration/llhls_load.py)
-runs in --procs processes, each with its share of the viewers; a
-further process at nice -5 runs --probes players through the same tier and one
+runs in --procs processes at nice --load-nice (5: the servers come first), each
+with its share of the viewers; a further process at nice -5 runs --probes players through the same tier and one
 reference player per rendition on the relay itself, whose part arrival times
 are the baseline for latency (so the load generator's own backlog, when it
 cannot keep up, is not counted as the tier's latency). Measured over the steady window (after the ramp):
@@ -72,7 +72,7 @@ def run_case(relay, base, viewers, a, client_cpus, varnish=None):
     one process of their own at a higher priority, so the load generator's own
     backlog is not counted as the tier's latency."""
     per = [viewers // a.procs + (1 if i < viewers % a.procs else 0) for i in range(a.procs)]
-    load = [client(base, n, a, client_cpus, 0) for n in per]
+    load = [client(base, n, a, client_cpus, a.load_nice) for n in per]
     out = tempfile.NamedTemporaryFile(prefix="scale-", suffix=".json", delete=False).name
     probe = client(base, a.probes, a, client_cpus, -5, f"http://127.0.0.1:{relay.port}", out)
     time.sleep(a.ramp + 1)
@@ -112,6 +112,7 @@ def main():
     p.add_argument("--ramp", type=float, default=5)
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--probes", type=int, default=6, help="latency probe players per case")
+    p.add_argument("--load-nice", type=int, default=5, help="nice of the load processes (the servers run at 0)")
     p.add_argument("--server-cpus", default="", help="taskset list for the relay and Varnish")
     p.add_argument("--client-cpus", default="", help="taskset list for the load client")
     a = p.parse_args()

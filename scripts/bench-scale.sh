@@ -14,11 +14,16 @@
 # 1,000 viewers (target: within 10 %) and the p50 Varnish adds (target: <= 100 ms).
 # The parts behind bench/scale.py's figures are described there.
 #
-# Everything shares this machine: by default the relay and Varnish run on CPU 0
-# and the load client on the others (taskset), so the client's Python does not
-# take the servers' time; on a 2-core machine that is one core each. The client
-# is asyncio in BENCH_PROCS processes; at 3,000 viewers it may be the slowest
-# part, which then shows as added latency at every tier alike.
+# Everything shares this machine's cores. The relay and Varnish run at nice 0,
+# the load client's BENCH_PROCS asyncio processes at nice 5 (the servers come
+# first), and the latency probes (a few players through the tier and reference
+# players on the relay, in a process of their own) at nice -5, so the load
+# client's own backlog does not count as a tier's latency. SERVER_CPUS and
+# CLIENT_CPUS pin them apart with taskset instead. A Python client cannot ask
+# what 3,000 LL-HLS viewers ask (4 requests/s each with 0.5 s parts) on a
+# small machine: the output shows the parts/s the viewers got against the parts/s
+# due, and the requests/s they made, so the load a figure was measured under is
+# always stated.
 #
 # Environment:
 #   BUILD_DIR=build            where seminar-relay is
@@ -27,8 +32,8 @@
 #   BENCH_SECONDS=20           measured seconds per case (after BENCH_RAMP)
 #   BENCH_RAMP=5               seconds over which a case's viewers start
 #   BENCH_PROCS=2              load-client processes
-#   SERVER_CPUS=0              taskset CPU list of the relay and Varnish ("" no pinning)
-#   CLIENT_CPUS=1-(nproc-1)    taskset CPU list of the load client
+#   SERVER_CPUS=""             taskset CPU list of the relay and Varnish ("": no pinning)
+#   CLIENT_CPUS=""             taskset CPU list of the load client and probes
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,8 +44,8 @@ BENCH_SECONDS=${BENCH_SECONDS:-20}
 BENCH_RAMP=${BENCH_RAMP:-5}
 BENCH_PROCS=${BENCH_PROCS:-2}
 cpus=$(nproc)
-SERVER_CPUS=${SERVER_CPUS-0}
-if ((cpus > 1)); then CLIENT_CPUS=${CLIENT_CPUS-1-$((cpus - 1))}; else CLIENT_CPUS=${CLIENT_CPUS-}; fi
+SERVER_CPUS=${SERVER_CPUS:-}
+CLIENT_CPUS=${CLIENT_CPUS:-}
 
 for tool in varnishd varnishncsa taskset; do
   command -v "$tool" >/dev/null || { echo "bench-scale: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }

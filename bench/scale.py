@@ -5,7 +5,7 @@ scripts/bench-scale.sh (which documents the environment it reads).
 One relay (LIGHT ladder, LL-HLS on) and one Varnish node with the shipped
 configuration (tests/integration/cache_nodes.py). For each case (direct or
 varnish, each viewer count) the load client (tests/integration/llhls_load.py)
-runs in --procs processes at nice --load-nice (5: the servers come first), each
+runs in --procs processes at nice --load-nice (0, as the servers), each
 with its share of the viewers; a further process at nice -5 runs --probes players through the same tier and one
 reference player per rendition on the relay itself, whose part arrival times
 are the baseline for latency (so the load generator's own backlog, when it
@@ -112,7 +112,7 @@ def main():
     p.add_argument("--ramp", type=float, default=5)
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--probes", type=int, default=6, help="latency probe players per case")
-    p.add_argument("--load-nice", type=int, default=5, help="nice of the load processes (the servers run at 0)")
+    p.add_argument("--load-nice", type=int, default=0, help="nice of the load processes (the servers run at 0)")
     p.add_argument("--server-cpus", default="", help="taskset list for the relay and Varnish")
     p.add_argument("--client-cpus", default="", help="taskset list for the load client")
     a = p.parse_args()

@@ -14,9 +14,9 @@
 # 1,000 viewers (target: within 10 %) and the p50 Varnish adds (target: <= 100 ms).
 # The parts behind bench/scale.py's figures are described there.
 #
-# Everything shares this machine's cores. The relay and Varnish run at nice 0,
-# the load client's BENCH_PROCS asyncio processes at nice 5 (the servers come
-# first), and the latency probes (a few players through the tier and reference
+# Everything shares this machine's cores. The relay, Varnish and the load
+# client's BENCH_PROCS asyncio processes run at nice 0 (BENCH_LOAD_NICE), and the
+# latency probes (a few players through the tier and reference
 # players on the relay, in a process of their own) at nice -5, so the load
 # client's own backlog does not count as a tier's latency. SERVER_CPUS and
 # CLIENT_CPUS pin them apart with taskset instead. A Python client cannot ask
@@ -32,6 +32,7 @@
 #   BENCH_SECONDS=20           measured seconds per case (after BENCH_RAMP)
 #   BENCH_RAMP=5               seconds over which a case's viewers start
 #   BENCH_PROCS=2              load-client processes
+#   BENCH_LOAD_NICE=0          their nice value (the servers run at 0)
 #   SERVER_CPUS=""             taskset CPU list of the relay and Varnish ("": no pinning)
 #   CLIENT_CPUS=""             taskset CPU list of the load client and probes
 set -euo pipefail
@@ -43,6 +44,7 @@ BENCH_VIEWERS=${BENCH_VIEWERS:-"1000 3000"}
 BENCH_SECONDS=${BENCH_SECONDS:-20}
 BENCH_RAMP=${BENCH_RAMP:-5}
 BENCH_PROCS=${BENCH_PROCS:-2}
+BENCH_LOAD_NICE=${BENCH_LOAD_NICE:-0}
 cpus=$(nproc)
 SERVER_CPUS=${SERVER_CPUS:-}
 CLIENT_CPUS=${CLIENT_CPUS:-}
@@ -57,5 +59,5 @@ echo "bench-scale: relay and Varnish on CPUs '${SERVER_CPUS:-any}', load client 
      "($cpus CPUs), $BENCH_PROCS client processes"
 ulimit -n "$(ulimit -Hn)"
 exec /usr/bin/python3 "$ROOT/bench/scale.py" --binary "$RELAY_BIN" --source-dir "$ROOT" \
-  --viewers "$BENCH_VIEWERS" --seconds "$BENCH_SECONDS" --ramp "$BENCH_RAMP" --procs "$BENCH_PROCS" \
+  --viewers "$BENCH_VIEWERS" --seconds "$BENCH_SECONDS" --ramp "$BENCH_RAMP" --procs "$BENCH_PROCS" --load-nice "$BENCH_LOAD_NICE" \
   --server-cpus "$SERVER_CPUS" --client-cpus "$CLIENT_CPUS"

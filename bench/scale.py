@@ -99,6 +99,7 @@ def run_case(relay, base, viewers, a, client_cpus, varnish=None):
         "viewer_rps": viewer_rps,
         "viewer_parts_per_s": sum(s["parts"] for s in summaries) / run_s,
         "players_failed": sum(s["players_failed"] for s in summaries),
+        "failure_kinds": [s["failure_kinds"] for s in summaries if s["failure_kinds"]],
         "probes_failed": probe_summary["players_failed"],
     }
 
@@ -148,6 +149,8 @@ def main():
                           f"({r['viewer_parts_per_s']:.0f} parts/s of {2 * n} due), "
                           f"added p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms, players failed "
                           f"{r['players_failed']} (probes {r['probes_failed']})", flush=True)
+                    if r["failure_kinds"]:
+                        print(f"         what the failed players saw first: {r['failure_kinds']}", flush=True)
             stats = varnish.counters()
     lo, hi = min(viewers), max(viewers)
     v_lo, v_hi = results[f"varnish {lo}"], results[f"varnish {hi}"]

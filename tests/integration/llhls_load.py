@@ -161,13 +161,17 @@ class Player:
         hint = None
         if pl.hint_uri and pl.hint_uri not in self.fetched:
             hint = (pl.hint_uri, asyncio.ensure_future(self.timed_get(resolve(self.url, pl.hint_uri))))
-        query = f"?_HLS_msn={msn}&_HLS_part={index}" + ("&_HLS_skip=YES" if self.skip and pl.can_skip else "")
         try:
-            new = parse_media_playlist((await self.get(self.url + query)).decode())
-        except BaseException:
-            if hint:
+            return await self.reload_with_hint(pl, msn, index, hint)
+        finally:
+            if hint and not hint[1].done():
                 hint[1].cancel()
-            raise
+            elif hint and not hint[1].cancelled():
+                hint[1].exception()  # retrieved: the player's error is the one raised
+
+    async def reload_with_hint(self, pl, msn, index, hint):
+        query = f"?_HLS_msn={msn}&_HLS_part={index}" + ("&_HLS_skip=YES" if self.skip and pl.can_skip else "")
+        new = parse_media_playlist((await self.get(self.url + query)).decode())
         if not new.ended and new.next_position <= (msn, index):
             self.record.stale.append(f"asked for part {msn}.{index}, got a playlist ending before it "
                                      f"(next {new.next_position})")
@@ -296,12 +300,19 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
+def failure_kind(text):
+    """A failure without its numbers, to count alike failures together."""
+    return re.sub(r"\d+(\.\d+)*", "N", text)[:80]
+
+
 def summary(records, references=()):
-    failures = {}
+    failures, kinds = {}, {}
     for i, r in enumerate(records):
         f = check(r)
         if f:
             failures[f"{i} {r.base}{r.rendition}"] = f[:3]
+            kind = failure_kind(f[0])
+            kinds[kind] = kinds.get(kind, 0) + 1
     added = latency(records, references) if references else []
     return {
         "players": len(records),
@@ -310,6 +321,7 @@ def summary(records, references=()):
         "min_parts": min((len(r.parts) for r in records), default=0),
         "players_failed": len(failures),
         "failures": dict(list(failures.items())[:10]),
+        "failure_kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:5]),
         "added_p50_ms": None if not added else round(1000 * percentile(added, 50), 1),
         "added_p99_ms": None if not added else round(1000 * percentile(added, 99), 1),
     }

@@ -1,6 +1,7 @@
 #include "app/relay.hpp"
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -52,6 +53,17 @@ std::vector<hls::VariantSpec> variant_specs(const config::Config& cfg) {
   return specs;
 }
 
+// [scale] pathways as the master playlist names them: the media is under
+// base_url + "live/", where the router serves it; the steering manifest beside
+// the master. None: the master has relative URIs only.
+std::optional<hls::ContentSteering> content_steering(const config::ScaleConfig& scale) {
+  if (scale.pathways.empty()) return std::nullopt;
+  hls::ContentSteering steering{scale.steering_uri, {}};
+  for (const config::Pathway& pathway : scale.pathways)
+    steering.pathways.push_back({pathway.id, pathway.base_url + "live/"});
+  return steering;
+}
+
 // The operator's port answers nothing that waits for media: no request is ever held there.
 class NoHolds final : public net::Waiters {
  public:
@@ -90,7 +102,7 @@ struct Relay::Parts {
   explicit Parts(const config::Config& config)
       : cfg(config),
         store(rendition_names(cfg)),
-        master(variant_specs(cfg), store),
+        master(variant_specs(cfg), store, content_steering(cfg.scale)),
         status(text::redact_secrets(cfg.ingest.source)),
         authority(cfg.qa),
         // The Q&A's database is opened before anything listens, so a bad
@@ -103,7 +115,7 @@ struct Relay::Parts {
         waiters(store),
         qa_api(questions, &qa_writes),
         health_api(cfg, store, status, stats, &monitor, qoe, authority),
-        routes(cfg.edge, router, &qa_api, &health_api),
+        routes(cfg.edge, router, &qa_api, &health_api, api::Port::edge, config::pathway_origins(cfg.scale)),
         server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
         operator_routes(cfg.edge, router, nullptr, &health_api, api::Port::operator_port),
         sampler(store, status, cfg.health.realtime_window_s, &qoe),

@@ -1,5 +1,7 @@
 #include "config/reload.hpp"
 
+#include <algorithm>
+
 namespace relay::config {
 
 namespace {
@@ -115,6 +117,17 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.webhook_timeout_s", a0.webhook_timeout_s == a1.webhook_timeout_s);
   check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
   check("health.listen", a0.listen == a1.listen);
+
+  // The master playlist players already hold names the pathways; it is written once.
+  const ScaleConfig& s0 = running.scale;
+  const ScaleConfig& s1 = loaded.scale;
+  const auto same_pathways = std::equal(s0.pathways.begin(), s0.pathways.end(), s1.pathways.begin(),
+                                        s1.pathways.end(), [](const Pathway& a, const Pathway& b) {
+                                          return a.id == b.id && a.base_url == b.base_url;
+                                        });
+  check("scale.pathways", same_pathways);
+  check("scale.steering_ttl_s", s0.steering_ttl_s == s1.steering_ttl_s);
+  check("scale.steering_uri", s0.steering_uri == s1.steering_uri);
   return keys;
 }
 

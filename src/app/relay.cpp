@@ -1,5 +1,6 @@
 #include "app/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -208,8 +209,11 @@ void Relay::start() {
 void Relay::reload(const config::Config& loaded) {
   Parts& p = *parts_;
   auto logger = relay::log::get("app");
-  for (const auto& key : config::keys_needing_restart(p.cfg, loaded))
-    logger->warn("reload: {} changed; it needs a restart to take effect", key);
+  const auto restart = config::keys_needing_restart(p.cfg, loaded);
+  for (const auto& key : restart) logger->warn("reload: {} changed; it needs a restart to take effect", key);
+  // A new preference among the same cache paths reaches players with their next steering reload.
+  if (std::find(restart.begin(), restart.end(), "scale.pathways") == restart.end())
+    p.router.reload_steering(loaded.scale);
   p.server.reload(loaded.edge);
   if (p.operator_server) p.operator_server->reload(operator_edge(loaded));
   p.authority.reload(loaded.qa);

@@ -118,16 +118,18 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
   check("health.listen", a0.listen == a1.listen);
 
-  // The master playlist players already hold names the pathways; it is written once.
-  const ScaleConfig& s0 = running.scale;
-  const ScaleConfig& s1 = loaded.scale;
-  const auto same_pathways = std::equal(s0.pathways.begin(), s0.pathways.end(), s1.pathways.begin(),
-                                        s1.pathways.end(), [](const Pathway& a, const Pathway& b) {
-                                          return a.id == b.id && a.base_url == b.base_url;
-                                        });
-  check("scale.pathways", same_pathways);
-  check("scale.steering_ttl_s", s0.steering_ttl_s == s1.steering_ttl_s);
-  check("scale.steering_uri", s0.steering_uri == s1.steering_uri);
+  // The master playlist players already hold names the pathways and the
+  // steering address; the manifest's order and TTL are served anew.
+  auto by_id = [](std::vector<Pathway> pathways) {
+    std::sort(pathways.begin(), pathways.end(), [](const Pathway& a, const Pathway& b) { return a.id < b.id; });
+    return pathways;
+  };
+  const auto p0 = by_id(running.scale.pathways);
+  const auto p1 = by_id(loaded.scale.pathways);
+  check("scale.pathways", std::equal(p0.begin(), p0.end(), p1.begin(), p1.end(), [](const Pathway& a, const Pathway& b) {
+          return a.id == b.id && a.base_url == b.base_url;
+        }));
+  check("scale.steering_uri", running.scale.steering_uri == loaded.scale.steering_uri);
   return keys;
 }
 

@@ -238,8 +238,9 @@ Response Router::serve_master(const RequestHeader& req) const {
 }
 
 Response Router::serve_steering(const RequestHeader& req) const {
-  if (!steering_.enabled()) return not_found();
-  return serve(req, {steering_.body(), kJsonType, steering_.etag(), steering_.cache_control(), false});
+  auto served = steering_.current();
+  if (!served) return not_found();
+  return serve(req, {served->body, kJsonType, served->etag, served->cache_control, false});
 }
 
 net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,

@@ -43,6 +43,9 @@ class Router {
   Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
          const StaticFiles& files, RouterOptions options = {}, const health::Monitor* monitor = nullptr);
 
+  // SIGHUP: the steering manifest's new order or TTL of the same pathways.
+  void reload_steering(const config::ScaleConfig& scale) { steering_.reload(scale); }
+
   // Asked again, with the same request, after each publish while the request is held.
   net::Outcome handle(const net::Exchange& exchange) const;
   // The answer to a held request whose time ran out.

@@ -21,12 +21,21 @@ std::string steering_manifest_json(const config::ScaleConfig& scale) {
   return manifest.dump();
 }
 
-SteeringManifest::SteeringManifest(const config::ScaleConfig& scale) {
-  if (scale.pathways.empty()) return;
-  std::string json = steering_manifest_json(scale);
-  etag_ = net::make_etag(fmt::format("st-{:016x}", net::content_hash(json)));
-  cache_control_ = fmt::format("public, max-age={}", std::max(1, scale.steering_ttl_s / 2));
-  body_ = make_bytes(std::move(json));
+void SteeringManifest::reload(const config::ScaleConfig& scale) {
+  std::shared_ptr<const Served> served;
+  if (!scale.pathways.empty()) {
+    std::string json = steering_manifest_json(scale);
+    std::string etag = net::make_etag(fmt::format("st-{:016x}", net::content_hash(json)));
+    served = std::make_shared<const Served>(Served{make_bytes(std::move(json)), std::move(etag),
+                                                   fmt::format("public, max-age={}", std::max(1, scale.steering_ttl_s / 2))});
+  }
+  std::lock_guard lock(mutex_);
+  served_ = std::move(served);
+}
+
+std::shared_ptr<const SteeringManifest::Served> SteeringManifest::current() const {
+  std::lock_guard lock(mutex_);
+  return served_;
 }
 
 }  // namespace relay::delivery

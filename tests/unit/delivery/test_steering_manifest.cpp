@@ -26,16 +26,26 @@ TEST_CASE("the steering manifest has VERSION 1, the TTL, RELOAD-URI and the path
   CHECK(steering_manifest_json(two_caches()).starts_with(R"({"VERSION":1,"TTL":10,)"));
 }
 
-TEST_CASE("the served manifest: cached half its TTL, none without pathways", "[steering]") {
+TEST_CASE("the served manifest: cached half its TTL, none without pathways, a new order on reload", "[steering]") {
   ScaleConfig scale = two_caches();
-  SteeringManifest served(scale);
-  REQUIRE(served.enabled());
-  CHECK(*served.body() == steering_manifest_json(scale));
-  CHECK(served.cache_control() == "public, max-age=5");
-  CHECK(served.etag().starts_with("\"st-"));
+  SteeringManifest manifest(scale);
+  auto served = manifest.current();
+  REQUIRE(served);
+  CHECK(*served->body == steering_manifest_json(scale));
+  CHECK(served->cache_control == "public, max-age=5");
+  CHECK(served->etag.starts_with("\"st-"));
 
+  // SIGHUP with cache-a drained: B first, a new tag; what was handed out stays as it was.
+  std::swap(scale.pathways[0], scale.pathways[1]);
   scale.steering_ttl_s = 1;
-  CHECK(SteeringManifest(scale).cache_control() == "public, max-age=1");
+  manifest.reload(scale);
+  auto reloaded = manifest.current();
+  REQUIRE(reloaded);
+  CHECK(nlohmann::json::parse(*reloaded->body)["PATHWAY-PRIORITY"] == nlohmann::json::array({"cache-b", "cache-a"}));
+  CHECK(reloaded->cache_control == "public, max-age=1");
+  CHECK(reloaded->etag != served->etag);
+  CHECK(nlohmann::json::parse(*served->body)["PATHWAY-PRIORITY"][0] == "cache-a");
+
   scale.pathways.clear();
-  CHECK_FALSE(SteeringManifest(scale).enabled());
+  CHECK_FALSE(SteeringManifest(scale).current());
 }

@@ -16,16 +16,19 @@ namespace {
 // The pages load only their own scripts and style sheets (no inline script or
 // style), talk only to the relay (fetch, WebSocket: 'self' covers ws: and wss:
 // of the same host), play media from MediaSource blobs, and hls.js runs its
-// worker from a blob URL.
-std::string make_csp(const std::vector<std::string>& frame_ancestors) {
+// worker from a blob URL. With cache paths, the player also fetches the stream
+// (playlists, media, the steering manifest) from each of them.
+std::string make_csp(const std::vector<std::string>& frame_ancestors, const std::vector<std::string>& media_origins) {
+  std::string connect = "'self'";
+  for (const std::string& origin : media_origins) connect += " " + origin;
   std::string ancestors;
   for (const std::string& a : frame_ancestors) ancestors += (ancestors.empty() ? "" : " ") + a;
   if (ancestors.empty()) ancestors = "'none'";
   return fmt::format(
       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-      "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+      "media-src 'self' blob:; connect-src {}; worker-src 'self' blob:; object-src 'none'; "
       "base-uri 'none'; form-action 'self'; frame-ancestors {}",
-      ancestors);
+      connect, ancestors);
 }
 
 uint16_t port_of(std::string_view listen) {
@@ -50,8 +53,8 @@ std::optional<std::string_view> host_without_port(std::string_view host) {
   return host.substr(0, host.find(':'));
 }
 
-BrowserPolicy::BrowserPolicy(const config::EdgeConfig& edge)
-    : csp_(make_csp(edge.frame_ancestors)),
+BrowserPolicy::BrowserPolicy(const config::EdgeConfig& edge, const std::vector<std::string>& media_origins)
+    : csp_(make_csp(edge.frame_ancestors, media_origins)),
       hsts_(edge.hsts_max_age_s > 0 ? fmt::format("max-age={}", edge.hsts_max_age_s) : std::string()),
       websocket_origins_(edge.websocket_origins),
       redirect_(!edge.tls_listen.empty() && edge.plain_http == "redirect"),

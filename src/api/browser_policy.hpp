@@ -18,7 +18,9 @@ namespace relay::api {
 
 class BrowserPolicy {
  public:
-  explicit BrowserPolicy(const config::EdgeConfig& edge);
+  // `media_origins`: other origins the player fetches the stream from, the
+  // cache paths of [scale] pathways (config::pathway_origins); the pages may connect there.
+  explicit BrowserPolicy(const config::EdgeConfig& edge, const std::vector<std::string>& media_origins = {});
 
   // Referrer-Policy on every response (X-Content-Type-Options comes with
   // net::set_common_headers); the

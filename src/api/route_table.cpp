@@ -115,14 +115,14 @@ bool served_on_operator_port(size_t route) {
 RouteLabel classify_route(std::string_view target) { return routes()[route_of(target)].label; }
 
 RouteTable::RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-                       const HealthApi* health, Port port)
+                       const HealthApi* health, Port port, const std::vector<std::string>& media_origins)
     : router_(router),
       qa_(qa),
       health_(health),
       port_(port),
       cors_origins_(edge.cors_origins),
       cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()),
-      policy_(edge) {}
+      policy_(edge, media_origins) {}
 
 size_t RouteTable::route(std::string_view target) const { return route_of(target); }
 

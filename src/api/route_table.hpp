@@ -33,8 +33,9 @@ class RouteTable : public net::Handler {
   // The router must outlive the table; `qa` and `health` may be null (their routes then answer 404).
   // A table for the operator's port (health.listen) serves only the technician's
   // surfaces and /api/health, all without a token; anything else answers 404.
+  // `media_origins` go to the pages' Content-Security-Policy (BrowserPolicy).
   RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-             const HealthApi* health, Port port = Port::edge);
+             const HealthApi* health, Port port = Port::edge, const std::vector<std::string>& media_origins = {});
 
   size_t route(std::string_view target) const override;
   const net::RouteInfo& info(size_t route) const override;

@@ -1,6 +1,8 @@
 #include "app/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -52,6 +54,17 @@ std::vector<hls::VariantSpec> variant_specs(const config::Config& cfg) {
   return specs;
 }
 
+// [scale] pathways as the master playlist names them: the media is under
+// base_url + "live/", where the router serves it; the steering manifest beside
+// the master. None: the master has relative URIs only.
+std::optional<hls::ContentSteering> content_steering(const config::ScaleConfig& scale) {
+  if (scale.pathways.empty()) return std::nullopt;
+  hls::ContentSteering steering{scale.steering_uri, {}};
+  for (const config::Pathway& pathway : scale.pathways)
+    steering.pathways.push_back({pathway.id, pathway.base_url + "live/"});
+  return steering;
+}
+
 // The operator's port answers nothing that waits for media: no request is ever held there.
 class NoHolds final : public net::Waiters {
  public:
@@ -90,7 +103,7 @@ struct Relay::Parts {
   explicit Parts(const config::Config& config)
       : cfg(config),
         store(rendition_names(cfg)),
-        master(variant_specs(cfg), store),
+        master(variant_specs(cfg), store, content_steering(cfg.scale)),
         status(text::redact_secrets(cfg.ingest.source)),
         authority(cfg.qa),
         // The Q&A's database is opened before anything listens, so a bad
@@ -103,7 +116,7 @@ struct Relay::Parts {
         waiters(store),
         qa_api(questions, &qa_writes),
         health_api(cfg, store, status, stats, &monitor, qoe, authority),
-        routes(cfg.edge, router, &qa_api, &health_api),
+        routes(cfg.edge, router, &qa_api, &health_api, api::Port::edge, config::pathway_origins(cfg.scale)),
         server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
         operator_routes(cfg.edge, router, nullptr, &health_api, api::Port::operator_port),
         sampler(store, status, cfg.health.realtime_window_s, &qoe),
@@ -196,8 +209,11 @@ void Relay::start() {
 void Relay::reload(const config::Config& loaded) {
   Parts& p = *parts_;
   auto logger = relay::log::get("app");
-  for (const auto& key : config::keys_needing_restart(p.cfg, loaded))
-    logger->warn("reload: {} changed; it needs a restart to take effect", key);
+  const auto restart = config::keys_needing_restart(p.cfg, loaded);
+  for (const auto& key : restart) logger->warn("reload: {} changed; it needs a restart to take effect", key);
+  // A new preference among the same cache paths reaches players with their next steering reload.
+  if (std::find(restart.begin(), restart.end(), "scale.pathways") == restart.end())
+    p.router.reload_steering(loaded.scale);
   p.server.reload(loaded.edge);
   if (p.operator_server) p.operator_server->reload(operator_edge(loaded));
   p.authority.reload(loaded.qa);

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -260,6 +261,19 @@ Config parse_config(const std::string& text, const std::string& source_name,
   if (!config.qa.word_list_file.empty()) resolve(config.qa.word_list_file, base_dir);
   if (!config.health.incident_log.empty()) resolve(config.health.incident_log, base_dir);
   return config;
+}
+
+std::vector<std::string> pathway_origins(const ScaleConfig& scale) {
+  std::vector<std::string> origins;
+  auto add = [&](std::string_view url) {
+    const size_t host = url.find("://");
+    if (host == std::string_view::npos) return;
+    std::string origin(url.substr(0, url.find('/', host + 3)));
+    if (std::find(origins.begin(), origins.end(), origin) == origins.end()) origins.push_back(std::move(origin));
+  };
+  for (const Pathway& pathway : scale.pathways) add(pathway.base_url);
+  if (!scale.pathways.empty()) add(scale.steering_uri);
+  return origins;
 }
 
 }  // namespace relay::config

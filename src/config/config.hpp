@@ -171,6 +171,20 @@ struct HealthConfig {
   std::string listen;
 };
 
+// One cache path players may take to the live media (HLS content steering).
+struct Pathway {
+  std::string id;        // PATHWAY-ID: 1..64 of A-Z a-z 0-9 . - _
+  std::string base_url;  // absolute http(s) URL of the site through this path, ending in '/'
+};
+
+struct ScaleConfig {
+  // Two or more cache paths named in the master playlist; [] = one path, the
+  // master as it was (relative URIs, no EXT-X-CONTENT-STEERING).
+  std::vector<Pathway> pathways;
+  int steering_ttl_s = 10;                     // TTL of the steering manifest, 1..300
+  std::string steering_uri = "steering.json";  // SERVER-URI, relative to the master or absolute http(s)
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -179,8 +193,13 @@ struct Config {
   LogConfig log;
   QaConfig qa;
   HealthConfig health;
+  ScaleConfig scale;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
+
+// The origins ("https://host[:port]") players fetch from besides the relay's
+// own: each pathway's, and the steering manifest's when steering_uri is absolute.
+std::vector<std::string> pathway_origins(const ScaleConfig& scale);
 
 // A config problem, with where it is: "relay.toml:12:9: edge.threads: ...".
 // The message is redacted (text::redact_secrets) as it is made, since it

@@ -1,5 +1,7 @@
 #include "config/reload.hpp"
 
+#include <algorithm>
+
 namespace relay::config {
 
 namespace {
@@ -115,6 +117,19 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.webhook_timeout_s", a0.webhook_timeout_s == a1.webhook_timeout_s);
   check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
   check("health.listen", a0.listen == a1.listen);
+
+  // The master playlist players already hold names the pathways and the
+  // steering address; the manifest's order and TTL are served anew.
+  auto by_id = [](std::vector<Pathway> pathways) {
+    std::sort(pathways.begin(), pathways.end(), [](const Pathway& a, const Pathway& b) { return a.id < b.id; });
+    return pathways;
+  };
+  const auto p0 = by_id(running.scale.pathways);
+  const auto p1 = by_id(loaded.scale.pathways);
+  check("scale.pathways", std::equal(p0.begin(), p0.end(), p1.begin(), p1.end(), [](const Pathway& a, const Pathway& b) {
+          return a.id == b.id && a.base_url == b.base_url;
+        }));
+  check("scale.steering_uri", running.scale.steering_uri == loaded.scale.steering_uri);
   return keys;
 }
 

@@ -406,10 +406,103 @@ constexpr Field<Config> kHealthFields[] = {
      }},
 };
 
+// PATHWAY-ID's characters (HLS content steering: [a..z], [A..Z], [0..9], '.', '-', '_').
+bool is_pathway_id(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+  });
+}
+
+// The characters of a URL path the relay writes into a playlist's quoted string
+// and a JSON text as they are: no quote, comma, space, query or fragment.
+bool is_plain_path(std::string_view path) {
+  return std::all_of(path.begin(), path.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~' ||
+           c == '%';
+  });
+}
+
+// "https://host[:port]/path/": scheme, a host, and an optional plain path.
+bool is_absolute_http_url(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) rest = url.substr(8);
+  else if (url.starts_with("http://")) rest = url.substr(7);
+  else return false;
+  const size_t slash = rest.find('/');
+  const std::string_view host = rest.substr(0, slash);
+  const std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  return is_origin(url.substr(0, url.size() - rest.size() + host.size())) && is_plain_path(path);
+}
+
+Pathway read_pathway(const ValueReader& entry) {
+  if (!entry.node().is_table())
+    entry.fail("expected a table such as {id=\"cache-a\", base_url=\"https://a.example.org/\"}");
+  constexpr std::string_view known[] = {"id", "base_url"};
+  Pathway pathway;
+  for (const auto& [key, node] : in_file_order(entry.table())) {
+    const ValueReader member = entry.member(key->str());
+    if (key->str() == "id") {
+      pathway.id = member.string();
+      if (!is_pathway_id(pathway.id))
+        member.fail(fmt::format("'{}' is not a pathway id; use 1..64 of A-Z a-z 0-9 . - _", pathway.id));
+    } else if (key->str() == "base_url") {
+      pathway.base_url = member.string();
+      if (!is_absolute_http_url(pathway.base_url))
+        member.fail(fmt::format("'{}' is not an absolute web address; expected one like \"https://a.example.org/\" "
+                                "(http:// or https://, a host, an optional path; no query)",
+                                pathway.base_url));
+      if (!pathway.base_url.ends_with('/')) pathway.base_url += '/';
+    } else {
+      throw ConfigError(fmt::format("{}: {}", entry.where(key->source()),
+                                    unknown_key_message(fmt::format("{}.{}", entry.key(), key->str()),
+                                                        "a pathway", std::vector<std::string_view>(std::begin(known), std::end(known)))));
+    }
+  }
+  for (std::string_view required : known)
+    if (!entry.table().contains(required)) entry.fail(fmt::format("missing key '{}'", required));
+  return pathway;
+}
+
+std::vector<Pathway> read_pathways(const ValueReader& value) {
+  const toml::array& entries = value.array();
+  if (entries.size() == 1 || entries.size() > 16)
+    value.fail(fmt::format("{} pathway(s); content steering needs 2..16, or [] for none", entries.size()));
+  std::vector<Pathway> pathways;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ValueReader entry = value.element(i);
+    Pathway pathway = read_pathway(entry);
+    for (std::size_t j = 0; j < pathways.size(); ++j) {
+      if (pathways[j].id == pathway.id)
+        entry.member("id").fail(fmt::format("'{}' is already the id of {}[{}]; ids must be unique", pathway.id,
+                                            value.key(), j));
+    }
+    pathways.push_back(std::move(pathway));
+  }
+  return pathways;
+}
+
+// SERVER-URI: relative to the master playlist (a plain path), or absolute.
+std::string read_steering_uri(const ValueReader& value) {
+  std::string uri = value.string();
+  const bool valid = uri.find("://") != std::string::npos ? is_absolute_http_url(uri)
+                                                          : !uri.empty() && !uri.starts_with("//") && is_plain_path(uri);
+  if (!valid)
+    value.fail(fmt::format("'{}' is not a steering manifest address; expected a path relative to the master "
+                           "playlist such as \"steering.json\", or an absolute http:// or https:// address",
+                           uri));
+  return uri;
+}
+
+constexpr Field<Config> kScaleFields[] = {
+    {"pathways", [](const ValueReader& v, Config& c) { c.scale.pathways = read_pathways(v); }},
+    {"steering_ttl_s", [](const ValueReader& v, Config& c) { c.scale.steering_ttl_s = v.integer(1, 300); }},
+    {"steering_uri", [](const ValueReader& v, Config& c) { c.scale.steering_uri = read_steering_uri(v); }},
+};
+
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
-    {"health", kHealthFields},
+    {"health", kHealthFields}, {"scale", kScaleFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -135,6 +135,7 @@ Router::Router(const config::Config& cfg, const hls::Store& store, const health:
       playlist_cache_control_(fmt::format(
           "public, max-age={}", std::max<int64_t>(1, static_cast<int64_t>(std::floor(cfg.hls.segment_duration_s / 2))))),
       options_(options),
+      steering_(cfg.scale),
       // A plain and a delta form per media playlist, and the master playlist.
       playlists_(2 * store.rendition_count() + 1),
       boot_id_(random_boot_id()),
@@ -209,6 +210,7 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
   if (path == "/vendor/uPlot.min.css") return serve_static(req, files_.uplot_css());
   if (path == "/api/health") return serve_health(req, /*detail=*/false);
   if (path == "/live/master.m3u8") return serve_master(req);
+  if (path == kSteeringPath) return serve_steering(req);
   if (path.substr(0, live_prefix.size()) == live_prefix) {
     std::string_view rest = path.substr(live_prefix.size());
     size_t slash = rest.find('/');
@@ -233,6 +235,12 @@ Response Router::serve_master(const RequestHeader& req) const {
     return std::make_shared<const ServedPlaylist>(master, fmt::format("m-{:016x}", net::content_hash(*master)));
   });
   return serve_playlist_text(req, *served, playlist_cache_control_);
+}
+
+Response Router::serve_steering(const RequestHeader& req) const {
+  auto served = steering_.current();
+  if (!served) return not_found();
+  return serve(req, {served->body, kJsonType, served->etag, served->cache_control, false});
 }
 
 net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,

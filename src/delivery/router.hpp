@@ -13,6 +13,7 @@
 #include "delivery/playlist_cache.hpp"
 #include "delivery/router_options.hpp"
 #include "delivery/static_files.hpp"
+#include "delivery/steering_manifest.hpp"
 #include "health/ingest_status.hpp"
 #include "health/monitor.hpp"
 #include "hls/store.hpp"
@@ -42,6 +43,9 @@ class Router {
   Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
          const StaticFiles& files, RouterOptions options = {}, const health::Monitor* monitor = nullptr);
 
+  // SIGHUP: the steering manifest's new order or TTL of the same pathways.
+  void reload_steering(const config::ScaleConfig& scale) { steering_.reload(scale); }
+
   // Asked again, with the same request, after each publish while the request is held.
   net::Outcome handle(const net::Exchange& exchange) const;
   // The answer to a held request whose time ran out.
@@ -64,6 +68,7 @@ class Router {
   net::Outcome route_get(const RequestHeader& req, std::string_view path, std::string_view query) const;
   Response serve_static(const RequestHeader& req, const StaticFile* file) const;
   Response serve_master(const RequestHeader& req) const;
+  Response serve_steering(const RequestHeader& req) const;
   net::Outcome serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const;
   net::Outcome serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
@@ -85,6 +90,7 @@ class Router {
   config::HlsConfig hls_;
   std::string playlist_cache_control_;
   RouterOptions options_;
+  SteeringManifest steering_;  // [scale] pathways; without them /live/steering.json is 404
   mutable PlaylistCache playlists_;
   // Playlist versions restart at 0 with the process; mixing this into playlist
   // ETags keeps a cache from answering 304 with a playlist of the previous run.

@@ -15,7 +15,8 @@ uint64_t bandwidth_bound_bps(const VariantSpec& spec) {
   return static_cast<uint64_t>(std::ceil((video + audio) * 1.02 + boxes));
 }
 
-MasterPlaylist::MasterPlaylist(std::vector<VariantSpec> specs, Store& store) : store_(store) {
+MasterPlaylist::MasterPlaylist(std::vector<VariantSpec> specs, Store& store, std::optional<ContentSteering> steering)
+    : store_(store), steering_(std::move(steering)) {
   for (auto& s : specs) {
     Entry e;
     e.spec = std::move(s);
@@ -67,9 +68,10 @@ void MasterPlaylist::republish_locked() {
     v.height = e.height;
     v.frame_rate = e.frame_rate;
     v.codecs = e.codecs;
+    v.stable_id = e.spec.name;
     variants.push_back(std::move(v));
   }
-  store_.set_master(make_bytes(write_master_playlist(variants)));
+  store_.set_master(make_bytes(write_master_playlist(variants, steering_ ? &*steering_ : nullptr)));
 }
 
 }  // namespace relay::hls

@@ -1,11 +1,14 @@
 #pragma once
-// The master playlist: one variant per rendition, with BANDWIDTH never below the
-// peak segment bitrate actually served and CODECS read from the real init sections.
+// The master playlist: one variant per rendition (per cache path, with content
+// steering), with BANDWIDTH never below the peak segment bitrate actually served
+// and CODECS read from the real init sections.
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "hls/playlist.hpp"
 #include "hls/store.hpp"
 
 namespace relay::hls {
@@ -26,7 +29,9 @@ uint64_t bandwidth_bound_bps(const VariantSpec& spec);
 
 class MasterPlaylist {
  public:
-  MasterPlaylist(std::vector<VariantSpec> specs, Store& store);
+  // With `steering`, the master names every pathway (content steering); without,
+  // it has one relative URI per variant.
+  MasterPlaylist(std::vector<VariantSpec> specs, Store& store, std::optional<ContentSteering> steering = std::nullopt);
 
   // From a rendition's packager: the real stream's properties once its init is known.
   void set_stream_info(size_t rendition, int width, int height, std::string codecs);
@@ -49,6 +54,7 @@ class MasterPlaylist {
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;
   Store& store_;
+  std::optional<ContentSteering> steering_;
 };
 
 }  // namespace relay::hls

@@ -100,14 +100,31 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   return out;
 }
 
-std::string write_master_playlist(const std::vector<Variant>& variants) {
+std::string write_master_playlist(const std::vector<Variant>& variants, const ContentSteering* steering) {
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
   auto it = std::back_inserter(out);
-  for (const auto& v : variants) {
+  auto write_variant = [&](const Variant& v, std::string_view extra, std::string_view base) {
     fmt::format_to(it,
                    "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},FRAME-RATE={:.3f},"
-                   "CODECS=\"{}\"\n{}\n",
-                   v.bandwidth_bps, v.average_bandwidth_bps, v.width, v.height, v.frame_rate, v.codecs, v.uri);
+                   "CODECS=\"{}\"{}\n{}{}\n",
+                   v.bandwidth_bps, v.average_bandwidth_bps, v.width, v.height, v.frame_rate, v.codecs, extra, base,
+                   v.uri);
+  };
+  if (!steering || steering->pathways.empty()) {
+    for (const auto& v : variants) write_variant(v, "", "");
+    return out;
+  }
+  // Players read the steering tag before the variants it groups; PATHWAY-ID
+  // names where they start until the steering manifest says otherwise.
+  fmt::format_to(it, "#EXT-X-CONTENT-STEERING:SERVER-URI=\"{}\",PATHWAY-ID=\"{}\"\n", steering->server_uri,
+                 steering->pathways.front().id);
+  for (const auto& pathway : steering->pathways) {
+    for (const auto& v : variants) {
+      // STABLE-VARIANT-ID tells a player that a variant on one pathway is the
+      // same stream as on another, so a move keeps the rendition it was playing.
+      std::string extra = fmt::format(",PATHWAY-ID=\"{}\",STABLE-VARIANT-ID=\"{}\"", pathway.id, v.stable_id);
+      write_variant(v, extra, pathway.media_base);
+    }
   }
   return out;
 }

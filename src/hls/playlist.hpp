@@ -57,9 +57,22 @@ struct Variant {
   int width = 0, height = 0;
   double frame_rate = 0;
   std::string codecs;  // "avc1.64001f,mp4a.40.2"
+  std::string stable_id;  // STABLE-VARIANT-ID with content steering: the rendition's name
 };
 
-std::string write_master_playlist(const std::vector<Variant>& variants);
+// HLS content steering (rfc8216bis 4.4.6.6): the cache paths a player may take.
+struct Pathway {
+  std::string id;          // PATHWAY-ID
+  std::string media_base;  // absolute URL the variant URIs are relative to through this path
+};
+struct ContentSteering {
+  std::string server_uri;          // the steering manifest, absolute or relative to the master
+  std::vector<Pathway> pathways;   // in order of preference; the first is where players start
+};
+
+// With `steering`, each variant is listed once per pathway, with its PATHWAY-ID
+// and an absolute URI under that pathway; without, once, with its relative URI.
+std::string write_master_playlist(const std::vector<Variant>& variants, const ContentSteering* steering = nullptr);
 
 // EXTINF rounded to the nearest integer, as the target-duration rule compares it.
 int rounded_duration(double seconds);

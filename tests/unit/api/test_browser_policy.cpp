@@ -54,6 +54,13 @@ TEST_CASE("browser policy: the header fields of pages, media and TLS", "[browser
   CHECK(BrowserPolicy(edge).content_security_policy().ends_with("; frame-ancestors 'none'"));
 }
 
+TEST_CASE("browser policy: the pages may fetch the stream from every cache path", "[browser_policy]") {
+  const config::EdgeConfig edge;
+  BrowserPolicy policy(edge, {"https://a.example.org", "http://127.0.0.1:8081"});
+  CHECK(policy.content_security_policy().find("; connect-src 'self' https://a.example.org http://127.0.0.1:8081; ") !=
+        std::string::npos);
+}
+
 TEST_CASE("browser policy: WebSocket origins", "[browser_policy]") {
   config::EdgeConfig edge;
   BrowserPolicy own(edge);

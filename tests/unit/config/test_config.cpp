@@ -55,6 +55,10 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.edge.plain_http == expected.edge.plain_http);
   CHECK(actual.edge.hsts_max_age_s == expected.edge.hsts_max_age_s);
 
+  CHECK(actual.scale.pathways.size() == expected.scale.pathways.size());
+  CHECK(actual.scale.steering_ttl_s == expected.scale.steering_ttl_s);
+  CHECK(actual.scale.steering_uri == expected.scale.steering_uri);
+
   CHECK(actual.ingest.source == expected.ingest.source);
   CHECK(actual.ingest.pipelines_dir == expected.ingest.pipelines_dir);
   CHECK(actual.ingest.width == expected.ingest.width);
@@ -712,7 +716,7 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
              StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
                         "[edge]: listen, threads,"));
   CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
-  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health");
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health, scale");
   CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
   CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
   CHECK_THAT(error_of("", {"ingest.source=srt://:9000?mode=lstener"}),
@@ -925,4 +929,73 @@ TEST_CASE("config errors never quote a password, passphrase, stream key or webho
   // A valid URI with a password is read whole; only what is shown is redacted.
   CHECK(parse_config("", "relay.toml", {"ingest.source=rtsp://user:pa/ss@cam/x"}).ingest.source ==
         "rtsp://user:pa/ss@cam/x");
+}
+
+TEST_CASE("[scale] pathways: two or more, unique ids of the spec's characters, absolute http(s) base URLs",
+          "[config][scale]") {
+  const std::string two = "[scale]\npathways = [{id=\"cache-a\", base_url=\"https://a.example.org\"},\n"
+                          "            {id=\"cache_B.2\", base_url=\"http://127.0.0.1:8081/seminar/\"}]\n";
+  SECTION("read in order; a base URL gains its final slash") {
+    const Config config = parse_config(two + "steering_ttl_s = 5\nsteering_uri = \"https://o.example.org/live/steering.json\"\n",
+                                       "relay.toml");
+    REQUIRE(config.scale.pathways.size() == 2);
+    CHECK(config.scale.pathways[0].id == "cache-a");
+    CHECK(config.scale.pathways[0].base_url == "https://a.example.org/");
+    CHECK(config.scale.pathways[1].id == "cache_B.2");
+    CHECK(config.scale.pathways[1].base_url == "http://127.0.0.1:8081/seminar/");
+    CHECK(config.scale.steering_ttl_s == 5);
+    CHECK(pathway_origins(config.scale) ==
+          std::vector<std::string>{"https://a.example.org", "http://127.0.0.1:8081", "https://o.example.org"});
+  }
+  SECTION("none by default; [] is none too") {
+    CHECK(parse_config("", "relay.toml").scale.pathways.empty());
+    CHECK(parse_config("[scale]\npathways = []\n", "relay.toml").scale.pathways.empty());
+    CHECK(pathway_origins(parse_config("", "relay.toml").scale).empty());
+  }
+  SECTION("one pathway is not steering") {
+    CHECK(error_of("[scale]\npathways = [{id=\"a\", base_url=\"https://a.example.org/\"}]\n") ==
+          "relay.toml:2:12: scale.pathways: 1 pathway(s); content steering needs 2..16, or [] for none");
+  }
+  SECTION("ids are unique and of A-Z a-z 0-9 . - _") {
+    CHECK(error_of("[scale]\npathways = [{id=\"a\", base_url=\"https://a.example.org/\"},\n"
+                   "  {id=\"a\", base_url=\"https://b.example.org/\"}]\n") ==
+          "relay.toml:3:7: scale.pathways[1].id: 'a' is already the id of scale.pathways[0]; ids must be unique");
+    CHECK(error_of("[scale]\npathways = [{id=\"cache a\", base_url=\"https://a.example.org/\"},\n"
+                   "  {id=\"b\", base_url=\"https://b.example.org/\"}]\n") ==
+          "relay.toml:2:17: scale.pathways[0].id: 'cache a' is not a pathway id; use 1..64 of A-Z a-z 0-9 . - _");
+  }
+  SECTION("base URLs are absolute http(s) addresses without a query") {
+    for (const std::string bad : {"a.example.org/", "/live/", "ftp://a.example.org/", "https://a.example.org/?x=1",
+                                  "https:///path", "https://a.example.org/\\\"x"}) {
+      INFO(bad);
+      CHECK_THAT(error_of("[scale]\npathways = [{id=\"a\", base_url=\"" + bad +
+                          "\"},\n  {id=\"b\", base_url=\"https://b.example.org/\"}]\n"),
+                 StartsWith("relay.toml:2:31: scale.pathways[0].base_url: '"));
+    }
+  }
+  SECTION("a pathway has exactly id and base_url") {
+    CHECK(error_of("[scale]\npathways = [{id=\"a\"}, {id=\"b\", base_url=\"https://b.example.org/\"}]\n") ==
+          "relay.toml:2:13: scale.pathways[0]: missing key 'base_url'");
+    CHECK_THAT(error_of("[scale]\npathways = [{id=\"a\", url=\"https://a.example.org/\"},\n"
+                        "  {id=\"b\", base_url=\"https://b.example.org/\"}]\n"),
+               StartsWith("relay.toml:2:22: unknown key 'scale.pathways[0].url'; known keys in a pathway: id, base_url"));
+    CHECK_THAT(error_of("[scale]\npathways = [\"https://a.example.org/\", \"https://b.example.org/\"]\n"),
+               StartsWith("relay.toml:2:13: scale.pathways[0]: expected a table"));
+  }
+  SECTION("TTL and the steering address") {
+    CHECK_THAT(error_of("[scale]\nsteering_ttl_s = 0\n"),
+               StartsWith("relay.toml:2:18: scale.steering_ttl_s: 0 is out of range, expected 1..300"));
+    CHECK_THAT(error_of("[scale]\nsteering_uri = \"steering.json?x=1\"\n"),
+               StartsWith("relay.toml:2:16: scale.steering_uri: 'steering.json?x=1' is not a steering manifest"));
+    CHECK_THAT(error_of("[scale]\nsteering_uri = \"ftp://o.example.org/s.json\"\n"),
+               StartsWith("relay.toml:2:16: scale.steering_uri: "));
+    CHECK(parse_config("[scale]\nsteering_uri = \"/live/steering.json\"\n", "relay.toml").scale.steering_uri ==
+          "/live/steering.json");
+  }
+  SECTION("--set takes the inline array the browser test uses") {
+    const Config config = parse_config(
+        "", "relay.toml",
+        {"scale.pathways=[{id=\"a\",base_url=\"http://127.0.0.1:1/\"},{id=\"b\",base_url=\"http://127.0.0.1:2/\"}]"});
+    CHECK(config.scale.pathways.size() == 2);
+  }
 }

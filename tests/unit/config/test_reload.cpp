@@ -49,3 +49,19 @@ bitrate_kbps = 600
   CHECK(keys_needing_restart(running, restart) ==
         std::vector<std::string>{"edge.listen", "ingest.source", "encoder.renditions"});
 }
+
+TEST_CASE("[scale]: a new order or TTL of the same pathways reloads; other pathways or address need a restart",
+          "[config][reload]") {
+  const std::string a = "{id=\"cache-a\", base_url=\"https://a.example.org/\"}";
+  const std::string b = "{id=\"cache-b\", base_url=\"https://b.example.org/\"}";
+  const Config running = parse_config("[scale]\npathways = [" + a + ", " + b + "]\n", "relay.toml");
+  CHECK(keys_needing_restart(running, parse_config("[scale]\npathways = [" + b + ", " + a + "]\nsteering_ttl_s = 4\n",
+                                                   "relay.toml"))
+            .empty());
+  const std::string c = "{id=\"cache-b\", base_url=\"https://c.example.org/\"}";
+  CHECK(keys_needing_restart(running, parse_config("[scale]\npathways = [" + a + ", " + c + "]\n", "relay.toml")) ==
+        std::vector<std::string>{"scale.pathways"});
+  CHECK(keys_needing_restart(running, parse_config("[scale]\npathways = [" + a + ", " + b +
+                                                   "]\nsteering_uri = \"https://o.example.org/s.json\"\n",
+                                                   "relay.toml")) == std::vector<std::string>{"scale.steering_uri"});
+}

@@ -446,6 +446,26 @@ TEST_CASE_METHOD(RouterFixture, "OPTIONS preflight", "[router][cors]") {
   CHECK(header(refused, http::field::access_control_allow_origin).empty());
 }
 
+TEST_CASE_METHOD(RouterFixture, "/live/steering.json: the steering manifest with pathways, 404 without",
+                 "[router][steering]") {
+  CHECK(get("/live/steering.json").result() == http::status::not_found);
+
+  cfg.scale.pathways = {{"cache-a", "http://127.0.0.1:1/"}, {"cache-b", "http://127.0.0.1:2/"}};
+  cfg.scale.steering_ttl_s = 6;
+  rebuild();
+  auto res = get("/live/steering.json?_HLS_pathway=cache-a&_HLS_throughput=800000",
+                 {{http::field::origin, "https://example.org"}});
+  CHECK(res.result() == http::status::ok);
+  CHECK(header(res, http::field::content_type) == "application/json");
+  CHECK(header(res, http::field::cache_control) == "public, max-age=3");
+  CHECK(header(res, http::field::access_control_allow_origin) == "*");
+  auto manifest = nlohmann::json::parse(body(res));
+  CHECK(manifest["TTL"] == 6);
+  CHECK(manifest["PATHWAY-PRIORITY"] == nlohmann::json::array({"cache-a", "cache-b"}));
+  auto again = get("/live/steering.json", {{http::field::if_none_match, header(res, http::field::etag)}});
+  CHECK(again.result() == http::status::not_modified);
+}
+
 TEST_CASE_METHOD(RouterFixture, "keep-alive follows the request", "[router]") {
   auto keep = get("/");
   CHECK(keep.keep_alive());

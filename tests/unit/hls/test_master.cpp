@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <regex>
+#include <sstream>
 
 #include "fmp4_fixture.hpp"
 #include "hls/master.hpp"
@@ -60,4 +61,64 @@ TEST_CASE("BANDWIDTH is never below the peak segment bitrate measured, AVERAGE-B
   CHECK(attr(m, "BANDWIDTH") >= peak);
   CHECK(attr(m, "AVERAGE-BANDWIDTH") == Approx(bytes * 8 / seconds).epsilon(0.01));
   CHECK(m.find("CODECS=\"avc1.64001f,mp4a.40.2\"") != std::string::npos);
+}
+
+namespace {
+ContentSteering two_caches() {
+  return {"steering.json",
+          {{"cache-a", "https://a.example.org/live/"}, {"cache-b", "http://127.0.0.1:8081/seminar/live/"}}};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("with content steering each variant is listed once per pathway, with its PATHWAY-ID and absolute URI") {
+  Store store{{"720p", "360p"}};
+  MasterPlaylist master({{"720p", 2800, 128, 0.5, 2.0, 30}, {"360p", 600, 128, 0.5, 2.0, 30}}, store, two_caches());
+  master.set_stream_info(0, 1280, 720, "avc1.64001f,mp4a.40.2");
+  master.set_stream_info(1, 640, 360, "avc1.4d401e,mp4a.40.2");
+  REQUIRE(store.master());
+  const auto lines = lines_of(*store.master());
+  REQUIRE(lines.size() == 4 + 2 * 2 * 2);
+  CHECK(lines[0] == "#EXTM3U");
+  // The steering tag comes before every variant it groups.
+  CHECK(lines[3] == "#EXT-X-CONTENT-STEERING:SERVER-URI=\"steering.json\",PATHWAY-ID=\"cache-a\"");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"cache-a", "https://a.example.org/live/720p/index.m3u8"},
+      {"cache-a", "https://a.example.org/live/360p/index.m3u8"},
+      {"cache-b", "http://127.0.0.1:8081/seminar/live/720p/index.m3u8"},
+      {"cache-b", "http://127.0.0.1:8081/seminar/live/360p/index.m3u8"},
+  };
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const std::string& inf = lines[4 + 2 * i];
+    INFO(inf);
+    CHECK(inf.starts_with("#EXT-X-STREAM-INF:BANDWIDTH="));
+    CHECK(inf.find(",PATHWAY-ID=\"" + expected[i].first + "\"") != std::string::npos);
+    const std::string name = i % 2 == 0 ? "720p" : "360p";
+    CHECK(inf.find(",STABLE-VARIANT-ID=\"" + name + "\"") != std::string::npos);
+    CHECK(inf.find(name == "720p" ? "RESOLUTION=1280x720" : "RESOLUTION=640x360") != std::string::npos);
+    CHECK(lines[5 + 2 * i] == expected[i].second);
+  }
+  // The same variant on both pathways is the same stream: identical attributes but the pathway.
+  auto without_pathway = [](std::string inf) { return inf.substr(0, inf.find(",PATHWAY-ID=")); };
+  CHECK(without_pathway(lines[4]) == without_pathway(lines[8]));
+}
+
+TEST_CASE("without pathways the master is written as before: relative URIs, no steering") {
+  Store plain_store{{"720p"}};
+  MasterPlaylist plain({{"720p", 2800, 128, 0.5, 2.0, 30}}, plain_store);
+  plain.set_stream_info(0, 1280, 720, "avc1.64001f,mp4a.40.2");
+  const std::string text = *plain_store.master();
+  CHECK(text.find("CONTENT-STEERING") == std::string::npos);
+  CHECK(text.find("PATHWAY-ID") == std::string::npos);
+  CHECK(text.find("STABLE-VARIANT-ID") == std::string::npos);
+  CHECK(text.ends_with("CODECS=\"avc1.64001f,mp4a.40.2\"\n720p/index.m3u8\n"));
+  // An empty pathway list is no steering either.
+  ContentSteering none{"steering.json", {}};
+  CHECK(write_master_playlist({}, &none) == write_master_playlist({}));
 }

@@ -159,10 +159,10 @@ Response Router::expire(const net::Exchange&, const net::Hold& hold) const {
       return res;
     }
     case HoldKind::part: {
+      // Uncached (make_error_response): a 503 kept under the part's URL would hide the part once it exists.
       Response res =
           make_error_response(http::status::service_unavailable, "the hinted part was not published in time");
       res.set(http::field::retry_after, "1");
-      res.set(http::field::cache_control, kShortErrorCacheControl);
       return res;
     }
     case HoldKind::master:
@@ -285,7 +285,8 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   DeliveryDirectives directives;
   if (low_latency) {
     directives = parse_delivery_directives(query);
-    if (!directives.ok()) return bad_blocking_request(directives.error);
+    // 400s stay uncached (make_error_response): the same URL turns valid as the playlist catches up.
+    if (!directives.ok()) return make_error_response(http::status::bad_request, directives.error);
     // A finished playlist never grows, so there is nothing to wait for (rfc8216bis 6.2.5.2).
     if (has_ended(*snapshot.playlist)) {
       directives.msn.reset();
@@ -295,7 +296,8 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   if (directives.msn) {
     switch (hls::check_block(snapshot, {*directives.msn, directives.part})) {
       case hls::BlockVerdict::bad_request:
-        return bad_blocking_request("_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
+        return make_error_response(http::status::bad_request,
+                                   "_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
       case hls::BlockVerdict::wait:
         return make_hold(HoldKind::playlist, index, target);
       case hls::BlockVerdict::ready:
@@ -438,14 +440,6 @@ Response Router::serve(const RequestHeader& req, const Resource& resource) const
   res.set(http::field::content_type, resource.content_type);
   res.body() = net::BytesBody::value_type(resource.data);
   res.content_length(res.body().size());
-  return res;
-}
-
-Response Router::bad_blocking_request(std::string_view message) const {
-  // Not the 4 × target of a failed blocking request: the same URL becomes valid
-  // as the playlist catches up, and a cache must not answer it with this by then.
-  Response res = make_error_response(http::status::bad_request, message);
-  res.set(http::field::cache_control, kShortErrorCacheControl);
   return res;
 }
 

@@ -79,7 +79,6 @@ class Router {
                           uint64_t msn, size_t part_index) const;
   Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
                                std::string_view cache_control, int64_t modified_epoch_ms) const;
-  Response bad_blocking_request(std::string_view message) const;
   Response serve(const RequestHeader& req, const Resource& resource) const;
   Response preflight() const;
   int target_duration(const hls::RenditionSnapshot& snapshot) const;

@@ -403,11 +403,13 @@ TEST_CASE_METHOD(RouterFixture, "ETags and If-None-Match", "[router]") {
     CHECK(get(target, {{http::field::if_none_match, "\"nope\""}}).result() == http::status::ok);
   }
 
-  // Segments differ in tag; a new playlist version changes the playlist's tag.
+  // Segments differ in tag; a playlist with other text has another tag.
   CHECK(header(get("/live/720p/seg-t0-1.m4s"), http::field::etag) != header(get("/live/720p/seg-t0-2.m4s"), http::field::etag));
   CHECK(header(get("/live/720p/seg-t0-1.m4s"), http::field::etag) != header(get("/live/360p/seg-t0-1.m4s"), http::field::etag));
   auto before = header(get("/live/720p/index.m3u8"), http::field::etag);
-  store.publish(0, make_snapshot("720p", 4, relay::now_epoch_ms()));
+  auto next = make_snapshot("720p", 4, relay::now_epoch_ms());
+  next->playlist = relay::hls::make_bytes(*next->playlist + "#EXTINF:2.0,\nseg-t0-3.m4s\n");
+  store.publish(0, next);
   CHECK(header(get("/live/720p/index.m3u8"), http::field::etag) != before);
 }
 
@@ -942,8 +944,8 @@ TEST_CASE_METHOD(LowLatencyFixture, "every response carries the Cache-Control me
       {http::verb::get, "/live/master.m3u8", {}, http::status::ok, "public, max-age=1"},
       {http::verb::get, "/live/720p/index.m3u8", {}, http::status::ok, "public, max-age=1"},
       {http::verb::get, "/live/720p/index.m3u8?_HLS_msn=3", {}, http::status::ok, "public, max-age=12"},
-      {http::verb::get, "/live/720p/index.m3u8?_HLS_msn=9", {}, http::status::bad_request, "public, max-age=1"},
-      {http::verb::get, "/live/720p/index.m3u8?_HLS_part=1", {}, http::status::bad_request, "public, max-age=1"},
+      {http::verb::get, "/live/720p/index.m3u8?_HLS_msn=9", {}, http::status::bad_request, "no-store"},
+      {http::verb::get, "/live/720p/index.m3u8?_HLS_part=1", {}, http::status::bad_request, "no-store"},
       {http::verb::get, "/live/1080p/index.m3u8?_HLS_msn=3", {}, http::status::not_found, "public, max-age=8"},
       {http::verb::get, init, {}, http::status::ok, kMedia},
       {http::verb::get, init, {{http::field::range, "bytes=0-3"}}, http::status::partial_content, kMedia},
@@ -989,7 +991,7 @@ TEST_CASE_METHOD(LowLatencyFixture, "every response carries the Cache-Control me
   };
   const std::vector<HeldRow> held_rows = {
       {"/live/720p/index.m3u8?_HLS_msn=5", Router::HoldKind::playlist, "public, max-age=8"},
-      {"/live/720p/part-t0-4.2.m4s", Router::HoldKind::part, "public, max-age=1"},
+      {"/live/720p/part-t0-4.2.m4s", Router::HoldKind::part, "no-store"},
   };
   for (const auto& row : held_rows) {
     INFO(row.target);

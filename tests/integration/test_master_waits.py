@@ -1,10 +1,12 @@
 """The master playlist is never served before every media playlist it names exists.
-A relay with an SRT listener starts without its sender: from its first moment the
-master and the media playlists are polled, and whenever the master is 200 every
-variant it names is 200 too; until then the master is 503 with Retry-After and a
-one-second cache lifetime (after a short blocking wait), as are the media
-playlists that are not there yet. Then an ffmpeg sender connects and the master,
-and every variant it names, answer 200."""
+A relay with an SRT listener starts without its sender: from its first moment (before
+any segment exists) the master and the media playlists are polled. The master's
+first answer waits until every variant has its first segment (here the slate's), so
+whenever it is 200 every variant it names is 200 too; a master that ran out of time
+is 503 with Retry-After and a one-second cache lifetime, as are the media playlists
+not there yet. Then an ffmpeg sender connects and the master, and every variant it
+names, answer 200. (The relay before this change answered the master at once while
+every media playlist was still 503.)"""
 import json
 import time
 
@@ -23,6 +25,7 @@ def check_not_ready(c, what, status, headers):
 def poll_until_master(c, relay, deadline):
     """Asks for the master until it is 200 (or the deadline); returns the 503s seen."""
     refused = 0
+
     while time.monotonic() < deadline:
         try:
             t0 = time.monotonic()
@@ -31,6 +34,7 @@ def poll_until_master(c, relay, deadline):
             time.sleep(0.1)  # not listening yet
             continue
         if status == 200:
+            print(f"master answered 200 after {time.monotonic() - t0:.1f} s", flush=True)
             variants = [uri for _, uri in master_variants(body.decode())]
             c.check(variants == [f"{n}/index.m3u8" for n in RENDITIONS], f"the master names the ladder: {variants}")
             for uri in variants:
@@ -55,11 +59,14 @@ def main():
     port = udp_port()
     overrides = LIGHT + [f"ingest.source=srt://127.0.0.1:{port}?mode=listener"]
     with Relay(args.binary, args.source_dir, overrides) as relay:
-        refused, served = poll_until_master(c, relay, time.monotonic() + 10)
+        # The first request goes out as soon as the relay listens, before its first segment.
+        first_playlist = relay.wait_for(lambda: relay.request("/live/360p/index.m3u8"), 20, "the relay to listen")
+        c.check(first_playlist[0] == 503, f"polling starts before the first segment ({first_playlist[0]})")
+        refused, served = poll_until_master(c, relay, time.monotonic() + 30)
         state = json.loads(relay.get("/api/health"))["ingest"]["state"]
         print(f"without a sender: master refused {refused} times, then {'served' if served else 'still refused'} "
               f"(ingest {state})", flush=True)
-        c.check(refused >= 1, "without a sender the master was refused at first")
+        c.check(served, "without a sender the master is served once the slate's segments exist")
 
         sender = Sender(sender_cmd(f"srt://127.0.0.1:{port}?pkt_size=1316"))
         try:

@@ -130,7 +130,7 @@ def check_routes(c, curl, relay, http):
         print(f"HTTP/{want}: blocking reload for {msn}.{index} took {waited * 1000:.0f} ms", flush=True)
 
     # Big bodies (a whole segment) come through whole.
-    segs = re.findall(r"^(seg\d+\.m4s)$", text, re.M)
+    segs = re.findall(r"^(seg-[0-9a-z]+-\d+\.m4s)$", text, re.M)
     if segs:
         status, _, _, seg = curl.fetch(f"/live/360p/{segs[-1]}", http)
         c.check(status == 200 and seg == relay.get(f"/live/360p/{segs[-1]}"),
@@ -224,7 +224,7 @@ def check_bad_clients(c, curl, relay, tls_port):
     """Plain HTTP to the TLS port, a handshake that never finishes, and HTTP/1.1
     after choosing h2: each is dropped, and a download running meanwhile is whole."""
     text = relay.get("/live/360p/index.m3u8").decode()
-    seg = re.findall(r"^(seg\d+\.m4s)$", text, re.M)[-1]
+    seg = re.findall(r"^(seg-[0-9a-z]+-\d+\.m4s)$", text, re.M)[-1]
     expected = relay.get(f"/live/360p/{seg}")
     results = {}
 

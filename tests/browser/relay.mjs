@@ -22,7 +22,7 @@ export function loadPlaywright(sourceDir) {
   return require('playwright-core');
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {

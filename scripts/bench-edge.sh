@@ -565,7 +565,7 @@ if ((${#SEGMENT_CASES[@]})); then
   note "starting a relay that keeps its segments (hls.dvr_window_s)"
   start_relays segments --set hls.dvr_window_s=1800
   # The noise segment closest to 1 MiB.
-  segment_name=$(curl -fsS "http://127.0.0.1:$RELAY_PORT$PLAYLIST_PATH" | grep -E '^seg[0-9]+\.m4s$' |
+  segment_name=$(curl -fsS "http://127.0.0.1:$RELAY_PORT$PLAYLIST_PATH" | grep -E '^seg-[0-9a-z]+-[0-9]+\.m4s$' |
     while read -r name; do
       size=$(curl -fsSI "http://127.0.0.1:$RELAY_PORT/live/$RENDITION/$name" | tr -d '\r' |
         awk 'tolower($1) == "content-length:" {print $2}')

@@ -340,8 +340,15 @@ Response HealthApi::qoe(const net::Request& req, std::string_view client) const 
     qoe_.reject();
     return make_json_error(http::status::bad_request, "bad_report", *error);
   }
-  switch (qoe_.accept(std::get<health::QoeReport>(parsed), std::string(client), now_epoch_ms())) {
+  const health::QoeReport& report = std::get<health::QoeReport>(parsed);
+  switch (qoe_.accept(report, std::string(client), now_epoch_ms())) {
     case health::QoeAggregator::Verdict::accepted: {
+      // Behind an HTTP cache most of a player's media requests never reach the
+      // relay, but its reports do (caches pass /api/qoe through): they keep the
+      // session counted as a viewer. Only under a rendition that exists, so a
+      // report cannot add labels to the viewer metrics.
+      if (monitor_ && store_.find(report.rendition))
+        monitor_->viewers().record(report.session, report.rendition, now_monotonic_ms());
       Response res{http::status::no_content, 11};
       res.set(http::field::cache_control, "no-store");
       res.set(http::field::server, net::kServerName);

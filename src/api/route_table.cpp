@@ -82,10 +82,11 @@ Route route_of(std::string_view target) {
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
     if (path.ends_with(".m3u8")) return kPlaylist;
-    if (path.ends_with("/init.mp4")) return kInit;
+    // The shapes of hls/object_names.hpp; the router decides whether the name is a real one.
     const std::string_view file = path.substr(path.rfind('/') + 1);
-    if (file.starts_with("part")) return kPart;
-    if (file.starts_with("seg")) return kSegment;
+    if (file.starts_with("init-")) return kInit;
+    if (file.starts_with("part-")) return kPart;
+    if (file.starts_with("seg-")) return kSegment;
     return kLiveOther;
   }
   return kOther;

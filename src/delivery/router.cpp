@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
-#include <random>
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>
@@ -20,6 +19,7 @@
 #include "delivery/health_report.hpp"
 #include "net/request_target.hpp"
 #include "hls/blocking.hpp"
+#include "hls/object_names.hpp"
 
 namespace relay::delivery {
 namespace http = boost::beast::http;
@@ -29,9 +29,12 @@ constexpr std::string_view kPlaylistType = "application/vnd.apple.mpegurl";
 constexpr std::string_view kMediaType = "video/mp4";
 constexpr std::string_view kTransportStreamType = "video/mp2t";
 constexpr std::string_view kJsonType = "application/json";
-constexpr std::string_view kSegmentCacheControl = "public, max-age=31536000, immutable";
-constexpr std::string_view kInitCacheControl = "public, max-age=60";
+// Every media object has a name used once (hls/object_names.hpp), so a cache may keep it for good.
+constexpr std::string_view kMediaCacheControl = "public, max-age=31536000, immutable";
 constexpr std::string_view kStaticCacheControl = "public, max-age=300";
+// Answers that change within a second or two (not yet made, not there yet): a
+// cache may absorb a burst of identical requests, no more.
+constexpr std::string_view kShortErrorCacheControl = "public, max-age=1";
 
 // An entity tag formatted on the stack: media requests make one each, and a
 // response copies it into its header anyway.
@@ -48,50 +51,6 @@ class EtagText {
  private:
   fmt::basic_memory_buffer<char, 128> buffer_;
 };
-
-std::string random_boot_id() {
-  std::random_device rd;
-  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  return fmt::format("{:016x}", v);
-}
-
-// "seg42.m4s" -> 42. Leading zeros are refused so each segment has exactly one URL
-// (and one cache entry).
-std::optional<uint64_t> parse_segment_name(std::string_view file, std::string_view extension) {
-  constexpr std::string_view prefix = "seg";
-  const std::string suffix = "." + std::string(extension);
-  if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
-      file.substr(file.size() - suffix.size()) != suffix)
-    return std::nullopt;
-  std::string_view digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
-  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
-  uint64_t msn = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), msn);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  return msn;
-}
-
-// "part42.3.m4s" -> {42, 3}, with the same one-URL-per-part rule as segments.
-std::optional<std::pair<uint64_t, size_t>> parse_part_name(std::string_view file) {
-  constexpr std::string_view prefix = "part", suffix = ".m4s";
-  if (file.size() <= prefix.size() + suffix.size() || file.substr(0, prefix.size()) != prefix ||
-      file.substr(file.size() - suffix.size()) != suffix)
-    return std::nullopt;
-  std::string_view digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
-  size_t dot = digits.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  auto number = [](std::string_view text) -> std::optional<uint64_t> {
-    if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
-    uint64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return v;
-  };
-  auto msn = number(digits.substr(0, dot));
-  auto index = number(digits.substr(dot + 1));
-  if (!msn || !index) return std::nullopt;
-  return std::pair<uint64_t, size_t>{*msn, static_cast<size_t>(*index)};
-}
 
 // The parts a player may ask for before they exist (rfc8216bis 6.2.6: a hinted
 // resource must be requestable as soon as it is hinted): the one the PRELOAD-HINT
@@ -115,10 +74,41 @@ bool has_ended(const std::string& playlist) {
 Response not_ready(std::string_view what) {
   Response res = make_error_response(http::status::service_unavailable, fmt::format("{} is not available yet", what));
   res.set(http::field::retry_after, "1");
+  res.set(http::field::cache_control, kShortErrorCacheControl);
   return res;
 }
 
+// Pages and API paths that do not exist stay so: no cache needs to keep asking.
 Response not_found() { return make_error_response(http::status::not_found, "not found"); }
+
+// A live object that is not there may be there a moment later (a rendition's
+// next segment, a player running ahead).
+Response live_not_found(std::string_view cache_control = kShortErrorCacheControl) {
+  Response res = not_found();
+  res.set(http::field::cache_control, cache_control);
+  return res;
+}
+
+std::string failed_blocking_cache_control(int target_duration_s) {
+  return fmt::format("public, max-age={}", 4 * target_duration_s);
+}
+
+// A blocking playlist request: its failures may be cached 4 × target (rfc8216bis Appendix B).
+bool asks_to_block(std::string_view query) { return query.find("_HLS_msn=") != std::string_view::npos; }
+
+// When a segment or part was complete: the capture wall clock of its end (its
+// Last-Modified, the same on every origin); 0 when its capture time is unknown.
+int64_t end_epoch_ms(int64_t pdt_epoch_ms, double duration_s) {
+  return pdt_epoch_ms > 0 ? pdt_epoch_ms + static_cast<int64_t>(std::llround(duration_s * 1000)) : 0;
+}
+
+// A playlist changed last when its newest part or segment was complete.
+int64_t newest_media_epoch_ms(const hls::RenditionSnapshot& s) {
+  if (!s.open_parts.empty()) return end_epoch_ms(s.open_parts.back().pdt_epoch_ms, s.open_parts.back().duration_s);
+  if (auto it = s.segments.find(s.last_msn); it != s.segments.end() && it->second)
+    return end_epoch_ms(it->second->pdt_epoch_ms, it->second->duration_s);
+  return 0;
+}
 
 }  // namespace
 
@@ -138,15 +128,13 @@ Router::Router(const config::Config& cfg, const hls::Store& store, const health:
       steering_(cfg.scale),
       // A plain and a delta form per media playlist, and the master playlist.
       playlists_(2 * store.rendition_count() + 1),
-      boot_id_(random_boot_id()),
       started_(std::chrono::steady_clock::now()) {}
 
 // What a Hold's note carries for expire(): the kind, and the target duration
 // that sets how long a cache may keep the 503.
 namespace {
-constexpr uint32_t kPartHold = 1;
-uint32_t hold_note(bool part, int target_duration_s) {
-  return static_cast<uint32_t>(std::max(0, target_duration_s)) << 1 | (part ? kPartHold : 0);
+uint32_t hold_note(Router::HoldKind kind, int target_duration_s) {
+  return static_cast<uint32_t>(std::max(0, target_duration_s)) << 2 | static_cast<uint32_t>(kind);
 }
 }  // namespace
 
@@ -160,18 +148,28 @@ net::Outcome Router::handle(const net::Exchange& exchange) const {
 }
 
 Response Router::expire(const net::Exchange&, const net::Hold& hold) const {
-  const bool part = hold.note & kPartHold;
-  Response res = make_error_response(http::status::service_unavailable,
-                                     part ? "the hinted part was not published in time"
-                                          : "the requested segment or part was not published in time");
-  if (!part) {
-    // rfc8216bis Appendix B: a failed blocking reload may be cached for four target
-    // durations, so a CDN answers the other players asking the same thing.
-    res.set(http::field::cache_control, fmt::format("public, max-age={}", 4 * (hold.note >> 1)));
-  } else {
-    res.set(http::field::retry_after, "1");
+  const auto kind = static_cast<HoldKind>(hold.note & 3u);
+  const int target = static_cast<int>(hold.note >> 2);
+  switch (kind) {
+    case HoldKind::playlist: {
+      Response res = make_error_response(http::status::service_unavailable,
+                                         "the requested segment or part was not published in time");
+      // rfc8216bis Appendix B: a failed blocking reload may be cached for four target
+      // durations, so a CDN answers the other players asking the same thing.
+      res.set(http::field::cache_control, failed_blocking_cache_control(target));
+      return res;
+    }
+    case HoldKind::part: {
+      // Uncached (make_error_response): a 503 kept under the part's URL would hide the part once it exists.
+      Response res =
+          make_error_response(http::status::service_unavailable, "the hinted part was not published in time");
+      res.set(http::field::retry_after, "1");
+      return res;
+    }
+    case HoldKind::master:
+      break;
   }
-  return res;
+  return not_ready("a media playlist of the master playlist");
 }
 
 net::Outcome Router::dispatch(const net::Exchange& exchange) const {
@@ -214,9 +212,9 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
   if (path.substr(0, live_prefix.size()) == live_prefix) {
     std::string_view rest = path.substr(live_prefix.size());
     size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || slash == 0) return not_found();
+    if (slash == std::string_view::npos || slash == 0) return live_not_found();
     std::string_view file = rest.substr(slash + 1);
-    if (file.find('/') != std::string_view::npos) return not_found();
+    if (file.find('/') != std::string_view::npos) return live_not_found();
     return serve_rendition(req, rest.substr(0, slash), file, query);
   }
   return not_found();
@@ -224,17 +222,23 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
 
 Response Router::serve_static(const RequestHeader& req, const StaticFile* file) const {
   if (!file) return not_found();
-  return serve(req, {file->data, file->content_type, file->etag, kStaticCacheControl, true});
+  return serve(req, {file->data, file->content_type, file->etag, kStaticCacheControl, true, 0});
 }
 
-Response Router::serve_master(const RequestHeader& req) const {
+net::Outcome Router::serve_master(const RequestHeader& req) const {
+  // A player (or a cache) that got the master would next ask for a media playlist;
+  // until every one it names exists, the master waits a while and then is refused.
+  for (size_t i = 0; i < store_.rendition_count(); ++i) {
+    auto snapshot = store_.rendition(i);
+    if (!snapshot || !snapshot->playlist) return make_hold(HoldKind::master, i, configured_target_duration());
+  }
   hls::Bytes master = store_.master();
-  if (!master || master->empty()) return not_ready("the master playlist");
+  if (!master || master->empty()) return make_hold(HoldKind::master, 0, configured_target_duration());
   auto served = playlists_.get(playlists_.size() - 1, master, 0, [&] {
     // The master playlist has no version; its content is small and identifies it.
     return std::make_shared<const ServedPlaylist>(master, fmt::format("m-{:016x}", net::content_hash(*master)));
   });
-  return serve_playlist_text(req, *served, playlist_cache_control_);
+  return serve_playlist_text(req, *served, playlist_cache_control_, 0);
 }
 
 Response Router::serve_steering(const RequestHeader& req) const {
@@ -245,31 +249,39 @@ Response Router::serve_steering(const RequestHeader& req) const {
 
 net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const {
+  const bool playlist = file == "index.m3u8";
+  auto missing = [&] {
+    // A failed blocking request may be cached as long as a failed hold (rfc8216bis Appendix B).
+    if (playlist && asks_to_block(query))
+      return live_not_found(failed_blocking_cache_control(configured_target_duration()));
+    return live_not_found();
+  };
   auto index = store_.find(name);
-  if (!index) return not_found();
+  if (!index) return missing();
   if (monitor_) monitor_->viewers().record(req[kPlaybackSessionHeader], store_.names()[*index], now_monotonic_ms());
   // One snapshot per request: playlist, init and segment then all come from the same publish.
   auto snapshot = store_.rendition(*index);
-  if (!snapshot) return not_found();
+  if (!snapshot) return missing();
 
-  if (file == "index.m3u8") return serve_media_playlist(req, *index, *snapshot, query);
-  if (file == "init.mp4") {
-    if (!snapshot->init) return not_ready("the init section");
-    // An encoder restart may produce a different init section under the same URL.
-    EtagText etag("i-{}-{:016x}", name, net::content_hash(*snapshot->init));
-    return serve(req, {snapshot->init, kMediaType, etag.view(), kInitCacheControl, true});
+  if (playlist) return serve_media_playlist(req, *index, *snapshot, query);
+  if (hls::Bytes init = snapshot->find_init(file)) {
+    // Named by its content: the name is the tag.
+    EtagText etag("{}", file);
+    return serve(req, {init, kMediaType, etag.view(), kMediaCacheControl, true, 0});
   }
-  if (auto msn = parse_segment_name(file, snapshot->segment_extension)) {
+  if (auto msn = hls::parse_segment_uri(file, snapshot->instance, snapshot->segment_extension)) {
     auto it = snapshot->segments.find(*msn);
-    if (it == snapshot->segments.end() || !it->second || !it->second->data) return not_found();
+    if (it == snapshot->segments.end() || !it->second || !it->second->data) return live_not_found();
     const hls::Segment& segment = *it->second;
-    // msn alone repeats after a restart; the capture time and size make the tag unique.
-    EtagText etag("s-{}-{}-{}-{}", name, segment.msn, segment.data->size(), segment.pdt_epoch_ms);
+    EtagText etag("s-{}-{}-{}", snapshot->instance, name, segment.msn);
     auto type = snapshot->segment_extension == "ts" ? kTransportStreamType : kMediaType;
-    return serve(req, {segment.data, type, etag.view(), kSegmentCacheControl, true});
+    return serve(req, {segment.data, type, etag.view(), kMediaCacheControl, true,
+                       end_epoch_ms(segment.pdt_epoch_ms, segment.duration_s)});
   }
-  if (auto part = parse_part_name(file)) return serve_part(req, *index, *snapshot, part->first, part->second);
-  return not_found();
+  if (auto part = hls::parse_part_uri(file, snapshot->instance))
+    return serve_part(req, *index, *snapshot, part->first, part->second);
+  // Names of another run of the stream, or no name at all.
+  return live_not_found();
 }
 
 net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
@@ -281,6 +293,7 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   DeliveryDirectives directives;
   if (low_latency) {
     directives = parse_delivery_directives(query);
+    // 400s stay uncached (make_error_response): the same URL turns valid as the playlist catches up.
     if (!directives.ok()) return make_error_response(http::status::bad_request, directives.error);
     // A finished playlist never grows, so there is nothing to wait for (rfc8216bis 6.2.5.2).
     if (has_ended(*snapshot.playlist)) {
@@ -294,7 +307,7 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
         return make_error_response(http::status::bad_request,
                                    "_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
       case hls::BlockVerdict::wait:
-        return make_hold(false, index, target);
+        return make_hold(HoldKind::playlist, index, target);
       case hls::BlockVerdict::ready:
         break;
     }
@@ -308,8 +321,9 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   const bool with_reports = low_latency && store_.rendition_count() > 1;
   const uint64_t generation = with_reports ? store_.generation() : 0;
   auto served = playlists_.get(2 * index + (delta ? 1 : 0), text, generation, [&] {
-    std::string tag =
-        fmt::format("p-{}-{}-{}{}", boot_id_, store_.names()[index], snapshot.version, delta ? "-d" : "");
+    // From the text itself, so a restarted or second origin tags the same bytes alike
+    // and a cache never revalidates one run's playlist against another's.
+    std::string tag = fmt::format("p-{}-{:016x}", store_.names()[index], net::content_hash(*text));
     std::string reports = with_reports ? hls::rendition_reports(store_, index) : std::string();
     if (reports.empty()) return std::make_shared<const ServedPlaylist>(text, tag);
     std::string joined;
@@ -323,33 +337,36 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   // rfc8216bis Appendix B: a blocking response stays right for 6 target durations,
   // and caches key on the whole URL, so one origin request serves every player
   // asking for the same part.
-  if (!directives.msn) return serve_playlist_text(req, *served, playlist_cache_control_);
+  const int64_t modified = newest_media_epoch_ms(snapshot);
+  if (!directives.msn) return serve_playlist_text(req, *served, playlist_cache_control_, modified);
   char blocking_cache_control[40];
   auto written = fmt::format_to_n(blocking_cache_control, sizeof blocking_cache_control, "public, max-age={}",
                                   6 * target);
-  return serve_playlist_text(req, *served, std::string_view(blocking_cache_control, written.size));
+  return serve_playlist_text(req, *served, std::string_view(blocking_cache_control, written.size), modified);
 }
 
 net::Outcome Router::serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
                           uint64_t msn, size_t part_index) const {
   if (const hls::Part* part = snapshot.find_part(msn, part_index); part && part->data) {
-    // A part's msn and index repeat after a restart; the boot id keeps the tags apart.
-    EtagText etag("pt-{}-{}-{}-{}-{}", boot_id_, store_.names()[index], msn, part_index, part->data->size());
-    return serve(req, {part->data, kMediaType, etag.view(), kSegmentCacheControl, true});
+    EtagText etag("pt-{}-{}-{}-{}", snapshot.instance, store_.names()[index], msn, part_index);
+    return serve(req, {part->data, kMediaType, etag.view(), kMediaCacheControl, true,
+                       end_epoch_ms(part->pdt_epoch_ms, part->duration_s)});
   }
   if (snapshot.part_target_s > 0 && is_next_part(snapshot, msn, part_index))
-    return make_hold(true, index, target_duration(snapshot));
-  return not_found();
+    return make_hold(HoldKind::part, index, target_duration(snapshot));
+  return live_not_found();
 }
 
 Response Router::serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
-                                     std::string_view cache_control) const {
+                                     std::string_view cache_control, int64_t modified_epoch_ms) const {
   Response res;
   if (net::accepts_gzip(req[http::field::accept_encoding])) {
-    res = serve(req, {playlist.gzip(), kPlaylistType, playlist.gzip_etag(), cache_control, false});
+    res = serve(req, {playlist.gzip(), kPlaylistType, playlist.gzip_etag(), cache_control, false, modified_epoch_ms,
+                      /*changes_in_place=*/true});
     if (res.result() == http::status::ok) res.set(http::field::content_encoding, "gzip");
   } else {
-    res = serve(req, {playlist.text(), kPlaylistType, playlist.etag(), cache_control, false});
+    res = serve(req, {playlist.text(), kPlaylistType, playlist.etag(), cache_control, false, modified_epoch_ms,
+                      /*changes_in_place=*/true});
   }
   res.set(http::field::vary, "Accept-Encoding");
   return res;
@@ -357,13 +374,17 @@ Response Router::serve_playlist_text(const RequestHeader& req, const ServedPlayl
 
 int Router::target_duration(const hls::RenditionSnapshot& snapshot) const {
   if (snapshot.target_duration_s > 0) return snapshot.target_duration_s;
+  return configured_target_duration();
+}
+
+int Router::configured_target_duration() const {
   return std::max(1, static_cast<int>(std::ceil(hls_.segment_duration_s - 1e-9)));
 }
 
-net::Hold Router::make_hold(bool part, size_t index, int target_duration_s) const {
+net::Hold Router::make_hold(HoldKind kind, size_t index, int target_duration_s) const {
   net::Hold hold;
   hold.channel = index;
-  hold.note = hold_note(part, target_duration_s);
+  hold.note = hold_note(kind, target_duration_s);
   hold.timeout = std::chrono::milliseconds(std::llround(options_.hold_timeout_targets * target_duration_s * 1000.0));
   return hold;
 }
@@ -377,16 +398,25 @@ Response Router::serve_health(const RequestHeader& req, bool detail) const {
   // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
   std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string etag = net::make_etag(fmt::format("h-{:016x}", net::content_hash(body)));
-  return serve(req, {make_bytes(std::move(body)), kJsonType, etag, "no-store", false});
+  return serve(req, {make_bytes(std::move(body)), kJsonType, etag, "no-store", false, 0});
 }
 
 Response Router::serve(const RequestHeader& req, const Resource& resource) const {
   Response res{http::status::ok, 11};
   res.set(http::field::cache_control, resource.cache_control);
   res.set(http::field::etag, resource.etag);
+  if (resource.modified_epoch_ms > 0)
+    res.set(http::field::last_modified, net::format_http_date(resource.modified_epoch_ms / 1000));
   if (resource.ranges) res.set(http::field::accept_ranges, "bytes");
 
-  if (auto inm = req[http::field::if_none_match]; !inm.empty() && net::if_none_match_matches(inm, resource.etag)) {
+  // If-None-Match, when sent, decides alone (RFC 9110 13.2.2).
+  if (auto inm = req[http::field::if_none_match]; !inm.empty()) {
+    if (net::if_none_match_matches(inm, resource.etag)) {
+      res.result(http::status::not_modified);
+      return res;
+    }
+  } else if (auto ims = req[http::field::if_modified_since];
+             !ims.empty() && net::not_modified_since(ims, resource.modified_epoch_ms, resource.changes_in_place)) {
     res.result(http::status::not_modified);
     return res;
   }
@@ -423,6 +453,8 @@ Response Router::serve(const RequestHeader& req, const Resource& resource) const
 
 Response Router::preflight() const {
   Response res{http::status::no_content, 11};
+  // Browsers keep preflights by Access-Control-Max-Age; shared caches have no business with them.
+  res.set(http::field::cache_control, "no-store");
   res.set(http::field::allow, kAllowedMethods);
   res.set(http::field::access_control_allow_methods, kAllowedMethods);
   res.set(http::field::access_control_allow_headers, fmt::format("Range, {}", kPlaybackSessionHeader));

@@ -40,6 +40,10 @@ inline constexpr std::string_view kPlaybackSessionHeader = "X-Playback-Session-I
 // thread at once.
 class Router {
  public:
+  // What a held request waits for: kept in the Hold's note (the low two bits,
+  // the target duration above them) for expire().
+  enum class HoldKind : uint32_t { playlist = 0, part = 1, master = 2 };
+
   Router(const config::Config& cfg, const hls::Store& store, const health::IngestStatus& ingest,
          const StaticFiles& files, RouterOptions options = {}, const health::Monitor* monitor = nullptr);
 
@@ -62,12 +66,15 @@ class Router {
     std::string_view etag;
     std::string_view cache_control;
     bool ranges = false;  // media and static files honour Range; playlists change, so they do not
+    int64_t modified_epoch_ms = 0;  // Last-Modified; 0: none
+    bool changes_in_place = false;  // a playlist: its URL names new content several times a second
   };
+
 
   net::Outcome dispatch(const net::Exchange& exchange) const;
   net::Outcome route_get(const RequestHeader& req, std::string_view path, std::string_view query) const;
   Response serve_static(const RequestHeader& req, const StaticFile* file) const;
-  Response serve_master(const RequestHeader& req) const;
+  net::Outcome serve_master(const RequestHeader& req) const;
   Response serve_steering(const RequestHeader& req) const;
   net::Outcome serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const;
@@ -76,11 +83,12 @@ class Router {
   net::Outcome serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
                           uint64_t msn, size_t part_index) const;
   Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
-                               std::string_view cache_control) const;
+                               std::string_view cache_control, int64_t modified_epoch_ms) const;
   Response serve(const RequestHeader& req, const Resource& resource) const;
   Response preflight() const;
   int target_duration(const hls::RenditionSnapshot& snapshot) const;
-  net::Hold make_hold(bool part, size_t index, int target_duration_s) const;
+  int configured_target_duration() const;
+  net::Hold make_hold(HoldKind kind, size_t index, int target_duration_s) const;
 
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
@@ -92,9 +100,6 @@ class Router {
   RouterOptions options_;
   SteeringManifest steering_;  // [scale] pathways; without them /live/steering.json is 404
   mutable PlaylistCache playlists_;
-  // Playlist versions restart at 0 with the process; mixing this into playlist
-  // ETags keeps a cache from answering 304 with a playlist of the previous run.
-  std::string boot_id_;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -20,6 +20,7 @@ struct Part {
   double duration_s = 0;
   bool independent = false;  // starts with an IDR
   Bytes data;
+  int64_t pdt_epoch_ms = 0;  // capture wall clock of its first frame
 };
 
 struct Segment {
@@ -27,6 +28,10 @@ struct Segment {
   double duration_s = 0;       // exact, from the samples
   int64_t pdt_epoch_ms = 0;    // capture wall clock of the first frame
   bool discontinuity = false;
+  // The init section its parts need (EXT-X-MAP) and its name; empty for MPEG-TS.
+  // A new init mid-stream starts a discontinuity.
+  std::string init_uri;
+  Bytes init;
   Bytes data;                  // the whole segment: its parts back to back
   std::vector<Part> parts;
 };

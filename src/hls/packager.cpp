@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "common/clock.hpp"
 #include "hls/playlist.hpp"
@@ -20,6 +21,7 @@ Packager::Packager(PackagerOptions options, size_t index, Store& store, MasterPl
       master_(master),
       target_duration_s_(static_cast<int>(std::ceil(options_.segment_duration_s - 1e-9))) {
   if (options_.mpegts) options_.part_target_s = 0;  // parts need fMP4
+  if (options_.instance.empty()) options_.instance = new_instance_id();
 }
 
 size_t Packager::listed_count() const {
@@ -63,6 +65,7 @@ void Packager::push_ts(std::string_view bytes) {
       whole.msn = next_msn_;
       whole.duration_s = duration;
       whole.independent = true;
+      whole.pdt_epoch_ms = open_pdt_epoch_ms();
       whole.data = make_bytes(std::move(ts_open_bytes_));
       open_parts_ = {std::move(whole)};
       open_frames_ = static_cast<uint64_t>(std::llround(duration * options_.frame_rate));
@@ -84,6 +87,8 @@ void Packager::on_box(const std::string& type, std::string bytes) {
   } else if (type == "moov") {
     tracks_ = fmp4::parse_moov(bytes);
     init_bytes_ += bytes;
+    if (init_ && *init_ != init_bytes_ && (open_ || !segments_.empty())) init_changed_ = true;
+    init_uri_ = init_uri(init_bytes_);
     init_ = make_bytes(std::move(init_bytes_));
     init_bytes_.clear();
     const fmp4::Track* video = nullptr;
@@ -130,6 +135,9 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   if (video->starts_with_sync && (!open_ || open_duration_s_ >= options_.segment_duration_s * 0.5)) {
     if (open_) close_segment();
     open_ = true;
+    open_discontinuity_ = std::exchange(init_changed_, false);
+    open_init_ = init_;
+    open_init_uri_ = init_uri_;
     open_parts_.clear();
     open_duration_s_ = 0;
     open_frames_ = 0;
@@ -146,6 +154,7 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   part.index = open_parts_.size();
   part.duration_s = duration;
   part.independent = video->starts_with_sync;
+  part.pdt_epoch_ms = open_pdt_epoch_ms() + static_cast<int64_t>(std::llround(open_duration_s_ * 1000.0));
   // The part's bytes are assembled once, straight into the buffer that is served.
   std::string data;
   data.reserve(pending_other_.size() + moof.size() + mdat.size());
@@ -168,6 +177,9 @@ void Packager::close_segment() {
   seg->msn = next_msn_++;
   seg->duration_s = open_duration_s_;
   seg->pdt_epoch_ms = open_pdt_epoch_ms();
+  seg->discontinuity = open_discontinuity_;
+  seg->init = open_init_;
+  seg->init_uri = open_init_uri_;
   size_t total = 0;
   for (auto& p : open_parts_) total += p.data->size();
   std::string data;
@@ -204,13 +216,14 @@ void Packager::publish() {
   auto snap = std::make_shared<RenditionSnapshot>();
   snap->name = options_.name;
   snap->version = ++version_;
+  snap->instance = options_.instance;
   snap->init = init_;
+  snap->init_uri = init_uri_;
   MediaPlaylistView view;
   view.target_duration_s = target_duration_s_;
-  if (options_.mpegts) {
-    view.init_uri.clear();
-    view.segment_extension = "ts";
-  }
+  view.instance = options_.instance;
+  view.init_uri = open_ ? open_init_uri_ : init_uri_;
+  if (options_.mpegts) view.segment_extension = "ts";
   snap->segment_extension = view.segment_extension;
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
@@ -221,6 +234,7 @@ void Packager::publish() {
     if (open_) {
       view.open_msn = next_msn_;
       view.open_parts = open_parts_;
+      view.open_discontinuity = open_discontinuity_;
       view.open_pdt_epoch_ms = open_pdt_epoch_ms();
       // The GOP is one segment long, so a full open segment closes at the next part.
       bool full = open_duration_s_ >= options_.segment_duration_s - options_.part_target_s / 2;

@@ -29,6 +29,9 @@ struct PackagerOptions {
   bool mpegts = false;            // the muxer writes MPEG-TS instead of fragmented MP4
   int width = 0, height = 0;      // for the master playlist when the stream cannot say (MPEG-TS)
   double frame_rate = 30;
+  // This run's id in segment and part names, the same for every rendition
+  // (hls/object_names.hpp); a fresh one when empty.
+  std::string instance = {};
 };
 
 class Packager {
@@ -71,6 +74,8 @@ class Packager {
   bool ts_described_ = false;
   std::string init_bytes_;
   Bytes init_;
+  std::string init_uri_;
+  bool init_changed_ = false;  // a new init section arrived after media: the next segment is a discontinuity
   std::vector<fmp4::Track> tracks_;
   std::string pending_moof_;
   std::string pending_other_;  // fragments of non-video tracks waiting for the next video part
@@ -85,6 +90,9 @@ class Packager {
   uint32_t open_timescale_ = 1;
   uint64_t open_frames_ = 0;
   bool open_ = false;
+  bool open_discontinuity_ = false;
+  Bytes open_init_;
+  std::string open_init_uri_;
 
   uint64_t next_msn_ = 1;
   uint64_t version_ = 0;

@@ -8,12 +8,6 @@
 
 namespace relay::hls {
 
-std::string segment_uri(uint64_t msn, std::string_view extension) {
-  return fmt::format("seg{}.{}", msn, extension);
-}
-
-std::string part_uri(uint64_t msn, size_t index) { return fmt::format("part{}.{}.m4s", msn, index); }
-
 double hold_back(int target_duration_s) { return 3.0 * target_duration_s; }
 double can_skip_until(int target_duration_s) { return 6.0 * target_duration_s; }
 
@@ -25,10 +19,10 @@ double open_duration(const MediaPlaylistView& view) {
   return d;
 }
 
-void write_parts(std::string& out, const std::vector<Part>& parts) {
+void write_parts(std::string& out, std::string_view instance, const std::vector<Part>& parts) {
   auto it = std::back_inserter(out);
   for (const auto& p : parts) {
-    fmt::format_to(it, "#EXT-X-PART:DURATION={:.3f},URI=\"{}\"{}\n", p.duration_s, part_uri(p.msn, p.index),
+    fmt::format_to(it, "#EXT-X-PART:DURATION={:.3f},URI=\"{}\"{}\n", p.duration_s, part_uri(instance, p.msn, p.index),
                    p.independent ? ",INDEPENDENT=YES" : "");
   }
 }
@@ -67,9 +61,17 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   }
   uint64_t first_msn = view.segments.empty() ? (view.open_msn ? view.open_msn : 1) : view.segments.front()->msn;
   fmt::format_to(it, "#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", first_msn);
-  if (!view.init_uri.empty()) fmt::format_to(it, "#EXT-X-MAP:URI=\"{}\"\n", view.init_uri);
 
   size_t skip = view.delta ? skippable_segments(view) : 0;
+  // An EXT-X-MAP holds for the segments after it, up to the next one: written
+  // for the first segment listed, then wherever the init section changes.
+  std::string_view map = skip < view.segments.size() ? view.segments[skip]->init_uri : view.init_uri;
+  if (!map.empty()) fmt::format_to(it, "#EXT-X-MAP:URI=\"{}\"\n", map);
+  auto write_map_if_changed = [&](std::string_view uri) {
+    if (uri.empty() || uri == map) return;
+    map = uri;
+    fmt::format_to(it, "#EXT-X-MAP:URI=\"{}\"\n", map);
+  };
   if (skip > 0) fmt::format_to(it, "#EXT-X-SKIP:SKIPPED-SEGMENTS={}\n", skip);
 
   // Parts are listed only for the newest three target durations of the playlist.
@@ -84,19 +86,24 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   for (size_t i = skip; i < view.segments.size(); ++i) {
     const auto& seg = view.segments[i];
     if (seg->discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+    write_map_if_changed(seg->init_uri);
     // PDT on every segment: the capture wall clock, so players can show latency.
     fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(seg->pdt_epoch_ms));
-    if (with_parts[i]) write_parts(out, seg->parts);
-    fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s, segment_uri(seg->msn, view.segment_extension));
+    if (with_parts[i]) write_parts(out, view.instance, seg->parts);
+    fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s,
+                   segment_uri(view.instance, seg->msn, view.segment_extension));
   }
   if (ll && view.open_msn != 0) {
     if (!view.open_parts.empty()) {
+      if (view.open_discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+      write_map_if_changed(view.init_uri);
       fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(view.open_pdt_epoch_ms));
-      write_parts(out, view.open_parts);
+      write_parts(out, view.instance, view.open_parts);
     }
   }
   if (ll && view.hint_msn != 0)
-    fmt::format_to(it, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"\n", part_uri(view.hint_msn, view.hint_index));
+    fmt::format_to(it, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"\n",
+                   part_uri(view.instance, view.hint_msn, view.hint_index));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hls/media.hpp"
+#include "hls/object_names.hpp"
 
 namespace relay::hls {
 
@@ -23,7 +24,10 @@ struct LowLatency {
 
 struct MediaPlaylistView {
   int target_duration_s = 2;
-  std::string init_uri = "init.mp4";  // empty: no EXT-X-MAP (MPEG-TS)
+  std::string instance;  // in segment and part names
+  // The open segment's init section; each complete segment names its own.
+  // Empty: no EXT-X-MAP (MPEG-TS).
+  std::string init_uri;
   std::string segment_extension = "m4s";
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first, consecutive msn
 
@@ -32,6 +36,7 @@ struct MediaPlaylistView {
   uint64_t open_msn = 0;  // 0: no segment being built
   int64_t open_pdt_epoch_ms = 0;
   std::vector<Part> open_parts;
+  bool open_discontinuity = false;  // the open segment starts a new init or timeline
   uint64_t hint_msn = 0;  // EXT-X-PRELOAD-HINT target; 0: none
   size_t hint_index = 0;
   bool delta = false;  // an _HLS_skip=YES update: old segments replaced by EXT-X-SKIP
@@ -45,10 +50,6 @@ double can_skip_until(int target_duration_s);  // 6 × target duration
 size_t skippable_segments(const MediaPlaylistView& view);
 
 std::string write_media_playlist(const MediaPlaylistView& view);
-
-// The URIs of a segment and a part, relative to their media playlist.
-std::string segment_uri(uint64_t msn, std::string_view extension = "m4s");
-std::string part_uri(uint64_t msn, size_t index);
 
 struct Variant {
   std::string uri;  // e.g. "720p/index.m3u8"

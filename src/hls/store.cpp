@@ -9,6 +9,14 @@ const Part* RenditionSnapshot::find_part(uint64_t msn, size_t index) const {
   return &it->second->parts[index];
 }
 
+Bytes RenditionSnapshot::find_init(std::string_view uri) const {
+  if (uri.empty()) return nullptr;
+  if (uri == init_uri) return init;
+  for (const auto& [msn, segment] : segments)
+    if (segment->init_uri == uri) return segment->init;
+  return nullptr;
+}
+
 Store::Store(std::vector<std::string> rendition_names)
     : names_(std::move(rendition_names)), snapshots_(names_.size()) {
   for (size_t i = 0; i < names_.size(); ++i) {

@@ -21,7 +21,10 @@ struct RenditionSnapshot {
   std::string name;
   uint64_t version = 0;          // +1 on every publish
   Bytes playlist;                // the media playlist text (null until the first segment)
+  // The id in this run's segment and part names (hls/object_names.hpp).
+  std::string instance;
   Bytes init;                    // EXT-X-MAP init section (fMP4); null until known
+  std::string init_uri;          // its name; empty with init
   std::string segment_extension = "m4s";  // "ts" for MPEG-TS
   std::map<uint64_t, std::shared_ptr<const Segment>> segments;  // every msn still servable
   uint64_t last_msn = 0;         // newest complete segment; 0 = none yet
@@ -42,6 +45,8 @@ struct RenditionSnapshot {
 
   // A part by segment and index, from the open segment or a retained one.
   const Part* find_part(uint64_t msn, size_t index) const;
+  // An init section by name: the current one or one a retained segment still needs.
+  Bytes find_init(std::string_view uri) const;
   int64_t last_segment_epoch_ms = 0;  // wall clock when the newest segment was published
   double last_segment_duration_s = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "gst/bus_problem.hpp"
+#include "hls/object_names.hpp"
 #include "ingest/pipeline_builder.hpp"
 
 namespace relay::ingest {
@@ -16,9 +17,11 @@ namespace {
 
 int input_count(const config::Config& cfg) { return cfg.ingest.backup_source.empty() ? 1 : 2; }
 
-hls::PackagerOptions packager_options(const config::Config& cfg, const config::Rendition& r, size_t max_bytes) {
+hls::PackagerOptions packager_options(const config::Config& cfg, const config::Rendition& r, size_t max_bytes,
+                                      const std::string& instance) {
   hls::PackagerOptions opts;
   opts.name = r.name;
+  opts.instance = instance;
   opts.segment_duration_s = cfg.hls.segment_duration_s;
   opts.live_window = cfg.hls.live_window;
   opts.dvr_window_s = cfg.hls.dvr_window_s;
@@ -84,9 +87,12 @@ gst::Element Ladder::parse(const config::Config& cfg, const std::string& channel
 void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master) {
   const auto& rungs = cfg.encoder.renditions;
   size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, rungs.size());
+  // One id for every rendition of this run, so their object names stay in step.
+  const std::string instance = hls::new_instance_id();
+  log_->info("stream instance {}", instance);
   for (size_t i = 0; i < rungs.size(); ++i) {
-    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, rungs[i], budget),
-                                                          i, store, master, status_));
+    renditions_.push_back(std::make_unique<RenditionSink>(
+        GST_BIN(pipeline_.get()), packager_options(cfg, rungs[i], budget, instance), i, store, master, status_));
   }
   for (auto& rendition : renditions_) rendition->connect();
 }

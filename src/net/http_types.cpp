@@ -8,31 +8,24 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "net/etag.hpp"
+
 namespace relay::net {
 namespace http = boost::beast::http;
 
 namespace {
 
-// The current time as an IMF-fixdate (RFC 9110 5.6.7), written by hand because
-// strftime follows the locale. It changes once a second, so each thread formats
+// The current time as an IMF-fixdate. It changes once a second, so each thread formats
 // it once a second rather than once a response.
 std::string_view http_date_now() {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   thread_local std::time_t formatted = -1;
-  thread_local char text[32];
-  thread_local size_t size = 0;
+  thread_local std::string text;
   const std::time_t now = std::time(nullptr);
   if (now != formatted) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    size = fmt::format_to_n(text, sizeof text, "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", kDays[tm.tm_wday],
-                            tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec)
-               .size;
+    text = format_http_date(now);
     formatted = now;
   }
-  return {text, size};
+  return text;
 }
 
 // message::keep_alive() without needing a whole message: the HTTP/1.0 and 1.1 defaults.

@@ -78,7 +78,7 @@ try {
   const byProtocol = {};
   for (const r of fetched) byProtocol[r.protocol] = (byProtocol[r.protocol] || 0) + 1;
   const blocking = fetched.filter((r) => r.name.includes('_HLS_msn=') && r.name.includes('_HLS_part='));
-  const parts = fetched.filter((r) => /\/part\d+\.\d+\.m4s$/.test(new URL(r.name).pathname));
+  const parts = fetched.filter((r) => /\/part-[0-9a-z]+-\d+\.\d+\.m4s$/.test(new URL(r.name).pathname));
   console.log('currentTime samples', samples.map((s) => s.toFixed(2)).join(' '));
   console.log('from the browser cache:', JSON.stringify(fromCache.map((r) => new URL(r.name).pathname)));
   console.log(JSON.stringify({ navigation: state.navigation, media: media.length, byProtocol,

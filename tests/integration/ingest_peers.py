@@ -130,7 +130,7 @@ def newest_segment_luma(relay, rendition, tmp, skip_newest=0):
     msn = segs[-1 - skip_newest][0]
     path = os.path.join(tmp, f"{rendition}-{msn}.mp4")
     with open(path, "wb") as f:
-        f.write(relay.get(f"/live/{rendition}/init.mp4") + relay.get(f"/live/{rendition}/seg{msn}.m4s"))
+        f.write(relay.init_section(rendition) + relay.segment(rendition, msn))
     return mean_luma(path), msn
 
 
@@ -140,7 +140,7 @@ def segment_streams(relay, rendition, tmp):
     msn = segs[-1][0]
     path = os.path.join(tmp, f"{rendition}-{msn}-streams.mp4")
     with open(path, "wb") as f:
-        f.write(relay.get(f"/live/{rendition}/init.mp4") + relay.get(f"/live/{rendition}/seg{msn}.m4s"))
+        f.write(relay.init_section(rendition) + relay.segment(rendition, msn))
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height,sample_rate,channels",
                           "-of", "json", path], capture_output=True, text=True, timeout=60)
     info = {"frames": len(ffprobe_frames(path))}
@@ -159,9 +159,9 @@ def timestamp_problems(relay, rendition, tmp):
     segs = media_segments(relay.get(f"/live/{rendition}/index.m3u8").decode())
     path = os.path.join(tmp, f"{rendition}-all.mp4")
     with open(path, "wb") as f:
-        f.write(relay.get(f"/live/{rendition}/init.mp4"))
+        f.write(relay.init_section(rendition))
         for msn, *_ in segs:
-            f.write(relay.get(f"/live/{rendition}/seg{msn}.m4s"))
+            f.write(relay.segment(rendition, msn))
     problems = []
     for stream in ("v", "a"):
         out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=dts_time",

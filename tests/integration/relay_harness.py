@@ -139,6 +139,19 @@ class Relay:
             return segs if len(segs) >= count else None
         return self.wait_for(ready, timeout, f"{count} segments of {rendition}")
 
+    def segment_path(self, rendition, msn, extension="m4s"):
+        """The URL path of a segment, named as the rendition's playlist names its objects."""
+        text = self.get(f"/live/{rendition}/index.m3u8").decode()
+        return f"/live/{rendition}/{segment_name(text, msn, extension)}"
+
+    def segment(self, rendition, msn, extension="m4s"):
+        return self.get(self.segment_path(rendition, msn, extension))
+
+    def init_section(self, rendition):
+        """The init section the rendition's newest segment needs (its EXT-X-MAP)."""
+        text = self.get(f"/live/{rendition}/index.m3u8").decode()
+        return self.get(f"/live/{rendition}/{init_name(text)}")
+
     def newest_msn(self, rendition):
         return media_segments(self.get(f"/live/{rendition}/index.m3u8").decode())[-1][0]
 
@@ -228,8 +241,34 @@ class Checks:
 # Low-Latency HLS helpers.
 
 PART_RE = re.compile(r'#EXT-X-PART:([^\n]*)')
-HINT_RE = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"')
-PART_URI_RE = re.compile(r'part(\d+)\.(\d+)\.m4s')
+# Object names carry the stream instance (docs/architecture.md, "Object names"):
+# seg-<instance>-<msn>.m4s, part-<instance>-<msn>.<index>.m4s, init-<content hash>.mp4.
+HINT_RE = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-[0-9a-z]+-(\d+)\.(\d+)\.m4s"')
+PART_URI_RE = re.compile(r'part-[0-9a-z]+-(\d+)\.(\d+)\.m4s')
+OBJECT_INSTANCE_RE = re.compile(r'^(?:seg|part)-([0-9a-z]+)-\d', re.M)
+MAP_RE = re.compile(r'#EXT-X-MAP:URI="([^"]+)"')
+
+
+def stream_instance(text):
+    """The stream instance in the segment and part names of a media playlist."""
+    m = OBJECT_INSTANCE_RE.search(text) or re.search(r'URI="(?:seg|part)-([0-9a-z]+)-\d', text)
+    return m.group(1) if m else None
+
+
+def segment_name(text, msn, extension="m4s"):
+    """The name of segment `msn` of the stream whose media playlist is `text` (listed or not)."""
+    return f"seg-{stream_instance(text)}-{msn}.{extension}"
+
+
+def part_name(text, msn, index):
+    """The name of part `index` of segment `msn` of the stream whose playlist is `text`."""
+    return f"part-{stream_instance(text)}-{msn}.{index}.m4s"
+
+
+def init_name(text):
+    """The EXT-X-MAP URI that holds for the newest segment of a media playlist."""
+    maps = MAP_RE.findall(text)
+    return maps[-1] if maps else None
 
 
 def ll_parts(text):

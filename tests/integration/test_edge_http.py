@@ -30,7 +30,7 @@ def main():
     with Relay(args.binary, args.source_dir, overrides) as relay:
         segs = relay.wait_for_segments("360p", 2)
         msn = segs[-1][0]
-        seg_path = f"/live/360p/seg{msn}.m4s"
+        seg_path = relay.segment_path("360p", msn)
         full = relay.get(seg_path)
 
         # Cache-Control, content types, ETag / If-None-Match.
@@ -45,6 +45,17 @@ def main():
         c.check(bool(etag), "segment has an ETag")
         status, h2, body = relay.request(seg_path, headers={"If-None-Match": etag})
         c.check(status == 304 and body == b"", f"If-None-Match gives 304 without body (got {status})")
+        # Last-Modified is when the segment was captured; If-Modified-Since alone is answered with it.
+        modified = h.get("last-modified")
+        c.check(bool(modified) and modified.endswith(" GMT"), f"segment has a Last-Modified ({modified})")
+        status, _, body = relay.request(seg_path, headers={"If-Modified-Since": modified})
+        c.check(status == 304 and body == b"", f"If-Modified-Since gives 304 (got {status})")
+        # A name that may exist a moment later is cacheable one second; the API not at all.
+        status, h, _ = relay.request(relay.segment_path("360p", msn + 1000))
+        c.check(status == 404 and h.get("cache-control") == "public, max-age=1",
+                f"missing segment: 404, max-age=1 ({status}, {h.get('cache-control')})")
+        status, h, _ = relay.request("/api/health")
+        c.check(h.get("cache-control") == "no-store", f"/api/health is no-store ({h.get('cache-control')})")
 
         # Single byte ranges; unsatisfiable; HEAD.
         status, h, body = relay.request(seg_path, headers={"Range": "bytes=100-199"})
@@ -60,7 +71,7 @@ def main():
 
         # Errors.
         c.check(relay.request("/live/nosuch/index.m3u8")[0] == 404, "unknown rendition 404")
-        c.check(relay.request("/live/360p/seg999999.m4s")[0] == 404, "unknown segment 404")
+        c.check(relay.request(relay.segment_path("360p", 999999))[0] == 404, "unknown segment 404")
         c.check(relay.request("/nothing-here")[0] == 404, "unknown path 404")
         c.check(relay.request("/static/../../etc/passwd")[0] == 400, "'..' rejected with 400")
         c.check(relay.request("/static/%2e%2e/%2e%2e/etc/passwd")[0] == 400, "encoded '..' rejected with 400")

@@ -25,7 +25,8 @@ import tempfile
 import threading
 import time
 
-from relay_harness import LIGHT, TECH_TOKEN, Checks, Relay, free_port, ll_parts, media_segments, parse_args, preload_hint
+from relay_harness import (LIGHT, TECH_TOKEN, Checks, Relay, free_port, ll_parts, media_segments, parse_args, part_name,
+                           preload_hint)
 
 RENDITIONS = ("360p", "240p", "180p")
 # Short, so the idle and incomplete-request checks take seconds.
@@ -115,7 +116,8 @@ def check_routes(c, curl, relay, http):
                     and re.search(r"recv HEADERS frame <length=\d+, flags=0x05", out) is not None,
                     "HTTP/2: HEAD is answered by one HEADERS frame with END_STREAM, no DATA")
 
-    hint = preload_hint(relay.get("/live/360p/index.m3u8").decode())
+    text = relay.get("/live/360p/index.m3u8").decode()
+    hint = preload_hint(text)
     c.check(hint is not None, f"HTTP/{want}: playlist has a preload hint")
     if hint:
         msn, index = hint
@@ -123,12 +125,12 @@ def check_routes(c, curl, relay, http):
         status, _, headers, body = curl.fetch(f"/live/360p/index.m3u8?_HLS_msn={msn}&_HLS_part={index}", http)
         waited = time.monotonic() - t0
         listed = {p[4] for p in ll_parts(body.decode())}
-        c.check(status == 200 and f"part{msn}.{index}.m4s" in listed,
+        c.check(status == 200 and part_name(text, msn, index) in listed,
                 f"HTTP/{want}: blocking reload for part {msn}.{index} answered with it ({status}, {waited:.2f} s)")
         print(f"HTTP/{want}: blocking reload for {msn}.{index} took {waited * 1000:.0f} ms", flush=True)
 
     # Big bodies (a whole segment) come through whole.
-    segs = re.findall(r"^(seg\d+\.m4s)$", text, re.M)
+    segs = re.findall(r"^(seg-[0-9a-z]+-\d+\.m4s)$", text, re.M)
     if segs:
         status, _, _, seg = curl.fetch(f"/live/360p/{segs[-1]}", http)
         c.check(status == 200 and seg == relay.get(f"/live/360p/{segs[-1]}"),
@@ -222,7 +224,7 @@ def check_bad_clients(c, curl, relay, tls_port):
     """Plain HTTP to the TLS port, a handshake that never finishes, and HTTP/1.1
     after choosing h2: each is dropped, and a download running meanwhile is whole."""
     text = relay.get("/live/360p/index.m3u8").decode()
-    seg = re.findall(r"^(seg\d+\.m4s)$", text, re.M)[-1]
+    seg = re.findall(r"^(seg-[0-9a-z]+-\d+\.m4s)$", text, re.M)[-1]
     expected = relay.get(f"/live/360p/{seg}")
     results = {}
 

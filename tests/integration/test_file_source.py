@@ -34,7 +34,7 @@ def main():
             msn = media_segments(relay.get(f"/live/{name}/index.m3u8").decode())[-1][0]
             path = os.path.join(tmp, f"{name}.mp4")
             with open(path, "wb") as f:
-                f.write(relay.get(f"/live/{name}/init.mp4") + relay.get(f"/live/{name}/seg{msn}.m4s"))
+                f.write(relay.init_section(name) + relay.segment(name, msn))
             frames = ffprobe_frames(path)
             c.check(frames and frames[0]["pict_type"] == "I", f"{name}: newest segment starts with an IDR")
             c.check(58 <= len(frames) <= 62, f"{name}: 25 fps input comes out at 30 fps ({len(frames)} frames / 2 s)")
@@ -55,7 +55,7 @@ def main():
         segs = relay.wait_for_segments("360p", 4, timeout=60)
         path = os.path.join(tmp, "silent-out.mp4")
         with open(path, "wb") as f:
-            f.write(relay.get("/live/360p/init.mp4") + relay.get(f"/live/360p/seg{segs[-1][0]}.m4s"))
+            f.write(relay.init_section("360p") + relay.segment("360p", segs[-1][0]))
         luma = mean_luma(path)
         c.check(luma > 40, f"a file without sound loops: picture after 8 s is not black (mean luma {luma:.0f})")
         c.check(relay.log_text().count("looping") >= 2, "the silent file looped")

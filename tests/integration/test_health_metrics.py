@@ -85,8 +85,8 @@ def main():
         # Act like a player, then scrape again: the counters must have moved.
         segs = media_segments(relay.get("/live/360p/index.m3u8").decode())
         for msn, *_ in segs[-2:]:
-            relay.get(f"/live/360p/seg{msn}.m4s")
-        relay.request("/live/360p/seg999999.m4s")
+            relay.segment("360p", msn)
+        relay.request(relay.segment_path("360p", 999999))
         relay.wait_for_segments("360p", len(segs) + 1 if len(segs) < 6 else 6)
         time.sleep(2.5)
         second, _ = scrape(relay, c, "second scrape")

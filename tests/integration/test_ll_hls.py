@@ -13,8 +13,9 @@ import subprocess
 import tempfile
 import time
 
-from relay_harness import (LIGHT, Checks, Relay, ffprobe_frames, ll_parts, media_segments, parse_args, preload_hint,
-                           raise_fd_limit, tag_value, thread_count)
+from relay_harness import (LIGHT, Checks, Relay, ffprobe_frames, init_name, ll_parts, media_segments, parse_args,
+                           part_name, preload_hint, raise_fd_limit, segment_name, stream_instance, tag_value,
+                           thread_count)
 
 RENDITIONS = ("360p", "240p", "180p")
 CONCURRENT = 1000
@@ -32,12 +33,12 @@ def check_blocking_next_part(c, relay, name):
     """A blocking request for the hinted part returns a playlist that lists it, and a
     fetch just before sending it did not."""
     for _ in range(5):
-        hint = preload_hint(playlist(relay, name))
+        before = playlist(relay, name)
+        hint = preload_hint(before)
         if not hint:
             continue
         msn, index = hint
-        uri = f"part{msn}.{index}.m4s"
-        before = playlist(relay, name)
+        uri = part_name(before, msn, index)
         if uri in listed_part_uris(before):
             continue  # it arrived in between; take the next one
         t0 = time.monotonic()
@@ -57,11 +58,12 @@ def check_blocking_next_part(c, relay, name):
 
 def check_hinted_part(c, relay, name):
     """The hinted part, asked for before it exists, is held and then sent whole."""
-    hint = preload_hint(playlist(relay, name))
+    text = playlist(relay, name)
+    hint = preload_hint(text)
     c.check(hint is not None, f"{name}: playlist has a PRELOAD-HINT")
     if not hint:
         return
-    path = f"/live/{name}/part{hint[0]}.{hint[1]}.m4s"
+    path = f"/live/{name}/{part_name(text, hint[0], hint[1])}"
     status, headers, early = relay.request(path)
     c.check(status == 200 and headers.get("content-type") == "video/mp4",
             f"{name}: hinted part requested early is served when ready ({status})")
@@ -101,12 +103,20 @@ def check_errors(c, relay, name):
             f"{name}: the last + 2 answer lists segment {last + 2}")
     c.check(waited < 8, f"{name}: last + 2 answered in {waited:.1f} s (< 8)")
 
-    # Unknown, un-hinted media is 404 at once.
-    hint = preload_hint(playlist(relay, name))
-    for path in (f"part{hint[0] + 5}.0.m4s", f"part{hint[0]}.50.m4s", f"seg{hint[0] + 1}.m4s", "part1.x.m4s"):
+    # Unknown, un-hinted media is 404 at once, and briefly cacheable: it may exist soon.
+    text = playlist(relay, name)
+    hint = preload_hint(text)
+    instance = stream_instance(text)
+    last = media_segments(text)[-1][0]
+    for path in (part_name(text, hint[0] + 5, 0), part_name(text, hint[0], 50), segment_name(text, hint[0] + 1),
+                 f"part-{instance}-1.x.m4s",
+                 # The names of before, and those of another run of the stream, name nothing.
+                 f"seg{last}.m4s", f"part{last}.0.m4s", "init.mp4", f"seg-zz{instance}-{last}.m4s"):
         t0 = time.monotonic()
-        status, _, _ = relay.request(f"/live/{name}/{path}")
+        status, headers, _ = relay.request(f"/live/{name}/{path}")
         c.check(status == 404 and time.monotonic() - t0 < 2, f"{name}: un-hinted {path} is 404 at once ({status})")
+        c.check(headers.get("cache-control") == "public, max-age=1",
+                f"{name}: the 404 of {path} is cacheable one second ({headers.get('cache-control')})")
 
 
 def check_gzip(c, relay, name):
@@ -134,7 +144,9 @@ def check_parts_decode(c, relay, name, tmp):
     """init + each INDEPENDENT part starts with an IDR; init + a segment's parts decode
     and equal the segment's bytes."""
     text = playlist(relay, name)
-    init = relay.get(f"/live/{name}/init.mp4")
+    status, headers, init = relay.request(f"/live/{name}/{init_name(text)}")
+    c.check(status == 200 and headers.get("cache-control") == "public, max-age=31536000, immutable",
+            f"{name}: the init section, named by its content, is immutable ({status}, {headers.get('cache-control')})")
     parts = ll_parts(text)
     complete = {msn for msn, *_ in media_segments(text)}
     independent = [p for p in parts if p[3]]
@@ -153,7 +165,8 @@ def check_parts_decode(c, relay, name, tmp):
         return
     msn = whole[0]
     data = b"".join(relay.get(f"/live/{name}/{uri}") for m, _, _, _, uri in parts if m == msn)
-    c.check(data == relay.get(f"/live/{name}/seg{msn}.m4s"), f"{name}: parts of segment {msn} add up to the segment")
+    c.check(data == relay.get(f"/live/{name}/{segment_name(text, msn)}"),
+            f"{name}: parts of segment {msn} add up to the segment")
     path = os.path.join(tmp, f"{name}-seg{msn}-parts.mp4")
     with open(path, "wb") as f:
         f.write(init + data)
@@ -189,7 +202,8 @@ def check_skip(c, relay, name):
     c.check(delta_uris == full_segs[skipped:], f"{name}: the delta keeps the newest segments in order")
     c.check("CAN-SKIP-UNTIL=12.000" in full, f"{name}: CAN-SKIP-UNTIL advertised")
     c.check("#EXT-X-RENDITION-REPORT:" in delta, f"{name}: delta playlists carry rendition reports too")
-    blocking = relay.request(f"/live/{name}/index.m3u8?_HLS_msn={int(delta_uris[-1][3:-4])}&_HLS_skip=YES")
+    newest = int(re.fullmatch(r"seg-[0-9a-z]+-(\d+)\.m4s", delta_uris[-1]).group(1))
+    blocking = relay.request(f"/live/{name}/index.m3u8?_HLS_msn={newest}&_HLS_skip=YES")
     c.check(blocking[0] == 200 and b"#EXT-X-SKIP:" in blocking[2], f"{name}: _HLS_skip together with _HLS_msn")
 
 
@@ -239,7 +253,8 @@ def check_thousand_blocked(c, relay, name):
     c.check(threads == baseline, f"thread count flat while holding {CONCURRENT} requests ({baseline} -> {threads})")
     c.check(all(status == 200 for status, _, _ in responses),
             f"all {CONCURRENT} answered 200 ({sum(s == 200 for s, _, _ in responses)})")
-    c.check(all(f"seg{msn}.m4s".encode() in body for _, body, _ in responses), f"every answer lists seg{msn}.m4s")
+    uri = segment_name(playlist(relay, name), msn)
+    c.check(all(uri.encode() in body for _, body, _ in responses), f"every answer lists {uri}")
     times = [t for *_, t in responses]
     spread = max(times) - min(times)
     print(f"{CONCURRENT} blocked requests released within {spread * 1000:.0f} ms of each other, "
@@ -269,7 +284,7 @@ def check_renditions_in_step(c, relay):
         for m in re.finditer(r'#EXT-X-RENDITION-REPORT:URI="\.\./([^/]+)/index.m3u8",LAST-MSN=(\d+),LAST-PART=(\d+)',
                              text):
             other, msn, part = m.group(1), int(m.group(2)), int(m.group(3))
-            status, _, _ = relay.request(f"/live/{other}/part{msn}.{part}.m4s")
+            status, _, _ = relay.request(f"/live/{other}/{part_name(texts[other], msn, part)}")
             c.check(status == 200, f"{n}: report of {other} names part {msn}.{part}, which exists ({status})")
 
 

@@ -23,7 +23,7 @@ def main():
         msn = min(media_segments(relay.get(f"/live/{n}/index.m3u8").decode())[-1][0] for n in ("360p", "180p"))
         first_pts = {}
         for name, size in (("360p", (640, 360)), ("180p", (320, 180))):
-            status, headers, body = relay.request(f"/live/{name}/seg{msn}.ts")
+            status, headers, body = relay.request(relay.segment_path(name, msn, "ts"))
             c.check(status == 200 and headers.get("content-type") == "video/mp2t", f"{name}: video/mp2t ({status})")
             c.check(len(body) % 188 == 0 and body[:1] == b"\x47", f"{name}: whole TS packets")
             path = os.path.join(tmp, f"{name}.ts")

@@ -42,6 +42,7 @@ struct ServerFixture {
     auto snap = std::make_shared<relay::hls::RenditionSnapshot>();
     snap->name = "720p";
     snap->version = 1;
+    snap->instance = "t0";
     snap->playlist = relay::hls::make_bytes("#EXTM3U\n");
     snap->init = relay::hls::make_bytes("init");
     auto seg = std::make_shared<relay::hls::Segment>();
@@ -112,7 +113,7 @@ TEST_CASE_METHOD(ServerFixture, "server answers two requests on one keep-alive c
   start();
   Client client(server->port());
 
-  auto segment = client.request(http::verb::get, "/live/720p/seg1.m4s");
+  auto segment = client.request(http::verb::get, "/live/720p/seg-t0-1.m4s");
   CHECK(segment.result() == http::status::ok);
   CHECK(segment[http::field::content_type] == "video/mp4");
   CHECK(segment[http::field::server] == "seminar-relay");
@@ -123,11 +124,11 @@ TEST_CASE_METHOD(ServerFixture, "server answers two requests on one keep-alive c
   CHECK(playlist.result() == http::status::ok);
   CHECK(playlist.body() == "#EXTM3U\n");
 
-  auto head = client.request(http::verb::head, "/live/720p/seg1.m4s");
+  auto head = client.request(http::verb::head, "/live/720p/seg-t0-1.m4s");
   CHECK(head.result() == http::status::ok);
   CHECK(head[http::field::content_length] == "200000");
 
-  auto ranged = client.request(http::verb::get, "/live/720p/seg1.m4s", {{http::field::range, "bytes=-10"}});
+  auto ranged = client.request(http::verb::get, "/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=-10"}});
   CHECK(ranged.result() == http::status::partial_content);
   CHECK(ranged.body() == std::string(10, 'v'));
 
@@ -173,6 +174,8 @@ TEST_CASE_METHOD(ServerFixture, "a too large header gets 431 and the connection 
   client.send_raw("GET / HTTP/1.1\r\nHost: x\r\nCookie: " + std::string(20'000, 'c') + "\r\n\r\n");
   auto res = client.read_response();
   CHECK(res.result() == http::status::request_header_fields_too_large);
+  // Refused before any handler ran, and still not for a cache to keep.
+  CHECK(res[http::field::cache_control] == "no-store");
   CHECK_FALSE(res.keep_alive());
   CHECK(client.closed_by_server());
 }
@@ -184,6 +187,8 @@ TEST_CASE_METHOD(ServerFixture, "a too large body gets 413", "[server]") {
   client.send_raw("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'b'));
   auto res = client.read_response();
   CHECK(res.result() == http::status::payload_too_large);
+  // Refused before any handler ran, and still not for a cache to keep.
+  CHECK(res[http::field::cache_control] == "no-store");
   CHECK(client.closed_by_server());
 }
 
@@ -193,6 +198,8 @@ TEST_CASE_METHOD(ServerFixture, "malformed HTTP gets 400", "[server]") {
   client.send_raw("GET / HTTP/1.1\r\nBad Header Line\r\n\r\n");
   auto res = client.read_response();
   CHECK(res.result() == http::status::bad_request);
+  // Refused before any handler ran, and still not for a cache to keep.
+  CHECK(res[http::field::cache_control] == "no-store");
   CHECK(client.closed_by_server());
 }
 
@@ -261,7 +268,7 @@ namespace {
 
 using relay::test::make_ll_snapshot;
 
-// Two LL renditions as in the router tests: 720p's next part is part4.2.
+// Two LL renditions as in the router tests: 720p's next part is part-t0-4.2.
 struct LowLatencyServerFixture {
   relay::config::Config cfg;
   relay::hls::Store store{{"720p", "360p"}};
@@ -321,13 +328,13 @@ TEST_CASE_METHOD(LowLatencyServerFixture, "a blocking reload is answered after t
   store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
   auto res = client.read_response();
   CHECK(res.result() == http::status::ok);
-  CHECK(res.body().find("URI=\"part4.2.m4s\"") != std::string::npos);
+  CHECK(res.body().find("URI=\"part-t0-4.2.m4s\"") != std::string::npos);
   CHECK(res.body().find("#EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\"") != std::string::npos);
   CHECK(res[http::field::cache_control] == "public, max-age=12");
   CHECK(held(0));
 
   // The connection goes on as usual afterwards.
-  auto next = client.request(http::verb::get, "/live/720p/part4.2.m4s");
+  auto next = client.request(http::verb::get, "/live/720p/part-t0-4.2.m4s");
   CHECK(next.result() == http::status::ok);
   CHECK(next.body() == relay::test::part_bytes("720p", 4, 2));
 }
@@ -357,23 +364,23 @@ TEST_CASE_METHOD(LowLatencyServerFixture, "a held request gets 503 when its time
   CHECK(res.keep_alive());
   CHECK(eventually([](const relay::net::Stats& s) { return s.holds_timed_out == 1 && s.requests_held == 0; }));
 
-  auto part = client.request(http::verb::get, "/live/720p/part4.2.m4s");
+  auto part = client.request(http::verb::get, "/live/720p/part-t0-4.2.m4s");
   CHECK(part.result() == http::status::service_unavailable);
   CHECK(part[http::field::cache_control] == "no-store");
-  CHECK(client.request(http::verb::get, "/live/720p/part4.1.m4s").result() == http::status::ok);
+  CHECK(client.request(http::verb::get, "/live/720p/part-t0-4.1.m4s").result() == http::status::ok);
 }
 
 TEST_CASE_METHOD(LowLatencyServerFixture, "the hinted part is held and sent when it is published", "[server][ll]") {
   start();
   Client client(server->port());
-  client.send_raw(get_request("/live/720p/part4.2.m4s"));
+  client.send_raw(get_request("/live/720p/part-t0-4.2.m4s"));
   REQUIRE(held(1));
   store.publish(0, make_ll_snapshot("720p", 11, 3, 3));
   auto res = client.read_response();
   CHECK(res.result() == http::status::ok);
   CHECK(res[http::field::content_type] == "video/mp4");
   CHECK(res.body() == relay::test::part_bytes("720p", 4, 2));
-  CHECK(client.request(http::verb::get, "/live/720p/part4.9.m4s").result() == http::status::not_found);
+  CHECK(client.request(http::verb::get, "/live/720p/part-t0-4.9.m4s").result() == http::status::not_found);
 }
 
 TEST_CASE_METHOD(LowLatencyServerFixture, "a client that hangs up while held leaves no waiter behind",
@@ -414,7 +421,7 @@ TEST_CASE_METHOD(LowLatencyServerFixture, "hundreds of held requests need no ext
   for (size_t i = 0; i < kClients; ++i) {
     clients.push_back(std::make_unique<Client>(server->port()));
     clients.back()->send_raw(get_request(i % 2 ? "/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2"
-                                               : "/live/720p/part4.2.m4s"));
+                                               : "/live/720p/part-t0-4.2.m4s"));
   }
   REQUIRE(held(kClients));
   CHECK(thread_count() == threads_before);

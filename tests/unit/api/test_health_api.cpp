@@ -172,6 +172,26 @@ TEST_CASE("QoE reports: accepted, malformed, oversized, too often, wrong method"
   CHECK(summary.rejected == 4);  // malformed, oversized, not JSON, and the one too often
 }
 
+TEST_CASE("a player known only from its QoE reports counts as a viewer", "[health_api]") {
+  // Behind a cache the relay may never see this player's media requests.
+  Fixture f;
+  CHECK(f.monitor->viewers().count(relay::now_monotonic_ms()).total == 0);
+  const std::string report = R"({"session":"cached-player-1","latency_s":3,"rendition":"720p"})";
+  REQUIRE(f.call(http::verb::post, "/api/qoe", report).result() == http::status::no_content);
+  auto count = f.monitor->viewers().count(relay::now_monotonic_ms());
+  CHECK(count.total == 1);
+  CHECK(count.by_rendition == std::map<std::string, size_t>{{"720p", 1}});
+  // The same session asking for media through the relay as well is still one viewer.
+  f.monitor->viewers().record("cached-player-1", "720p", relay::now_monotonic_ms());
+  CHECK(f.monitor->viewers().count(relay::now_monotonic_ms()).total == 1);
+  // A report without a rendition, or naming none the relay has, counts no one.
+  REQUIRE(f.call(http::verb::post, "/api/qoe", R"({"session":"starting-player","rendition":""})").result() ==
+          http::status::no_content);
+  REQUIRE(f.call(http::verb::post, "/api/qoe", R"({"session":"made-up-player","rendition":"9999p"})").result() ==
+          http::status::no_content);
+  CHECK(f.monitor->viewers().count(relay::now_monotonic_ms()).total == 1);
+}
+
 TEST_CASE("a dashboard event carries the figures, and the first one the history", "[health_api]") {
   Fixture f;
   auto event = nlohmann::json::parse(f.api->stream_event());

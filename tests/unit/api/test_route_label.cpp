@@ -11,10 +11,10 @@ TEST_CASE("request targets map to a small set of route labels", "[route_label]")
   CHECK(classify_route("/vendor/hls.min.js") == RouteLabel::static_file);
   CHECK(classify_route("/live/master.m3u8") == RouteLabel::master);
   CHECK(classify_route("/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=1") == RouteLabel::playlist);
-  CHECK(classify_route("/live/720p/init.mp4") == RouteLabel::init);
-  CHECK(classify_route("/live/720p/seg42.m4s") == RouteLabel::segment);
-  CHECK(classify_route("/live/720p/seg42.ts") == RouteLabel::segment);
-  CHECK(classify_route("/live/720p/part42.3.m4s") == RouteLabel::part);
+  CHECK(classify_route("/live/720p/init-0123456789ab.mp4") == RouteLabel::init);
+  CHECK(classify_route("/live/720p/seg-t0-42.m4s") == RouteLabel::segment);
+  CHECK(classify_route("/live/720p/seg-t0-42.ts") == RouteLabel::segment);
+  CHECK(classify_route("/live/720p/part-t0-42.3.m4s") == RouteLabel::part);
   CHECK(classify_route("/live/720p/other.txt") == RouteLabel::other);
   CHECK(classify_route("/api/health") == RouteLabel::health);
   CHECK(classify_route("/metrics") == RouteLabel::metrics);

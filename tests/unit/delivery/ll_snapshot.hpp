@@ -7,11 +7,15 @@
 
 #include <fmt/format.h>
 
+#include "hls/object_names.hpp"
 #include "hls/store.hpp"
 
 namespace relay::test {
 
-inline std::string part_name(uint64_t msn, size_t index) { return fmt::format("part{}.{}.m4s", msn, index); }
+// The stream instance of every hand-made snapshot: test literals name objects "seg-t0-1.m4s".
+inline constexpr std::string_view kInstance = "t0";
+
+inline std::string part_name(uint64_t msn, size_t index) { return hls::part_uri(kInstance, msn, index); }
 
 inline std::string part_bytes(const std::string& rendition, uint64_t msn, size_t index) {
   return fmt::format("moof+mdat {} {}.{} ", rendition, msn, index) + std::string(100 + index, 'p');
@@ -24,6 +28,7 @@ inline hls::Part make_part(const std::string& rendition, uint64_t msn, size_t in
   p.duration_s = 0.5;
   p.independent = index == 0;
   p.data = hls::make_bytes(part_bytes(rendition, msn, index));
+  p.pdt_epoch_ms = 1'700'000'000'000 + static_cast<int64_t>(msn) * 2000 + static_cast<int64_t>(index) * 500;
   return p;
 }
 
@@ -37,16 +42,21 @@ inline std::shared_ptr<hls::RenditionSnapshot> make_ll_snapshot(const std::strin
   snap->version = version;
   snap->target_duration_s = 2;
   snap->part_target_s = 0.5;
+  snap->instance = kInstance;
   snap->init = hls::make_bytes("ftypmoov-" + name);
+  snap->init_uri = hls::init_uri(*snap->init);
   std::string full = "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
                      "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,CAN-SKIP-UNTIL=12.000\n"
-                     "#EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-MAP:URI=\"init.mp4\"\n";
+                     "#EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MEDIA-SEQUENCE:1\n";
+  full += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", snap->init_uri);
   std::string delta = full + "#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n";
   for (uint64_t msn = 1; msn <= last_msn; ++msn) {
     auto seg = std::make_shared<hls::Segment>();
     seg->msn = msn;
     seg->duration_s = 0.5 * static_cast<double>(parts_per_segment);
     seg->pdt_epoch_ms = 1'700'000'000'000 + static_cast<int64_t>(msn) * 2000;
+    seg->init = snap->init;
+    seg->init_uri = snap->init_uri;
     std::string data;
     std::string lines;
     for (size_t i = 0; i < parts_per_segment; ++i) {
@@ -56,7 +66,7 @@ inline std::shared_ptr<hls::RenditionSnapshot> make_ll_snapshot(const std::strin
     }
     seg->data = hls::make_bytes(std::move(data));
     snap->segments[msn] = seg;
-    lines += fmt::format("#EXTINF:{:.3f},\nseg{}.m4s\n", seg->duration_s, msn);
+    lines += fmt::format("#EXTINF:{:.3f},\n{}\n", seg->duration_s, hls::segment_uri(kInstance, msn));
     full += lines;
     if (msn > 1) delta += lines;
   }

@@ -15,6 +15,7 @@
 #include "api/route_table.hpp"
 #include "delivery/router.hpp"
 #include "net/request_target.hpp"
+#include "net/etag.hpp"
 #include "../net/gunzip.hpp"
 #include "ll_snapshot.hpp"
 
@@ -32,6 +33,7 @@ namespace {
 // A held request as the router's Hold describes it (the note carries the kind
 // and the target duration, for expire()).
 struct Held {
+  Router::HoldKind kind = Router::HoldKind::playlist;
   bool part = false;
   size_t rendition = 0;
   int target_duration_s = 0;
@@ -58,7 +60,8 @@ Routed handle(const Router& router, const relay::net::Request& req, const relay:
   } else {
     REQUIRE(std::holds_alternative<relay::net::Hold>(outcome));
     routed.raw = std::get<relay::net::Hold>(outcome);
-    routed.hold = {(routed.raw.note & 1) != 0, routed.raw.channel, static_cast<int>(routed.raw.note >> 1),
+    const auto kind = static_cast<Router::HoldKind>(routed.raw.note & 3);
+    routed.hold = {kind, kind == Router::HoldKind::part, routed.raw.channel, static_cast<int>(routed.raw.note >> 2),
                    routed.raw.timeout};
   }
   return routed;
@@ -92,9 +95,12 @@ std::shared_ptr<relay::hls::RenditionSnapshot> make_snapshot(const std::string& 
   auto snap = std::make_shared<relay::hls::RenditionSnapshot>();
   snap->name = name;
   snap->version = version;
-  snap->playlist = relay::hls::make_bytes("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n"
-                                          "#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.0,\nseg1.m4s\n#EXTINF:2.0,\nseg2.m4s\n");
+  snap->instance = relay::test::kInstance;
   snap->init = relay::hls::make_bytes("ftypmoov-" + name);
+  snap->init_uri = relay::hls::init_uri(*snap->init);
+  snap->playlist = relay::hls::make_bytes("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"" +
+                                          snap->init_uri +
+                                          "\"\n#EXTINF:2.0,\nseg-t0-1.m4s\n#EXTINF:2.0,\nseg-t0-2.m4s\n");
   snap->segments[1] = make_segment(1, 1000);
   snap->segments[2] = make_segment(2, 1500);
   snap->last_msn = 2;
@@ -159,20 +165,51 @@ struct RouterFixture {
 };
 
 std::string body(const Response& res) { return std::string(res.body().view()); }
+// The init section's one URL, as the fixture's snapshots name it.
+std::string init_path(const std::string& rendition) {
+  return "/live/" + rendition + "/" + relay::hls::init_uri("ftypmoov-" + rendition);
+}
 std::string header(const Response& res, http::field f) { return std::string(res[f]); }
 
 }  // namespace
 
 TEST_CASE_METHOD(RouterFixture, "live routes answer 503 with Retry-After before the first publish", "[router]") {
-  for (const char* target : {"/live/master.m3u8", "/live/720p/index.m3u8", "/live/720p/init.mp4"}) {
+  auto res = get("/live/720p/index.m3u8");
+  CHECK(res.result() == http::status::service_unavailable);
+  CHECK(header(res, http::field::retry_after) == "1");
+  // A cache may absorb a burst of these, but not hold the stream back.
+  CHECK(header(res, http::field::cache_control) == "public, max-age=1");
+  CHECK_FALSE(body(res).empty());
+  for (std::string target : {std::string("/live/720p/seg-t0-1.m4s"), init_path("720p")}) {
     INFO(target);
-    auto res = get(target);
-    CHECK(res.result() == http::status::service_unavailable);
-    CHECK(header(res, http::field::retry_after) == "1");
-    CHECK(header(res, http::field::cache_control) == "no-store");
-    CHECK_FALSE(body(res).empty());
+    auto missing = get(target);
+    CHECK(missing.result() == http::status::not_found);
+    CHECK(header(missing, http::field::cache_control) == "public, max-age=1");
   }
-  CHECK(get("/live/720p/seg1.m4s").result() == http::status::not_found);
+}
+
+TEST_CASE_METHOD(RouterFixture, "the master playlist waits until every media playlist it names exists", "[router]") {
+  auto held = route(http::verb::get, "/live/master.m3u8");
+  REQUIRE_FALSE(held.response);
+  CHECK(held.hold.kind == Router::HoldKind::master);
+  CHECK(held.hold.rendition == 0);
+  CHECK(held.hold.timeout == std::chrono::milliseconds(6000));
+  relay::net::Request req{http::verb::get, "/live/master.m3u8", 11};
+  auto refused = expire(*router, req, held.raw);
+  CHECK(refused.result() == http::status::service_unavailable);
+  CHECK(header(refused, http::field::retry_after) == "1");
+  CHECK(header(refused, http::field::cache_control) == "public, max-age=1");
+
+  // The master and one rendition are there; the other is not: still no master.
+  store.set_master(relay::hls::make_bytes("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000\n720p/index.m3u8\n"));
+  store.publish(0, make_snapshot("720p", 3, relay::now_epoch_ms()));
+  auto still = route(http::verb::get, "/live/master.m3u8");
+  REQUIRE_FALSE(still.response);
+  CHECK(still.hold.rendition == 1);
+  CHECK(get("/live/360p/index.m3u8").result() == http::status::service_unavailable);
+
+  store.publish(1, make_snapshot("360p", 3, relay::now_epoch_ms()));
+  CHECK(get("/live/master.m3u8").result() == http::status::ok);
 }
 
 TEST_CASE_METHOD(RouterFixture, "live routes serve the store with HLS content types and cache lifetimes", "[router]") {
@@ -191,13 +228,13 @@ TEST_CASE_METHOD(RouterFixture, "live routes serve the store with HLS content ty
   CHECK(body(playlist) == *store.rendition(0)->playlist);
   CHECK(header(playlist, http::field::accept_ranges).empty());
 
-  auto init = get("/live/360p/init.mp4");
+  auto init = get(init_path("360p"));
   CHECK(init.result() == http::status::ok);
   CHECK(header(init, http::field::content_type) == "video/mp4");
-  CHECK(header(init, http::field::cache_control) == "public, max-age=60");
+  CHECK(header(init, http::field::cache_control) == "public, max-age=31536000, immutable");
   CHECK(body(init) == "ftypmoov-360p");
 
-  auto segment = get("/live/720p/seg2.m4s");
+  auto segment = get("/live/720p/seg-t0-2.m4s");
   CHECK(segment.result() == http::status::ok);
   CHECK(header(segment, http::field::content_type) == "video/mp4");
   CHECK(header(segment, http::field::cache_control) == "public, max-age=31536000, immutable");
@@ -223,15 +260,27 @@ TEST_CASE_METHOD(RouterFixture, "playlist max-age is half a segment, at least on
 
 TEST_CASE_METHOD(RouterFixture, "unknown renditions, files and sequence numbers are 404", "[router]") {
   publish_all();
-  for (const char* target : {"/live/1080p/index.m3u8", "/live/720p/seg9.m4s", "/live/720p/seg01.m4s",
+  // Live names may exist a moment later: a short lifetime. Others: none.
+  for (const char* target : {"/live/1080p/index.m3u8", "/live/720p/seg-t0-9.m4s", "/live/720p/seg-t0-01.m4s",
                              "/live/720p/seg.m4s", "/live/720p/segx.m4s", "/live/720p/other.txt", "/live/720p/",
-                             "/live/720p", "/live//index.m3u8", "/live/720p/a/index.m3u8", "/nothing",
-                             "/static/missing.js", "/static/"}) {
+                             "/live/720p", "/live//index.m3u8", "/live/720p/a/index.m3u8", "/live/720p/init.mp4",
+                             "/live/720p/seg1.m4s", "/live/720p/seg-t1-1.m4s", "/live/720p/seg-t0-1.ts",
+                             "/live/720p/init-000000000000.mp4"}) {
+    INFO(target);
+    auto res = get(target);
+    CHECK(res.result() == http::status::not_found);
+    CHECK(header(res, http::field::cache_control) == "public, max-age=1");
+  }
+  for (const char* target : {"/nothing", "/static/missing.js", "/static/"}) {
     INFO(target);
     auto res = get(target);
     CHECK(res.result() == http::status::not_found);
     CHECK(header(res, http::field::cache_control) == "no-store");
   }
+  // A failed blocking request, like a hold that runs out: 4 × target duration.
+  auto blocking = get("/live/1080p/index.m3u8?_HLS_msn=3");
+  CHECK(blocking.result() == http::status::not_found);
+  CHECK(header(blocking, http::field::cache_control) == "public, max-age=8");
 }
 
 TEST_CASE_METHOD(RouterFixture, "targets with traversal or bad encoding are 400", "[router]") {
@@ -263,13 +312,13 @@ TEST_CASE_METHOD(RouterFixture, "other methods are 405 with Allow", "[router]") 
 
 TEST_CASE_METHOD(RouterFixture, "HEAD has the GET headers and Content-Length but no body", "[router]") {
   publish_all();
-  auto res = request(http::verb::head, "/live/720p/seg1.m4s");
+  auto res = request(http::verb::head, "/live/720p/seg-t0-1.m4s");
   CHECK(res.result() == http::status::ok);
   CHECK(header(res, http::field::content_length) == "1000");
   CHECK(header(res, http::field::content_type) == "video/mp4");
   CHECK(res.body().size() == 0);
 
-  auto ranged = request(http::verb::head, "/live/720p/seg1.m4s", {{http::field::range, "bytes=0-99"}});
+  auto ranged = request(http::verb::head, "/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=0-99"}});
   CHECK(ranged.result() == http::status::partial_content);
   CHECK(header(ranged, http::field::content_length) == "100");
   CHECK(ranged.body().size() == 0);
@@ -284,34 +333,34 @@ TEST_CASE_METHOD(RouterFixture, "single byte ranges on media and static files", 
   publish_all();
   const std::string full = pattern(1000);
 
-  auto first = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=10-19"}});
+  auto first = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=10-19"}});
   CHECK(first.result() == http::status::partial_content);
   CHECK(header(first, http::field::content_range) == "bytes 10-19/1000");
   CHECK(header(first, http::field::content_length) == "10");
   CHECK(header(first, http::field::accept_ranges) == "bytes");
   CHECK(body(first) == full.substr(10, 10));
 
-  auto open_ended = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=990-"}});
+  auto open_ended = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=990-"}});
   CHECK(header(open_ended, http::field::content_range) == "bytes 990-999/1000");
   CHECK(body(open_ended) == full.substr(990));
 
-  auto suffix = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=-5"}});
+  auto suffix = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=-5"}});
   CHECK(header(suffix, http::field::content_range) == "bytes 995-999/1000");
   CHECK(body(suffix) == full.substr(995));
 
-  auto clamped = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=900-5000"}});
+  auto clamped = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=900-5000"}});
   CHECK(header(clamped, http::field::content_range) == "bytes 900-999/1000");
 
-  auto unsatisfiable = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=1000-"}});
+  auto unsatisfiable = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=1000-"}});
   CHECK(unsatisfiable.result() == http::status::range_not_satisfiable);
   CHECK(header(unsatisfiable, http::field::content_range) == "bytes */1000");
   CHECK(header(unsatisfiable, http::field::cache_control) == "no-store");
 
-  auto multi = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=0-9,20-29"}});
+  auto multi = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=0-9,20-29"}});
   CHECK(multi.result() == http::status::ok);
   CHECK(body(multi) == full);
 
-  auto other_unit = get("/live/720p/seg1.m4s", {{http::field::range, "items=0-9"}});
+  auto other_unit = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "items=0-9"}});
   CHECK(other_unit.result() == http::status::ok);
 
   auto on_static = get("/static/player.js", {{http::field::range, "bytes=0-0"}});
@@ -325,17 +374,18 @@ TEST_CASE_METHOD(RouterFixture, "single byte ranges on media and static files", 
 
 TEST_CASE_METHOD(RouterFixture, "If-Range with another ETag sends the whole file", "[router]") {
   publish_all();
-  auto etag = header(get("/live/720p/seg1.m4s"), http::field::etag);
-  auto same = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=0-9"}, {http::field::if_range, etag}});
+  auto etag = header(get("/live/720p/seg-t0-1.m4s"), http::field::etag);
+  auto same = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=0-9"}, {http::field::if_range, etag}});
   CHECK(same.result() == http::status::partial_content);
-  auto other = get("/live/720p/seg1.m4s", {{http::field::range, "bytes=0-9"}, {http::field::if_range, "\"old\""}});
+  auto other = get("/live/720p/seg-t0-1.m4s", {{http::field::range, "bytes=0-9"}, {http::field::if_range, "\"old\""}});
   CHECK(other.result() == http::status::ok);
 }
 
 TEST_CASE_METHOD(RouterFixture, "ETags and If-None-Match", "[router]") {
   publish_all();
-  for (const char* target : {"/", "/static/player.js", "/vendor/hls.min.js", "/live/master.m3u8",
-                             "/live/720p/index.m3u8", "/live/720p/init.mp4", "/live/720p/seg1.m4s"}) {
+  for (std::string target : {std::string("/"), std::string("/static/player.js"), std::string("/vendor/hls.min.js"),
+                             std::string("/live/master.m3u8"), std::string("/live/720p/index.m3u8"), init_path("720p"),
+                             std::string("/live/720p/seg-t0-1.m4s")}) {
     INFO(target);
     auto res = get(target);
     REQUIRE(res.result() == http::status::ok);
@@ -353,19 +403,37 @@ TEST_CASE_METHOD(RouterFixture, "ETags and If-None-Match", "[router]") {
     CHECK(get(target, {{http::field::if_none_match, "\"nope\""}}).result() == http::status::ok);
   }
 
-  // Segments differ in tag; a new playlist version changes the playlist's tag.
-  CHECK(header(get("/live/720p/seg1.m4s"), http::field::etag) != header(get("/live/720p/seg2.m4s"), http::field::etag));
-  CHECK(header(get("/live/720p/seg1.m4s"), http::field::etag) != header(get("/live/360p/seg1.m4s"), http::field::etag));
+  // Segments differ in tag; a playlist with other text has another tag.
+  CHECK(header(get("/live/720p/seg-t0-1.m4s"), http::field::etag) != header(get("/live/720p/seg-t0-2.m4s"), http::field::etag));
+  CHECK(header(get("/live/720p/seg-t0-1.m4s"), http::field::etag) != header(get("/live/360p/seg-t0-1.m4s"), http::field::etag));
   auto before = header(get("/live/720p/index.m3u8"), http::field::etag);
-  store.publish(0, make_snapshot("720p", 4, relay::now_epoch_ms()));
+  auto next = make_snapshot("720p", 4, relay::now_epoch_ms());
+  next->playlist = relay::hls::make_bytes(*next->playlist + "#EXTINF:2.0,\nseg-t0-3.m4s\n");
+  store.publish(0, next);
   CHECK(header(get("/live/720p/index.m3u8"), http::field::etag) != before);
 }
 
-TEST_CASE_METHOD(RouterFixture, "playlist ETags differ between processes (boot id)", "[router]") {
+TEST_CASE_METHOD(RouterFixture, "entity tags and Last-Modified are the same from a restarted origin", "[router]") {
   publish_all();
-  auto first = header(get("/live/720p/index.m3u8"), http::field::etag);
+  std::vector<std::string> targets = {"/live/master.m3u8", "/live/720p/index.m3u8", init_path("720p"),
+                                      "/live/720p/seg-t0-1.m4s"};
+  std::vector<std::pair<std::string, std::string>> first;
+  for (const auto& target : targets) {
+    auto res = get(target);
+    first.emplace_back(header(res, http::field::etag), header(res, http::field::last_modified));
+  }
   rebuild();
-  CHECK(header(get("/live/720p/index.m3u8"), http::field::etag) != first);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    INFO(targets[i]);
+    auto res = get(targets[i]);
+    CHECK(header(res, http::field::etag) == first[i].first);
+    CHECK(header(res, http::field::last_modified) == first[i].second);
+  }
+  // The same msn of another run of the stream is another object with another tag.
+  auto other_run = make_snapshot("720p", 3, relay::now_epoch_ms());
+  other_run->instance = "t1";
+  store.publish(0, other_run);
+  CHECK(header(get("/live/720p/seg-t1-1.m4s"), http::field::etag) != first[3].first);
 }
 
 TEST_CASE_METHOD(RouterFixture, "static files, the page and hls.js", "[router]") {
@@ -410,11 +478,11 @@ TEST_CASE_METHOD(RouterFixture, "CORS with a list of origins", "[router][cors]")
   cfg.edge.cors_origins = {"https://seminar.example.org", "https://other.example.org"};
   rebuild();
   publish_all();
-  auto allowed = get("/live/720p/seg1.m4s", {{http::field::origin, "https://seminar.example.org"}});
+  auto allowed = get("/live/720p/seg-t0-1.m4s", {{http::field::origin, "https://seminar.example.org"}});
   CHECK(header(allowed, http::field::access_control_allow_origin) == "https://seminar.example.org");
   CHECK(header(allowed, http::field::vary) == "Origin");
 
-  auto refused = get("/live/720p/seg1.m4s", {{http::field::origin, "https://evil.example.com"}});
+  auto refused = get("/live/720p/seg-t0-1.m4s", {{http::field::origin, "https://evil.example.com"}});
   CHECK(refused.result() == http::status::ok);
   CHECK(header(refused, http::field::access_control_allow_origin).empty());
 }
@@ -428,7 +496,7 @@ TEST_CASE_METHOD(RouterFixture, "CORS with no origins configured", "[router][cor
 }
 
 TEST_CASE_METHOD(RouterFixture, "OPTIONS preflight", "[router][cors]") {
-  auto res = request(http::verb::options, "/live/720p/seg1.m4s",
+  auto res = request(http::verb::options, "/live/720p/seg-t0-1.m4s",
                      {{http::field::origin, "https://example.org"},
                       {http::field::access_control_request_method, "GET"},
                       {http::field::access_control_request_headers, "range"}});
@@ -559,7 +627,7 @@ TEST_CASE_METHOD(RouterFixture, "/api/health", "[router][health]") {
 namespace {
 
 // Two LL renditions: 720p has segments 1..3 and segment 4 open with two parts
-// (hint: part4.2); 360p is one part behind.
+// (hint: part-t0-4.2); 360p is one part behind.
 struct LowLatencyFixture : RouterFixture {
   LowLatencyFixture() { publish_ll(); }
   void publish_ll(uint64_t version = 10) {
@@ -626,7 +694,7 @@ TEST_CASE_METHOD(LowLatencyFixture, "a blocking reload for the next part or segm
   auto released = route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=4&_HLS_part=2");
   REQUIRE(released.response);
   CHECK(released.response->result() == http::status::ok);
-  CHECK(body(*released.response).find("URI=\"part4.2.m4s\"\n") != std::string::npos);
+  CHECK(body(*released.response).find("URI=\"part-t0-4.2.m4s\"\n") != std::string::npos);
   CHECK(header(*released.response, http::field::cache_control) == "public, max-age=12");
   CHECK_FALSE(route(http::verb::get, "/live/720p/index.m3u8?_HLS_msn=4").response);
 }
@@ -650,7 +718,7 @@ TEST_CASE_METHOD(LowLatencyFixture, "a held request that times out gets 503; a p
   CHECK(res.keep_alive());
   CHECK_FALSE(body(res).empty());
 
-  relay::net::Request part_req{http::verb::get, "/live/720p/part4.2.m4s", 11};
+  relay::net::Request part_req{http::verb::get, "/live/720p/part-t0-4.2.m4s", 11};
   auto part = handle(*router, part_req);
   REQUIRE_FALSE(part.response);
   auto part_res = expire(*router, part_req, part.raw);
@@ -758,7 +826,7 @@ TEST_CASE_METHOD(LowLatencyFixture, "playlists are gzip-encoded for clients that
   CHECK(body(refused) == identity);
 
   // Media is already compressed: never gzip'd.
-  auto part = get("/live/720p/part4.0.m4s", {{http::field::accept_encoding, "gzip"}});
+  auto part = get("/live/720p/part-t0-4.0.m4s", {{http::field::accept_encoding, "gzip"}});
   CHECK(header(part, http::field::content_encoding).empty());
   CHECK(header(part, http::field::vary).empty());
 }
@@ -767,11 +835,11 @@ TEST_CASE_METHOD(LowLatencyFixture, "Vary names both Accept-Encoding and Origin 
   cfg.edge.cors_origins = {"https://seminar.example.org"};
   rebuild();
   CHECK(header(get("/live/720p/index.m3u8"), http::field::vary) == "Accept-Encoding, Origin");
-  CHECK(header(get("/live/720p/part4.0.m4s"), http::field::vary) == "Origin");
+  CHECK(header(get("/live/720p/part-t0-4.0.m4s"), http::field::vary) == "Origin");
 }
 
 TEST_CASE_METHOD(LowLatencyFixture, "parts are served like segments", "[router][ll]") {
-  auto part = get("/live/720p/part4.1.m4s");
+  auto part = get("/live/720p/part-t0-4.1.m4s");
   REQUIRE(part.result() == http::status::ok);
   CHECK(header(part, http::field::content_type) == "video/mp4");
   CHECK(header(part, http::field::cache_control) == "public, max-age=31536000, immutable");
@@ -780,36 +848,36 @@ TEST_CASE_METHOD(LowLatencyFixture, "parts are served like segments", "[router][
   // Served from the store's buffer, not a copy.
   CHECK(part.body().data() == store.rendition(0)->open_parts[1].data);
 
-  auto from_complete = get("/live/360p/part2.3.m4s");
+  auto from_complete = get("/live/360p/part-t0-2.3.m4s");
   CHECK(from_complete.result() == http::status::ok);
   CHECK(body(from_complete) == part_bytes("360p", 2, 3));
 
-  auto ranged = get("/live/720p/part4.1.m4s", {{http::field::range, "bytes=0-8"}});
+  auto ranged = get("/live/720p/part-t0-4.1.m4s", {{http::field::range, "bytes=0-8"}});
   CHECK(ranged.result() == http::status::partial_content);
   CHECK(body(ranged) == "moof+mdat");
 
   auto etag = header(part, http::field::etag);
-  CHECK(get("/live/720p/part4.1.m4s", {{http::field::if_none_match, etag}}).result() == http::status::not_modified);
-  CHECK(header(get("/live/720p/part4.0.m4s"), http::field::etag) != etag);
-  CHECK(header(get("/live/360p/part4.0.m4s"), http::field::etag) !=
-        header(get("/live/720p/part4.0.m4s"), http::field::etag));
+  CHECK(get("/live/720p/part-t0-4.1.m4s", {{http::field::if_none_match, etag}}).result() == http::status::not_modified);
+  CHECK(header(get("/live/720p/part-t0-4.0.m4s"), http::field::etag) != etag);
+  CHECK(header(get("/live/360p/part-t0-4.0.m4s"), http::field::etag) !=
+        header(get("/live/720p/part-t0-4.0.m4s"), http::field::etag));
 }
 
 TEST_CASE_METHOD(LowLatencyFixture, "the hinted part is held; other unknown parts are 404 at once", "[router][ll]") {
-  for (const char* target : {"/live/720p/part4.2.m4s", "/live/720p/part5.0.m4s", "/live/360p/part4.1.m4s"}) {
+  for (const char* target : {"/live/720p/part-t0-4.2.m4s", "/live/720p/part-t0-5.0.m4s", "/live/360p/part-t0-4.1.m4s"}) {
     INFO(target);
     auto routed = route(http::verb::get, target);
     REQUIRE_FALSE(routed.response);
     CHECK(routed.hold.part);
     CHECK(routed.hold.timeout == std::chrono::milliseconds(6000));
   }
-  CHECK_FALSE(route(http::verb::head, "/live/720p/part4.2.m4s").response);
+  CHECK_FALSE(route(http::verb::head, "/live/720p/part-t0-4.2.m4s").response);
 
-  for (const char* target : {"/live/720p/part4.3.m4s", "/live/720p/part5.1.m4s", "/live/720p/part6.0.m4s",
-                             "/live/720p/part3.4.m4s", "/live/720p/part0.0.m4s", "/live/720p/part04.1.m4s",
-                             "/live/720p/part4.01.m4s", "/live/720p/part4.m4s", "/live/720p/part4.1.mp4",
+  for (const char* target : {"/live/720p/part-t0-4.3.m4s", "/live/720p/part-t0-5.1.m4s", "/live/720p/part-t0-6.0.m4s",
+                             "/live/720p/part-t0-3.4.m4s", "/live/720p/part-t0-0.0.m4s", "/live/720p/part-t0-04.1.m4s",
+                             "/live/720p/part-t0-4.01.m4s", "/live/720p/part4.m4s", "/live/720p/part-t0-4.1.mp4",
                              "/live/720p/part.1.m4s", "/live/720p/part4..m4s", "/live/720p/part4.-1.m4s",
-                             "/live/720p/seg4.m4s"}) {
+                             "/live/720p/seg-t0-4.m4s"}) {
     INFO(target);
     auto res = get(target);
     CHECK(res.result() == http::status::not_found);
@@ -818,8 +886,8 @@ TEST_CASE_METHOD(LowLatencyFixture, "the hinted part is held; other unknown part
 
 TEST_CASE_METHOD(LowLatencyFixture, "a held part is answered once published, or 404 once it cannot come",
                  "[router][ll]") {
-  relay::net::Request hinted{http::verb::get, "/live/720p/part4.2.m4s", 11};
-  relay::net::Request next_segment{http::verb::get, "/live/720p/part5.0.m4s", 11};
+  relay::net::Request hinted{http::verb::get, "/live/720p/part-t0-4.2.m4s", 11};
+  relay::net::Request next_segment{http::verb::get, "/live/720p/part-t0-5.0.m4s", 11};
   REQUIRE_FALSE(handle(*router, hinted).response);
   REQUIRE_FALSE(handle(*router, next_segment).response);
 
@@ -830,8 +898,8 @@ TEST_CASE_METHOD(LowLatencyFixture, "a held part is answered once published, or 
   CHECK(body(*served.response) == part_bytes("720p", 4, 2));
   CHECK_FALSE(handle(*router, next_segment).response);
 
-  // Segment 4 closes with two parts: a player holding part4.2 of that timeline
-  // will never get it; part5.0 is now the hint.
+  // Segment 4 closes with two parts: a player holding part-t0-4.2 of that timeline
+  // will never get it; part-t0-5.0 is now the hint.
   store.publish(0, make_ll_snapshot("720p", 12, 4, 0, 2));
   CHECK(handle(*router, hinted).response->result() == http::status::not_found);
   CHECK_FALSE(handle(*router, next_segment).response);
@@ -841,7 +909,7 @@ TEST_CASE_METHOD(LowLatencyFixture, "a held part is answered once published, or 
 
 TEST_CASE_METHOD(RouterFixture, "without LL-HLS nothing is held", "[router][ll]") {
   publish_all();
-  CHECK(get("/live/720p/part3.0.m4s").result() == http::status::not_found);
+  CHECK(get("/live/720p/part-t0-3.0.m4s").result() == http::status::not_found);
   CHECK(get("/live/720p/index.m3u8?_HLS_msn=3").result() == http::status::ok);
 }
 
@@ -860,10 +928,10 @@ TEST_CASE_METHOD(RouterFixture, "rendition requests with X-Playback-Session-Id c
     return routed.response->result();
   };
   CHECK(ask("/live/720p/index.m3u8", "3F2504E0-4F89-11D3-9A0C-0305E82C3301") == http::status::ok);
-  CHECK(ask("/live/720p/seg2.m4s", "3F2504E0-4F89-11D3-9A0C-0305E82C3301") == http::status::ok);
-  CHECK(ask("/live/360p/init.mp4", "0123456789abcdef01234567") == http::status::ok);
+  CHECK(ask("/live/720p/seg-t0-2.m4s", "3F2504E0-4F89-11D3-9A0C-0305E82C3301") == http::status::ok);
+  CHECK(ask(init_path("360p"), "0123456789abcdef01234567") == http::status::ok);
   // A segment already gone still shows the player is there.
-  CHECK(ask("/live/360p/seg99.m4s", "second-player-on-360p") == http::status::not_found);
+  CHECK(ask("/live/360p/seg-t0-99.m4s", "second-player-on-360p") == http::status::not_found);
   // Not counted: no header, a bad id, the master playlist (no rendition), an unknown rendition.
   CHECK(ask("/live/720p/index.m3u8", "") == http::status::ok);
   CHECK(ask("/live/720p/index.m3u8", "not a valid id") == http::status::ok);
@@ -873,4 +941,118 @@ TEST_CASE_METHOD(RouterFixture, "rendition requests with X-Playback-Session-Id c
   auto count = monitor.viewers().count(relay::now_monotonic_ms());
   CHECK(count.total == 3);
   CHECK(count.by_rendition == std::map<std::string, size_t>{{"720p", 1}, {"360p", 2}});
+}
+
+// Every answer of the edge says how long a shared cache may keep it (RFC 8216bis
+// Appendix B for HLS; nothing for the API); a response without one would be
+// cached by a CDN's heuristics.
+TEST_CASE_METHOD(LowLatencyFixture, "every response carries the Cache-Control meant for it", "[router][cache]") {
+  constexpr const char* kMedia = "public, max-age=31536000, immutable";
+  struct Row {
+    http::verb method;
+    std::string target;
+    std::vector<std::pair<http::field, std::string>> headers;
+    http::status status;
+    std::string cache_control;
+  };
+  const std::string init = init_path("720p");
+  const std::vector<Row> rows = {
+      {http::verb::get, "/", {}, http::status::ok, "public, max-age=300"},
+      {http::verb::get, "/static/player.js", {}, http::status::ok, "public, max-age=300"},
+      {http::verb::get, "/vendor/hls.min.js", {}, http::status::ok, "public, max-age=300"},
+      {http::verb::get, "/static/missing.js", {}, http::status::not_found, "no-store"},
+      {http::verb::get, "/live/master.m3u8", {}, http::status::ok, "public, max-age=1"},
+      {http::verb::get, "/live/720p/index.m3u8", {}, http::status::ok, "public, max-age=1"},
+      {http::verb::get, "/live/720p/index.m3u8?_HLS_msn=3", {}, http::status::ok, "public, max-age=12"},
+      {http::verb::get, "/live/720p/index.m3u8?_HLS_msn=9", {}, http::status::bad_request, "no-store"},
+      {http::verb::get, "/live/720p/index.m3u8?_HLS_part=1", {}, http::status::bad_request, "no-store"},
+      {http::verb::get, "/live/1080p/index.m3u8?_HLS_msn=3", {}, http::status::not_found, "public, max-age=8"},
+      {http::verb::get, init, {}, http::status::ok, kMedia},
+      {http::verb::get, init, {{http::field::range, "bytes=0-3"}}, http::status::partial_content, kMedia},
+      {http::verb::get, init, {{http::field::range, "bytes=900-"}}, http::status::range_not_satisfiable, "no-store"},
+      {http::verb::get, "/live/720p/seg-t0-2.m4s", {}, http::status::ok, kMedia},
+      {http::verb::head, "/live/720p/seg-t0-2.m4s", {}, http::status::ok, kMedia},
+      {http::verb::get, "/live/720p/part-t0-4.1.m4s", {}, http::status::ok, kMedia},
+      {http::verb::get, "/live/720p/part-t0-2.0.m4s", {}, http::status::ok, kMedia},
+      {http::verb::get, "/live/720p/part-t0-4.7.m4s", {}, http::status::not_found, "public, max-age=1"},
+      {http::verb::get, "/live/720p/seg-t0-40.m4s", {}, http::status::not_found, "public, max-age=1"},
+      {http::verb::get, "/live/720p/seg-old1-2.m4s", {}, http::status::not_found, "public, max-age=1"},
+      {http::verb::get, "/live/720p/init.mp4", {}, http::status::not_found, "public, max-age=1"},
+      {http::verb::get, "/api/health", {}, http::status::ok, "no-store"},
+      {http::verb::get, "/api/qa/rooms", {}, http::status::not_found, "no-store"},
+      {http::verb::get, "/api/qoe", {}, http::status::not_found, "no-store"},
+      {http::verb::post, "/live/master.m3u8", {}, http::status::method_not_allowed, "no-store"},
+      {http::verb::options, "/live/720p/seg-t0-2.m4s", {}, http::status::no_content, "no-store"},
+      {http::verb::get, "/static/../secret", {}, http::status::bad_request, "no-store"},
+  };
+  for (const auto& row : rows) {
+    INFO(std::string(http::to_string(row.method)) << " " << row.target);
+    relay::net::Request req{row.method, row.target, 11};
+    for (const auto& [field, value] : row.headers) req.set(field, value);
+    auto routed = handle(*router, req, cfg.edge);
+    REQUIRE(routed.response);
+    CHECK(routed.response->result() == row.status);
+    CHECK(header(*routed.response, http::field::cache_control) == row.cache_control);
+    // A revalidation keeps the lifetime of what it revalidates.
+    if (row.status == http::status::ok && row.method == http::verb::get) {
+      req.set(http::field::if_none_match, header(*routed.response, http::field::etag));
+      auto again = handle(*router, req, cfg.edge);
+      REQUIRE(again.response);
+      CHECK(again.response->result() == http::status::not_modified);
+      CHECK(header(*again.response, http::field::cache_control) == row.cache_control);
+    }
+  }
+
+  // Held requests, answered when their time runs out.
+  struct HeldRow {
+    std::string target;
+    Router::HoldKind kind;
+    std::string cache_control;
+  };
+  const std::vector<HeldRow> held_rows = {
+      {"/live/720p/index.m3u8?_HLS_msn=5", Router::HoldKind::playlist, "public, max-age=8"},
+      {"/live/720p/part-t0-4.2.m4s", Router::HoldKind::part, "no-store"},
+  };
+  for (const auto& row : held_rows) {
+    INFO(row.target);
+    auto routed = route(http::verb::get, row.target);
+    REQUIRE_FALSE(routed.response);
+    CHECK(routed.hold.kind == row.kind);
+    relay::net::Request req{http::verb::get, row.target, 11};
+    auto expired = expire(*router, req, routed.raw);
+    CHECK(expired.result() == http::status::service_unavailable);
+    CHECK(header(expired, http::field::cache_control) == row.cache_control);
+  }
+}
+
+TEST_CASE_METHOD(LowLatencyFixture, "Last-Modified is the capture time of the media and If-Modified-Since is answered",
+                 "[router][cache]") {
+  // Segment 2 of the hand-made snapshots starts at 1'700'000'004'000 and lasts 2 s.
+  auto segment = get("/live/720p/seg-t0-2.m4s");
+  CHECK(header(segment, http::field::last_modified) == relay::net::format_http_date(1'700'000'006));
+  // Part 4.1 starts at ...008'500 and lasts 0.5 s; it is also the playlist's newest.
+  auto part = get("/live/720p/part-t0-4.1.m4s");
+  CHECK(header(part, http::field::last_modified) == relay::net::format_http_date(1'700'000'009));
+  CHECK(header(get("/live/720p/index.m3u8"), http::field::last_modified) ==
+        relay::net::format_http_date(1'700'000'009));
+
+  auto since = [&](const std::string& target, int64_t epoch_s, std::string etag = "") {
+    relay::net::Request req{http::verb::get, target, 11};
+    req.set(http::field::if_modified_since, relay::net::format_http_date(epoch_s));
+    if (!etag.empty()) req.set(http::field::if_none_match, etag);
+    auto routed = handle(*router, req, cfg.edge);
+    REQUIRE(routed.response);
+    return routed.response->result();
+  };
+  CHECK(since("/live/720p/seg-t0-2.m4s", 1'700'000'006) == http::status::not_modified);
+  CHECK(since("/live/720p/seg-t0-2.m4s", 1'700'000'005) == http::status::ok);
+  // If-None-Match decides when both are sent.
+  CHECK(since("/live/720p/seg-t0-2.m4s", 1'700'000'006, "\"other\"") == http::status::ok);
+  // A playlist changes within a second: unchanged only when its newest media is older than the whole second named.
+  CHECK(since("/live/720p/index.m3u8", 1'700'000'009) == http::status::ok);
+  CHECK(since("/live/720p/index.m3u8", 1'700'000'010) == http::status::not_modified);
+  // Not a date: the whole answer.
+  relay::net::Request garbled{http::verb::get, "/live/720p/seg-t0-2.m4s", 11};
+  garbled.set(http::field::if_modified_since, "yesterday");
+  CHECK(handle(*router, garbled, cfg.edge).response->result() == http::status::ok);
 }

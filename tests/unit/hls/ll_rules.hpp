@@ -91,9 +91,10 @@ inline std::string parts_before_parent(const std::string& pl) {
   for (auto& seg : segments(pl)) {
     if (seg.uri.empty()) continue;
     std::smatch m;
-    if (!std::regex_search(seg.uri, m, std::regex("seg([0-9]+)"))) continue;
+    // seg-<instance>-<msn>.m4s owns part-<instance>-<msn>.<index>.m4s
+    if (!std::regex_search(seg.uri, m, std::regex("^seg-([0-9a-z]+-[0-9]+)\\."))) continue;
     for (auto& p : seg.parts)
-      if (p.uri.find("part" + std::string(m[1]) + ".") != 0) return p.uri + " listed under " + seg.uri;
+      if (p.uri.find("part-" + std::string(m[1]) + ".") != 0) return p.uri + " listed under " + seg.uri;
   }
   return "";
 }

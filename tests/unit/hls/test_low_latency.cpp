@@ -24,8 +24,9 @@ struct LadderRig {
   uint64_t frame = 0;
   explicit LadderRig(double dvr = 0) {
     for (size_t i = 0; i < 2; ++i) {
-      packagers.push_back(std::make_unique<Packager>(
-          PackagerOptions{i == 0 ? "hi" : "lo", 2.0, 6, dvr, 64u << 20, 0.5}, i, store, nullptr));
+      PackagerOptions options{i == 0 ? "hi" : "lo", 2.0, 6, dvr, 64u << 20, 0.5};
+      options.instance = "t0";
+      packagers.push_back(std::make_unique<Packager>(options, i, store, nullptr));
       packagers.back()->set_time_origin(1'767'225'600'000);
       packagers.back()->push(fixture::init_segment());
     }
@@ -71,8 +72,8 @@ TEST_CASE("LL: parts are listed before their parent segment's URI") {
   auto pl = rig.playlist();
   CHECK(ll_rules::parts_before_parent(pl) == "");
   // Moving a segment URI above its last part breaks the rule.
-  auto broken = std::regex_replace(pl, std::regex("(#EXT-X-PART:[^\n]*part2\\.3\\.m4s\"\n)#EXTINF:2.000,\nseg2.m4s\n"),
-                                   "#EXTINF:2.000,\nseg2.m4s\n$1");
+  auto broken = std::regex_replace(pl, std::regex("(#EXT-X-PART:[^\n]*part-t0-2\\.3\\.m4s\"\n)#EXTINF:2.000,\nseg-t0-2.m4s\n"),
+                                   "#EXTINF:2.000,\nseg-t0-2.m4s\n$1");
   REQUIRE(broken != pl);
   CHECK(ll_rules::parts_before_parent(broken) != "");
 }
@@ -83,13 +84,13 @@ TEST_CASE("LL: INDEPENDENT=YES exactly on parts that start with an IDR") {
   std::map<std::string, bool> idr;
   auto snap = rig.store.rendition(0);
   for (auto& [msn, seg] : snap->segments)
-    for (auto& p : seg->parts) idr[part_uri(p.msn, p.index)] = p.independent;
-  for (auto& p : snap->open_parts) idr[part_uri(p.msn, p.index)] = p.independent;
-  CHECK(idr["part2.0.m4s"]);
-  CHECK_FALSE(idr["part2.1.m4s"]);
+    for (auto& p : seg->parts) idr[part_uri("t0", p.msn, p.index)] = p.independent;
+  for (auto& p : snap->open_parts) idr[part_uri("t0", p.msn, p.index)] = p.independent;
+  CHECK(idr["part-t0-2.0.m4s"]);
+  CHECK_FALSE(idr["part-t0-2.1.m4s"]);
   auto pl = rig.playlist();
   CHECK(ll_rules::independent_marks(pl, idr) == "");
-  CHECK(ll_rules::independent_marks(replace_all(pl, "part3.0.m4s\",INDEPENDENT=YES", "part3.0.m4s\""), idr) != "");
+  CHECK(ll_rules::independent_marks(replace_all(pl, "part-t0-3.0.m4s\",INDEPENDENT=YES", "part-t0-3.0.m4s\""), idr) != "");
 }
 
 TEST_CASE("LL: one PRELOAD-HINT naming the next part, part 0 of the next segment when the open one is full") {
@@ -97,9 +98,9 @@ TEST_CASE("LL: one PRELOAD-HINT naming the next part, part 0 of the next segment
   rig.parts(9);  // segments 1, 2 done; segment 3 has one part
   auto pl = rig.playlist();
   CHECK(ll_rules::one_preload_hint(pl) == "");
-  CHECK(pl.find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part3.1.m4s\"") != std::string::npos);
+  CHECK(pl.find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-t0-3.1.m4s\"") != std::string::npos);
   rig.parts(3);  // segment 3 has all four parts: the next part opens segment 4
-  CHECK(rig.playlist().find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part4.0.m4s\"") != std::string::npos);
+  CHECK(rig.playlist().find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-t0-4.0.m4s\"") != std::string::npos);
   CHECK(ll_rules::one_preload_hint(pl + "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"x\"\n") != "");
 }
 
@@ -108,7 +109,7 @@ TEST_CASE("LL: PDT on every segment, including the one being built") {
   rig.parts(13);
   auto pl = rig.playlist();
   CHECK(ll_rules::pdt_on_every_segment(pl) == "");
-  auto broken = std::regex_replace(pl, std::regex("#EXT-X-PROGRAM-DATE-TIME:[^\n]*\n(#EXT-X-PART:[^\n]*part4\\.0)"), "$1");
+  auto broken = std::regex_replace(pl, std::regex("#EXT-X-PROGRAM-DATE-TIME:[^\n]*\n(#EXT-X-PART:[^\n]*part-t0-4\\.0)"), "$1");
   REQUIRE(broken != pl);
   CHECK(ll_rules::pdt_on_every_segment(broken) != "");
 }
@@ -118,10 +119,10 @@ TEST_CASE("LL: every part is at most PART-TARGET and at least 85 % of it, but th
   rig.parts(14);
   auto pl = rig.playlist();
   CHECK(ll_rules::part_durations(pl) == "");
-  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part3.1", "DURATION=0.520,URI=\"part3.1")) != "");
-  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part3.1", "DURATION=0.400,URI=\"part3.1")) != "");
+  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part-t0-3.1", "DURATION=0.520,URI=\"part-t0-3.1")) != "");
+  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part-t0-3.1", "DURATION=0.400,URI=\"part-t0-3.1")) != "");
   // A short last part of a complete segment is allowed.
-  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part3.3", "DURATION=0.100,URI=\"part3.3")) == "");
+  CHECK(ll_rules::part_durations(replace_all(pl, "DURATION=0.500,URI=\"part-t0-3.3", "DURATION=0.100,URI=\"part-t0-3.3")) == "");
 }
 
 TEST_CASE("LL: parts are listed only for the last three target durations") {
@@ -129,7 +130,7 @@ TEST_CASE("LL: parts are listed only for the last three target durations") {
   rig.parts(40);
   auto pl = rig.playlist();
   CHECK(ll_rules::parts_only_recent(pl) == "");
-  CHECK(pl.find("part6.0.m4s") == std::string::npos);  // 10 segments in: old parts are gone from the playlist
+  CHECK(pl.find("part-t0-6.0.m4s") == std::string::npos);  // 10 segments in: old parts are gone from the playlist
   // ... but still downloadable for a while.
   CHECK(rig.store.rendition(0)->find_part(7, 1) != nullptr);
   // A playlist listing parts all the way back breaks the rule.
@@ -137,7 +138,7 @@ TEST_CASE("LL: parts are listed only for the last three target durations") {
   wide.parts(14);
   std::string all_parts = wide.playlist();
   CHECK(ll_rules::parts_only_recent(all_parts) == "");
-  auto broken = replace_all(pl, "#EXTINF:2.000,\nseg5.m4s", "#EXT-X-PART:DURATION=0.500,URI=\"part5.0.m4s\",INDEPENDENT=YES\n#EXTINF:2.000,\nseg5.m4s");
+  auto broken = replace_all(pl, "#EXTINF:2.000,\nseg-t0-5.m4s", "#EXT-X-PART:DURATION=0.500,URI=\"part-t0-5.0.m4s\",INDEPENDENT=YES\n#EXTINF:2.000,\nseg-t0-5.m4s");
   REQUIRE(broken != pl);
   CHECK(ll_rules::parts_only_recent(broken) != "");
 }
@@ -168,9 +169,9 @@ TEST_CASE("LL: a delta update replaces segments beyond CAN-SKIP-UNTIL with EXT-X
   // 24.5 s listed: segments 1..6 end at least 12 s before the end.
   CHECK(skipped == 6);
   auto count = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n') - 0; };
-  CHECK(full.find("seg1.m4s") != std::string::npos);
-  CHECK(delta.find("seg6.m4s") == std::string::npos);
-  CHECK(delta.find("seg7.m4s") != std::string::npos);
+  CHECK(full.find("seg-t0-1.m4s") != std::string::npos);
+  CHECK(delta.find("seg-t0-6.m4s") == std::string::npos);
+  CHECK(delta.find("seg-t0-7.m4s") != std::string::npos);
   CHECK(count(delta) < count(full));
   // The live window alone (12 s) leaves nothing to skip.
   LadderRig live;

@@ -31,7 +31,7 @@ TEST_CASE("the TS splitter finds PIDs, codecs and the random-access points with 
 TEST_CASE("TS segments start at IDRs with the program tables, without EXT-X-MAP or parts") {
   Store store{{"ts"}};
   MasterPlaylist master({{"ts", 800, 128, 0.5, 2.0, 30}}, store);
-  PackagerOptions opts{"ts", 2.0, 6, 0, 16u << 20, 0.5, true, 640, 360, 30};
+  PackagerOptions opts{"ts", 2.0, 6, 0, 16u << 20, 0.5, true, 640, 360, 30, "t0"};
   Packager p(opts, 0, store, &master);
   p.set_time_origin(1'767'225'600'000);
   p.push(ts_fixture::stream(4));
@@ -40,8 +40,8 @@ TEST_CASE("TS segments start at IDRs with the program tables, without EXT-X-MAP 
   auto pl = *snap->playlist;
   CHECK(pl.find("#EXT-X-MAP") == std::string::npos);
   CHECK(pl.find("#EXT-X-PART") == std::string::npos);
-  CHECK(pl.find("#EXTINF:2.000,\nseg1.ts\n") != std::string::npos);
-  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXTINF:2.000,\nseg2.ts") != std::string::npos);
+  CHECK(pl.find("#EXTINF:2.000,\nseg-t0-1.ts\n") != std::string::npos);
+  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXTINF:2.000,\nseg-t0-2.ts") != std::string::npos);
   REQUIRE(snap->segments.size() == 3);
   auto seg = snap->segments.at(2);
   CHECK(seg->data->substr(0, 376) == ts_fixture::pat() + ts_fixture::pmt());

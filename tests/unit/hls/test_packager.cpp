@@ -25,11 +25,17 @@ void feed(Packager& p, int segments, uint32_t idr_bytes = 100, int start_gop = 0
   }
 }
 
+// Object names carry the stream instance; the tests' is "t0".
+PackagerOptions named(PackagerOptions o) {
+  o.instance = "t0";
+  return o;
+}
+
 struct Rig {
   Store store{{"720p"}};
   MasterPlaylist master{{{"720p", 2800, 128, 0.5, 2.0, 30.0}}, store};
   Packager packager;
-  explicit Rig(PackagerOptions o = {"720p", 2.0, 6, 0, 64u << 20}) : packager(o, 0, store, &master) {
+  explicit Rig(PackagerOptions o = {"720p", 2.0, 6, 0, 64u << 20}) : packager(named(o), 0, store, &master) {
     packager.set_time_origin(kOrigin);
     packager.push(fixture::init_segment());
   }
@@ -63,8 +69,8 @@ TEST_CASE("no playlist until a segment is complete; the first segment has media 
   auto pl = rig.playlist();
   REQUIRE_FALSE(pl.empty());
   CHECK(tag_int(pl, "#EXT-X-MEDIA-SEQUENCE") == 1);
-  CHECK(pl.find("seg1.m4s") != std::string::npos);
-  CHECK(pl.find("#EXT-X-MAP:URI=\"init.mp4\"") != std::string::npos);
+  CHECK(pl.find("seg-t0-1.m4s") != std::string::npos);
+  CHECK(pl.find("#EXT-X-MAP:URI=\"" + init_uri(fixture::init_segment()) + "\"\n") != std::string::npos);
 }
 
 TEST_CASE("every segment starts with the IDR part and holds both tracks") {
@@ -181,8 +187,8 @@ TEST_CASE("PROGRAM-DATE-TIME follows the capture clock on every segment") {
   Rig rig;
   feed(rig.packager, 4);
   auto pl = rig.playlist();
-  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.000,\nseg1.m4s") != std::string::npos);
-  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:04.000Z\n#EXTINF:2.000,\nseg3.m4s") != std::string::npos);
+  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.000,\nseg-t0-1.m4s") != std::string::npos);
+  CHECK(pl.find("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:04.000Z\n#EXTINF:2.000,\nseg-t0-3.m4s") != std::string::npos);
 }
 
 TEST_CASE("output before the first IDR is dropped, and a stream without init is an error") {

@@ -31,6 +31,10 @@ Response no_content() {
 
 uint64_t PushApi::max_body_bytes() const { return receiver_ ? receiver_->limits().max_object_bytes : 0; }
 
+bool PushApi::authorized(const net::RequestHeader& header) const {
+  return receiver_ && authority_.allows_push(text::bearer_token(header[http::field::authorization]));
+}
+
 Response PushApi::handle(const net::Exchange& exchange) const {
   const net::Request& req = exchange.message;
   if (!receiver_ || !authority_.push_configured())

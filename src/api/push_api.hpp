@@ -32,6 +32,8 @@ class PushApi {
   // The largest request body the ingest routes take (an object, with room for its
   // playlist); 0 when this relay takes no pushes.
   uint64_t max_body_bytes() const;
+  // Whether a request's header carries a valid push token (and this relay takes pushes).
+  bool authorized(const net::RequestHeader& header) const;
 
  private:
   net::Response put(const net::Exchange& exchange, size_t rendition, std::string_view object) const;

@@ -143,6 +143,11 @@ const net::RouteInfo& RouteTable::info(size_t route) const {
 
 RouteLabel RouteTable::label(size_t route) { return routes()[route < kRouteCount ? route : kOther].label; }
 
+uint64_t RouteTable::body_limit(size_t route, const net::RequestHeader& header) const {
+  if (route != kIngest || !push_) return info(route).max_body_bytes;
+  return push_->authorized(header) ? ingest_info_.max_body_bytes : 0;
+}
+
 Service RouteTable::service(size_t route) { return routes()[route < kRouteCount ? route : kOther].service; }
 
 net::Outcome RouteTable::serve(const net::Exchange& exchange) const {

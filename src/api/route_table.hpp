@@ -41,6 +41,10 @@ class RouteTable : public net::Handler {
   size_t route(std::string_view target) const override;
   const net::RouteInfo& info(size_t route) const override;
   uint64_t largest_body_bytes() const override { return ingest_info_.max_body_bytes; }
+  // A push with a valid token may send an object up to the push receiver's
+  // limit; without one, no more than the edge's, so nobody without a token makes
+  // the relay read (and hold) a large body before refusing it.
+  uint64_t body_limit(size_t route, const net::RequestHeader& header) const override;
   net::Outcome handle(const net::Exchange& exchange) const override;
   net::Response expire(const net::Exchange& exchange, const net::Hold& hold) const override;
 

@@ -281,7 +281,8 @@ void HttpSession<Stream>::on_header(beast::error_code ec, std::size_t bytes_tran
   if (handle_read_error(ec)) return;
   if (parser_->is_done()) return on_read(ec, bytes_transferred);
   // The body limit of the request's route (a pushed segment may be larger than an API call).
-  const uint64_t route_limit = context_.handler.info(context_.handler.route(parser_->get().target())).max_body_bytes;
+  const auto& header = parser_->get();
+  const uint64_t route_limit = context_.handler.body_limit(context_.handler.route(header.target()), header);
   const uint64_t body_limit = route_limit ? route_limit : context_.limits.max_body_bytes();
   if (auto length = parser_->content_length(); length && *length > body_limit)
     return respond_and_close(http::status::payload_too_large, "request body too large");

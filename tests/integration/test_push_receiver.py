@@ -38,6 +38,8 @@ def put(relay, path, body, token=PUSH_TOKEN):
         conn.request("PUT", path, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    except ConnectionError as e:  # refused (and closed) before the whole body was sent
+        return None, {}, repr(e).encode()
     finally:
         conn.close()
 
@@ -49,10 +51,10 @@ def error_of(body):
         return None
 
 
-def oversize_status(relay, size, path="/ingest/180p/big.m4s"):
+def oversize_status(relay, size, path="/ingest/180p/big.m4s", token=PUSH_TOKEN):
     """Sends only the header of a PUT declaring `size` bytes; returns the status the relay answers."""
     with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
-        s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {PUSH_TOKEN}\r\n"
+        s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                    f"Content-Length: {size}\r\n\r\n").encode())
         data = b""
         while b"\r\n" not in data:
@@ -112,13 +114,19 @@ def main():
         c.check(status == 204, f"a 4 MiB object is taken ({status} {body[:80]!r})")
         chunks = (b"\1" * (256 << 10) for _ in range(8))
         conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=10)
-        conn.request("PUT", "/ingest/180p/big2.m4s", body=chunks, encode_chunked=True,
-                     headers={"Authorization": f"Bearer {PUSH_TOKEN}", "Transfer-Encoding": "chunked"})
-        status = conn.getresponse().status
-        conn.close()
+        try:
+            conn.request("PUT", "/ingest/180p/big2.m4s", body=chunks, encode_chunked=True,
+                         headers={"Authorization": f"Bearer {PUSH_TOKEN}", "Transfer-Encoding": "chunked"})
+            status = conn.getresponse().status
+        except ConnectionError:
+            status = None
+        finally:
+            conn.close()
         c.check(status == 204, f"a 2 MiB chunked object is taken ({status})")
         status = oversize_status(relay, 1 << 20, "/api/qa/rooms")
         c.check(status == 413, f"other routes keep the edge's body limit ({status})")
+        status = oversize_status(relay, 1 << 20, token="wrong-token-0123456789abcdef")
+        c.check(status == 413, f"without a valid token, no body over the edge's limit is read ({status})")
         too_big = oversize_status(relay, 17 * 1024 * 1024)
         c.check(too_big == 413, f"a 17 MiB object: 413 before its body is sent ({too_big})")
         status, _, _ = relay.request("/api/health")

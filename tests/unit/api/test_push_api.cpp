@@ -128,6 +128,15 @@ TEST_CASE("route table: /ingest/ goes to the push api, whose body limit only a r
   CHECK(receiving.largest_body_bytes() == 16u << 20);
   CHECK(receiving.info(route).max_body_bytes == 16u << 20);
   CHECK(receiving.info(receiving.route("/api/qa/rooms")).max_body_bytes == 0);
+  // Only a request with a valid push token may send more than the edge's limit.
+  net::Request with_token{http::verb::put, "/ingest/720p/seg1.m4s", 11};
+  with_token.set(http::field::authorization, fmt::format("Bearer {}", kToken));
+  CHECK(receiving.body_limit(route, with_token) == 16u << 20);
+  net::Request without{http::verb::put, "/ingest/720p/seg1.m4s", 11};
+  CHECK(receiving.body_limit(route, without) == 0);
+  without.set(http::field::authorization, "Bearer wrong-token-0123456789abcdef");
+  CHECK(receiving.body_limit(route, without) == 0);
+  CHECK(plain.body_limit(route, with_token) == 0);
 
   net::Request req{http::verb::put, "/ingest/720p/seg1.m4s", 11};
   const net::RequestTarget target = net::parse_request_target(req.target());

@@ -38,8 +38,10 @@ void collect_ingest(MetricRegistry& m, const health::IngestSnapshot& ingest) {
     const health::UplinkInfo& u = *ingest.uplink;
     m.gauge("seminar_relay_push_receiving", "1 while a pusher sends the ladder (ingest.source = \"push:\")")
         .add(u.state == "receiving" ? 1 : 0);
-    m.counter("seminar_relay_push_bytes_total", "Bytes of objects and playlists pushed to /ingest/ and accepted")
-        .add(static_cast<double>(u.bytes_received));
+    auto& bytes = m.counter("seminar_relay_push_bytes_total",
+                            "Bytes pushed to /ingest/ and accepted: media objects, and playlists");
+    bytes.add({{"kind", "media"}}, static_cast<double>(u.media_bytes));
+    bytes.add({{"kind", "playlist"}}, static_cast<double>(u.bytes_received - u.media_bytes));
     auto& objects = m.counter("seminar_relay_push_objects_total", "Objects and playlists pushed to /ingest/, by result");
     objects.add({{"result", "accepted"}}, static_cast<double>(u.objects_accepted));
     objects.add({{"result", "rejected"}}, static_cast<double>(u.objects_rejected));

@@ -181,6 +181,7 @@ struct Relay::Parts {
     const auto totals = receiver->totals();
     health::UplinkInfo uplink;
     uplink.bytes_received = totals.bytes;
+    uplink.media_bytes = totals.media_bytes;
     uplink.objects_accepted = totals.objects_accepted;
     uplink.objects_rejected = totals.objects_rejected;
     uplink.gaps = totals.gaps;

@@ -114,6 +114,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"last_object_age_s", u.last_object_age_s >= 0 ? json(u.last_object_age_s) : json(nullptr)},
         {"lag_s", u.lag_s ? json(*u.lag_s) : json(nullptr)},
         {"bytes_received", u.bytes_received},
+        {"media_bytes", u.media_bytes},
         {"objects", u.objects_accepted},
         {"objects_rejected", u.objects_rejected},
         {"gaps", u.gaps},

@@ -50,7 +50,8 @@ struct UplinkInfo {
   std::string state = "waiting";  // waiting: nothing pushed yet; receiving; lost: nothing for input_timeout
   double last_object_age_s = -1;  // -1: nothing yet
   std::optional<double> lag_s;    // now minus the wall clock (PDT) at the end of the newest media pushed
-  uint64_t bytes_received = 0;
+  uint64_t bytes_received = 0;    // objects and playlists
+  uint64_t media_bytes = 0;       // of those, objects: what a pusher's bytes of media should equal
   uint64_t objects_accepted = 0;
   uint64_t objects_rejected = 0;
   uint64_t gaps = 0;              // discontinuities made for lost media or a restarted pusher

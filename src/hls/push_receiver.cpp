@@ -226,9 +226,10 @@ PushReceiver::PushReceiver(std::vector<Packager*> packagers, PushLimits limits) 
 
 PushReceiver::~PushReceiver() = default;
 
-void PushReceiver::accepted(size_t bytes, int64_t now_epoch_ms, int64_t newest_pdt_epoch_ms) {
+void PushReceiver::accepted(size_t bytes, bool media, int64_t now_epoch_ms, int64_t newest_pdt_epoch_ms) {
   std::lock_guard lock(totals_mutex_);
   totals_.bytes += bytes;
+  if (media) totals_.media_bytes += bytes;
   ++totals_.objects_accepted;
   totals_.last_object_epoch_ms = now_epoch_ms;
   totals_.newest_pdt_epoch_ms = std::max(totals_.newest_pdt_epoch_ms, newest_pdt_epoch_ms);
@@ -255,7 +256,7 @@ PushReceiver::Outcome PushReceiver::put_object(size_t rendition, const std::stri
       return {Result::too_large, fmt::format("an object may have at most {} bytes", limits_.max_object_bytes), {}};
     }
   }
-  accepted(size, now_epoch_ms, 0);
+  accepted(size, true, now_epoch_ms, 0);
   return {};
 }
 
@@ -303,7 +304,7 @@ PushReceiver::Outcome PushReceiver::put_playlist(size_t rendition, std::string_v
               {}};
     }
   }
-  accepted(text.size(), now_epoch_ms, newest_media_end_epoch_ms(playlist));
+  accepted(text.size(), false, now_epoch_ms, newest_media_end_epoch_ms(playlist));
   if (out.report.gap || out.report.restarted) {
     std::lock_guard lock(totals_mutex_);
     ++totals_.gaps;

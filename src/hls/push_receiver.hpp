@@ -126,7 +126,8 @@ class PushedRendition {
 class PushReceiver {
  public:
   struct Totals {
-    uint64_t bytes = 0;               // object bytes received (accepted)
+    uint64_t bytes = 0;               // bytes of objects and playlists accepted
+    uint64_t media_bytes = 0;         // of those, objects (init sections, parts, segments)
     uint64_t objects_accepted = 0;    // objects and playlists accepted
     uint64_t objects_rejected = 0;    // refused: too large, bad playlist, bad media
     uint64_t gaps = 0;                // discontinuities made
@@ -156,7 +157,7 @@ class PushReceiver {
 
  private:
   struct Rendition;
-  void accepted(size_t bytes, int64_t now_epoch_ms, int64_t newest_pdt_epoch_ms);
+  void accepted(size_t bytes, bool media, int64_t now_epoch_ms, int64_t newest_pdt_epoch_ms);
 
   PushLimits limits_;
   std::vector<std::unique_ptr<Rendition>> renditions_;

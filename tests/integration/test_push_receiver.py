@@ -158,12 +158,16 @@ def main():
                 detail = health(relay)
                 uplink = detail.get("uplink") or {}
                 c.check(uplink.get("state") == "receiving", f"the uplink is receiving ({uplink})")
-                c.check(uplink.get("bytes_received", 0) > 50000 and uplink.get("objects", 0) >= 3,
+                c.check(uplink.get("media_bytes", 0) > 50000 and uplink.get("bytes_received", 0) > uplink["media_bytes"]
+                        and uplink.get("objects", 0) >= 3,
                         f"bytes and objects are counted ({uplink})")
                 c.check(uplink.get("lag_s") is not None and -1 < uplink["lag_s"] < 10,
                         f"the lag behind the pushed PDT is known ({uplink.get('lag_s')})")
                 samples = parse(relay.get("/metrics").decode())
-                c.check((value(samples, "seminar_relay_push_bytes_total") or 0) > 50000, "push bytes on /metrics")
+                media = value(samples, "seminar_relay_push_bytes_total", kind="media") or 0
+                c.check(media > 50000, f"pushed media bytes on /metrics ({media})")
+                c.check((value(samples, "seminar_relay_push_bytes_total", kind="playlist") or 0) > 0,
+                        "pushed playlist bytes on /metrics, apart")
                 c.check((value(samples, "seminar_relay_push_objects_total", result="accepted") or 0) >= 3,
                         "accepted objects on /metrics")
                 c.check((value(samples, "seminar_relay_push_objects_total", result="rejected") or 0) >= 4,

@@ -210,7 +210,14 @@ struct Relay::Parts {
     }
     status.set_inputs({std::move(input)});
     status.set_uplink(std::move(uplink));
+    if (cfg.hls.low_latency && totals.playlists_without_parts > 0 && !warned_whole_segments) {
+      warned_whole_segments = true;
+      relay::log::get("push")->warn(
+          "the pusher sends whole segments without LL-HLS parts (as ffmpeg does): with hls.low_latency = true "
+          "the relay's parts are then as long as its segments; set hls.low_latency = false for this pusher");
+    }
   }
+  bool warned_whole_segments = false;  // on the timer thread only
 
   config::Config cfg;
   hls::Store store;

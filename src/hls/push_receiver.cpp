@@ -305,10 +305,9 @@ PushReceiver::Outcome PushReceiver::put_playlist(size_t rendition, std::string_v
     }
   }
   accepted(text.size(), false, now_epoch_ms, newest_media_end_epoch_ms(playlist));
-  if (out.report.gap || out.report.restarted) {
-    std::lock_guard lock(totals_mutex_);
-    ++totals_.gaps;
-  }
+  std::lock_guard lock(totals_mutex_);
+  if (out.report.gap || out.report.restarted) ++totals_.gaps;
+  if (playlist.part_target_s == 0 && !playlist.segments.empty()) ++totals_.playlists_without_parts;
   return out;
 }
 

@@ -131,6 +131,7 @@ class PushReceiver {
     uint64_t objects_accepted = 0;    // objects and playlists accepted
     uint64_t objects_rejected = 0;    // refused: too large, bad playlist, bad media
     uint64_t gaps = 0;                // discontinuities made
+    uint64_t playlists_without_parts = 0;  // media playlists with segments but no LL-HLS parts (ffmpeg)
     int64_t last_object_epoch_ms = 0; // wall clock of the newest accepted PUT; 0 = none yet
     int64_t newest_pdt_epoch_ms = 0;  // the newest PROGRAM-DATE-TIME pushed; 0 = none
   };

@@ -110,6 +110,7 @@ TEST_CASE("push api: objects then their playlist are republished by the renditio
   CHECK(totals.objects_accepted == 7);
   CHECK(totals.newest_pdt_epoch_ms == 1'767'225'606'000);
   CHECK(totals.media_bytes > 3000);
+  CHECK(totals.playlists_without_parts == 3);
   CHECK(totals.bytes > totals.media_bytes);  // and the playlists
 }
 

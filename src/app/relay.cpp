@@ -8,6 +8,7 @@
 
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
+#include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "api/route_table.hpp"
 #include "app/periodic.hpp"
@@ -25,8 +26,12 @@
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
 #include "hls/master.hpp"
+#include "hls/object_names.hpp"
+#include "hls/packager.hpp"
+#include "hls/push_receiver.hpp"
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
+#include "ingest/ladder.hpp"
 #include "net/server.hpp"
 #include "net/stats.hpp"
 #include "outbound/webhook.hpp"
@@ -82,6 +87,34 @@ config::EdgeConfig operator_edge(const config::Config& cfg) {
   return edge;
 }
 
+bool is_push_receiver(const config::Config& cfg) { return config::parse_source_uri(cfg.ingest.source).push(); }
+
+// A push receiver's packagers, one per rung, packaging what is pushed as the
+// ladder's own would; none for a relay that encodes.
+std::vector<std::unique_ptr<hls::Packager>> push_packagers(const config::Config& cfg, hls::Store& store,
+                                                           hls::MasterPlaylist& master) {
+  std::vector<std::unique_ptr<hls::Packager>> packagers;
+  if (!is_push_receiver(cfg)) return packagers;
+  // The cloud's own object names: its instance, not the pusher's.
+  const std::string instance = hls::new_instance_id();
+  for (size_t i = 0; i < cfg.encoder.renditions.size(); ++i)
+    packagers.push_back(std::make_unique<hls::Packager>(ingest::packager_options(cfg, i, instance), i, store, &master));
+  return packagers;
+}
+
+std::unique_ptr<hls::PushReceiver> push_receiver(const std::vector<std::unique_ptr<hls::Packager>>& packagers) {
+  if (packagers.empty()) return nullptr;
+  std::vector<hls::Packager*> targets;
+  for (const auto& p : packagers) targets.push_back(p.get());
+  return std::make_unique<hls::PushReceiver>(std::move(targets), hls::PushLimits{});
+}
+
+// No object pushed for this long: the uplink is lost. Without LL-HLS a pusher
+// sends once a segment, so never less than a segment and a second.
+double uplink_timeout_s(const config::Config& cfg) {
+  return std::max(cfg.ingest.input_timeout_s, cfg.hls.segment_duration_s + 1.0);
+}
+
 void warn_unauthenticated_ingest(const config::IngestConfig& ingest) {
   if (!config::accepts_unauthenticated_senders(ingest)) return;
   relay::log::get("ingest")->warn(
@@ -109,6 +142,9 @@ struct Relay::Parts {
         // The Q&A's database is opened before anything listens, so a bad
         // qa.data_dir stops the relay at once.
         questions(cfg.qa, [] { return now_epoch_ms(); }, &authority),
+        packagers(push_packagers(cfg, store, master)),
+        receiver(push_receiver(packagers)),
+        push_api(authority, receiver.get(), store),
         qa_writes("qa-writes", kQaWriteQueue),
         monitor(cfg, now_epoch_ms()),
         static_files(delivery::StaticFiles::load(cfg.edge.web_dir, cfg.edge.node_modules_dir)),
@@ -116,13 +152,15 @@ struct Relay::Parts {
         waiters(store),
         qa_api(questions, &qa_writes),
         health_api(cfg, store, status, stats, &monitor, qoe, authority),
-        routes(cfg.edge, router, &qa_api, &health_api, api::Port::edge, config::pathway_origins(cfg.scale)),
+        routes(cfg.edge, router, &qa_api, &health_api, api::Port::edge, &push_api,
+               config::pathway_origins(cfg.scale)),
         server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
         operator_routes(cfg.edge, router, nullptr, &health_api, api::Port::operator_port),
         sampler(store, status, cfg.health.realtime_window_s, &qoe),
         ingest(cfg, store, master, status) {
     warn_without_moderators(cfg.qa);
     warn_unauthenticated_ingest(cfg.ingest);
+    authority.set_push_tokens(cfg.ingest.push_tokens);
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -145,6 +183,7 @@ struct Relay::Parts {
       timers.every(kRetentionInterval, [this] { qa_writes.post([this] { questions.purge_expired(); }); });
     // Samples for the alert rules; each fourth also goes into the dashboard's history.
     timers.every(kHealthSampleInterval, [this] {
+      if (receiver) update_uplink(now_epoch_ms());
       monitor.observe(sampler.sample(now_epoch_ms()));
       if (++health_ticks % 4 == 0) health_api.record_history();
     });
@@ -152,12 +191,59 @@ struct Relay::Parts {
     timers.every(std::chrono::seconds(1), [this] { qoe.expire(now_epoch_ms()); });
   }
 
+  // What a pusher's objects and playlists say, for health: the ingest state
+  // follows the uplink, so the alert rules treat a lost uplink as a lost input.
+  void update_uplink(int64_t now) {
+    const auto totals = receiver->totals();
+    health::UplinkInfo uplink;
+    uplink.bytes_received = totals.bytes;
+    uplink.media_bytes = totals.media_bytes;
+    uplink.objects_accepted = totals.objects_accepted;
+    uplink.objects_rejected = totals.objects_rejected;
+    uplink.gaps = totals.gaps;
+    if (totals.newest_pdt_epoch_ms != 0) uplink.lag_s = (now - totals.newest_pdt_epoch_ms) / 1000.0;
+    health::InputInfo input;
+    input.role = "primary";
+    input.uri = "push:";
+    if (totals.last_object_epoch_ms != 0) {
+      uplink.last_object_age_s = (now - totals.last_object_epoch_ms) / 1000.0;
+      uplink.state = uplink.last_object_age_s > uplink_timeout_s(cfg) ? "lost" : "receiving";
+      input.last_frame_age_ms = now - totals.last_object_epoch_ms;
+    }
+    input.state = uplink.state;
+    const bool receiving = uplink.state == "receiving";
+    if (uplink.state != "waiting") {
+      if (receiving != (status.snapshot().state == health::IngestState::live)) {
+        if (!receiving) status.record_loss();
+        status.set_state(receiving ? health::IngestState::live : health::IngestState::lost);
+        status.set_output(receiving ? "primary" : "slate");
+        if (receiving)
+          relay::log::get("push")->info("uplink: receiving the pushed ladder");
+        else
+          relay::log::get("push")->warn("uplink lost: nothing pushed for {:.1f} s; holding the last picture",
+                                        uplink.last_object_age_s);
+      }
+    }
+    status.set_inputs({std::move(input)});
+    status.set_uplink(std::move(uplink));
+    if (cfg.hls.low_latency && totals.playlists_without_parts > 0 && !warned_whole_segments) {
+      warned_whole_segments = true;
+      relay::log::get("push")->warn(
+          "the pusher sends whole segments without LL-HLS parts (as ffmpeg does): with hls.low_latency = true "
+          "the relay's parts are then as long as its segments; set hls.low_latency = false for this pusher");
+    }
+  }
+  bool warned_whole_segments = false;  // on the timer thread only
+
   config::Config cfg;
   hls::Store store;
   hls::MasterPlaylist master;
   health::IngestStatus status;
   auth::Authority authority;
   qa::Service questions;
+  std::vector<std::unique_ptr<hls::Packager>> packagers;  // a push receiver's
+  std::unique_ptr<hls::PushReceiver> receiver;             // null unless ingest.source = "push:"
+  api::PushApi push_api;
   WorkQueue qa_writes;
   health::Monitor monitor;
   std::unique_ptr<outbound::WebhookSender> webhooks;
@@ -197,7 +283,13 @@ void Relay::start() {
       relay::log::get("app")->info("operator port (health.listen) on {} (port {}): technician surfaces without a token",
                                    p.cfg.health.listen, p.operator_server->port());
     }
-    p.ingest.start();
+    if (p.receiver) {
+      p.status.set_state(health::IngestState::waiting);
+      relay::log::get("app")->info("push receiver: the ladder ({} renditions) is taken by PUT on /ingest/<rendition>/",
+                                   p.packagers.size());
+    } else {
+      p.ingest.start();
+    }
   } catch (const std::exception&) {
     if (p.operator_server) p.operator_server->stop();
     p.server.stop();
@@ -217,6 +309,7 @@ void Relay::reload(const config::Config& loaded) {
   p.server.reload(loaded.edge);
   if (p.operator_server) p.operator_server->reload(operator_edge(loaded));
   p.authority.reload(loaded.qa);
+  p.authority.set_push_tokens(loaded.ingest.push_tokens);
   p.monitor.reconfigure(loaded.health);
   relay::log::set_level(loaded.log.level);
   warn_without_moderators(loaded.qa);

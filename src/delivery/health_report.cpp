@@ -102,6 +102,25 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     alert_list.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
   }
 
+  json uplink = nullptr;
+  if (ingest.uplink) {
+    const health::UplinkInfo& u = *ingest.uplink;
+    if (u.state == "lost") {
+      degraded = true;
+      reason("uplink_lost", fmt::format("nothing pushed for {:.1f} s: holding the last picture", u.last_object_age_s));
+    }
+    uplink = {
+        {"state", u.state},
+        {"last_object_age_s", u.last_object_age_s >= 0 ? json(u.last_object_age_s) : json(nullptr)},
+        {"lag_s", u.lag_s ? json(*u.lag_s) : json(nullptr)},
+        {"bytes_received", u.bytes_received},
+        {"media_bytes", u.media_bytes},
+        {"objects", u.objects_accepted},
+        {"objects_rejected", u.objects_rejected},
+        {"gaps", u.gaps},
+    };
+  }
+
   if (unauthenticated_ingest) {
     degraded = true;
     reason("ingest_unauthenticated",
@@ -148,6 +167,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"bus_errors", ingest.bus_errors},
         {"bus_warnings", ingest.bus_warnings},
         {"inputs", std::move(inputs)}}},
+      {"uplink", std::move(uplink)},
       {"renditions", std::move(renditions)},
       {"alerts", std::move(alert_list)},
       {"uptime_s", uptime_s},

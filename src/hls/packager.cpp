@@ -87,7 +87,10 @@ void Packager::on_box(const std::string& type, std::string bytes) {
   } else if (type == "moov") {
     tracks_ = fmp4::parse_moov(bytes);
     init_bytes_ += bytes;
-    if (init_ && *init_ != init_bytes_ && (open_ || !segments_.empty())) init_changed_ = true;
+    // A different init section mid-stream (an encoder restart, a pusher's new
+    // stream): the fragments that follow belong to it, not to the open segment,
+    // and the next segment starts a discontinuity with its own EXT-X-MAP.
+    if (init_ && *init_ != init_bytes_) break_segment();
     init_uri_ = init_uri(init_bytes_);
     init_ = make_bytes(std::move(init_bytes_));
     init_bytes_.clear();
@@ -135,7 +138,6 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   if (video->starts_with_sync && (!open_ || open_duration_s_ >= options_.segment_duration_s * 0.5)) {
     if (open_) close_segment();
     open_ = true;
-    open_discontinuity_ = std::exchange(init_changed_, false);
     open_init_ = init_;
     open_init_uri_ = init_uri_;
     open_parts_.clear();
@@ -143,6 +145,13 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
     open_frames_ = 0;
     open_start_decode_ = video->base_decode_time;
     open_timescale_ = video_track->timescale;
+    open_discontinuity_ = discontinuity_next_;
+    discontinuity_next_ = false;
+    if (next_pdt_epoch_ms_ != 0) {
+      const double start_s = double(open_start_decode_) / open_timescale_;
+      time_origin_epoch_ms_ = next_pdt_epoch_ms_ - static_cast<int64_t>(std::llround(start_s * 1000.0));
+      next_pdt_epoch_ms_ = 0;
+    }
   }
   if (!open_) {
     // Output before the first IDR cannot start a segment.
@@ -180,6 +189,7 @@ void Packager::close_segment() {
   seg->discontinuity = open_discontinuity_;
   seg->init = open_init_;
   seg->init_uri = open_init_uri_;
+  open_discontinuity_ = false;
   size_t total = 0;
   for (auto& p : open_parts_) total += p.data->size();
   std::string data;
@@ -203,11 +213,39 @@ void Packager::close_segment() {
   if (options_.part_target_s <= 0) publish();
 }
 
+void Packager::discontinuity() {
+  break_segment();
+  // Bytes of the stream before the gap can never complete a box of the next.
+  splitter_ = fmp4::BoxSplitter{};
+  discontinuity_next_ = true;
+}
+
+// Not the splitter: on_box() runs inside its loop, and the boxes after a new init
+// section are the new stream's.
+void Packager::break_segment() {
+  if (open_ && !open_parts_.empty()) {
+    close_segment();
+    if (options_.part_target_s > 0) publish();
+  }
+  if (open_ || !segments_.empty()) discontinuity_next_ = true;
+  open_ = false;
+  open_parts_.clear();
+  pending_moof_.clear();
+  pending_other_.clear();
+}
+
+void Packager::end_segment() {
+  if (!open_ || open_parts_.empty()) return;
+  close_segment();
+  if (options_.part_target_s > 0) publish();
+}
+
 void Packager::evict() {
   size_t keep = listed_count() + kGraceSegments;
   while (segments_.size() > keep ||
          (segments_.size() > 3 && held_bytes_ > options_.max_bytes)) {
     held_bytes_ -= segments_.front()->data->size() * 2;
+    if (segments_.front()->discontinuity) ++discontinuities_evicted_;
     segments_.pop_front();
   }
 }
@@ -227,6 +265,9 @@ void Packager::publish() {
   snap->segment_extension = view.segment_extension;
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
+  view.discontinuity_sequence = discontinuities_evicted_;
+  for (auto it = segments_.begin(); it != segments_.end() - listed; ++it)
+    if ((*it)->discontinuity) ++view.discontinuity_sequence;
   snap->target_duration_s = target_duration_s_;
   snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   if (options_.part_target_s > 0) {
@@ -234,8 +275,8 @@ void Packager::publish() {
     if (open_) {
       view.open_msn = next_msn_;
       view.open_parts = open_parts_;
-      view.open_discontinuity = open_discontinuity_;
       view.open_pdt_epoch_ms = open_pdt_epoch_ms();
+      view.open_discontinuity = open_discontinuity_;
       // The GOP is one segment long, so a full open segment closes at the next part.
       bool full = open_duration_s_ >= options_.segment_duration_s - options_.part_target_s / 2;
       view.hint_msn = full ? next_msn_ + 1 : next_msn_;

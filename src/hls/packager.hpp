@@ -41,6 +41,17 @@ class Packager {
   // Wall clock (epoch ms) of decode time zero of the muxer's tracks.
   void set_time_origin(int64_t epoch_ms) { time_origin_epoch_ms_ = epoch_ms; }
   bool has_time_origin() const { return time_origin_epoch_ms_ != 0; }
+  // The wall clock of the next segment to open, as another packager stamped it
+  // (pushed media): the time origin is moved so that segment gets exactly this PDT.
+  void set_next_pdt(int64_t epoch_ms) { next_pdt_epoch_ms_ = epoch_ms; }
+
+  // What comes next does not continue what came before (pushed media after a
+  // gap, a new init section): the open segment closes as it is, and the next
+  // one starts at an IDR with EXT-X-DISCONTINUITY.
+  void discontinuity();
+  // The open segment is complete (pushed media, whose playlist says where
+  // segments end): it is published now, not when the next one starts.
+  void end_segment();
 
   // Bytes as the muxer produced them, in order, in any chunking. Throws
   // fmp4::ParseError on a malformed stream.
@@ -57,6 +68,7 @@ class Packager {
   void push_ts(std::string_view bytes);
   void on_fragment(const std::string& moof, const std::string& mdat);
   void close_segment();
+  void break_segment();
   int64_t open_pdt_epoch_ms() const;
   void evict();
   void publish();
@@ -75,12 +87,15 @@ class Packager {
   std::string init_bytes_;
   Bytes init_;
   std::string init_uri_;
-  bool init_changed_ = false;  // a new init section arrived after media: the next segment is a discontinuity
   std::vector<fmp4::Track> tracks_;
   std::string pending_moof_;
   std::string pending_other_;  // fragments of non-video tracks waiting for the next video part
 
   int64_t time_origin_epoch_ms_ = 0;
+  int64_t next_pdt_epoch_ms_ = 0;  // 0: none
+  bool discontinuity_next_ = false;   // the next segment opened gets EXT-X-DISCONTINUITY
+  bool open_discontinuity_ = false;   // the open segment has it
+  uint64_t discontinuities_evicted_ = 0;  // for EXT-X-DISCONTINUITY-SEQUENCE
   int target_duration_s_;
 
   // The segment being built.
@@ -90,7 +105,6 @@ class Packager {
   uint32_t open_timescale_ = 1;
   uint64_t open_frames_ = 0;
   bool open_ = false;
-  bool open_discontinuity_ = false;
   Bytes open_init_;
   std::string open_init_uri_;
 

@@ -61,6 +61,8 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   }
   uint64_t first_msn = view.segments.empty() ? (view.open_msn ? view.open_msn : 1) : view.segments.front()->msn;
   fmt::format_to(it, "#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", first_msn);
+  if (view.discontinuity_sequence > 0)
+    fmt::format_to(it, "#EXT-X-DISCONTINUITY-SEQUENCE:{}\n", view.discontinuity_sequence);
 
   size_t skip = view.delta ? skippable_segments(view) : 0;
   // An EXT-X-MAP holds for the segments after it, up to the next one: written

@@ -115,6 +115,16 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("health.webhook_timeout_s", a0.webhook_timeout_s == a1.webhook_timeout_s);
   check("health.allow_insecure_webhooks", a0.allow_insecure_webhooks == a1.allow_insecure_webhooks);
   check("health.listen", a0.listen == a1.listen);
+
+  const UplinkConfig& u0 = running.uplink;
+  const UplinkConfig& u1 = loaded.uplink;
+  check("uplink.url", u0.url == u1.url);
+  check("uplink.token", u0.token == u1.token);
+  check("uplink.token_file", u0.token_file == u1.token_file);
+  check("uplink.backlog_s", u0.backlog_s == u1.backlog_s);
+  check("uplink.backlog_mb", u0.backlog_mb == u1.backlog_mb);
+  check("uplink.timeout_s", u0.timeout_s == u1.timeout_s);
+  check("uplink.allow_insecure", u0.allow_insecure == u1.allow_insecure);
   return keys;
 }
 

@@ -10,7 +10,8 @@ namespace relay::delivery {
 
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
-                                  const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest) {
+                                  const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest,
+                                  const health::UplinkStatus* uplink) {
   using nlohmann::json;
   json reasons = json::array();
   json codes = json::array();
@@ -108,6 +109,29 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
            "an SRT listener accepts any sender without a passphrase (ingest.allow_unauthenticated)");
   }
 
+  json uplink_report = {{"state", "off"}};
+  if (uplink) {
+    if (uplink->state == "retrying") {
+      degraded = true;
+      reason("uplink_retrying", fmt::format("uplink: cannot push to the cloud relay ({}); {:.1f} s of media waiting",
+                                            uplink->last_error, uplink->backlog_s));
+    }
+    uplink_report = {
+        {"state", uplink->state},
+        {"last_error", uplink->last_error},
+        {"backlog_s", uplink->backlog_s},
+        {"backlog_bytes", uplink->backlog_bytes},
+        {"lag_s", uplink->lag_s},
+        {"retries", uplink->retries},
+        {"bytes_pushed", uplink->bytes_pushed},
+        {"media_bytes_pushed", uplink->media_bytes_pushed},
+        {"requests_ok", uplink->requests_ok},
+        {"requests_failed", uplink->requests_failed},
+        {"requests_refused", uplink->requests_refused},
+        {"segments_dropped", uplink->segments_dropped},
+    };
+  }
+
   json inputs = json::array();
   for (const auto& in : ingest.inputs) {
     inputs.push_back({
@@ -150,6 +174,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"inputs", std::move(inputs)}}},
       {"renditions", std::move(renditions)},
       {"alerts", std::move(alert_list)},
+      {"uplink", std::move(uplink_report)},
       {"uptime_s", uptime_s},
   };
 }

@@ -33,12 +33,6 @@ size_t listed_parts(const UplinkObject& playlist) {
   return std::stoul(text.substr(text.find("#LISTS:") + 7));
 }
 
-std::vector<std::string> paths(const std::vector<UplinkObject>& objects) {
-  std::vector<std::string> out;
-  for (const auto& o : objects) out.push_back(o.path);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("the EXT-X-MAP URI is read from the playlist", "[uplink]") {

@@ -34,6 +34,26 @@ void collect_ingest(MetricRegistry& m, const health::IngestSnapshot& ingest) {
   m.counter("seminar_relay_ingest_bus_warnings_total", "GStreamer warning messages on the pipelines' buses")
       .add(static_cast<double>(ingest.bus_warnings));
 
+  if (ingest.uplink) {
+    const health::UplinkInfo& u = *ingest.uplink;
+    m.gauge("seminar_relay_push_receiving", "1 while a pusher sends the ladder (ingest.source = \"push:\")")
+        .add(u.state == "receiving" ? 1 : 0);
+    m.counter("seminar_relay_push_bytes_total", "Bytes of objects and playlists pushed to /ingest/ and accepted")
+        .add(static_cast<double>(u.bytes_received));
+    auto& objects = m.counter("seminar_relay_push_objects_total", "Objects and playlists pushed to /ingest/, by result");
+    objects.add({{"result", "accepted"}}, static_cast<double>(u.objects_accepted));
+    objects.add({{"result", "rejected"}}, static_cast<double>(u.objects_rejected));
+    m.counter("seminar_relay_push_gaps_total", "Discontinuities made for lost pushed media or a restarted pusher")
+        .add(static_cast<double>(u.gaps));
+    if (u.last_object_age_s >= 0)
+      m.gauge("seminar_relay_push_last_object_age_seconds", "Time since the newest object was pushed")
+          .add(u.last_object_age_s);
+    if (u.lag_s)
+      m.gauge("seminar_relay_push_lag_seconds",
+              "Now minus the program-date-time at the end of the newest pushed media")
+          .add(*u.lag_s);
+  }
+
   if (ingest.audio_rms_db) {
     m.gauge("seminar_relay_audio_rms_dbfs", "Programme sound going into the AAC encoder, RMS of the loudest channel")
         .add(std::max(-200.0, *ingest.audio_rms_db));

@@ -16,6 +16,7 @@ const char* to_string(RouteLabel route) {
     case RouteLabel::incidents: return "incidents";
     case RouteLabel::qoe: return "qoe";
     case RouteLabel::qa: return "qa";
+    case RouteLabel::ingest: return "ingest";
     case RouteLabel::other: return "other";
   }
   return "other";

@@ -7,8 +7,8 @@
 namespace relay::api {
 
 enum class RouteLabel { page, static_file, master, playlist, init, segment, part, health, metrics, incidents, qoe, qa,
-                        other };
-inline constexpr size_t kRouteLabelCount = 13;
+                        ingest, other };
+inline constexpr size_t kRouteLabelCount = 14;
 
 RouteLabel classify_route(std::string_view target);
 const char* to_string(RouteLabel route);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "api/health_api.hpp"
+#include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "delivery/router.hpp"
 
@@ -19,7 +20,7 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kOther, kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kOther, kRouteCount
 };
 
 struct RouteEntry {
@@ -59,6 +60,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kTechStream, RouteLabel::other, Service::health);
     set(kTechThumbnail, RouteLabel::other, Service::health);
     set(kQa, RouteLabel::qa, Service::qa);
+    set(kIngest, RouteLabel::ingest, Service::push);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
@@ -79,6 +81,7 @@ Route route_of(std::string_view target) {
   for (const auto& [exact, route] : kExact)
     if (path == exact) return route;
   if (path.starts_with("/api/qa/")) return kQa;
+  if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
     if (path.ends_with(".m3u8")) return kPlaylist;
@@ -115,20 +118,28 @@ bool served_on_operator_port(size_t route) {
 RouteLabel classify_route(std::string_view target) { return routes()[route_of(target)].label; }
 
 RouteTable::RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-                       const HealthApi* health, Port port)
+                       const HealthApi* health, Port port, const PushApi* push)
     : router_(router),
       qa_(qa),
       health_(health),
       port_(port),
+      push_(push),
+      ingest_info_(routes()[kIngest].info),
       cors_origins_(edge.cors_origins),
       cors_any_origin_(std::find(cors_origins_.begin(), cors_origins_.end(), "*") != cors_origins_.end()),
-      policy_(edge) {}
+      policy_(edge) {
+  // Only a push receiver takes bodies larger than the edge's limit, on its ingest routes only.
+  ingest_info_.max_body_bytes = push_ && port_ == Port::edge ? push_->max_body_bytes() : 0;
+}
 
 size_t RouteTable::route(std::string_view target) const { return route_of(target); }
 
 size_t RouteTable::lookup(std::string_view target) { return route_of(target); }
 
-const net::RouteInfo& RouteTable::info(size_t route) const { return routes()[route < kRouteCount ? route : kOther].info; }
+const net::RouteInfo& RouteTable::info(size_t route) const {
+  if (route == kIngest) return ingest_info_;
+  return routes()[route < kRouteCount ? route : kOther].info;
+}
 
 RouteLabel RouteTable::label(size_t route) { return routes()[route < kRouteCount ? route : kOther].label; }
 
@@ -147,6 +158,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       return qa_ ? qa_->handle(exchange) : not_found_json();
     case Service::health:
       return health_ ? health_->handle(exchange, port_) : not_found_json();
+    case Service::push:
+      if (push_) return push_->handle(exchange);
+      return net::make_json_error(http::status::unauthorized, "push_not_configured",
+                                  "this relay takes no pushed media: set ingest.source = \"push:\" and ingest.push_tokens");
     case Service::delivery:
       break;
   }

@@ -24,20 +24,23 @@ class Router;
 namespace relay::api {
 
 class QaApi;
+class PushApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health };
+enum class Service { delivery, qa, health, push };
 
 class RouteTable : public net::Handler {
  public:
   // The router must outlive the table; `qa` and `health` may be null (their routes then answer 404).
   // A table for the operator's port (health.listen) serves only the technician's
   // surfaces and /api/health, all without a token; anything else answers 404.
+  // `push` (HLS ingest by PUT under /ingest/) may be null too: its routes then answer 401 push_not_configured.
   RouteTable(const config::EdgeConfig& edge, const delivery::Router& router, const QaApi* qa,
-             const HealthApi* health, Port port = Port::edge);
+             const HealthApi* health, Port port = Port::edge, const PushApi* push = nullptr);
 
   size_t route(std::string_view target) const override;
   const net::RouteInfo& info(size_t route) const override;
+  uint64_t largest_body_bytes() const override { return ingest_info_.max_body_bytes; }
   net::Outcome handle(const net::Exchange& exchange) const override;
   net::Response expire(const net::Exchange& exchange, const net::Hold& hold) const override;
 
@@ -61,6 +64,8 @@ class RouteTable : public net::Handler {
   const QaApi* qa_;
   const HealthApi* health_;
   Port port_;
+  const PushApi* push_;
+  net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;
   BrowserPolicy policy_;

@@ -1,11 +1,13 @@
 #include "app/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
 
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
+#include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "api/route_table.hpp"
 #include "app/periodic.hpp"
@@ -23,8 +25,11 @@
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
 #include "hls/master.hpp"
+#include "hls/packager.hpp"
+#include "hls/push_receiver.hpp"
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
+#include "ingest/ladder.hpp"
 #include "net/server.hpp"
 #include "net/stats.hpp"
 #include "outbound/uplink.hpp"
@@ -70,6 +75,32 @@ config::EdgeConfig operator_edge(const config::Config& cfg) {
   return edge;
 }
 
+bool is_push_receiver(const config::Config& cfg) { return config::parse_source_uri(cfg.ingest.source).push(); }
+
+// A push receiver's packagers, one per rung, packaging what is pushed as the
+// ladder's own would; none for a relay that encodes.
+std::vector<std::unique_ptr<hls::Packager>> push_packagers(const config::Config& cfg, hls::Store& store,
+                                                           hls::MasterPlaylist& master) {
+  std::vector<std::unique_ptr<hls::Packager>> packagers;
+  if (!is_push_receiver(cfg)) return packagers;
+  for (size_t i = 0; i < cfg.encoder.renditions.size(); ++i)
+    packagers.push_back(std::make_unique<hls::Packager>(ingest::packager_options(cfg, i), i, store, &master));
+  return packagers;
+}
+
+std::unique_ptr<hls::PushReceiver> push_receiver(const std::vector<std::unique_ptr<hls::Packager>>& packagers) {
+  if (packagers.empty()) return nullptr;
+  std::vector<hls::Packager*> targets;
+  for (const auto& p : packagers) targets.push_back(p.get());
+  return std::make_unique<hls::PushReceiver>(std::move(targets), hls::PushLimits{});
+}
+
+// No object pushed for this long: the uplink is lost. Without LL-HLS a pusher
+// sends once a segment, so never less than a segment and a second.
+double uplink_timeout_s(const config::Config& cfg) {
+  return std::max(cfg.ingest.input_timeout_s, cfg.hls.segment_duration_s + 1.0);
+}
+
 void warn_unauthenticated_ingest(const config::IngestConfig& ingest) {
   if (!config::accepts_unauthenticated_senders(ingest)) return;
   relay::log::get("ingest")->warn(
@@ -97,6 +128,9 @@ struct Relay::Parts {
         // The Q&A's database is opened before anything listens, so a bad
         // qa.data_dir stops the relay at once.
         questions(cfg.qa, [] { return now_epoch_ms(); }, &authority),
+        packagers(push_packagers(cfg, store, master)),
+        receiver(push_receiver(packagers)),
+        push_api(authority, receiver.get(), store),
         qa_writes("qa-writes", kQaWriteQueue),
         monitor(cfg, now_epoch_ms()),
         static_files(delivery::StaticFiles::load(cfg.edge.web_dir, cfg.edge.node_modules_dir)),
@@ -104,13 +138,14 @@ struct Relay::Parts {
         waiters(store),
         qa_api(questions, &qa_writes),
         health_api(cfg, store, status, stats, &monitor, qoe, authority),
-        routes(cfg.edge, router, &qa_api, &health_api),
+        routes(cfg.edge, router, &qa_api, &health_api, api::Port::edge, &push_api),
         server(cfg.edge, routes, waiters, stats, static_cast<size_t>(cfg.qa.ws_queue_limit)),
         operator_routes(cfg.edge, router, nullptr, &health_api, api::Port::operator_port),
         sampler(store, status, cfg.health.realtime_window_s, &qoe),
         ingest(cfg, store, master, status) {
     warn_without_moderators(cfg.qa);
     warn_unauthenticated_ingest(cfg.ingest);
+    authority.set_push_tokens(cfg.ingest.push_tokens);
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -143,11 +178,48 @@ struct Relay::Parts {
       timers.every(kRetentionInterval, [this] { qa_writes.post([this] { questions.purge_expired(); }); });
     // Samples for the alert rules; each fourth also goes into the dashboard's history.
     timers.every(kHealthSampleInterval, [this] {
+      if (receiver) update_uplink(now_epoch_ms());
       monitor.observe(sampler.sample(now_epoch_ms()));
       if (++health_ticks % 4 == 0) health_api.record_history();
     });
     // Player reports that went quiet are forgotten here, not in the request that reports.
     timers.every(std::chrono::seconds(1), [this] { qoe.expire(now_epoch_ms()); });
+  }
+
+  // What a pusher's objects and playlists say, for health: the ingest state
+  // follows the uplink, so the alert rules treat a lost uplink as a lost input.
+  void update_uplink(int64_t now) {
+    const auto totals = receiver->totals();
+    health::UplinkInfo uplink;
+    uplink.bytes_received = totals.bytes;
+    uplink.objects_accepted = totals.objects_accepted;
+    uplink.objects_rejected = totals.objects_rejected;
+    uplink.gaps = totals.gaps;
+    if (totals.newest_pdt_epoch_ms != 0) uplink.lag_s = (now - totals.newest_pdt_epoch_ms) / 1000.0;
+    health::InputInfo input;
+    input.role = "primary";
+    input.uri = "push:";
+    if (totals.last_object_epoch_ms != 0) {
+      uplink.last_object_age_s = (now - totals.last_object_epoch_ms) / 1000.0;
+      uplink.state = uplink.last_object_age_s > uplink_timeout_s(cfg) ? "lost" : "receiving";
+      input.last_frame_age_ms = now - totals.last_object_epoch_ms;
+    }
+    input.state = uplink.state;
+    const bool receiving = uplink.state == "receiving";
+    if (uplink.state != "waiting") {
+      if (receiving != (status.snapshot().state == health::IngestState::live)) {
+        if (!receiving) status.record_loss();
+        status.set_state(receiving ? health::IngestState::live : health::IngestState::lost);
+        status.set_output(receiving ? "primary" : "slate");
+        if (receiving)
+          relay::log::get("push")->info("uplink: receiving the pushed ladder");
+        else
+          relay::log::get("push")->warn("uplink lost: nothing pushed for {:.1f} s; holding the last picture",
+                                        uplink.last_object_age_s);
+      }
+    }
+    status.set_inputs({std::move(input)});
+    status.set_uplink(std::move(uplink));
   }
 
   config::Config cfg;
@@ -156,6 +228,9 @@ struct Relay::Parts {
   health::IngestStatus status;
   auth::Authority authority;
   qa::Service questions;
+  std::vector<std::unique_ptr<hls::Packager>> packagers;  // a push receiver's
+  std::unique_ptr<hls::PushReceiver> receiver;             // null unless ingest.source = "push:"
+  api::PushApi push_api;
   WorkQueue qa_writes;
   health::Monitor monitor;
   std::unique_ptr<outbound::WebhookSender> webhooks;
@@ -197,7 +272,13 @@ void Relay::start() {
       relay::log::get("app")->info("operator port (health.listen) on {} (port {}): technician surfaces without a token",
                                    p.cfg.health.listen, p.operator_server->port());
     }
-    p.ingest.start();
+    if (p.receiver) {
+      p.status.set_state(health::IngestState::waiting);
+      relay::log::get("app")->info("push receiver: the ladder ({} renditions) is taken by PUT on /ingest/<rendition>/",
+                                   p.packagers.size());
+    } else {
+      p.ingest.start();
+    }
   } catch (const std::exception&) {
     if (p.operator_server) p.operator_server->stop();
     p.server.stop();
@@ -214,6 +295,7 @@ void Relay::reload(const config::Config& loaded) {
   p.server.reload(loaded.edge);
   if (p.operator_server) p.operator_server->reload(operator_edge(loaded));
   p.authority.reload(loaded.qa);
+  p.authority.set_push_tokens(loaded.ingest.push_tokens);
   p.monitor.reconfigure(loaded.health);
   relay::log::set_level(loaded.log.level);
   warn_without_moderators(loaded.qa);

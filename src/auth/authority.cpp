@@ -101,6 +101,31 @@ bool Authority::allows_technician(std::string_view token) const {
   return role && (*role == Role::technician || *role == Role::admin);
 }
 
+void Authority::set_push_tokens(const std::vector<std::string>& tokens) {
+  auto digests = std::make_shared<std::vector<Digest>>();
+  for (const auto& token : tokens) digests->push_back(sha256(token));
+  std::lock_guard lock(mutex_);
+  push_tokens_ = std::move(digests);
+}
+
+bool Authority::push_configured() const {
+  std::lock_guard lock(mutex_);
+  return !push_tokens_->empty();
+}
+
+bool Authority::allows_push(std::string_view token) const {
+  if (token.empty()) return false;
+  std::shared_ptr<const std::vector<Digest>> current;
+  {
+    std::lock_guard lock(mutex_);
+    current = push_tokens_;
+  }
+  const Digest digest = sha256(token);
+  bool allowed = false;
+  for (const auto& candidate : *current) allowed = digests_equal(candidate, digest) || allowed;
+  return allowed;
+}
+
 void Authority::watch(std::string_view token,
                       std::function<bool(const Authority&, std::string_view token)> still_allowed,
                       std::weak_ptr<Grant> grant) {

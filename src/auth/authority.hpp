@@ -61,6 +61,13 @@ class Authority {
   // health.listen is the operator's way in without tokens.
   bool allows_technician(std::string_view token) const;
 
+  // The tokens that may push media to /ingest/ (ingest.push_tokens), replaced
+  // whole at start and on every reload. Any thread.
+  void set_push_tokens(const std::vector<std::string>& tokens);
+  bool push_configured() const;
+  // Every push token is compared, so timing says nothing about which matched.
+  bool allows_push(std::string_view token) const;
+
   // Registers a connection opened with `token` for a role that passes `still_allowed`
   // (checked on every reload). The grant is held weakly; it goes with its connection.
   void watch(std::string_view token, std::function<bool(const Authority&, std::string_view token)> still_allowed,
@@ -83,6 +90,7 @@ class Authority {
 
   mutable std::mutex mutex_;
   std::shared_ptr<const Tokens> tokens_;  // swapped whole under mutex_
+  std::shared_ptr<const std::vector<Digest>> push_tokens_ = std::make_shared<const std::vector<Digest>>();  // under mutex_
   std::atomic<uint64_t> generation_{0};
   std::atomic<const AttendeeDirectory*> attendees_{nullptr};
   mutable std::mutex watch_mutex_;

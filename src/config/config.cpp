@@ -125,6 +125,19 @@ class Loader {
            "edge.tls_listen empty");
     }
     const IngestConfig& ingest = config_.ingest;
+    if (parse_source_uri(ingest.source).push()) {
+      if (ingest.push_tokens.empty())
+        fail({"ingest.push_tokens", "ingest.source"},
+             "ingest.source = \"push:\" takes the ladder by HTTP PUT, which only a pusher with a token may send: "
+             "set ingest.push_tokens (16..256 characters each, e.g. the output of `openssl rand -hex 24`)");
+      if (!ingest.backup_source.empty())
+        fail({"ingest.backup_source", "ingest.source"}, "a push: relay takes no backup source; leave it \"\"");
+      if (hls.container != "fmp4")
+        fail({"hls.container", "ingest.source"}, "a push: relay republishes fragmented MP4 as it is pushed; set "
+                                                 "hls.container = \"fmp4\"");
+    }
+    if (!ingest.backup_source.empty() && parse_source_uri(ingest.backup_source).push())
+      fail({"ingest.backup_source"}, "push: can only be ingest.source");
     if (!ingest.backup_source.empty()) {
       if (ingest.backup_source == ingest.source) {
         fail({"ingest.backup_source", "ingest.source"},

@@ -72,6 +72,9 @@ struct IngestConfig {
   // An SRT listener other hosts can reach without a passphrase is refused at
   // start unless this is true (then logged loudly and reported as degraded).
   bool allow_unauthenticated = false;
+  // source = "push:": bearer tokens a pusher (a hall relay's uplink, ffmpeg
+  // -method PUT) must send on PUT /ingest/...; never logged. Empty: nobody may push.
+  std::vector<std::string> push_tokens;
 };
 
 struct Rendition {

@@ -236,6 +236,8 @@ constexpr Field<Config> kEdgeFields[] = {
     {"hsts_max_age_s", [](const ValueReader& v, Config& c) { c.edge.hsts_max_age_s = v.integer(0, 63072000); }},
 };
 
+std::vector<std::string> read_tokens(const ValueReader& value);
+
 constexpr Field<Config> kIngestFields[] = {
     {"source", [](const ValueReader& v, Config& c) { c.ingest.source = read_source(v); }},
     {"backup_source", [](const ValueReader& v, Config& c) { c.ingest.backup_source = read_source(v, true); }},
@@ -275,6 +277,7 @@ constexpr Field<Config> kIngestFields[] = {
             "gradient", "colors", "smpte-rp-219"});
      }},
     {"allow_unauthenticated", [](const ValueReader& v, Config& c) { c.ingest.allow_unauthenticated = v.boolean(); }},
+    {"push_tokens", [](const ValueReader& v, Config& c) { c.ingest.push_tokens = read_tokens(v); }},
 };
 
 constexpr Field<Config> kEncoderFields[] = {

@@ -12,7 +12,7 @@ namespace relay::config {
 const char* const kAcceptedSources =
     "accepted: \"test:\", \"file:///absolute/path\", \"srt://:PORT?mode=listener\", \"srt://HOST:PORT\", "
     "\"rtsp://HOST[:PORT]/path\" (a login goes before HOST as USER:PASSWORD@), \"rtmp://HOST[:PORT]/APP/\" "
-    "followed by the stream key, \"v4l2:///dev/videoN\"";
+    "followed by the stream key, \"v4l2:///dev/videoN\", \"push:\" (the ladder pushed by HTTP PUT to /ingest/)";
 
 const char* to_string(SourceKind kind) {
   switch (kind) {
@@ -22,6 +22,7 @@ const char* to_string(SourceKind kind) {
     case SourceKind::rtsp: return "rtsp";
     case SourceKind::rtmp: return "rtmp";
     case SourceKind::v4l2: return "v4l2";
+    case SourceKind::push: return "push";
   }
   return "unknown";
 }
@@ -122,6 +123,10 @@ SourceUri parse_source_uri(const std::string& text) {
   SourceUri out;
   out.text = text;
   if (text == "test:") return out;
+  if (text == "push:") {
+    out.kind = SourceKind::push;
+    return out;
+  }
   auto scheme_end = text.find("://");
   if (scheme_end == std::string::npos) reject(text, "is not a source this build understands");
   auto scheme = text.substr(0, scheme_end);

@@ -10,7 +10,9 @@
 
 namespace relay::config {
 
-enum class SourceKind { test, file, srt, rtsp, rtmp, v4l2 };
+// push: another encoder (a hall relay, ffmpeg -method PUT) pushes the finished
+// ladder by HTTP PUT to /ingest/; the relay republishes it without transcoding.
+enum class SourceKind { test, file, srt, rtsp, rtmp, v4l2, push };
 
 const char* to_string(SourceKind kind);
 
@@ -28,6 +30,7 @@ struct SourceUri {
   // whose URI sets no passphrase: whoever connects first becomes the programme,
   // unless ingest.srt_passphrase is set.
   bool exposed_srt_listener() const;
+  bool push() const { return kind == SourceKind::push; }
   // Sources the relay connects to, and so reconnects to with backoff.
   bool pulls() const { return kind == SourceKind::rtsp || kind == SourceKind::rtmp || (kind == SourceKind::srt && !srt_listener()); }
 };

@@ -11,7 +11,7 @@ namespace relay::delivery {
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
                                   const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest,
-                                  const health::UplinkStatus* uplink) {
+                                  const health::UplinkStatus* push) {
   using nlohmann::json;
   json reasons = json::array();
   json codes = json::array();
@@ -103,33 +103,61 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     alert_list.push_back({{"rule", a.rule}, {"since", format_iso8601_ms(a.since_ms)}, {"message", a.message}});
   }
 
+  json uplink = nullptr;
+  if (ingest.uplink) {
+    const health::UplinkInfo& u = *ingest.uplink;
+    if (u.state == "lost") {
+      degraded = true;
+      reason("uplink_lost", fmt::format("nothing pushed for {:.1f} s: holding the last picture", u.last_object_age_s));
+    }
+    uplink = {
+        {"state", u.state},
+        {"last_object_age_s", u.last_object_age_s >= 0 ? json(u.last_object_age_s) : json(nullptr)},
+        {"lag_s", u.lag_s ? json(*u.lag_s) : json(nullptr)},
+        {"bytes_received", u.bytes_received},
+        {"objects", u.objects_accepted},
+        {"objects_rejected", u.objects_rejected},
+        {"gaps", u.gaps},
+    };
+  }
+
   if (unauthenticated_ingest) {
     degraded = true;
     reason("ingest_unauthenticated",
            "an SRT listener accepts any sender without a passphrase (ingest.allow_unauthenticated)");
   }
 
-  json uplink_report = {{"state", "off"}};
-  if (uplink) {
-    if (uplink->state == "retrying") {
+  // This relay's own push to a cloud relay (outbound/uplink), when it is a hall relay.
+  json pushing = nullptr;
+  if (push) {
+    if (push->state == "retrying") {
       degraded = true;
       reason("uplink_retrying", fmt::format("uplink: cannot push to the cloud relay ({}); {:.1f} s of media waiting",
-                                            uplink->last_error, uplink->backlog_s));
+                                            push->last_error, push->backlog_s));
     }
-    uplink_report = {
-        {"state", uplink->state},
-        {"last_error", uplink->last_error},
-        {"backlog_s", uplink->backlog_s},
-        {"backlog_bytes", uplink->backlog_bytes},
-        {"lag_s", uplink->lag_s},
-        {"retries", uplink->retries},
-        {"bytes_pushed", uplink->bytes_pushed},
-        {"media_bytes_pushed", uplink->media_bytes_pushed},
-        {"requests_ok", uplink->requests_ok},
-        {"requests_failed", uplink->requests_failed},
-        {"requests_refused", uplink->requests_refused},
-        {"segments_dropped", uplink->segments_dropped},
+    pushing = {
+        {"state", push->state},
+        {"last_error", push->last_error},
+        {"backlog_s", push->backlog_s},
+        {"backlog_bytes", push->backlog_bytes},
+        {"lag_s", push->lag_s},
+        {"retries", push->retries},
+        {"bytes_pushed", push->bytes_pushed},
+        {"media_bytes_pushed", push->media_bytes_pushed},
+        {"requests_ok", push->requests_ok},
+        {"requests_failed", push->requests_failed},
+        {"requests_refused", push->requests_refused},
+        {"segments_dropped", push->segments_dropped},
     };
+  }
+  // One "uplink" per relay, in the role it has: a cloud relay's received push,
+  // or a hall relay's own push; a relay doing both (a chain) shows its own push
+  // as "uplink_out".
+  json uplink_out = nullptr;
+  if (uplink.is_null()) {
+    uplink = pushing.is_null() ? json{{"state", "off"}} : std::move(pushing);
+  } else {
+    uplink_out = std::move(pushing);
   }
 
   json inputs = json::array();
@@ -155,7 +183,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     });
   }
 
-  return {
+  json report = {
       {"status", down ? "down" : degraded ? "degraded" : "ok"},
       {"reasons", std::move(reasons)},
       {"codes", std::move(codes)},
@@ -172,11 +200,13 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"bus_errors", ingest.bus_errors},
         {"bus_warnings", ingest.bus_warnings},
         {"inputs", std::move(inputs)}}},
+      {"uplink", std::move(uplink)},
       {"renditions", std::move(renditions)},
       {"alerts", std::move(alert_list)},
-      {"uplink", std::move(uplink_report)},
       {"uptime_s", uptime_s},
   };
+  if (!uplink_out.is_null()) report["uplink_out"] = std::move(uplink_out);
+  return report;
 }
 
 nlohmann::json public_health_report(const nlohmann::json& report) {

@@ -81,6 +81,11 @@ void IngestStatus::set_inputs(std::vector<InputInfo> inputs) {
   s_.inputs = std::move(inputs);
 }
 
+void IngestStatus::set_uplink(UplinkInfo uplink) {
+  std::lock_guard lock(mutex_);
+  s_.uplink = std::move(uplink);
+}
+
 void IngestStatus::set_audio_level(double rms_db, double peak_db) {
   std::lock_guard lock(mutex_);
   s_.audio_rms_db = rms_db;

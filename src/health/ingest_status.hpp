@@ -45,6 +45,17 @@ struct InputInfo {
   std::string last_error;
 };
 
+// A push receiver's (ingest.source = "push:") view of the encoder pushing to it.
+struct UplinkInfo {
+  std::string state = "waiting";  // waiting: nothing pushed yet; receiving; lost: nothing for input_timeout
+  double last_object_age_s = -1;  // -1: nothing yet
+  std::optional<double> lag_s;    // now minus the wall clock (PDT) at the end of the newest media pushed
+  uint64_t bytes_received = 0;
+  uint64_t objects_accepted = 0;
+  uint64_t objects_rejected = 0;
+  uint64_t gaps = 0;              // discontinuities made for lost media or a restarted pusher
+};
+
 struct IngestSnapshot {
   IngestState state = IngestState::starting;
   int64_t since_epoch_ms = 0;
@@ -63,6 +74,7 @@ struct IngestSnapshot {
   std::optional<double> audio_rms_db;
   std::optional<double> audio_peak_db;
   int64_t audio_level_epoch_ms = 0;  // when it was measured; 0 = never
+  std::optional<UplinkInfo> uplink;  // a push receiver only
 };
 
 // The input whose picture is on air: the one `output` names, or by the state
@@ -83,6 +95,7 @@ class IngestStatus {
   void record_error(const std::string& element, const std::string& message);
   void record_warning(const std::string& element, const std::string& message);
   void set_inputs(std::vector<InputInfo> inputs);
+  void set_uplink(UplinkInfo uplink);
   void set_audio_level(double rms_db, double peak_db);
   // The newest picture as JPEG, for the dashboard; null before the first.
   void set_thumbnail(std::string jpeg);

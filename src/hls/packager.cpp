@@ -84,6 +84,9 @@ void Packager::on_box(const std::string& type, std::string bytes) {
   } else if (type == "moov") {
     tracks_ = fmp4::parse_moov(bytes);
     init_bytes_ += bytes;
+    // A different init section mid-stream (a pushing encoder restarted): the
+    // fragments that follow belong to it, not to the open segment.
+    if (init_ && *init_ != init_bytes_) discontinuity();
     init_ = make_bytes(std::move(init_bytes_));
     init_bytes_.clear();
     const fmp4::Track* video = nullptr;
@@ -135,6 +138,13 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
     open_frames_ = 0;
     open_start_decode_ = video->base_decode_time;
     open_timescale_ = video_track->timescale;
+    open_discontinuity_ = discontinuity_next_;
+    discontinuity_next_ = false;
+    if (next_pdt_epoch_ms_ != 0) {
+      const double start_s = double(open_start_decode_) / open_timescale_;
+      time_origin_epoch_ms_ = next_pdt_epoch_ms_ - static_cast<int64_t>(std::llround(start_s * 1000.0));
+      next_pdt_epoch_ms_ = 0;
+    }
   }
   if (!open_) {
     // Output before the first IDR cannot start a segment.
@@ -168,6 +178,8 @@ void Packager::close_segment() {
   seg->msn = next_msn_++;
   seg->duration_s = open_duration_s_;
   seg->pdt_epoch_ms = open_pdt_epoch_ms();
+  seg->discontinuity = open_discontinuity_;
+  open_discontinuity_ = false;
   size_t total = 0;
   for (auto& p : open_parts_) total += p.data->size();
   std::string data;
@@ -191,11 +203,31 @@ void Packager::close_segment() {
   if (options_.part_target_s <= 0) publish();
 }
 
+void Packager::discontinuity() {
+  if (open_ && !open_parts_.empty()) {
+    close_segment();
+    if (options_.part_target_s > 0) publish();
+  }
+  open_ = false;
+  open_parts_.clear();
+  pending_moof_.clear();
+  pending_other_.clear();
+  splitter_ = fmp4::BoxSplitter{};
+  discontinuity_next_ = true;
+}
+
+void Packager::end_segment() {
+  if (!open_ || open_parts_.empty()) return;
+  close_segment();
+  if (options_.part_target_s > 0) publish();
+}
+
 void Packager::evict() {
   size_t keep = listed_count() + kGraceSegments;
   while (segments_.size() > keep ||
          (segments_.size() > 3 && held_bytes_ > options_.max_bytes)) {
     held_bytes_ -= segments_.front()->data->size() * 2;
+    if (segments_.front()->discontinuity) ++discontinuities_evicted_;
     segments_.pop_front();
   }
 }
@@ -214,6 +246,9 @@ void Packager::publish() {
   snap->segment_extension = view.segment_extension;
   size_t listed = std::min(listed_count(), segments_.size());
   view.segments.assign(segments_.end() - listed, segments_.end());
+  view.discontinuity_sequence = discontinuities_evicted_;
+  for (auto it = segments_.begin(); it != segments_.end() - listed; ++it)
+    if ((*it)->discontinuity) ++view.discontinuity_sequence;
   snap->target_duration_s = target_duration_s_;
   snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   if (options_.part_target_s > 0) {
@@ -222,6 +257,7 @@ void Packager::publish() {
       view.open_msn = next_msn_;
       view.open_parts = open_parts_;
       view.open_pdt_epoch_ms = open_pdt_epoch_ms();
+      view.open_discontinuity = open_discontinuity_;
       // The GOP is one segment long, so a full open segment closes at the next part.
       bool full = open_duration_s_ >= options_.segment_duration_s - options_.part_target_s / 2;
       view.hint_msn = full ? next_msn_ + 1 : next_msn_;

@@ -38,6 +38,17 @@ class Packager {
   // Wall clock (epoch ms) of decode time zero of the muxer's tracks.
   void set_time_origin(int64_t epoch_ms) { time_origin_epoch_ms_ = epoch_ms; }
   bool has_time_origin() const { return time_origin_epoch_ms_ != 0; }
+  // The wall clock of the next segment to open, as another packager stamped it
+  // (pushed media): the time origin is moved so that segment gets exactly this PDT.
+  void set_next_pdt(int64_t epoch_ms) { next_pdt_epoch_ms_ = epoch_ms; }
+
+  // What comes next does not continue what came before (pushed media after a
+  // gap, a new init section): the open segment closes as it is, and the next
+  // one starts at an IDR with EXT-X-DISCONTINUITY.
+  void discontinuity();
+  // The open segment is complete (pushed media, whose playlist says where
+  // segments end): it is published now, not when the next one starts.
+  void end_segment();
 
   // Bytes as the muxer produced them, in order, in any chunking. Throws
   // fmp4::ParseError on a malformed stream.
@@ -76,6 +87,10 @@ class Packager {
   std::string pending_other_;  // fragments of non-video tracks waiting for the next video part
 
   int64_t time_origin_epoch_ms_ = 0;
+  int64_t next_pdt_epoch_ms_ = 0;  // 0: none
+  bool discontinuity_next_ = false;   // the next segment opened gets EXT-X-DISCONTINUITY
+  bool open_discontinuity_ = false;   // the open segment has it
+  uint64_t discontinuities_evicted_ = 0;  // for EXT-X-DISCONTINUITY-SEQUENCE
   int target_duration_s_;
 
   // The segment being built.

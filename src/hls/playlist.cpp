@@ -67,6 +67,8 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   }
   uint64_t first_msn = view.segments.empty() ? (view.open_msn ? view.open_msn : 1) : view.segments.front()->msn;
   fmt::format_to(it, "#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", first_msn);
+  if (view.discontinuity_sequence > 0)
+    fmt::format_to(it, "#EXT-X-DISCONTINUITY-SEQUENCE:{}\n", view.discontinuity_sequence);
   if (!view.init_uri.empty()) fmt::format_to(it, "#EXT-X-MAP:URI=\"{}\"\n", view.init_uri);
 
   size_t skip = view.delta ? skippable_segments(view) : 0;
@@ -91,6 +93,7 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
   }
   if (ll && view.open_msn != 0) {
     if (!view.open_parts.empty()) {
+      if (view.open_discontinuity) out += "#EXT-X-DISCONTINUITY\n";
       fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(view.open_pdt_epoch_ms));
       write_parts(out, view.open_parts);
     }

@@ -26,11 +26,13 @@ struct MediaPlaylistView {
   std::string init_uri = "init.mp4";  // empty: no EXT-X-MAP (MPEG-TS)
   std::string segment_extension = "m4s";
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first, consecutive msn
+  uint64_t discontinuity_sequence = 0;  // discontinuities before the first listed segment
 
   // Low latency: parts of the newest segments, the segment being built, a hint.
   std::optional<LowLatency> low_latency;
   uint64_t open_msn = 0;  // 0: no segment being built
   int64_t open_pdt_epoch_ms = 0;
+  bool open_discontinuity = false;  // the open segment follows a discontinuity
   std::vector<Part> open_parts;
   uint64_t hint_msn = 0;  // EXT-X-PRELOAD-HINT target; 0: none
   size_t hint_index = 0;

@@ -16,7 +16,12 @@ namespace {
 
 int input_count(const config::Config& cfg) { return cfg.ingest.backup_source.empty() ? 1 : 2; }
 
-hls::PackagerOptions packager_options(const config::Config& cfg, const config::Rendition& r, size_t max_bytes) {
+}  // namespace
+
+hls::PackagerOptions packager_options(const config::Config& cfg, size_t rendition) {
+  const auto& rungs = cfg.encoder.renditions;
+  const config::Rendition& r = rungs.at(rendition);
+  const size_t max_bytes = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, rungs.size());
   hls::PackagerOptions opts;
   opts.name = r.name;
   opts.segment_duration_s = cfg.hls.segment_duration_s;
@@ -30,6 +35,8 @@ hls::PackagerOptions packager_options(const config::Config& cfg, const config::R
   opts.frame_rate = cfg.ingest.framerate;
   return opts;
 }
+
+namespace {
 
 // The `level` element's report: "rms" and "peak", one dB value per channel.
 void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
@@ -83,10 +90,9 @@ gst::Element Ladder::parse(const config::Config& cfg, const std::string& channel
 // fails whole.
 void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master) {
   const auto& rungs = cfg.encoder.renditions;
-  size_t budget = static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / std::max<size_t>(1, rungs.size());
   for (size_t i = 0; i < rungs.size(); ++i) {
-    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, rungs[i], budget),
-                                                          i, store, master, status_));
+    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, i), i, store,
+                                                          master, status_));
   }
   for (auto& rendition : renditions_) rendition->connect();
 }

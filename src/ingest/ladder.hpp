@@ -16,11 +16,16 @@
 #include "gst/handles.hpp"
 #include "health/ingest_status.hpp"
 #include "hls/master.hpp"
+#include "hls/packager.hpp"
 #include "hls/store.hpp"
 #include "ingest/rendition_sink.hpp"
 #include "ingest/selectors.hpp"
 
 namespace relay::ingest {
+
+// The packager settings of the `rendition`th rung: the HLS options, and its share
+// of hls.max_memory_mb. Pushed media (ingest.source = "push:") is packaged the same way.
+hls::PackagerOptions packager_options(const config::Config& cfg, size_t rendition);
 
 class Ladder {
  public:

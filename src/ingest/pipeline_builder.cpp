@@ -166,6 +166,9 @@ std::string build_source_pipeline(const config::Config& cfg, const config::Sourc
       values["device"] = quote_value(uri.path);
       values["caps"] = v4l2_caps(in);
       break;
+    case config::SourceKind::push:
+      // Pushed media is already encoded: no source pipeline runs for it.
+      throw PipelineError("push: has no source pipeline; the relay republishes what is pushed to /ingest/");
   }
   return fill_template(read_template(dir, name), values, name);
 }

@@ -78,6 +78,7 @@ struct RouteInfo {
   uint8_t label = 0;          // index of the per-route request counters (StatsCounters)
   bool json_errors = false;   // errors found before the request is whole are answered in JSON
   bool secret_query = false;  // the query may carry a token: logs show the path only
+  uint64_t max_body_bytes = 0;  // the largest request body taken; 0 = edge.max_body_bytes
 };
 
 class Handler {
@@ -87,6 +88,9 @@ class Handler {
   // path as sent. Known as soon as the request line is read.
   virtual size_t route(std::string_view target) const = 0;
   virtual const RouteInfo& info(size_t route) const = 0;
+  // The largest RouteInfo::max_body_bytes of any route: the transport must let a
+  // declared body that large through the header, before it knows the route.
+  virtual uint64_t largest_body_bytes() const { return 0; }
   // Any worker thread, many at once. Asked again with the same exchange after
   // each wake while the request is held.
   virtual Outcome handle(const Exchange& exchange) const = 0;

@@ -443,7 +443,7 @@ void Http2Session::on_request_header_done(int32_t stream_id, bool end_stream) {
   const auto& req = s->request.request();
   if (auto it = req.find(http::field::content_length); it != req.end()) {
     auto length = text::parse_digits(it->value());
-    if (length && *length > max_body_bytes())
+    if (length && *length > body_limit(s->route))
       return respond_early(*s, http::status::payload_too_large, "request body too large");
   }
   if (end_stream) dispatch(*s);
@@ -459,11 +459,11 @@ void Http2Session::on_request_data(int32_t stream_id, std::string_view data) {
   }
   if (!s->receiving()) return;
   auto& body = s->request.request().body();
-  if (body.size() + data.size() > max_body_bytes())
+  if (body.size() + data.size() > body_limit(s->route))
     return respond_early(*s, http::status::payload_too_large, "request body too large");
   // Bodies waiting for their stream's end, all streams together: without a bound,
   // 100 streams could each hold a body just under the limit.
-  const uint64_t connection_limit = std::max<uint64_t>(1 << 20, max_body_bytes());
+  const uint64_t connection_limit = std::max<uint64_t>(1 << 20, body_limit(s->route));
   if (buffered_request_bytes_ + data.size() > connection_limit) {
     edge_log().debug("#{} {} stream {} refused: too many request bodies at once", id_, peer_, stream_id);
     s->phase = Stream::Phase::dispatched;
@@ -1118,6 +1118,11 @@ uint32_t Http2Session::max_header_bytes() const {
 
 uint64_t Http2Session::max_body_bytes() const {
   return context_.limits.max_body_bytes();
+}
+
+uint64_t Http2Session::body_limit(size_t route) const {
+  const uint64_t route_limit = context_.handler.info(route).max_body_bytes;
+  return route_limit ? route_limit : max_body_bytes();
 }
 
 void Http2Session::shut_down() {

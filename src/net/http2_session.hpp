@@ -172,6 +172,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, public C
   std::chrono::milliseconds read_timeout() const;
   uint32_t max_header_bytes() const;
   uint64_t max_body_bytes() const;
+  uint64_t body_limit(size_t route) const;  // the route's RouteInfo::max_body_bytes, or the edge's
 
   TlsChannel tls_;
   boost::asio::ip::tcp::socket socket_;

@@ -164,7 +164,8 @@ void HttpSession<Stream>::do_read() {
   const LiveLimits& limits = context_.limits;
   parser_.emplace();
   parser_->header_limit(limits.max_header_bytes());
-  parser_->body_limit(limits.max_body_bytes());
+  // Until the route is known (see on_header), the largest body any route takes.
+  parser_->body_limit(std::max(limits.max_body_bytes(), context_.handler.largest_body_bytes()));
   if (buffer_.size() > 0) {  // a pipelined request is already here
     phase_ = Phase::reading;
     request_started_ = std::chrono::steady_clock::now();
@@ -279,6 +280,12 @@ void HttpSession<Stream>::on_header(beast::error_code ec, std::size_t bytes_tran
   if (ec == beast::error::timeout) edge_log().debug("#{} {}: request header not complete in time, closed", id_, peer_);
   if (handle_read_error(ec)) return;
   if (parser_->is_done()) return on_read(ec, bytes_transferred);
+  // The body limit of the request's route (a pushed segment may be larger than an API call).
+  const uint64_t route_limit = context_.handler.info(context_.handler.route(parser_->get().target())).max_body_bytes;
+  const uint64_t body_limit = route_limit ? route_limit : context_.limits.max_body_bytes();
+  if (auto length = parser_->content_length(); length && *length > body_limit)
+    return respond_and_close(http::status::payload_too_large, "request body too large");
+  parser_->body_limit(body_limit);
   lowest().expires_at(request_started_ + context_.limits.read_timeout());
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession<Stream>::on_read, this->shared_from_this()));
 }

@@ -89,6 +89,7 @@ def main():
     ]
     with Relay(args.binary, args.source_dir, cloud_overrides, port=cloud_port) as cloud, \
             Relay(args.binary, args.source_dir, hall_overrides) as hall:
+        hall.wait_for_segments("360p", 1, timeout=60)
         for name in RENDITIONS:
             cloud.wait_for_segments(name, 3, timeout=60)
         c.check(PUSH_TOKEN not in hall.log_text(), "the hall's log never shows the uplink token")

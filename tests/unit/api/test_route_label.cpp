@@ -21,6 +21,8 @@ TEST_CASE("request targets map to a small set of route labels", "[route_label]")
   CHECK(classify_route("/api/incidents?token=x") == RouteLabel::incidents);
   CHECK(classify_route("/api/qoe") == RouteLabel::qoe);
   CHECK(classify_route("/api/qa/rooms") == RouteLabel::qa);
+  CHECK(classify_route("/ingest/720p/seg42.m4s") == RouteLabel::ingest);
+  CHECK(classify_route("/ingest/master.m3u8") == RouteLabel::ingest);
   CHECK(classify_route("/nope") == RouteLabel::other);
   CHECK(classify_route("") == RouteLabel::other);
   CHECK(std::string(to_string(RouteLabel::playlist)) == "media_playlist");

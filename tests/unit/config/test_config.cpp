@@ -81,6 +81,7 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.ingest.v4l2_height == expected.ingest.v4l2_height);
   CHECK(actual.ingest.v4l2_framerate == expected.ingest.v4l2_framerate);
   CHECK(actual.ingest.allow_unauthenticated == expected.ingest.allow_unauthenticated);
+  CHECK(actual.ingest.push_tokens == expected.ingest.push_tokens);
 
   CHECK(actual.encoder.preset == expected.encoder.preset);
   CHECK(actual.encoder.tune == expected.encoder.tune);
@@ -234,6 +235,7 @@ v4l2_width = 1920
 v4l2_height = 1080
 v4l2_framerate = 60
 allow_unauthenticated = true
+push_tokens = ["push-token-0123456789abcdef"]
 
 [encoder]
 preset = "fast"
@@ -404,6 +406,7 @@ listen = "127.0.0.1:9100"
   CHECK(config.ingest.v4l2_height == 1080);
   CHECK(config.ingest.v4l2_framerate == 60);
   CHECK(config.ingest.allow_unauthenticated);
+  CHECK(config.ingest.push_tokens == std::vector<std::string>{"push-token-0123456789abcdef"});
   CHECK(config.encoder.preset == "fast");
   CHECK(config.encoder.tune.empty());
   CHECK(config.encoder.vbv_buffer_s == 1.0);
@@ -996,4 +999,22 @@ TEST_CASE("the uplink token is read from token_file, and its errors never show i
              Catch::Contains("uplink.token_file: '" + file.string() + "' holds no token"));
   CHECK_THAT(error_of("[uplink]\ntoken_file = \"" + (dir.path / "missing").string() + "\"\n"),
              Catch::Contains("uplink.token_file: cannot read the token file"));
+}
+
+TEST_CASE("a push: relay needs push tokens, no backup and fMP4; tokens are not echoed", "[config][push]") {
+  CHECK_THAT(error_of("[ingest]\nsource = \"push:\"\n"),
+             StartsWith("relay.toml:2:10: ingest.push_tokens: ingest.source = \"push:\" takes the ladder by HTTP PUT"));
+  const std::vector<std::string> tokens = {"ingest.source=push:", "ingest.push_tokens=[\"push-token-0123456789abcdef\"]"};
+  CHECK(parse_config("", "relay.toml", tokens).ingest.push_tokens.size() == 1);
+  auto with = [&](std::string extra) {
+    auto overrides = tokens;
+    overrides.push_back(std::move(extra));
+    return error_of("", overrides);
+  };
+  CHECK_THAT(with("ingest.backup_source=test:"), Contains("takes no backup source"));
+  CHECK_THAT(with("hls.container=mpegts"), Contains("hls.container = \"fmp4\""));
+  CHECK_THAT(error_of("", {"ingest.backup_source=push:"}), Contains("push: can only be ingest.source"));
+  const std::string short_token = error_of("[ingest]\npush_tokens = [\"short-secret\"]\n");
+  CHECK_THAT(short_token, Contains("16..256 printable"));
+  CHECK(short_token.find("short-secret") == std::string::npos);
 }

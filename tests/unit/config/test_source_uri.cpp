@@ -43,6 +43,11 @@ TEST_CASE("source URIs split into what the pipeline builder needs", "[config]") 
   CHECK(u.path == "/srv/a b.mp4");
 
   CHECK(parse_source_uri("test:").kind == SourceKind::test);
+  u = parse_source_uri("push:");
+  CHECK(u.kind == SourceKind::push);
+  CHECK(u.push());
+  CHECK_FALSE(u.pulls());
+  CHECK_FALSE(parse_source_uri("test:").push());
 }
 
 TEST_CASE("bad source URIs say what is wrong and what is accepted", "[config]") {

@@ -147,3 +147,41 @@ TEST_CASE("health: the hall uplink's push is reported, and degrades the status w
   // The public report says only that.
   CHECK(relay::delivery::public_health_report(report).dump().find("503") == std::string::npos);
 }
+
+TEST_CASE("health: a push receiver shows its uplink, and a lost one as uplink_lost", "[health][push]") {
+  relay::hls::Store store({"a"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  relay::config::HlsConfig hls;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 1000));
+  auto report = make_health_report(store, ingest, hls, now, 1);
+  CHECK(report["uplink"]["state"] == "off");  // neither a push receiver nor a pusher
+
+  relay::health::UplinkInfo uplink;
+  uplink.state = "receiving";
+  uplink.last_object_age_s = 0.25;
+  uplink.lag_s = 1.5;
+  uplink.bytes_received = 123456;
+  uplink.objects_accepted = 42;
+  ingest.uplink = uplink;
+  report = make_health_report(store, ingest, hls, now, 1);
+  CHECK(report["status"] == "ok");
+  CHECK(report["uplink"]["state"] == "receiving");
+  CHECK(report["uplink"]["lag_s"] == 1.5);
+  CHECK(report["uplink"]["bytes_received"] == 123456);
+  CHECK(report["uplink"]["objects"] == 42);
+
+  ingest.uplink->state = "lost";
+  ingest.uplink->last_object_age_s = 4;
+  report = make_health_report(store, ingest, hls, now, 1);
+  CHECK(report["status"] == "degraded");
+  CHECK(report["codes"] == nlohmann::json::array({"uplink_lost"}));
+  CHECK(relay::delivery::public_health_report(report)["codes"][0] == "uplink_lost");
+
+  // A relay that receives a push and pushes it on shows both.
+  relay::health::UplinkStatus push;
+  report = make_health_report(store, ingest, hls, now, 1, {}, false, &push);
+  CHECK(report["uplink"]["state"] == "lost");
+  CHECK(report["uplink_out"]["state"] == "pushing");
+}

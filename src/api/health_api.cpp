@@ -290,6 +290,7 @@ Response HealthApi::metrics() const {
   }
   in.process = health::read_process_stats();
   in.qoe = qoe_.summary(now);
+  if (uplink_status_) in.uplink = uplink_status_();
   if (monitor_) {
     in.viewers = monitor_->viewers().count(now_monotonic_ms());
     in.pending_questions = monitor_->pending_questions();

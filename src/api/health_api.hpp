@@ -9,6 +9,7 @@
 // a reload that withdraws the token ends.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "health/ingest_status.hpp"
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
+#include "health/uplink_status.hpp"
 #include "hls/store.hpp"
 
 namespace relay::api {
@@ -57,6 +59,8 @@ class HealthApi {
   void record_history();
   // Events built since start (by record_history() or shared_event()).
   uint64_t events_built() const;
+  // Where /metrics reads the hall uplink's state; unset: no uplink. Set before the server starts.
+  void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
 
  private:
   net::Outcome dispatch(const net::Exchange& exchange, Port port) const;
@@ -75,6 +79,7 @@ class HealthApi {
   auth::Authority& authority_;
   const health::Monitor* monitor_;
   health::QoeAggregator& qoe_;
+  std::function<health::UplinkStatus()> uplink_status_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Builds the event and, under shared_mutex_, makes it the current one.
   Bytes build_shared_event() const;

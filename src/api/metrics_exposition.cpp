@@ -240,6 +240,33 @@ void collect_viewers(MetricRegistry& m, const MetricsInputs& in) {
   }
 }
 
+// The hall uplink (outbound/uplink): what it pushed to the cloud relay and what waits.
+void collect_uplink(MetricRegistry& m, const std::optional<health::UplinkStatus>& uplink) {
+  if (!uplink) return;
+  const health::UplinkStatus& u = *uplink;
+  m.gauge("seminar_relay_uplink_up", "1 while the uplink pushes, 0 while it retries")
+      .add(u.state == "retrying" ? 0 : 1);
+  auto& bytes = m.counter("seminar_relay_uplink_bytes_total",
+                          "Bytes the cloud relay accepted: media (init sections, parts, segments) and playlists");
+  bytes.add({{"kind", "media"}}, static_cast<double>(u.media_bytes_pushed));
+  bytes.add({{"kind", "playlist"}}, static_cast<double>(u.bytes_pushed - u.media_bytes_pushed));
+  auto& requests = m.counter("seminar_relay_uplink_requests_total",
+                             "PUT requests to the cloud relay: ok, failed (tried again), refused (400 or 413, given up)");
+  requests.add({{"result", "ok"}}, static_cast<double>(u.requests_ok));
+  requests.add({{"result", "failed"}}, static_cast<double>(u.requests_failed));
+  requests.add({{"result", "refused"}}, static_cast<double>(u.requests_refused));
+  m.counter("seminar_relay_uplink_retries_total", "Failed PUTs that were tried again")
+      .add(static_cast<double>(u.retries));
+  m.counter("seminar_relay_uplink_segments_dropped_total", "Whole segments dropped from a full backlog")
+      .add(static_cast<double>(u.segments_dropped));
+  m.gauge("seminar_relay_uplink_backlog_bytes", "Bytes waiting to be pushed, all renditions")
+      .add(static_cast<double>(u.backlog_bytes));
+  m.gauge("seminar_relay_uplink_backlog_seconds", "Media seconds waiting in the rendition furthest behind")
+      .add(u.backlog_s);
+  m.gauge("seminar_relay_uplink_lag_seconds", "Age of the oldest object waiting to be pushed; 0 when none waits")
+      .add(u.lag_s);
+}
+
 void collect_process(MetricRegistry& m, const std::optional<health::ProcessStats>& process, double uptime_s) {
   if (process) {
     const health::ProcessStats& p = *process;
@@ -266,6 +293,7 @@ std::string render_metrics(const MetricsInputs& in) {
   collect_qa(m, in.edge, in.pending_questions);
   collect_alerts(m, in.alerts, in.alerts_fired);
   collect_viewers(m, in);
+  collect_uplink(m, in.uplink);
   collect_process(m, in.process, in.uptime_s);
   return m.render();
 }

@@ -13,6 +13,7 @@
 #include "health/monitor.hpp"
 #include "health/process_stats.hpp"
 #include "health/qoe.hpp"
+#include "health/uplink_status.hpp"
 #include "health/viewer_sessions.hpp"
 #include "hls/store.hpp"
 
@@ -36,6 +37,7 @@ struct MetricsInputs {
   std::optional<health::QoeSummary> qoe;
   std::optional<health::ViewerSessions::Count> viewers;  // from the media requests
   std::optional<health::PendingQuestions> pending_questions;
+  std::optional<health::UplinkStatus> uplink;  // the hall uplink's push, when configured
 };
 
 std::string render_metrics(const MetricsInputs& in);

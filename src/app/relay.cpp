@@ -34,6 +34,7 @@
 #include "ingest/ladder.hpp"
 #include "net/server.hpp"
 #include "net/stats.hpp"
+#include "outbound/uplink.hpp"
 #include "outbound/webhook.hpp"
 #include "qa/service.hpp"
 
@@ -175,6 +176,16 @@ struct Relay::Parts {
         webhooks->send(outbound::alert_payload(event, incident, source));
       });
     }
+    // The hall uplink: pushes what the store publishes to the cloud relay.
+    if (!cfg.uplink.url.empty()) {
+      uplink = std::make_unique<outbound::UplinkSender>(
+          outbound::UplinkOptions{cfg.uplink.url, cfg.uplink.token, cfg.uplink.timeout_s, cfg.uplink.backlog_s,
+                                  static_cast<size_t>(cfg.uplink.backlog_mb) * 1024 * 1024},
+          store);
+      auto status = [this] { return uplink->status(); };
+      router.set_uplink_status(status);
+      health_api.set_uplink_status(status);
+    }
     // Vote counts go out in bundles (qa.vote_interval_ms).
     timers.every(std::chrono::milliseconds(cfg.qa.vote_interval_ms), [this] { questions.flush_votes(); });
     // What is older than qa.retention_days goes once a day (and at start, when
@@ -263,6 +274,8 @@ struct Relay::Parts {
   net::StatsCounters operator_stats;
   std::unique_ptr<net::Server> operator_server;
   api::HealthSampler sampler;
+  // Before the ingest: destroyed after it, so no publish reaches a stopped uplink.
+  std::unique_ptr<outbound::UplinkSender> uplink;
   uint64_t health_ticks = 0;  // on the timer thread only
   Periodic timers;
   ingest::Ingest ingest;

@@ -163,6 +163,7 @@ class Loader {
            "an http:// address sends alerts and their signature unencrypted; use https://, or set "
            "health.allow_insecure_webhooks = true (e.g. for a receiver on this machine)");
     }
+    check_uplink();
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
@@ -173,6 +174,32 @@ class Loader {
   }
 
  private:
+  // The uplink carries the whole programme and its token: encrypted, unless it
+  // stays on this machine or the operator says so.
+  void check_uplink() const {
+    const UplinkConfig& uplink = config_.uplink;
+    if (!uplink.token.empty() && !uplink.token_file.empty())
+      fail({"uplink.token_file", "uplink.token"}, "set uplink.token or uplink.token_file, not both");
+    if (uplink.url.empty()) return;
+    if (uplink.url.starts_with("http://") && !uplink.allow_insecure && !names_loopback(uplink.url)) {
+      fail({"uplink.url", "uplink.allow_insecure"},
+           "an http:// address to a host other than loopback carries the stream and the uplink token "
+           "unencrypted; use https://, or set uplink.allow_insecure = true (e.g. over a VPN)");
+    }
+    if (uplink.token.empty() && uplink.token_file.empty())
+      fail({"uplink.url", "uplink.token", "uplink.token_file"},
+           "the cloud relay takes pushes only with its ingest token: set uplink.token or uplink.token_file");
+  }
+
+  static bool names_loopback(std::string_view url) {
+    std::string_view rest = url.substr(url.find("://") + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    rest = rest.substr(rest.rfind('@') == std::string_view::npos ? 0 : rest.rfind('@') + 1);
+    if (rest.starts_with("[::1]")) return true;
+    const std::string_view host = rest.substr(0, rest.find(':'));
+    return host == "localhost" || host.starts_with("127.");
+  }
+
   // An SRT listener that anyone on the network can reach, without a passphrase,
   // hands the programme to whoever connects first: refused unless the operator
   // says so (ingest.allow_unauthenticated).
@@ -220,9 +247,9 @@ void resolve(std::filesystem::path& path, const std::filesystem::path& base_dir)
   if (path.is_relative()) path = (base_dir / path).lexically_normal();
 }
 
-std::string read_file(const std::filesystem::path& file) {
+std::string read_file(const std::filesystem::path& file, std::string_view what = "config file") {
   const auto fail = [&](int error) {
-    throw ConfigError(fmt::format("cannot read config file '{}': {}", file.string(), std::strerror(error)));
+    throw ConfigError(fmt::format("cannot read {} '{}': {}", what, file.string(), std::strerror(error)));
   };
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!stream) fail(errno);
@@ -232,6 +259,24 @@ std::string read_file(const std::filesystem::path& file) {
   while ((n = std::fread(buffer, 1, sizeof buffer, stream.get())) > 0) text.append(buffer, n);
   // A directory opens fine and fails here, with EISDIR.
   if (std::ferror(stream.get())) fail(errno);
+  return text;
+}
+
+// The token on the file's first line, without surrounding white space; never quoted in errors.
+std::string read_token_file(const std::filesystem::path& file, const std::string& source_name) {
+  std::string text;
+  try {
+    text = read_file(file, "the token file");
+  } catch (const ConfigError& error) {
+    throw ConfigError(fmt::format("{}: uplink.token_file: {}", source_name, error.what()));
+  }
+  text = text.substr(0, text.find('\n'));
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!text.empty() && blank(text.back())) text.pop_back();
+  while (!text.empty() && blank(text.front())) text.erase(0, 1);
+  if (text.empty())
+    throw ConfigError(fmt::format("{}: uplink.token_file: '{}' holds no token on its first line", source_name,
+                                  file.string()));
   return text;
 }
 
@@ -272,6 +317,10 @@ Config parse_config(const std::string& text, const std::string& source_name,
   if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
   resolve(config.qa.data_dir, base_dir);
   if (!config.qa.word_list_file.empty()) resolve(config.qa.word_list_file, base_dir);
+  if (!config.uplink.token_file.empty()) {
+    resolve(config.uplink.token_file, base_dir);
+    config.uplink.token = read_token_file(config.uplink.token_file, source_name);
+  }
   if (!config.health.incident_log.empty()) resolve(config.health.incident_log, base_dir);
   return config;
 }

@@ -188,6 +188,18 @@ struct ScaleConfig {
   std::string steering_uri = "steering.json";  // SERVER-URI, relative to the master or absolute http(s)
 };
 
+// The hall uplink ([uplink] in config/relay.toml): this relay pushes its ladder
+// (init sections, parts or segments, playlists) by HTTP PUT to a relay in the cloud.
+struct UplinkConfig {
+  std::string url;                   // base URL, e.g. "https://cloud.example/ingest"; "" = off
+  std::string token;                 // bearer token the receiver expects (or read from token_file)
+  std::filesystem::path token_file;  // a file holding the token; empty = none
+  double backlog_s = 30;             // media seconds kept per rendition while the cloud is unreachable
+  int backlog_mb = 64;               // and at most this many MiB for all renditions
+  double timeout_s = 5;              // one PUT without progress this long fails and is retried
+  bool allow_insecure = false;       // http:// to a host other than loopback
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -197,6 +209,7 @@ struct Config {
   QaConfig qa;
   HealthConfig health;
   ScaleConfig scale;
+  UplinkConfig uplink;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

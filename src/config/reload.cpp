@@ -130,6 +130,15 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
           return a.id == b.id && a.base_url == b.base_url;
         }));
   check("scale.steering_uri", running.scale.steering_uri == loaded.scale.steering_uri);
+  const UplinkConfig& u0 = running.uplink;
+  const UplinkConfig& u1 = loaded.uplink;
+  check("uplink.url", u0.url == u1.url);
+  check("uplink.token", u0.token == u1.token);
+  check("uplink.token_file", u0.token_file == u1.token_file);
+  check("uplink.backlog_s", u0.backlog_s == u1.backlog_s);
+  check("uplink.backlog_mb", u0.backlog_mb == u1.backlog_mb);
+  check("uplink.timeout_s", u0.timeout_s == u1.timeout_s);
+  check("uplink.allow_insecure", u0.allow_insecure == u1.allow_insecure);
   return keys;
 }
 

@@ -502,10 +502,21 @@ constexpr Field<Config> kScaleFields[] = {
     {"steering_uri", [](const ValueReader& v, Config& c) { c.scale.steering_uri = read_steering_uri(v); }},
 };
 
+constexpr Field<Config> kUplinkFields[] = {
+    {"url", [](const ValueReader& v, Config& c) { c.uplink.url = read_webhook_url(v); }},
+    {"token", [](const ValueReader& v, Config& c) { c.uplink.token = v.string(); }},
+    {"token_file",
+     [](const ValueReader& v, Config& c) { c.uplink.token_file = v.string().empty() ? std::string() : v.path(); }},
+    {"backlog_s", [](const ValueReader& v, Config& c) { c.uplink.backlog_s = v.number(2, 600); }},
+    {"backlog_mb", [](const ValueReader& v, Config& c) { c.uplink.backlog_mb = v.integer(1, 4096); }},
+    {"timeout_s", [](const ValueReader& v, Config& c) { c.uplink.timeout_s = v.number(1, 60); }},
+    {"allow_insecure", [](const ValueReader& v, Config& c) { c.uplink.allow_insecure = v.boolean(); }},
+};
+
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
-    {"health", kHealthFields}, {"scale", kScaleFields},
+    {"health", kHealthFields}, {"scale", kScaleFields}, {"uplink", kUplinkFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -10,7 +10,8 @@ namespace relay::delivery {
 
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
-                                  const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest) {
+                                  const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest,
+                                  const health::UplinkStatus* push) {
   using nlohmann::json;
   json reasons = json::array();
   json codes = json::array();
@@ -127,6 +128,39 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
            "an SRT listener accepts any sender without a passphrase (ingest.allow_unauthenticated)");
   }
 
+  // This relay's own push to a cloud relay (outbound/uplink), when it is a hall relay.
+  json pushing = nullptr;
+  if (push) {
+    if (push->state == "retrying") {
+      degraded = true;
+      reason("uplink_retrying", fmt::format("uplink: cannot push to the cloud relay ({}); {:.1f} s of media waiting",
+                                            push->last_error, push->backlog_s));
+    }
+    pushing = {
+        {"state", push->state},
+        {"last_error", push->last_error},
+        {"backlog_s", push->backlog_s},
+        {"backlog_bytes", push->backlog_bytes},
+        {"lag_s", push->lag_s},
+        {"retries", push->retries},
+        {"bytes_pushed", push->bytes_pushed},
+        {"media_bytes_pushed", push->media_bytes_pushed},
+        {"requests_ok", push->requests_ok},
+        {"requests_failed", push->requests_failed},
+        {"requests_refused", push->requests_refused},
+        {"segments_dropped", push->segments_dropped},
+    };
+  }
+  // One "uplink" per relay, in the role it has: a cloud relay's received push,
+  // or a hall relay's own push; a relay doing both (a chain) shows its own push
+  // as "uplink_out".
+  json uplink_out = nullptr;
+  if (uplink.is_null()) {
+    uplink = pushing.is_null() ? json{{"state", "off"}} : std::move(pushing);
+  } else {
+    uplink_out = std::move(pushing);
+  }
+
   json inputs = json::array();
   for (const auto& in : ingest.inputs) {
     inputs.push_back({
@@ -150,7 +184,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     });
   }
 
-  return {
+  json report = {
       {"status", down ? "down" : degraded ? "degraded" : "ok"},
       {"reasons", std::move(reasons)},
       {"codes", std::move(codes)},
@@ -172,6 +206,8 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
       {"alerts", std::move(alert_list)},
       {"uptime_s", uptime_s},
   };
+  if (!uplink_out.is_null()) report["uplink_out"] = std::move(uplink_out);
+  return report;
 }
 
 nlohmann::json public_health_report(const nlohmann::json& report) {

@@ -4,6 +4,7 @@
 // needs is read from the store, the ingest status and the preloaded static files,
 // so it is unit-tested directly and runs on any worker thread at once.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "delivery/static_files.hpp"
 #include "delivery/steering_manifest.hpp"
 #include "health/ingest_status.hpp"
+#include "health/uplink_status.hpp"
 #include "health/monitor.hpp"
 #include "hls/store.hpp"
 #include "net/handler.hpp"
@@ -57,6 +59,9 @@ class Router {
   // /api/health: the whole report with `detail`, else the public one (status and
   // codes). handle() answers the public one; the route table decides who sees more.
   Response serve_health(const RequestHeader& req, bool detail) const;
+  // Where /api/health reads the hall uplink's state; unset: no uplink ("off").
+  // Set before the server starts.
+  void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
 
  private:
   // What serve() needs to answer; the views live at least as long as the call.
@@ -90,6 +95,7 @@ class Router {
   int configured_target_duration() const;
   net::Hold make_hold(HoldKind kind, size_t index, int target_duration_s) const;
 
+  std::function<health::UplinkStatus()> uplink_status_;
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
   bool unauthenticated_ingest_;     // SRT senders without a passphrase allowed (a health reason)

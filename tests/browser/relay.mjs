@@ -39,8 +39,9 @@ export const LIGHT_LADDER = [
     '{name="180p",width=320,height=180,bitrate_kbps=200,profile="main"}]',
 ];
 
-export async function startRelay(args, overrides = LIGHT_LADDER) {
-  const port = await freePort();
+// `port`: the edge's port when the test picked it beforehand (another relay is told it).
+export async function startRelay(args, overrides = LIGHT_LADDER, { port: wanted } = {}) {
+  const port = wanted || await freePort();
   const argv = ['--config', path.join(args['source-dir'], 'config', 'relay.toml'),
     '--set', `edge.listen=127.0.0.1:${port}`];
   // Each run keeps its Q&A database to itself, never in the source tree.
@@ -81,12 +82,19 @@ export async function launchChromium(playwright, extraArgs = []) {
   });
 }
 
-// Runs one browser test: the relay (with `overrides`) and chromium are started,
-// `body` gets both, and whatever happens both are stopped; the process exits 1
-// on any failure.
-export async function runBrowserTest(args, body, overrides = LIGHT_LADDER) {
+// Runs one browser test: the relay (with `overrides`, on `port` when given) and
+// chromium are started, `body` gets both, and whatever happens both are stopped,
+// then `cleanup` runs (a test's other processes); the process exits 1 on any failure.
+export async function runBrowserTest(args, body, overrides = LIGHT_LADDER, { port, cleanup } = {}) {
   const playwright = loadPlaywright(args['source-dir']);
-  const relay = await startRelay(args, overrides);
+  let relay;
+  try {
+    relay = await startRelay(args, overrides, { port });
+  } catch (e) {
+    console.error(e);
+    if (cleanup) await cleanup();
+    process.exit(1);
+  }
   let browser;
   let failed = false;
   try {
@@ -98,6 +106,7 @@ export async function runBrowserTest(args, body, overrides = LIGHT_LADDER) {
   } finally {
     if (browser) await browser.close();
     await stopRelay(relay);
+    if (cleanup) await cleanup();
   }
   process.exit(failed ? 1 : 0);
 }

@@ -257,6 +257,20 @@ TEST_CASE("/metrics renders a full scrape exactly as the golden text", "[metrics
   viewers.untracked_requests = 12;
   in.viewers = viewers;
   in.pending_questions = health::PendingQuestions{{1, 2}, {3, 0}, {12, 9}};
+  health::UplinkStatus uplink;
+  uplink.state = "retrying";
+  uplink.last_error = "PUT 720p/index.m3u8: answered 503";
+  uplink.backlog_s = 6.5;
+  uplink.backlog_bytes = 1'250'000;
+  uplink.lag_s = 7.25;
+  uplink.retries = 4;
+  uplink.bytes_pushed = 90'000'000;
+  uplink.media_bytes_pushed = 89'000'000;
+  uplink.requests_ok = 3000;
+  uplink.requests_failed = 4;
+  uplink.requests_refused = 1;
+  uplink.segments_dropped = 2;
+  in.uplink = uplink;
 
   const std::string text = api::render_metrics(in);
   const std::string golden_path = std::string(RELAY_SOURCE_DIR) + "/tests/unit/api/metrics_exposition.golden.txt";

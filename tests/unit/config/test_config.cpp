@@ -161,6 +161,13 @@ void check_same(const Config& actual, const Config& expected) {
   CHECK(actual.health.webhook_timeout_s == expected.health.webhook_timeout_s);
   CHECK(actual.health.allow_insecure_webhooks == expected.health.allow_insecure_webhooks);
   CHECK(actual.health.listen == expected.health.listen);
+  CHECK(actual.uplink.url == expected.uplink.url);
+  CHECK(actual.uplink.token == expected.uplink.token);
+  CHECK(actual.uplink.token_file == expected.uplink.token_file);
+  CHECK(actual.uplink.backlog_s == expected.uplink.backlog_s);
+  CHECK(actual.uplink.backlog_mb == expected.uplink.backlog_mb);
+  CHECK(actual.uplink.timeout_s == expected.uplink.timeout_s);
+  CHECK(actual.uplink.allow_insecure == expected.uplink.allow_insecure);
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -719,7 +726,7 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
              StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
                         "[edge]: listen, threads,"));
   CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
-  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health, scale");
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health, scale, uplink");
   CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
   CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
   CHECK_THAT(error_of("", {"ingest.source=srt://:9000?mode=lstener"}),
@@ -1001,6 +1008,70 @@ TEST_CASE("[scale] pathways: two or more, unique ids of the spec's characters, a
         {"scale.pathways=[{id=\"a\",base_url=\"http://127.0.0.1:1/\"},{id=\"b\",base_url=\"http://127.0.0.1:2/\"}]"});
     CHECK(config.scale.pathways.size() == 2);
   }
+TEST_CASE("the uplink's keys are read into their members", "[config][uplink]") {
+  const Config config = parse_config(R"(
+[uplink]
+url = "https://cloud.example/ingest"
+token = "s3cret-uplink"
+backlog_s = 12
+backlog_mb = 8
+timeout_s = 3
+allow_insecure = true
+)",
+                                     "relay.toml");
+  CHECK(config.uplink.url == "https://cloud.example/ingest");
+  CHECK(config.uplink.token == "s3cret-uplink");
+  CHECK(config.uplink.backlog_s == 12);
+  CHECK(config.uplink.backlog_mb == 8);
+  CHECK(config.uplink.timeout_s == 3);
+  CHECK(config.uplink.allow_insecure);
+  CHECK(parse_config("", "relay.toml").uplink.url.empty());
+}
+
+TEST_CASE("an uplink over http:// is refused unless it stays on this machine or is allowed", "[config][uplink]") {
+  CHECK(error_of("[uplink]\nurl = \"http://cloud.example/ingest\"\ntoken = \"t\"\n") ==
+        "relay.toml:2:7: uplink.url: an http:// address to a host other than loopback carries the stream and the "
+        "uplink token unencrypted; use https://, or set uplink.allow_insecure = true (e.g. over a VPN)");
+  CHECK_NOTHROW(parse_config("[uplink]\nurl = \"http://127.0.0.1:8080/ingest\"\ntoken = \"t\"\n", "relay.toml"));
+  CHECK_NOTHROW(parse_config("[uplink]\nurl = \"http://[::1]:8080/ingest\"\ntoken = \"t\"\n", "relay.toml"));
+  CHECK_NOTHROW(parse_config("[uplink]\nurl = \"http://localhost/ingest\"\ntoken = \"t\"\n", "relay.toml"));
+  // A user name that looks like loopback does not make the host one.
+  CHECK_THROWS(parse_config("[uplink]\nurl = \"http://127.0.0.1@cloud.example/\"\ntoken = \"t\"\n", "relay.toml"));
+  CHECK_NOTHROW(parse_config(
+      "[uplink]\nurl = \"http://cloud.example/ingest\"\ntoken = \"t\"\nallow_insecure = true\n", "relay.toml"));
+  CHECK_THAT(error_of("[uplink]\nurl = \"ftp://cloud.example/\"\n"), Catch::Contains("is not a web address"));
+}
+
+TEST_CASE("an uplink needs exactly one of token and token_file", "[config][uplink]") {
+  CHECK(error_of("[uplink]\nurl = \"https://cloud.example/ingest\"\n") ==
+        "relay.toml:2:7: uplink.url: the cloud relay takes pushes only with its ingest token: set uplink.token or "
+        "uplink.token_file");
+  const std::string both = error_of("[uplink]\ntoken = \"abc\"\ntoken_file = \"/x\"\n");
+  CHECK(both == "relay.toml:3:14: uplink.token_file: set uplink.token or uplink.token_file, not both");
+  CHECK(both.find("abc") == std::string::npos);
+}
+
+TEST_CASE("the uplink token is read from token_file, and its errors never show it", "[config][uplink]") {
+  TempDir dir;
+  const auto file = dir.path / "uplink.token";
+  {
+    std::ofstream out(file);
+    out << "  tok-from-file \nsecond line\n";
+  }
+  const Config config = parse_config("[uplink]\nurl = \"https://cloud.example/ingest\"\ntoken_file = \"uplink.token\"\n",
+                                     "relay.toml", {}, dir.path);
+  CHECK(config.uplink.token == "tok-from-file");
+  CHECK(config.uplink.token_file == file);
+  {
+    std::ofstream out(file);
+    out << "\n";
+  }
+  CHECK_THAT(error_of("[uplink]\ntoken_file = \"" + file.string() + "\"\n"),
+             Catch::Contains("uplink.token_file: '" + file.string() + "' holds no token"));
+  CHECK_THAT(error_of("[uplink]\ntoken_file = \"" + (dir.path / "missing").string() + "\"\n"),
+             Catch::Contains("uplink.token_file: cannot read the token file"));
+}
+
 TEST_CASE("a push: relay needs push tokens, no backup and fMP4; tokens are not echoed", "[config][push]") {
   CHECK_THAT(error_of("[ingest]\nsource = \"push:\"\n"),
              StartsWith("relay.toml:2:10: ingest.push_tokens: ingest.source = \"push:\" takes the ladder by HTTP PUT"));

@@ -109,6 +109,45 @@ TEST_CASE("health: codes name each kind of reason once; an unauthenticated inges
         nlohmann::json{{"status", "degraded"}, {"codes", report["codes"]}});
 }
 
+TEST_CASE("health: the hall uplink's push is reported, and degrades the status while it retries", "[health][uplink]") {
+  relay::hls::Store store({"a"});
+  relay::health::IngestSnapshot ingest;
+  ingest.state = relay::health::IngestState::live;
+  relay::config::HlsConfig hls;
+  hls.segment_duration_s = 2.0;
+  const int64_t now = 1'700'000'100'000;
+  store.publish(0, snapshot_with_segment("a", now - 1000));
+
+  auto report = make_health_report(store, ingest, hls, now, 1);
+  CHECK(report["uplink"]["state"] == "off");
+  CHECK(report["status"] == "ok");
+
+  relay::health::UplinkStatus uplink;
+  uplink.bytes_pushed = 5000;
+  uplink.media_bytes_pushed = 4000;
+  report = make_health_report(store, ingest, hls, now, 1, {}, false, &uplink);
+  CHECK(report["status"] == "ok");
+  CHECK(report["uplink"]["state"] == "pushing");
+  CHECK(report["uplink"]["bytes_pushed"] == 5000);
+
+  uplink.state = "retrying";
+  uplink.last_error = "PUT a/index.m3u8: answered 503";
+  uplink.backlog_s = 4.5;
+  uplink.backlog_bytes = 90'000;
+  uplink.lag_s = 5;
+  uplink.retries = 3;
+  report = make_health_report(store, ingest, hls, now, 1, {}, false, &uplink);
+  CHECK(report["status"] == "degraded");
+  CHECK(report["codes"] == nlohmann::json::array({"uplink_retrying"}));
+  CHECK(report["uplink"]["backlog_s"] == 4.5);
+  CHECK(report["uplink"]["backlog_bytes"] == 90'000);
+  CHECK(report["uplink"]["lag_s"] == 5.0);
+  CHECK(report["uplink"]["retries"] == 3);
+  CHECK(report["uplink"]["last_error"] == "PUT a/index.m3u8: answered 503");
+  // The public report says only that.
+  CHECK(relay::delivery::public_health_report(report).dump().find("503") == std::string::npos);
+}
+
 TEST_CASE("health: a push receiver shows its uplink, and a lost one as uplink_lost", "[health][push]") {
   relay::hls::Store store({"a"});
   relay::health::IngestSnapshot ingest;
@@ -117,7 +156,7 @@ TEST_CASE("health: a push receiver shows its uplink, and a lost one as uplink_lo
   const int64_t now = 1'700'000'100'000;
   store.publish(0, snapshot_with_segment("a", now - 1000));
   auto report = make_health_report(store, ingest, hls, now, 1);
-  CHECK(report["uplink"].is_null());  // not a push receiver
+  CHECK(report["uplink"]["state"] == "off");  // neither a push receiver nor a pusher
 
   relay::health::UplinkInfo uplink;
   uplink.state = "receiving";
@@ -139,4 +178,10 @@ TEST_CASE("health: a push receiver shows its uplink, and a lost one as uplink_lo
   CHECK(report["status"] == "degraded");
   CHECK(report["codes"] == nlohmann::json::array({"uplink_lost"}));
   CHECK(relay::delivery::public_health_report(report)["codes"][0] == "uplink_lost");
+
+  // A relay that receives a push and pushes it on shows both.
+  relay::health::UplinkStatus push;
+  report = make_health_report(store, ingest, hls, now, 1, {}, false, &push);
+  CHECK(report["uplink"]["state"] == "lost");
+  CHECK(report["uplink_out"]["state"] == "pushing");
 }

@@ -36,7 +36,6 @@ struct MediaPlaylistView {
   std::optional<LowLatency> low_latency;
   uint64_t open_msn = 0;  // 0: no segment being built
   int64_t open_pdt_epoch_ms = 0;
-  bool open_discontinuity = false;  // the open segment follows a discontinuity
   std::vector<Part> open_parts;
   bool open_discontinuity = false;  // the open segment starts a new init or timeline
   uint64_t hint_msn = 0;  // EXT-X-PRELOAD-HINT target; 0: none

@@ -1,5 +1,6 @@
 #include "outbound/uplink_queue.hpp"
 
+#include "hls/object_names.hpp"
 #include "hls/playlist.hpp"
 
 namespace relay::outbound {
@@ -16,28 +17,13 @@ bool is_media(const UplinkObject& o) {
 
 }  // namespace
 
-std::string init_uri_of(std::string_view playlist) {
-  // The newest EXT-X-MAP: the init the playlist's newest segments need.
-  constexpr std::string_view kMap = "#EXT-X-MAP:";
-  constexpr std::string_view kUri = "URI=\"";
-  const size_t map = playlist.rfind(kMap);
-  if (map == std::string_view::npos) return {};
-  const std::string_view line = playlist.substr(map, playlist.find('\n', map) - map);
-  const size_t uri = line.find(kUri);
-  if (uri == std::string_view::npos) return {};
-  const size_t begin = uri + kUri.size();
-  const size_t end = line.find('"', begin);
-  if (end == std::string_view::npos) return {};
-  return std::string(line.substr(begin, end - begin));
-}
-
 RenditionUplinkQueue::RenditionUplinkQueue(std::string rendition, UplinkLimits limits)
     : rendition_(std::move(rendition)), limits_(limits) {}
 
 void RenditionUplinkQueue::update(const hls::RenditionSnapshot& snapshot, int64_t now_ms) {
   if (!snapshot.playlist) return;
   if (snapshot.init) {
-    const std::string uri = init_uri_of(*snapshot.playlist);
+    const std::string& uri = snapshot.init_uri;
     const bool changed = !queued_init_ || *queued_init_ != *snapshot.init || uri != queued_init_uri_;
     if (changed && !uri.empty()) {
       push({UplinkObjectKind::init, path_of(uri), kMediaType, snapshot.init, 0, 0, false, now_ms});
@@ -95,13 +81,13 @@ void RenditionUplinkQueue::queue_segment_media(const hls::RenditionSnapshot& sna
   }
   if (!segment.data) return;
   const bool ts = snapshot.segment_extension == "ts";
-  push_media({UplinkObjectKind::segment, path_of(hls::segment_uri(segment.msn, snapshot.segment_extension)),
+  push_media({UplinkObjectKind::segment, path_of(hls::segment_uri(snapshot.instance, segment.msn, snapshot.segment_extension)),
               ts ? kTransportStreamType : kMediaType, segment.data, segment.msn, segment.duration_s, true, now_ms});
 }
 
-void RenditionUplinkQueue::queue_part(const hls::RenditionSnapshot&, const hls::Part& part, int64_t now_ms) {
+void RenditionUplinkQueue::queue_part(const hls::RenditionSnapshot& snapshot, const hls::Part& part, int64_t now_ms) {
   if (!part.data) return;
-  push_media({UplinkObjectKind::part, path_of(hls::part_uri(part.msn, part.index)), kMediaType, part.data, part.msn,
+  push_media({UplinkObjectKind::part, path_of(hls::part_uri(snapshot.instance, part.msn, part.index)), kMediaType, part.data, part.msn,
               part.duration_s, part.index == 0, now_ms});
 }
 

@@ -43,9 +43,6 @@ struct UplinkLimits {
   size_t backlog_bytes = 64 * 1024 * 1024; // bytes waiting (media and playlists), at most
 };
 
-// The EXT-X-MAP URI a media playlist names; "" when it has none (MPEG-TS).
-std::string init_uri_of(std::string_view playlist);
-
 class RenditionUplinkQueue {
  public:
   RenditionUplinkQueue(std::string rendition, UplinkLimits limits);

@@ -1008,6 +1008,8 @@ TEST_CASE("[scale] pathways: two or more, unique ids of the spec's characters, a
         {"scale.pathways=[{id=\"a\",base_url=\"http://127.0.0.1:1/\"},{id=\"b\",base_url=\"http://127.0.0.1:2/\"}]"});
     CHECK(config.scale.pathways.size() == 2);
   }
+}
+
 TEST_CASE("the uplink's keys are read into their members", "[config][uplink]") {
   const Config config = parse_config(R"(
 [uplink]

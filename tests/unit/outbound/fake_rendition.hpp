@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -10,6 +11,9 @@
 #include "hls/store.hpp"
 
 namespace relay::test {
+
+// The stream instance in the fake's object names (hls/object_names.hpp).
+inline constexpr std::string_view kInstance = "tst1";
 
 // A rendition as the packager publishes it: 2 s segments of `parts_per_segment`
 // parts, the same Bytes for a part in every snapshot (as the store shares them).
@@ -24,7 +28,9 @@ class FakeRendition {
     hls::RenditionSnapshot s;
     s.name = "720p";
     s.version = ++version_;
+    s.instance = std::string(kInstance);
     s.init = init;
+    s.init_uri = init_name;
     s.part_target_s = low_latency_ ? 0.5 : 0;
     const uint64_t complete = parts / parts_per_segment_;
     const size_t open = parts % parts_per_segment_;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "fake_rendition.hpp"
+#include "hls/object_names.hpp"
 #include "hls/playlist.hpp"
 #include "outbound/uplink_queue.hpp"
 
@@ -34,14 +35,6 @@ size_t listed_parts(const UplinkObject& playlist) {
 }
 
 }  // namespace
-
-TEST_CASE("the EXT-X-MAP URI is read from the playlist", "[uplink]") {
-  CHECK(init_uri_of("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\nseg1.m4s\n") == "init.mp4");
-  // The newest map is the one the newest media needs.
-  CHECK(init_uri_of("#EXT-X-MAP:URI=\"a/init-1.mp4\"\nseg1.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-2.mp4\"\n") ==
-        "init-2.mp4");
-  CHECK(init_uri_of("#EXTM3U\n#EXTINF:2,\nseg1.ts\n").empty());
-}
 
 TEST_CASE("the uplink sends the init, then each part once in order, each before the playlist that lists it",
           "[uplink]") {
@@ -83,9 +76,9 @@ TEST_CASE("the uplink sends the init, then each part once in order, each before 
   CHECK(inits == 1);
   std::vector<std::string> expected;
   for (uint64_t msn = 1; msn <= 7; ++msn)
-    for (size_t i = 0; i < 4; ++i) expected.push_back("720p/" + hls::part_uri(msn, i));
-  expected.push_back("720p/" + hls::part_uri(8, 0));
-  expected.push_back("720p/" + hls::part_uri(8, 1));
+    for (size_t i = 0; i < 4; ++i) expected.push_back("720p/" + hls::part_uri(relay::test::kInstance, msn, i));
+  expected.push_back("720p/" + hls::part_uri(relay::test::kInstance, 8, 0));
+  expected.push_back("720p/" + hls::part_uri(relay::test::kInstance, 8, 1));
   CHECK(media == expected);
   CHECK(media_bytes == 30 * 1000);
   // The newest playlist is the last word.
@@ -102,8 +95,8 @@ TEST_CASE("before the first playlist nothing is queued; the media published befo
   auto sent = drain(queue);
   REQUIRE(sent.size() == 7);  // init, 5 parts, playlist
   CHECK(sent[0].kind == UplinkObjectKind::init);
-  CHECK(sent[1].path == "720p/" + hls::part_uri(1, 0));
-  CHECK(sent[5].path == "720p/" + hls::part_uri(2, 0));
+  CHECK(sent[1].path == "720p/" + hls::part_uri(relay::test::kInstance, 1, 0));
+  CHECK(sent[5].path == "720p/" + hls::part_uri(relay::test::kInstance, 2, 0));
   CHECK(sent[6].kind == UplinkObjectKind::playlist);
 }
 
@@ -122,13 +115,14 @@ TEST_CASE("without LL-HLS parts whole segments go, each once", "[uplink]") {
       CHECK(o.duration_s == 2);
     }
   }
-  CHECK(media == std::vector<std::string>{"360p/" + hls::segment_uri(1), "360p/" + hls::segment_uri(2),
-                                          "360p/" + hls::segment_uri(3), "360p/" + hls::segment_uri(4)});
+  CHECK(media == std::vector<std::string>{"360p/" + hls::segment_uri(relay::test::kInstance, 1), "360p/" + hls::segment_uri(relay::test::kInstance, 2),
+                                          "360p/" + hls::segment_uri(relay::test::kInstance, 3), "360p/" + hls::segment_uri(relay::test::kInstance, 4)});
 }
 
 TEST_CASE("MPEG-TS segments go whole as video/mp2t, without an init", "[uplink]") {
   hls::RenditionSnapshot s;
   s.name = "360p";
+  s.instance = std::string(relay::test::kInstance);
   s.segment_extension = "ts";
   auto seg = std::make_shared<hls::Segment>();
   seg->msn = 1;
@@ -141,7 +135,7 @@ TEST_CASE("MPEG-TS segments go whole as video/mp2t, without an init", "[uplink]"
   queue.update(s, 0);
   auto sent = drain(queue);
   REQUIRE(sent.size() == 2);
-  CHECK(sent[0].path == "360p/" + hls::segment_uri(1, "ts"));
+  CHECK(sent[0].path == "360p/" + hls::segment_uri(relay::test::kInstance, 1, "ts"));
   CHECK(sent[0].content_type == "video/mp2t");
   CHECK(sent[1].kind == UplinkObjectKind::playlist);
 }
@@ -159,7 +153,7 @@ TEST_CASE("a new init section goes again, before the media that needs it", "[upl
   CHECK(sent[0].kind == UplinkObjectKind::init);
   CHECK(sent[0].path == "720p/init-43.mp4");
   CHECK(sent[0].data->size() == 710);
-  CHECK(sent[1].path == "720p/" + hls::part_uri(2, 1));
+  CHECK(sent[1].path == "720p/" + hls::part_uri(relay::test::kInstance, 2, 1));
   // The same init again is not sent again.
   queue.update(rendition.at(7), 0);
   for (const auto& o : drain(queue)) CHECK(o.kind != UplinkObjectKind::init);
@@ -191,7 +185,7 @@ TEST_CASE("an overflowing backlog drops whole segments from the oldest and resum
   queue.update(rendition.at(6), 0);
   auto stuck = queue.begin_send();
   REQUIRE(stuck);
-  CHECK(stuck->path == "720p/" + hls::part_uri(2, 1));
+  CHECK(stuck->path == "720p/" + hls::part_uri(relay::test::kInstance, 2, 1));
   for (size_t parts = 7; parts <= 40; ++parts) queue.update(rendition.at(parts), 0);
 
   CHECK(queue.segments_dropped() > 0);
@@ -202,7 +196,7 @@ TEST_CASE("an overflowing backlog drops whole segments from the oldest and resum
   // whole from its first part.
   std::map<std::string, std::pair<uint64_t, size_t>> part_of;
   for (uint64_t msn = 1; msn <= 10; ++msn)
-    for (size_t k = 0; k < 4; ++k) part_of["720p/" + hls::part_uri(msn, k)] = {msn, k};
+    for (size_t k = 0; k < 4; ++k) part_of["720p/" + hls::part_uri(relay::test::kInstance, msn, k)] = {msn, k};
   std::map<uint64_t, std::vector<size_t>> parts_by_msn;
   bool first_media = true;
   for (size_t i = 1; i < q.size(); ++i) {
@@ -275,5 +269,5 @@ TEST_CASE("a stream that starts over is followed from its oldest segment", "[upl
   for (const auto& o : drain(queue))
     if (o.kind == UplinkObjectKind::part) media.push_back(o.path);
   REQUIRE(!media.empty());
-  CHECK(media.front() == "720p/" + hls::part_uri(1, 0));
+  CHECK(media.front() == "720p/" + hls::part_uri(relay::test::kInstance, 1, 0));
 }

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "fake_rendition.hpp"
+#include "hls/object_names.hpp"
 #include "hls/playlist.hpp"
 #include "hls/store.hpp"
 #include "http_receiver.hpp"
@@ -78,7 +79,7 @@ TEST_CASE("the uplink PUTs each rendition's init, parts and playlist, and the ma
     for (const auto& f : files)
       if (f != "init-42.mp4" && f != "index.m3u8") parts.push_back(f);
     std::vector<std::string> expected;
-    for (size_t n = 0; n < 9; ++n) expected.push_back(hls::part_uri(1 + n / 4, n % 4));
+    for (size_t n = 0; n < 9; ++n) expected.push_back(hls::part_uri(relay::test::kInstance, 1 + n / 4, n % 4));
     CHECK(parts == expected);
     CHECK(files.back() == "index.m3u8");
   }
@@ -124,7 +125,7 @@ TEST_CASE("a failing cloud relay is retried with backoff, and nothing is lost or
   std::vector<std::string> parts, expected;
   for (const auto& f : targets_for(receiver.requests(), "/ingest/720p/"))
     if (f != "init-42.mp4" && f != "index.m3u8") parts.push_back(f);
-  for (size_t n = 0; n < 12; ++n) expected.push_back(hls::part_uri(1 + n / 4, n % 4));
+  for (size_t n = 0; n < 12; ++n) expected.push_back(hls::part_uri(relay::test::kInstance, 1 + n / 4, n % 4));
   CHECK(parts == expected);
 }
 

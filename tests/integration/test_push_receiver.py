@@ -145,7 +145,7 @@ def main():
                 segs = relay.wait_for_segments("180p", 2, timeout=30)
                 text = relay.get("/live/180p/index.m3u8").decode()
                 c.check("#EXT-X-PROGRAM-DATE-TIME:" in text, "the republished playlist has PDT")
-                init = relay.get("/live/180p/init.mp4")
+                init = relay.init_section("180p")
                 seg = relay.get(f"/live/180p/{segs[0][2]}")
                 path = os.path.join(tmp, "seg.mp4")
                 with open(path, "wb") as f:

@@ -229,6 +229,14 @@
     }
   }
 
+  // The session header goes only to this page's own origin: to a cache path on
+  // another origin (content steering) it would make the browser send a CORS
+  // preflight for every part, which caches pass to the relay. The relay counts
+  // those viewers from their QoE reports instead.
+  function sameOrigin(url) {
+    try { return new URL(url, location.href).origin === location.origin; } catch (e) { return false; }
+  }
+
   function startHlsJs() {
     if (player.hls) player.hls.destroy();
     // maxLiveSyncPlaybackRate lets hls.js play slightly fast to win back latency lost
@@ -238,10 +246,10 @@
       xhrSetup: function (xhr, url) {
         // A header can only be set on an opened request; hls.js does not open it twice.
         if (!xhr.readyState) xhr.open('GET', url, true);
-        xhr.setRequestHeader(SESSION_HEADER, player.session);
+        if (sameOrigin(url)) xhr.setRequestHeader(SESSION_HEADER, player.session);
       },
       fetchSetup: function (context, init) {
-        init.headers.set(SESSION_HEADER, player.session);
+        if (sameOrigin(context.url)) init.headers.set(SESSION_HEADER, player.session);
         return new Request(context.url, init);
       },
     });

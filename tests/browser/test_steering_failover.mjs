@@ -165,6 +165,11 @@ await runBrowserTest(args, async ({ relay, browser }) => {
       `currentTime advanced ${(last.t - timeAtKill).toFixed(2)} s in ${AFTER_KILL_S} s after the kill`);
     assert.ok(lateRequests.length > 0 && lateRequests.every((r) => r.port === portB && r.ok),
       `the stream now comes through cache B only: ${JSON.stringify(lateRequests.slice(-5))}`);
+    // The page sends its session header only to its own origin, so a cache path on
+    // another origin gets no CORS preflight per part (which it would pass to the relay).
+    const preflights = readFileSync(path.join(b.dir, 'access.log'), 'utf8').split('\n')
+      .filter((line) => line.includes('"OPTIONS '));
+    assert.equal(preflights.length, 0, `no preflight through cache B: ${preflights.slice(0, 3).join(' | ')}`);
     await page.screenshot({ path: path.join(args.out, 'steering-failover.png') });
     console.log('steering failover browser test passed');
   } finally {

@@ -4,10 +4,10 @@ scripts/bench-scale.sh (which documents the environment it reads).
 
 One relay (LIGHT ladder, LL-HLS on) and one Varnish node with the shipped
 configuration (tests/integration/cache_nodes.py). For each case (direct or
-varnish, each viewer count) the load client (tests/integration/llhls_load.py)
+varnish, each viewer count) the load client (--load-client: bench/llhls_load.cpp)
 runs in --procs processes at nice --load-nice (0, as the servers), each
-with its share of the viewers; a further process at nice -5 runs --probes players through the same tier and one
-reference player per rendition on the relay itself, whose part arrival times
+with its share of the viewers; a further process (tests/integration/llhls_load.py)
+at nice -5 runs --probes players through the same tier and one reference player per rendition on the relay itself, whose part arrival times
 are the baseline for latency (so the load generator's own backlog, when it
 cannot keep up, is not counted as the tier's latency). Measured over the steady window (after the ramp):
   - the relay's CPU (utime+stime from /proc) minus its idle CPU (encoding the
@@ -17,8 +17,9 @@ cannot keep up, is not counted as the tier's latency). Measured over the steady 
     Varnish's backend log (varnishncsa -b) shows;
   - per probe part, arrival at the probe minus arrival at a reference player
     (p50/p99): the latency the tier adds;
-  - the viewers' requests/s and parts/s (what the load client achieved: each
-    viewer is due 2 parts/s with 0.5 s parts).
+  - the viewers' requests/s (over the run) and parts/s (in the steady window:
+    what the load client achieved; each viewer is due 2 parts/s with 0.5 s
+    parts), and the players that ended more than a segment behind.
 Prints a table and one JSON line.
 """
 import argparse
@@ -56,11 +57,16 @@ def percentile(values, p):
 
 
 def client(base, clients, a, cpus, nice, reference=None, latency_out=None):
-    cmd = ["nice", "-n", str(nice), sys.executable,
-           os.path.join(HERE, "..", "tests", "integration", "llhls_load.py"),
-           "--base", base, "--clients", str(clients), "--seconds", str(a.ramp + a.seconds + 2), "--ramp", str(a.ramp)]
+    """The load (--load-client, bench/llhls_load.cpp) or, with `reference`, the
+    latency probes (tests/integration/llhls_load.py, which records per part its
+    arrival at a probe and at a reference player on the relay)."""
+    args = ["--base", base, "--clients", str(clients), "--seconds", str(a.ramp + a.seconds + 2), "--ramp", str(a.ramp)]
     if reference:
+        cmd = [sys.executable, os.path.join(HERE, "..", "tests", "integration", "llhls_load.py")] + args
         cmd += ["--reference", reference, "--latency-out", latency_out]
+    else:
+        cmd = [a.load_client] + args
+    cmd = ["nice", "-n", str(nice)] + cmd
     if cpus:
         cmd = ["taskset", "-c", cpus] + cmd
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -97,8 +103,11 @@ def run_case(relay, base, viewers, a, client_cpus, varnish=None):
         "p50_ms": None if not added else 1000 * percentile(added, 50),
         "p99_ms": None if not added else 1000 * percentile(added, 99),
         "viewer_rps": viewer_rps,
-        "viewer_parts_per_s": sum(s["parts"] for s in summaries) / run_s,
+        # Parts the viewers got per second in the steady window (after the ramp).
+        "viewer_parts_per_s": sum(s["steady_parts_per_s"] for s in summaries),
         "players_failed": sum(s["players_failed"] for s in summaries),
+        # Players more than one segment behind their rendition's newest part at the end.
+        "players_behind": sum(s["players_behind"] for s in summaries),
         "failure_kinds": [s["failure_kinds"] for s in summaries if s["failure_kinds"]],
         "probes_failed": probe_summary["players_failed"],
     }
@@ -111,6 +120,7 @@ def main():
     p.add_argument("--viewers", default="1000 3000")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--ramp", type=float, default=5)
+    p.add_argument("--load-client", required=True, help="the llhls-load binary (bench/llhls_load.cpp)")
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--probes", type=int, default=6, help="latency probe players per case")
     p.add_argument("--load-nice", type=int, default=0, help="nice of the load processes (the servers run at 0)")
@@ -146,7 +156,8 @@ def main():
                           f"relay {r['rps']:7.1f} responses/s"
                           + (f" (Varnish fetched {r['varnish_fetch_rps']:.1f}/s)" if r["varnish_fetch_rps"] is not None else "")
                           + f", viewers {r['viewer_rps']:7.1f} requests/s over the run "
-                          f"({r['viewer_parts_per_s']:.0f} parts/s of {2 * n} due), "
+                          f"(steady: {r['viewer_parts_per_s']:.0f} parts/s of {2 * n} due, "
+                          f"{r['players_behind']} players behind), "
                           f"added p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms, players failed "
                           f"{r['players_failed']} (probes {r['probes_failed']})", flush=True)
                     if r["failure_kinds"]:

@@ -4,8 +4,9 @@
 #
 #   scripts/bench-scale.sh        # BUILD_DIR/seminar-relay must exist (scripts/build.sh)
 #
-# For 1,000 and 3,000 simulated viewers (tests/integration/llhls_load.py: blocking
-# playlist reloads, every part, the hinted part early), first straight at the
+# For 1,000 and 3,000 simulated viewers (bench/llhls_load.cpp, the llhls-load
+# target, built here if missing: blocking playlist reloads, every part, the
+# hinted part early, as tests/integration/llhls_load.py), first straight at the
 # relay, then at Varnish, it prints the relay's CPU (and that CPU minus its idle
 # encoding of the LIGHT ladder), the relay's responses/s, the viewers' requests/s,
 # and the latency the tier adds: p50/p99 over every part of the time it reached
@@ -15,19 +16,20 @@
 # The parts behind bench/scale.py's figures are described there.
 #
 # Everything shares this machine's cores. The relay, Varnish and the load
-# client's BENCH_PROCS asyncio processes run at nice 0 (BENCH_LOAD_NICE), and the
-# latency probes (a few players through the tier and reference
-# players on the relay, in a process of their own) at nice -5, so the load
-# client's own backlog does not count as a tier's latency. SERVER_CPUS and
-# CLIENT_CPUS pin them apart with taskset instead. A Python client cannot ask
-# what 3,000 LL-HLS viewers ask (4 requests/s each with 0.5 s parts) on a
-# small machine: the output shows the parts/s the viewers got against the parts/s
-# due, and the requests/s they made, so the load a figure was measured under is
+# client's BENCH_PROCS processes (one thread each) run at nice 0
+# (BENCH_LOAD_NICE), and the latency probes (a few Python players through the
+# tier and reference players on the relay, in a process of their own) at nice
+# -5, so the load client's own backlog does not count as a tier's latency.
+# SERVER_CPUS and CLIENT_CPUS pin them apart with taskset instead. The output
+# shows the parts/s the viewers got in the steady window against the parts/s due
+# (2 per viewer with 0.5 s parts), the players that ended behind the live edge
+# and the requests/s they made, so the load a figure was measured under is
 # always stated.
 #
 # Environment:
 #   BUILD_DIR=build            where seminar-relay is
 #   RELAY_BIN=BUILD_DIR/seminar-relay
+#   LOAD_BIN=BUILD_DIR/llhls-load   the load client (built if missing)
 #   BENCH_VIEWERS="1000 3000"
 #   BENCH_SECONDS=20           measured seconds per case (after BENCH_RAMP)
 #   BENCH_RAMP=5               seconds over which a case's viewers start
@@ -54,10 +56,14 @@ for tool in varnishd varnishncsa taskset; do
 done
 /usr/bin/python3 -c "import aiohttp" 2>/dev/null || { echo "bench-scale: python3-aiohttp is missing (scripts/setup.sh)" >&2; exit 1; }
 [ -x "$RELAY_BIN" ] || { echo "bench-scale: $RELAY_BIN not built (scripts/build.sh)" >&2; exit 1; }
+LOAD_BIN=${LOAD_BIN:-$BUILD_DIR/llhls-load}
+if [ ! -x "$LOAD_BIN" ]; then
+  cmake --build "$BUILD_DIR" --target llhls-load >/dev/null || { echo "bench-scale: building llhls-load failed" >&2; exit 1; }
+fi
 
 echo "bench-scale: relay and Varnish on CPUs '${SERVER_CPUS:-any}', load client on CPUs '${CLIENT_CPUS:-any}'" \
      "($cpus CPUs), $BENCH_PROCS client processes"
 ulimit -n "$(ulimit -Hn)"
-exec /usr/bin/python3 "$ROOT/bench/scale.py" --binary "$RELAY_BIN" --source-dir "$ROOT" \
+exec /usr/bin/python3 "$ROOT/bench/scale.py" --binary "$RELAY_BIN" --source-dir "$ROOT" --load-client "$LOAD_BIN" \
   --viewers "$BENCH_VIEWERS" --seconds "$BENCH_SECONDS" --ramp "$BENCH_RAMP" --procs "$BENCH_PROCS" --load-nice "$BENCH_LOAD_NICE" \
   --server-cpus "$SERVER_CPUS" --client-cpus "$CLIENT_CPUS"

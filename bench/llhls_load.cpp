@@ -301,7 +301,7 @@ class Player {
   // The hinted part, fetched on the second connection while the blocking
   // reload waits on the first.
   void start_hint(const std::string& uri) {
-    hint_ = {uri, true, {}, {}};
+    hint_ = {uri, true, {}, {}, false};
     net::co_spawn(io_, fetch_hint(), net::detached);
   }
 
@@ -309,9 +309,11 @@ class Player {
     try {
       co_await get(hint_conn_, resolve(playlist_, hint_.uri));
       hint_.arrived = Clock::now();
+    } catch (const LoadError& e) {
+      hint_.error = e.what();
     } catch (const std::exception& e) {
       hint_.error = e.what();
-      if (!dynamic_cast<const LoadError*>(&e)) hint_.error = "transport: " + hint_.error;
+      hint_.transport = true;
     }
     hint_.running = false;
     hint_signal_.cancel();
@@ -327,6 +329,9 @@ class Player {
 
   awaitable<void> wait_hint() {
     co_await wait_hint_idle();
+    // A transport error is the player's failure only before the deadline (at
+    // the deadline stop() closes the connection under the fetch).
+    if (hint_.transport) throw std::runtime_error(hint_.error);
     if (!hint_.error.empty()) throw LoadError(hint_.error);
   }
 
@@ -356,6 +361,7 @@ class Player {
     bool running = false;
     Clock::time_point arrived;
     std::string error;
+    bool transport = false;  // the error is the connection's, not a response's
   };
 
   net::io_context& io_;

@@ -237,7 +237,6 @@ class Player {
 
   std::string playlist_url() const { return playlist_; }
   const std::vector<std::pair<Position, Clock::time_point>>& parts() const { return parts_; }
-  const std::vector<std::string>& failures() const { return errors; }
   int requests = 0;
   std::vector<std::string> errors;  // failures, in the order seen
   std::vector<int64_t> media_sequences;

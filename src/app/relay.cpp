@@ -32,6 +32,7 @@
 #include "hls/store.hpp"
 #include "ingest/ingest.hpp"
 #include "ingest/ladder.hpp"
+#include "ingest/slate_feed.hpp"
 #include "net/server.hpp"
 #include "net/stats.hpp"
 #include "outbound/uplink.hpp"
@@ -162,6 +163,7 @@ struct Relay::Parts {
     warn_without_moderators(cfg.qa);
     warn_unauthenticated_ingest(cfg.ingest);
     authority.set_push_tokens(cfg.ingest.push_tokens);
+    if (receiver) slate = push_slate();
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -235,6 +237,7 @@ struct Relay::Parts {
                                         uplink.last_object_age_s);
       }
     }
+    show_slate(uplink, now);
     status.set_inputs({std::move(input)});
     status.set_uplink(std::move(uplink));
     if (cfg.hls.low_latency && totals.playlists_without_parts > 0 && !warned_whole_segments) {
@@ -246,6 +249,34 @@ struct Relay::Parts {
   }
   bool warned_whole_segments = false;  // on the timer thread only
 
+  // The receiver's own slate, as for a lost camera: the last picture is held
+  // for ingest.slate_after_s after the uplink counts as lost, then the slate
+  // goes into every rendition until the pusher's next playlist.
+  std::unique_ptr<ingest::SlateFeed> push_slate() {
+    std::vector<ingest::RenditionSink::Output> outputs;
+    for (size_t i = 0; i < packagers.size(); ++i)
+      outputs.push_back([this, i](std::string_view bytes) { receiver->slate_media(i, bytes); });
+    return std::make_unique<ingest::SlateFeed>(cfg, std::move(outputs), status);
+  }
+
+  void show_slate(const health::UplinkInfo& uplink, int64_t now) {
+    const bool lost_long =
+        uplink.state == "lost" && uplink.last_object_age_s > uplink_timeout_s(cfg) + cfg.ingest.slate_after_s;
+    if (lost_long && !slate_shown) {
+      slate_shown = true;
+      receiver->begin_slate(now);
+      slate->show(true);
+      status.set_state(health::IngestState::slate);
+      status.set_output("slate");
+      relay::log::get("push")->warn("uplink lost for {:.1f} s: showing the slate", uplink.last_object_age_s);
+    } else if (uplink.state == "receiving" && slate_shown) {
+      slate_shown = false;
+      slate->show(false);
+      relay::log::get("push")->info("uplink back: the pushed picture returns at its next whole segment");
+    }
+  }
+  bool slate_shown = false;  // on the timer thread only
+
   config::Config cfg;
   hls::Store store;
   hls::MasterPlaylist master;
@@ -255,6 +286,7 @@ struct Relay::Parts {
   std::vector<std::unique_ptr<hls::Packager>> packagers;  // a push receiver's
   std::unique_ptr<hls::PushReceiver> receiver;             // null unless ingest.source = "push:"
   api::PushApi push_api;
+  std::unique_ptr<ingest::SlateFeed> slate;  // a push receiver's; feeds `receiver`
   WorkQueue qa_writes;
   health::Monitor monitor;
   std::unique_ptr<outbound::WebhookSender> webhooks;
@@ -298,6 +330,7 @@ void Relay::start() {
     }
     if (p.receiver) {
       p.status.set_state(health::IngestState::waiting);
+      p.slate->start();
       relay::log::get("app")->info("push receiver: the ladder ({} renditions) is taken by PUT on /ingest/<rendition>/",
                                    p.packagers.size());
     } else {
@@ -337,6 +370,7 @@ void Relay::stop() {
   // Writes already accepted are committed; their answers go nowhere now.
   p.qa_writes.stop();
   p.timers.stop();
+  if (p.slate) p.slate->stop();
   p.ingest.stop();
 }
 

@@ -104,8 +104,9 @@ bool PushedRendition::feed(const Position& p, FeedReport& report) {
     if (it == objects_.end() && seg.map_uri != init_uri_) return false;  // its init is not here yet
     if (it != objects_.end()) {
       init = take(seg.map_uri);
-      if (seg.map_uri == init_uri_ && *init == init_bytes_) init.reset();  // the same one, sent again
+      if (seg.map_uri == init_uri_ && *init == init_bytes_ && !refeed_init_) init.reset();  // the same, sent again
     }
+    if (!init && refeed_init_ && seg.map_uri == init_uri_) init = init_bytes_;
   }
   std::string media = *take(*p.uri);
   advance_past(p);
@@ -118,6 +119,7 @@ bool PushedRendition::feed(const Position& p, FeedReport& report) {
       target_.init(*init);
       init_uri_ = seg.map_uri;
       init_bytes_ = std::move(*init);
+      refeed_init_ = false;
       ++report.fed;
     }
     std::optional<int64_t> pdt;
@@ -210,14 +212,24 @@ FeedReport PushedRendition::on_playlist(const PushedPlaylist& playlist) {
   return report;
 }
 
+void PushedRendition::resume_after_slate() {
+  if (started_) resume_from_msn_ = next_msn_ + (next_part_ > 0 ? 1 : 0);
+  started_ = false;
+  pending_discontinuity_ = true;
+  refeed_init_ = !init_uri_.empty();
+  stalled_at_.clear();
+}
+
 // ---------------------------------------------------------------------------
 // PushReceiver
 
 struct PushReceiver::Rendition {
-  Rendition(Packager& packager, PushLimits limits) : target(packager), state(target, limits) {}
+  Rendition(Packager& p, PushLimits limits) : packager(p), target(p), state(target, limits) {}
   std::mutex mutex;
+  Packager& packager;
   PackagerTarget target;
   PushedRendition state;
+  bool slate = false;  // the slate is going into the packager
 };
 
 PushReceiver::PushReceiver(std::vector<Packager*> packagers, PushLimits limits) : limits_(limits) {
@@ -295,6 +307,10 @@ PushReceiver::Outcome PushReceiver::put_playlist(size_t rendition, std::string_v
   {
     Rendition& r = *renditions_.at(rendition);
     std::lock_guard lock(r.mutex);
+    if (r.slate) {
+      r.slate = false;
+      r.state.resume_after_slate();
+    }
     try {
       out.report = r.state.on_playlist(playlist);
     } catch (const std::exception& e) {
@@ -309,6 +325,31 @@ PushReceiver::Outcome PushReceiver::put_playlist(size_t rendition, std::string_v
   if (out.report.gap || out.report.restarted) ++totals_.gaps;
   if (playlist.part_target_s == 0 && !playlist.segments.empty()) ++totals_.playlists_without_parts;
   return out;
+}
+
+void PushReceiver::begin_slate(int64_t now_epoch_ms) {
+  for (auto& r : renditions_) {
+    std::lock_guard lock(r->mutex);
+    if (r->slate) continue;
+    r->slate = true;
+    r->packager.discontinuity();
+    r->packager.set_next_pdt(now_epoch_ms);
+  }
+}
+
+void PushReceiver::slate_media(size_t rendition, std::string_view bytes) {
+  Rendition& r = *renditions_.at(rendition);
+  std::lock_guard lock(r.mutex);
+  if (r.slate) r.packager.push(bytes);
+}
+
+size_t PushReceiver::slate_renditions() const {
+  size_t n = 0;
+  for (const auto& r : renditions_) {
+    std::lock_guard lock(r->mutex);
+    if (r->slate) ++n;
+  }
+  return n;
 }
 
 }  // namespace relay::hls

@@ -80,6 +80,11 @@ class PushedRendition {
   // malformed fMP4 object) pass through; what was fed before stays fed.
   FeedReport on_playlist(const PushedPlaylist& playlist);
 
+  // The relay's own slate went into the target since the last feed: the next
+  // feed starts at a whole segment, after a discontinuity, with the pusher's
+  // init section again (the target holds the slate's now).
+  void resume_after_slate();
+
   size_t buffered_objects() const { return objects_.size(); }
   size_t buffered_bytes() const { return buffered_bytes_; }
   uint64_t evicted() const { return evicted_; }
@@ -117,6 +122,7 @@ class PushedRendition {
   size_t next_part_ = 0;  // 0: the next object starts segment next_msn_
   std::string init_uri_;  // the init section fed last
   std::string init_bytes_;
+  bool refeed_init_ = false;  // init_bytes_ go in again before the next media (after the slate)
   std::string stalled_at_;  // the object the previous playlist stopped at
 };
 
@@ -153,6 +159,16 @@ class PushReceiver {
   Outcome put_playlist(size_t rendition, std::string_view text, int64_t now_epoch_ms);
   bool delete_object(size_t rendition, const std::string& name);
   void record_rejected();
+
+  // The relay's own slate while the uplink is lost: from begin_slate() on, each
+  // rendition's packager takes slate_media() (the slate ladder's muxer output)
+  // after a discontinuity, with PDTs from `now_epoch_ms` on; the rendition's
+  // next pushed playlist ends it there (slate output dropped from then on) and
+  // the pushed media resumes at its next whole segment after a discontinuity.
+  void begin_slate(int64_t now_epoch_ms);
+  void slate_media(size_t rendition, std::string_view bytes);
+  // Renditions still showing the slate.
+  size_t slate_renditions() const;
 
   Totals totals() const;
 

@@ -68,15 +68,29 @@ Ladder::Ladder(const config::Config& cfg, const std::string& channel, GstClock* 
                hls::MasterPlaylist& master, health::IngestStatus& status)
     : status_(status),
       log_(relay::log::get("ingest")),
-      pipeline_(parse(cfg, channel)),
+      pipeline_(parse(cfg, channel, input_count(cfg))),
       thumbnail_(gst::Element::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "thumbnail"))),
       selectors_(GST_BIN(pipeline_.get()), cfg, input_count(cfg)) {
   gst_pipeline_use_clock(GST_PIPELINE(pipeline_.get()), clock);
   add_renditions(cfg, store, master);
 }
 
-gst::Element Ladder::parse(const config::Config& cfg, const std::string& channel) {
-  auto text = build_ladder_pipeline(cfg, channel, input_count(cfg));
+Ladder::Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock,
+               std::vector<RenditionSink::Output> outputs, health::IngestStatus& status)
+    : status_(status),
+      log_(relay::log::get("ingest")),
+      pipeline_(parse(cfg, channel, 0)),
+      selectors_(GST_BIN(pipeline_.get()), cfg, 0) {
+  gst_pipeline_use_clock(GST_PIPELINE(pipeline_.get()), clock);
+  if (outputs.size() != cfg.encoder.renditions.size()) throw std::logic_error("one slate output per rung");
+  for (size_t i = 0; i < outputs.size(); ++i)
+    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, i, ""),
+                                                          std::move(outputs[i]), status_));
+  for (auto& rendition : renditions_) rendition->connect();
+}
+
+gst::Element Ladder::parse(const config::Config& cfg, const std::string& channel, int inputs) {
+  auto text = build_ladder_pipeline(cfg, channel, inputs);
   log_->debug("ladder pipeline: {}", text);
   GError* raw_error = nullptr;
   GstElement* p = gst_parse_launch_full(text.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &raw_error);

@@ -33,6 +33,10 @@ class Ladder {
   // clear line when the text does not parse or lacks an element the relay needs.
   Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock, hls::Store& store,
          hls::MasterPlaylist& master, health::IngestStatus& status);
+  // A slate-only ladder (no inputs: the selectors show the slate), its rungs'
+  // muxer output handed to `outputs` (one per rung) instead of packagers.
+  Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock,
+         std::vector<RenditionSink::Output> outputs, health::IngestStatus& status);
   Ladder(const Ladder&) = delete;
   Ladder& operator=(const Ladder&) = delete;
 
@@ -49,7 +53,7 @@ class Ladder {
 
  private:
   static gboolean on_message(GstBus*, GstMessage* msg, gpointer self);
-  gst::Element parse(const config::Config& cfg, const std::string& channel);
+  gst::Element parse(const config::Config& cfg, const std::string& channel, int inputs);
   void add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master);
 
   health::IngestStatus& status_;

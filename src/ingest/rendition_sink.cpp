@@ -15,6 +15,16 @@ RenditionSink::RenditionSink(GstBin* ladder, hls::PackagerOptions options, size_
     : status_(status), log_(relay::log::get("ingest")), name_(options.name) {
   const bool mpegts = options.mpegts;
   packager_ = std::make_unique<hls::Packager>(std::move(options), index, store, &master);
+  find_elements(ladder, mpegts);
+}
+
+RenditionSink::RenditionSink(GstBin* ladder, const hls::PackagerOptions& options, Output output,
+                             health::IngestStatus& status)
+    : status_(status), log_(relay::log::get("ingest")), name_(options.name), output_(std::move(output)) {
+  find_elements(ladder, options.mpegts);
+}
+
+void RenditionSink::find_elements(GstBin* ladder, bool mpegts) {
   sink_ = gst::Element::adopt(gst_bin_get_by_name(ladder, ("sink_" + name_).c_str()));
   auto mux = gst::Element::adopt(gst_bin_get_by_name(ladder, ("mux_" + name_).c_str()));
   if (!sink_ || !mux) throw std::runtime_error("ladder pipeline lacks mux_/sink_ for " + name_);
@@ -68,6 +78,10 @@ GstFlowReturn RenditionSink::on_new_sample(GstAppSink* sink, gpointer user) {
 
 void RenditionSink::package(std::string_view bytes) {
   try {
+    if (output_) {
+      output_(bytes);
+      return;
+    }
     if (!packager_->has_time_origin()) {
       auto origin = first_frame_epoch_ms_.load();
       packager_->set_time_origin(origin ? origin : now_epoch_ms());

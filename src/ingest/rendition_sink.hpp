@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <gst/app/gstappsink.h>
@@ -27,6 +29,11 @@ class RenditionSink {
   // and makes the rendition's packager, the `index`th of the master playlist.
   RenditionSink(GstBin* ladder, hls::PackagerOptions options, size_t index, hls::Store& store,
                 hls::MasterPlaylist& master, health::IngestStatus& status);
+  // Hands the muxer's output to `output` instead of a packager of its own (the
+  // push receiver's slate goes into the packagers of the pushed ladder). The
+  // first chunk is the init section; no PDT is anchored here.
+  using Output = std::function<void(std::string_view)>;
+  RenditionSink(GstBin* ladder, const hls::PackagerOptions& options, Output output, health::IngestStatus& status);
   RenditionSink(const RenditionSink&) = delete;
   RenditionSink& operator=(const RenditionSink&) = delete;
 
@@ -36,12 +43,14 @@ class RenditionSink {
  private:
   static GstPadProbeReturn on_mux_input(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstFlowReturn on_new_sample(GstAppSink* sink, gpointer self);
+  void find_elements(GstBin* ladder, bool mpegts);
   void package(std::string_view bytes);
 
   health::IngestStatus& status_;
   std::shared_ptr<spdlog::logger> log_;
   const std::string name_;
-  std::unique_ptr<hls::Packager> packager_;
+  std::unique_ptr<hls::Packager> packager_;  // null when output_ takes the bytes
+  Output output_;
   gst::Element sink_;
   gst::Pad mux_video_pad_;
   std::atomic<int64_t> first_frame_epoch_ms_{0};

@@ -179,6 +179,27 @@ TEST_CASE("an init section sent again unchanged is not fed again; a changed one 
   CHECK(target.take() == Events{"init:J", "media:p2.0@2000"});
 }
 
+TEST_CASE("after the relay's own slate the feed resumes at the next whole segment, with the pusher's init again") {
+  Recorder target;
+  PushedRendition r(target, {});
+  r.store("init.mp4", "I");
+  store_parts(r, 7, 0, 2);
+  playlist(r, ll_playlist(7, 0, 2));
+  CHECK(target.take() == Events{"init:I", "media:p7.0@7000", "media:p7.1"});
+  // The uplink was lost mid-segment; the slate went into the target.
+  r.resume_after_slate();
+  // The pusher continues: the rest of segment 7 (its start went before the slate) is not fed;
+  // segment 8 is, after a discontinuity and with the init, which was not sent again.
+  store_parts(r, 7, 2, 4);
+  store_parts(r, 8, 0, 2);
+  playlist(r, ll_playlist(7, 1, 2));
+  CHECK(target.take() == Events{"disc", "init:I", "media:p8.0@8000", "media:p8.1"});
+  // Only once: the next parts follow as usual.
+  store_parts(r, 8, 2, 3);
+  playlist(r, ll_playlist(7, 1, 3));
+  CHECK(target.take() == Events{"media:p8.2"});
+}
+
 TEST_CASE("objects no playlist lists are never fed, and the buffer is bounded") {
   Recorder target;
   PushLimits limits;

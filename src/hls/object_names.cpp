@@ -66,6 +66,11 @@ std::string init_uri(std::string_view init_section) {
   return fmt::format("init-{:012x}.mp4", content_hash(init_section) >> 16);
 }
 
+bool is_init_uri(std::string_view file) {
+  constexpr std::string_view prefix = "init-", suffix = ".mp4";
+  return file.size() == prefix.size() + 12 + suffix.size() && file.starts_with(prefix) && file.ends_with(suffix);
+}
+
 std::optional<uint64_t> parse_segment_uri(std::string_view file, std::string_view instance,
                                           std::string_view extension) {
   const std::string suffix = "." + std::string(extension);

@@ -23,6 +23,9 @@ std::string new_instance_id();
 std::string segment_uri(std::string_view instance, uint64_t msn, std::string_view extension = "m4s");
 std::string part_uri(std::string_view instance, uint64_t msn, size_t index);
 std::string init_uri(std::string_view init_section);
+// Whether `file` has the shape init_uri gives ("init-<12 hex>.mp4"): a cheap test
+// before looking a name up among a rendition's init sections.
+bool is_init_uri(std::string_view file);
 
 // The inverse of segment_uri and part_uri for one instance: any other instance,
 // and any other spelling of the numbers (leading zeros, signs), is no name.

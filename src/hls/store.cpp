@@ -1,5 +1,7 @@
 #include "hls/store.hpp"
 
+#include "hls/object_names.hpp"
+
 namespace relay::hls {
 
 const Part* RenditionSnapshot::find_part(uint64_t msn, size_t index) const {
@@ -10,7 +12,8 @@ const Part* RenditionSnapshot::find_part(uint64_t msn, size_t index) const {
 }
 
 Bytes RenditionSnapshot::find_init(std::string_view uri) const {
-  if (uri.empty()) return nullptr;
+  // Every segment and part request asks here first: those names skip the scan.
+  if (!is_init_uri(uri)) return nullptr;
   if (uri == init_uri) return init;
   for (const auto& [msn, segment] : segments)
     if (segment->init_uri == uri) return segment->init;

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   ffmpeg chromium curl procps python3
   python3-websockets python3-prometheus-client python3-pytest python3-h2
   varnish nginx python3-aiohttp
+  postgresql libpq-dev haproxy python3-psycopg2
 )
 # Node.js with npm may come from elsewhere (NodeSource ships npm inside nodejs);
 # Debian's own packages are the fallback.

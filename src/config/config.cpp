@@ -164,6 +164,8 @@ class Loader {
            "health.allow_insecure_webhooks = true (e.g. for a receiver on this machine)");
     }
     check_uplink();
+    if (config_.qa.database == "sqlite" && !config_.qa.database_password_file.empty())
+      fail({"qa.database_password_file", "qa.database"}, "a password file is for a postgresql:// qa.database");
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
@@ -263,19 +265,20 @@ std::string read_file(const std::filesystem::path& file, std::string_view what =
 }
 
 // The token on the file's first line, without surrounding white space; never quoted in errors.
-std::string read_token_file(const std::filesystem::path& file, const std::string& source_name) {
+std::string read_token_file(const std::filesystem::path& file, const std::string& source_name,
+                            std::string_view key = "uplink.token_file") {
   std::string text;
   try {
     text = read_file(file, "the token file");
   } catch (const ConfigError& error) {
-    throw ConfigError(fmt::format("{}: uplink.token_file: {}", source_name, error.what()));
+    throw ConfigError(fmt::format("{}: {}: {}", source_name, key, error.what()));
   }
   text = text.substr(0, text.find('\n'));
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
   while (!text.empty() && blank(text.back())) text.pop_back();
   while (!text.empty() && blank(text.front())) text.erase(0, 1);
   if (text.empty())
-    throw ConfigError(fmt::format("{}: uplink.token_file: '{}' holds no token on its first line", source_name,
+    throw ConfigError(fmt::format("{}: {}: '{}' holds nothing on its first line", source_name, key,
                                   file.string()));
   return text;
 }
@@ -317,6 +320,11 @@ Config parse_config(const std::string& text, const std::string& source_name,
   if (!config.ingest.slate_image.empty()) resolve(config.ingest.slate_image, base_dir);
   resolve(config.qa.data_dir, base_dir);
   if (!config.qa.word_list_file.empty()) resolve(config.qa.word_list_file, base_dir);
+  if (!config.qa.database_password_file.empty()) {
+    resolve(config.qa.database_password_file, base_dir);
+    config.qa.database_password =
+        read_token_file(config.qa.database_password_file, source_name, "qa.database_password_file");
+  }
   if (!config.uplink.token_file.empty()) {
     resolve(config.uplink.token_file, base_dir);
     config.uplink.token = read_token_file(config.uplink.token_file, source_name);

@@ -116,6 +116,11 @@ struct LogConfig {
 // The audience Q&A ([qa] in config/relay.toml).
 struct QaConfig {
   std::filesystem::path data_dir = "data";  // holds qa.sqlite3
+  // "sqlite" (qa.sqlite3 in data_dir, one relay) or a postgresql:// URI without
+  // a password (several relays share it). Never logged as given.
+  std::string database = "sqlite";
+  std::filesystem::path database_password_file;  // first line is the password; or PGPASSWORD / ~/.pgpass
+  std::string database_password;                 // read from database_password_file; never logged
   std::string synchronous = "normal";       // normal | full (SQLite; full also survives a power cut)
   std::string default_room_title = "Q&A";   // the room a fresh install starts with
   int max_question_chars = 300;             // code points, 1..10000

@@ -1069,7 +1069,7 @@ TEST_CASE("the uplink token is read from token_file, and its errors never show i
     out << "\n";
   }
   CHECK_THAT(error_of("[uplink]\ntoken_file = \"" + file.string() + "\"\n"),
-             Catch::Contains("uplink.token_file: '" + file.string() + "' holds no token"));
+             Catch::Contains("uplink.token_file: '" + file.string() + "' holds nothing on its first line"));
   CHECK_THAT(error_of("[uplink]\ntoken_file = \"" + (dir.path / "missing").string() + "\"\n"),
              Catch::Contains("uplink.token_file: cannot read the token file"));
 }

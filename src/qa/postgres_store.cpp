@@ -258,6 +258,11 @@ class PostgresStore final : public Store {
   void prepare(PGconn* conn);
   PGconn* calls();
   Result run(const Statement& statement, const Params& params);
+  Result run_once(const Statement& statement, const Params& params);
+  template <class Call>
+  auto retry_stale(Call&& call) -> decltype(call());
+  Contents load_once();
+  uint64_t begin_once();
   Result exec(std::string_view what, const std::string& sql, ExecStatusType expected);
   [[noreturn]] void fail(std::string_view what, const PGresult* result);
   void set_down(bool listen, const std::string& problem);
@@ -471,7 +476,27 @@ void PostgresStore::fail(std::string_view what, const PGresult* result) {
   throw StoreError(message, lost || transient(state));
 }
 
+// Runs `call`; when it found that the server had ended the connection while it
+// sat idle (a restart, an idle timeout, a terminated session), once more on a
+// fresh one, so that the first request after a restart does not fail. Only
+// where nothing of a write is lost by it: outside a write, or at its begin().
+template <class Call>
+auto PostgresStore::retry_stale(Call&& call) -> decltype(call()) {
+  const bool was_up = calls_.up();
+  try {
+    return call();
+  } catch (const StoreError& e) {
+    if (!e.unavailable || !was_up || calls_.conn) throw;  // not a lost connection, or a fresh one that failed
+    return call();
+  }
+}
+
 Result PostgresStore::run(const Statement& statement, const Params& params) {
+  if (tx_ == Tx::none) return retry_stale([&] { return run_once(statement, params); });
+  return run_once(statement, params);
+}
+
+Result PostgresStore::run_once(const Statement& statement, const Params& params) {
   if (tx_ == Tx::failed)
     throw StoreError(fmt::format("{}: {} in a write that already failed (roll back first)", description_,
                                  statement.name));
@@ -492,6 +517,10 @@ Result PostgresStore::exec(std::string_view what, const std::string& sql, ExecSt
 
 Store::Contents PostgresStore::load() {
   if (tx_ != Tx::none) throw StoreError(fmt::format("{}: load() inside a write", description_));
+  return retry_stale([&] { return load_once(); });
+}
+
+Store::Contents PostgresStore::load_once() {
   PGconn* conn = calls();
   // One read-only snapshot, sent as one query: the rows are exactly as of the log's seq.
   constexpr const char* sql =
@@ -568,6 +597,10 @@ Store::Contents PostgresStore::load() {
 
 uint64_t PostgresStore::begin() {
   if (tx_ != Tx::none) rollback();
+  return retry_stale([&] { return begin_once(); });
+}
+
+uint64_t PostgresStore::begin_once() {
   // Open before the query, so a failure in it (a lock wait that timed out)
   // rolls back; a failed begin leaves no write in progress.
   tx_ = Tx::open;

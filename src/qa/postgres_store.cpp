@@ -129,8 +129,8 @@ constexpr Statement kDeleteQuestion{
     "delete_question",
     // One statement, one round trip: the votes go first (they reference the question).
     "WITH gone AS (DELETE FROM votes WHERE question = $1) DELETE FROM questions WHERE id = $1"};
-constexpr Statement kSetMeta{"set_meta",
-                             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2"};
+constexpr Statement kSetMeta{
+    "set_meta", "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2"};
 constexpr Statement kGetMeta{"get_meta", "SELECT value FROM meta WHERE key = $1"};
 constexpr Statement kAppendEvent{
     "append_event",
@@ -389,7 +389,8 @@ void PostgresStore::prepare(PGconn* conn) {
                         "to_regclass('attendees') IS NOT NULL AND to_regclass('questions') IS NOT NULL AND "
                         "to_regclass('votes') IS NOT NULL AND to_regclass('qa_log') IS NOT NULL AND "
                         "to_regclass('events') IS NOT NULL AND to_regclass('idempotency') IS NOT NULL"));
-  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK) check(present.release(), PGRES_TUPLES_OK, "cannot read the schema");
+  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK)
+    check(present.release(), PGRES_TUPLES_OK, "cannot read the schema");  // throws
   if (std::string_view(PQgetvalue(present.get(), 0, 0)) != "t") {
     const std::string create = fmt::format(
         "BEGIN; SELECT pg_advisory_xact_lock({}); {} INSERT INTO qa_log (id, epoch, seq) VALUES (1, '{}', "
@@ -780,8 +781,9 @@ Store::Purged PostgresStore::purge(int64_t before_ms) {
     count(kTrimEvents);
     count(kTrimIdempotency);
     if (purged.votes > 0)
-      exec("purge", "UPDATE questions SET votes = (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id) WHERE "
-           "votes <> (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id)",
+      exec("purge",
+           "UPDATE questions SET votes = (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id) "
+           "WHERE votes <> (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id)",
            PGRES_COMMAND_OK);
     if (own) commit(base_seq_);
     return purged;

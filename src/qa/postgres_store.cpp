@@ -335,12 +335,14 @@ PostgresStore::~PostgresStore() {
 // A new connection with the schema in place and the statements prepared;
 // throws StoreError (unavailable unless retrying cannot help).
 Connection PostgresStore::connect() {
-  // Ours first, so a URI's own settings win; the password last, outside any
+  // Our defaults first, so a URI's own settings win; after it what must hold
+  // whatever the URI says (the texts are UTF-8), and the password, outside any
   // string that might be logged. keepalives and tcp_user_timeout notice a
   // server that vanished without closing the connection within ~10 s.
-  std::vector<const char*> keys{"connect_timeout", "keepalives",        "keepalives_idle",  "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout", "application_name", "dbname"};
-  std::vector<const char*> values{"5", "1", "5", "2", "3", "10000", "seminar-relay", uri_.c_str()};
+  std::vector<const char*> keys{"connect_timeout",  "keepalives",       "keepalives_idle",  "keepalives_interval",
+                                "keepalives_count", "tcp_user_timeout", "application_name", "dbname",
+                                "client_encoding"};
+  std::vector<const char*> values{"5", "1", "5", "2", "3", "10000", "seminar-relay", uri_.c_str(), "UTF8"};
   if (!password_.empty()) {
     keys.push_back("password");
     values.push_back(password_.c_str());
@@ -622,6 +624,10 @@ void PostgresStore::commit(uint64_t last_seq) {
   if (tx_ != Tx::open)
     throw StoreError(fmt::format("{}: commit() without a write in progress", description_),
                      tx_ == Tx::failed && !calls_.up());
+  if (last_seq < base_seq_) {
+    rollback();
+    throw StoreError(fmt::format("{}: commit({}) would move the log back from {}", description_, last_seq, base_seq_));
+  }
   // A write that appended events records the new seq and wakes the other relays
   // (NOTIFY is delivered at COMMIT, and only then); all in one round trip.
   const std::string sql =

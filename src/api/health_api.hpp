@@ -23,6 +23,7 @@
 #include "health/ingest_status.hpp"
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
+#include "health/qa_status.hpp"
 #include "health/uplink_status.hpp"
 #include "hls/store.hpp"
 
@@ -61,6 +62,8 @@ class HealthApi {
   uint64_t events_built() const;
   // Where /metrics reads the hall uplink's state; unset: no uplink. Set before the server starts.
   void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
+  // Where /metrics reads the Q&A database's connection. Set before the server starts.
+  void set_qa_status(std::function<health::QaDatabaseStatus()> source) { qa_status_ = std::move(source); }
 
  private:
   net::Outcome dispatch(const net::Exchange& exchange, Port port) const;
@@ -80,6 +83,7 @@ class HealthApi {
   const health::Monitor* monitor_;
   health::QoeAggregator& qoe_;
   std::function<health::UplinkStatus()> uplink_status_;
+  std::function<health::QaDatabaseStatus()> qa_status_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Builds the event and, under shared_mutex_, makes it the current one.
   Bytes build_shared_event() const;

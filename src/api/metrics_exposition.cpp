@@ -180,7 +180,12 @@ void collect_http(MetricRegistry& m, const net::Stats& edge) {
 // The feeds are counted by the edge; the pending questions come from the Q&A
 // once the app has connected it.
 void collect_qa(MetricRegistry& m, const net::Stats& edge,
-                const std::optional<health::PendingQuestions>& pending_questions) {
+                const std::optional<health::PendingQuestions>& pending_questions,
+                const std::optional<health::QaDatabaseStatus>& database) {
+  if (database) {
+    m.gauge("seminar_relay_qa_database_up", "1 while the Q&A database answers, 0 while it cannot be reached")
+        .add({{"engine", database->engine}}, database->ok ? 1 : 0);
+  }
   m.gauge("seminar_relay_qa_connected_clients", "Q&A WebSocket feeds open").add(static_cast<double>(edge.feeds_open));
   m.counter("seminar_relay_qa_feed_messages_total", "Q&A events sent on the feeds")
       .add(static_cast<double>(edge.feed_messages));
@@ -290,7 +295,7 @@ std::string render_metrics(const MetricsInputs& in) {
   collect_inputs(m, in.ingest.inputs);
   collect_renditions(m, in);
   collect_http(m, in.edge);
-  collect_qa(m, in.edge, in.pending_questions);
+  collect_qa(m, in.edge, in.pending_questions, in.qa_database);
   collect_alerts(m, in.alerts, in.alerts_fired);
   collect_viewers(m, in);
   collect_uplink(m, in.uplink);

@@ -13,6 +13,7 @@
 #include "health/monitor.hpp"
 #include "health/process_stats.hpp"
 #include "health/qoe.hpp"
+#include "health/qa_status.hpp"
 #include "health/uplink_status.hpp"
 #include "health/viewer_sessions.hpp"
 #include "hls/store.hpp"
@@ -38,6 +39,7 @@ struct MetricsInputs {
   std::optional<health::ViewerSessions::Count> viewers;  // from the media requests
   std::optional<health::PendingQuestions> pending_questions;
   std::optional<health::UplinkStatus> uplink;  // the hall uplink's push, when configured
+  std::optional<health::QaDatabaseStatus> qa_database;  // once the app has connected the Q&A
 };
 
 std::string render_metrics(const MetricsInputs& in);

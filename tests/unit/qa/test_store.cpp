@@ -523,10 +523,12 @@ TEST_CASE("postgres: two writers through two stores get contiguous, ordered seqs
   });
   auto from_a = std::async(std::launch::async, [&] { return write(*a, 1); });
   auto from_b = std::async(std::launch::async, [&] { return write(*b, 2); });
+  from_a.wait();
+  from_b.wait();
+  done = true;  // before anything may throw: the reader's future waits for it
+  CHECK(read.get() == 0);
   const auto seqs_a = from_a.get();
   const auto seqs_b = from_b.get();
-  done = true;
-  CHECK(read.get() == 0);
 
   CHECK(std::is_sorted(seqs_a.begin(), seqs_a.end()));
   CHECK(std::is_sorted(seqs_b.begin(), seqs_b.end()));

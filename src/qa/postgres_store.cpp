@@ -395,24 +395,34 @@ void PostgresStore::prepare(PGconn* conn) {
         "cannot set statement_timeout");
   // The schema, made once: the advisory lock keeps relays that start together
   // on a new database from racing on CREATE TABLE. Checked first, so a role that
-  // may use but not create tables can run on a schema made for it.
-  Result present(PQexec(conn,
-                        "SELECT to_regclass('meta') IS NOT NULL AND to_regclass('rooms') IS NOT NULL AND "
-                        "to_regclass('attendees') IS NOT NULL AND to_regclass('questions') IS NOT NULL AND "
-                        "to_regclass('votes') IS NOT NULL AND to_regclass('qa_log') IS NOT NULL AND "
-                        "to_regclass('events') IS NOT NULL AND to_regclass('idempotency') IS NOT NULL"));
-  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK)
-    check(present.release(), PGRES_TUPLES_OK, "cannot read the schema");  // throws
-  if (std::string_view(PQgetvalue(present.get(), 0, 0)) != "t") {
-    const std::string create = fmt::format(
-        "BEGIN; SELECT pg_advisory_xact_lock({}); {} INSERT INTO qa_log (id, epoch, seq) VALUES (1, '{}', "
-        "(SELECT COALESCE(MAX(seq), 0) FROM rooms)) ON CONFLICT (id) DO NOTHING; COMMIT",
-        kSchemaLock, kSchema, auth::random_id());
-    Result made(PQexec(conn, create.c_str()));
-    if (PQresultStatus(made.get()) != PGRES_COMMAND_OK) {
-      Result(PQexec(conn, "ROLLBACK"));
-      check(made.release(), PGRES_COMMAND_OK, "cannot create the Q&A tables");
+  // may use but not create tables can run on a schema made for it. (A failure
+  // here closes the connection, which releases the lock and ends the transaction.)
+  auto present = [&] {
+    Result result(PQexec(conn,
+                         "SELECT to_regclass('meta') IS NOT NULL AND to_regclass('rooms') IS NOT NULL AND "
+                         "to_regclass('attendees') IS NOT NULL AND to_regclass('questions') IS NOT NULL AND "
+                         "to_regclass('votes') IS NOT NULL AND to_regclass('qa_log') IS NOT NULL AND "
+                         "to_regclass('events') IS NOT NULL AND to_regclass('idempotency') IS NOT NULL"));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+      check(result.release(), PGRES_TUPLES_OK, "cannot read the schema");  // throws
+    return std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+  };
+  if (!present()) {
+    check(PQexec(conn, fmt::format("SELECT pg_advisory_lock({})", kSchemaLock).c_str()), PGRES_TUPLES_OK,
+          "cannot lock the schema");
+    // Looked at again under the lock, in a transaction begun after it (an older
+    // one may not see the tables the relay before made): creating them twice
+    // is not only wasted, CREATE INDEX IF NOT EXISTS locks its table before it
+    // looks, which deadlocks with relays already preparing their statements.
+    if (!present()) {
+      const std::string create =
+          fmt::format("BEGIN; {} INSERT INTO qa_log (id, epoch, seq) VALUES (1, '{}', (SELECT COALESCE(MAX(seq), 0) "
+                      "FROM rooms)) ON CONFLICT (id) DO NOTHING; COMMIT",
+                      kSchema, auth::random_id());
+      check(PQexec(conn, create.c_str()), PGRES_COMMAND_OK, "cannot create the Q&A tables");
     }
+    check(PQexec(conn, fmt::format("SELECT pg_advisory_unlock({})", kSchemaLock).c_str()), PGRES_TUPLES_OK,
+          "cannot unlock the schema");
   }
   for (const auto& statement : kStatements)
     check(PQprepare(conn, statement.name, statement.sql, 0, nullptr), PGRES_COMMAND_OK,

@@ -482,6 +482,21 @@ TEST_CASE("postgres: a second store sees the first's events and is woken by its 
   CHECK(interrupted.get() < 5s);
 }
 
+TEST_CASE("postgres: relays starting together on a new database make one schema and one epoch",
+          "[qa][store][postgres]") {
+  if (!postgres_available()) return;
+  quiet_logs();
+  TestDatabase db("postgres");
+  constexpr int kRelays = 6;
+  std::vector<std::future<std::string>> starting;
+  for (int i = 0; i < kRelays; ++i)
+    starting.push_back(std::async(std::launch::async, [&] { return db.open()->load().epoch; }));
+  std::set<std::string> epochs;
+  for (auto& epoch : starting) epochs.insert(epoch.get());  // none threw
+  CHECK(epochs.size() == 1);
+  CHECK(epochs.begin()->size() == 16);
+}
+
 TEST_CASE("postgres: two writers through two stores get contiguous, ordered seqs", "[qa][store][postgres]") {
   if (!postgres_available()) return;
   quiet_logs();

@@ -358,6 +358,48 @@ TEST_CASE("events_after reports trimmed history", "[qa][store]") {
   CHECK(after_last->empty());
 }
 
+TEST_CASE("redact blanks the events and deletes the answers that quote a text", "[qa][store]") {
+  quiet_logs();
+  const std::string engine = GENERATE(from_range(test_engines()));
+  TestDatabase db(engine);
+  INFO(engine);
+  auto store = db.open();
+  store->load();
+  // Matched as plain text: LIKE and regex characters mean nothing here.
+  const std::string secret = "50% of_my \\secret [words]";
+  {
+    Transaction tx(*store);
+    StoredEvent quoting = event(1);
+    quoting.for_author = R"({"text":")" + secret + R"("})";
+    store->append_event(quoting);
+    store->append_event(event(2));
+    StoredEvent near = event(3);
+    near.change = "50 of my secret words";
+    store->append_event(near);
+    store->save_idempotent_answer("a", R"({"text":")" + secret + R"("})", 1000);
+    store->save_idempotent_answer("b", "{}", 1000);
+    tx.commit(3);
+  }
+  {
+    Transaction tx(*store);
+    store->redact({secret, "not anywhere"});
+    tx.commit();
+  }
+  auto events = store->events_after(0, 10);
+  REQUIRE(events);
+  REQUIRE(events->size() == 3);  // the numbers stay, so no relay sees a gap
+  const StoredEvent& blanked = (*events)[0];
+  CHECK(blanked.seq == 1);
+  CHECK(blanked.staff.empty());
+  CHECK(blanked.everyone.empty());
+  CHECK(blanked.for_author.empty());
+  CHECK(blanked.change.empty());
+  check_same((*events)[1], event(2));
+  CHECK((*events)[2].change == "50 of my secret words");
+  CHECK(store->idempotent_answer("a") == std::nullopt);
+  CHECK(store->idempotent_answer("b") == "{}");
+}
+
 TEST_CASE("idempotency answers are kept per key and survive reopening", "[qa][store]") {
   quiet_logs();
   const std::string engine = GENERATE(from_range(test_engines()));

@@ -166,11 +166,10 @@ constexpr Statement kPurgeVotes{
     "(SELECT id FROM attendees WHERE created_ms < $1)"};
 constexpr Statement kPurgeQuestions{"purge_questions", "DELETE FROM questions WHERE created_ms < $1"};
 constexpr Statement kPurgeAttendees{"purge_attendees", "DELETE FROM attendees WHERE created_ms < $1"};
-constexpr Statement kStatements[] = {kSaveRoom,        kSaveAttendee,         kSaveQuestion,   kAddVote,
-                                     kRemoveVote,      kDeleteQuestion,       kSetMeta,        kGetMeta,
-                                     kAppendEvent,     kIdempotentAnswer,     kSaveIdempotentAnswer,
-                                     kEventsAfter,     kRedactEvents,         kRedactIdempotency, kTrimEvents,           kTrimIdempotency,
-                                     kPurgeVotes,      kPurgeQuestions,       kPurgeAttendees};
+constexpr Statement kStatements[] = {
+    kSaveRoom, kSaveAttendee, kSaveQuestion, kAddVote, kRemoveVote, kDeleteQuestion, kSetMeta, kGetMeta,
+    kAppendEvent, kIdempotentAnswer, kSaveIdempotentAnswer, kEventsAfter, kRedactEvents, kRedactIdempotency,
+    kTrimEvents, kTrimIdempotency, kPurgeVotes, kPurgeQuestions, kPurgeAttendees};
 
 // The same tables, columns and meaning as the SQLite engine's (0/1 integers for
 // flags), so exports and tests read either alike.

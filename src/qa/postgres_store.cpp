@@ -35,6 +35,13 @@ using std::chrono::milliseconds;
 constexpr const char* kChannel = "seminar_relay_qa";
 constexpr milliseconds kFirstBackoff{250};
 constexpr milliseconds kMaxBackoff{5000};
+// The server's statement_timeout: a write waits this long at most for the
+// relay before it (the qa_log row lock).
+constexpr const char* kStatementTimeout = "15s";
+// How long a call waits for any answer: past the statement timeout, so the
+// server answers first while it can; this one is for a server that cannot (its
+// process frozen, its host gone without closing the connection).
+constexpr milliseconds kAnswerTimeout{20000};
 // The advisory lock that serialises creating the schema when several relays
 // start on a new database at once (any fixed number; this one spells "seminar").
 constexpr const char* kSchemaLock = "7308889625484910962";
@@ -159,11 +166,10 @@ constexpr Statement kPurgeVotes{
     "(SELECT id FROM attendees WHERE created_ms < $1)"};
 constexpr Statement kPurgeQuestions{"purge_questions", "DELETE FROM questions WHERE created_ms < $1"};
 constexpr Statement kPurgeAttendees{"purge_attendees", "DELETE FROM attendees WHERE created_ms < $1"};
-constexpr Statement kStatements[] = {kSaveRoom,        kSaveAttendee,         kSaveQuestion,   kAddVote,
-                                     kRemoveVote,      kDeleteQuestion,       kSetMeta,        kGetMeta,
-                                     kAppendEvent,     kIdempotentAnswer,     kSaveIdempotentAnswer,
-                                     kEventsAfter,     kRedactEvents,         kRedactIdempotency, kTrimEvents,           kTrimIdempotency,
-                                     kPurgeVotes,      kPurgeQuestions,       kPurgeAttendees};
+constexpr Statement kStatements[] = {
+    kSaveRoom, kSaveAttendee, kSaveQuestion, kAddVote, kRemoveVote, kDeleteQuestion, kSetMeta, kGetMeta,
+    kAppendEvent, kIdempotentAnswer, kSaveIdempotentAnswer, kEventsAfter, kRedactEvents, kRedactIdempotency,
+    kTrimEvents, kTrimIdempotency, kPurgeVotes, kPurgeQuestions, kPurgeAttendees};
 
 // The same tables, columns and meaning as the SQLite engine's (0/1 integers for
 // flags), so exports and tests read either alike.
@@ -270,6 +276,7 @@ class PostgresStore final : public Store {
   Contents load_once();
   uint64_t begin_once();
   Result exec(std::string_view what, const std::string& sql, ExecStatusType expected);
+  std::vector<Result> collect(PGconn* conn, std::string_view what);
   [[noreturn]] void fail(std::string_view what, const PGresult* result);
   void set_down(bool listen, const std::string& problem);
   void set_up(bool listen);
@@ -282,6 +289,7 @@ class PostgresStore final : public Store {
   Link calls_;
   Tx tx_ = Tx::none;
   uint64_t base_seq_ = 0;
+  bool timed_out_ = false;  // the last call waited kAnswerTimeout in vain
   Link listen_;
   int wake_fd_ = -1;
 
@@ -388,27 +396,38 @@ void PostgresStore::prepare(PGconn* conn) {
   // A write waits for the relay before it (the qa_log row lock); a statement
   // that takes longer than this is a stuck server or a stuck relay, and the
   // caller hears "unavailable" rather than hanging.
-  check(PQexec(conn, "SET statement_timeout = '15s'"), PGRES_COMMAND_OK, "cannot set statement_timeout");
+  check(PQexec(conn, fmt::format("SET statement_timeout = '{}'", kStatementTimeout).c_str()), PGRES_COMMAND_OK,
+        "cannot set statement_timeout");
   // The schema, made once: the advisory lock keeps relays that start together
   // on a new database from racing on CREATE TABLE. Checked first, so a role that
-  // may use but not create tables can run on a schema made for it.
-  Result present(PQexec(conn,
-                        "SELECT to_regclass('meta') IS NOT NULL AND to_regclass('rooms') IS NOT NULL AND "
-                        "to_regclass('attendees') IS NOT NULL AND to_regclass('questions') IS NOT NULL AND "
-                        "to_regclass('votes') IS NOT NULL AND to_regclass('qa_log') IS NOT NULL AND "
-                        "to_regclass('events') IS NOT NULL AND to_regclass('idempotency') IS NOT NULL"));
-  if (PQresultStatus(present.get()) != PGRES_TUPLES_OK)
-    check(present.release(), PGRES_TUPLES_OK, "cannot read the schema");  // throws
-  if (std::string_view(PQgetvalue(present.get(), 0, 0)) != "t") {
-    const std::string create = fmt::format(
-        "BEGIN; SELECT pg_advisory_xact_lock({}); {} INSERT INTO qa_log (id, epoch, seq) VALUES (1, '{}', "
-        "(SELECT COALESCE(MAX(seq), 0) FROM rooms)) ON CONFLICT (id) DO NOTHING; COMMIT",
-        kSchemaLock, kSchema, auth::random_id());
-    Result made(PQexec(conn, create.c_str()));
-    if (PQresultStatus(made.get()) != PGRES_COMMAND_OK) {
-      Result(PQexec(conn, "ROLLBACK"));
-      check(made.release(), PGRES_COMMAND_OK, "cannot create the Q&A tables");
+  // may use but not create tables can run on a schema made for it. (A failure
+  // here closes the connection, which releases the lock and ends the transaction.)
+  auto present = [&] {
+    Result result(PQexec(conn,
+                         "SELECT to_regclass('meta') IS NOT NULL AND to_regclass('rooms') IS NOT NULL AND "
+                         "to_regclass('attendees') IS NOT NULL AND to_regclass('questions') IS NOT NULL AND "
+                         "to_regclass('votes') IS NOT NULL AND to_regclass('qa_log') IS NOT NULL AND "
+                         "to_regclass('events') IS NOT NULL AND to_regclass('idempotency') IS NOT NULL"));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+      check(result.release(), PGRES_TUPLES_OK, "cannot read the schema");  // throws
+    return std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+  };
+  if (!present()) {
+    check(PQexec(conn, fmt::format("SELECT pg_advisory_lock({})", kSchemaLock).c_str()), PGRES_TUPLES_OK,
+          "cannot lock the schema");
+    // Looked at again under the lock, in a transaction begun after it (an older
+    // one may not see the tables the relay before made): creating them twice
+    // is not only wasted, CREATE INDEX IF NOT EXISTS locks its table before it
+    // looks, which deadlocks with relays already preparing their statements.
+    if (!present()) {
+      const std::string create =
+          fmt::format("BEGIN; {} INSERT INTO qa_log (id, epoch, seq) VALUES (1, '{}', (SELECT COALESCE(MAX(seq), 0) "
+                      "FROM rooms)) ON CONFLICT (id) DO NOTHING; COMMIT",
+                      kSchema, auth::random_id());
+      check(PQexec(conn, create.c_str()), PGRES_COMMAND_OK, "cannot create the Q&A tables");
     }
+    check(PQexec(conn, fmt::format("SELECT pg_advisory_unlock({})", kSchemaLock).c_str()), PGRES_TUPLES_OK,
+          "cannot unlock the schema");
   }
   for (const auto& statement : kStatements)
     check(PQprepare(conn, statement.name, statement.sql, 0, nullptr), PGRES_COMMAND_OK,
@@ -472,8 +491,11 @@ void PostgresStore::fail(std::string_view what, const PGresult* result) {
   PGconn* conn = calls_.conn.get();
   const bool lost = PQstatus(conn) != CONNECTION_OK;
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const std::string reason = one_line(result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result)
-                                                                              : PQerrorMessage(conn));
+  const std::string reason =
+      result && *PQresultErrorMessage(result) ? one_line(PQresultErrorMessage(result))
+      : *PQerrorMessage(conn)                 ? one_line(PQerrorMessage(conn))
+      : result ? fmt::format("unexpected answer {}", PQresStatus(PQresultStatus(result)))
+               : std::string("no answer");
   const std::string message = fmt::format("{}: {}: {}", description_, what, reason);
   if (tx_ == Tx::open) tx_ = Tx::failed;
   if (lost) {
@@ -492,10 +514,13 @@ void PostgresStore::fail(std::string_view what, const PGresult* result) {
 template <class Call>
 auto PostgresStore::retry_stale(Call&& call) -> decltype(call()) {
   const bool was_up = calls_.up();
+  timed_out_ = false;
   try {
     return call();
   } catch (const StoreError& e) {
-    if (!e.unavailable || !was_up || calls_.conn) throw;  // not a lost connection, or a fresh one that failed
+    // Not a lost connection, a fresh one that failed, or a server that stopped
+    // answering (the caller has waited long enough).
+    if (!e.unavailable || !was_up || calls_.conn || timed_out_) throw;
     return call();
   }
 }
@@ -511,17 +536,57 @@ Result PostgresStore::run_once(const Statement& statement, const Params& params)
                                  statement.name));
   PGconn* conn = calls();
   const auto values = params.pointers();
-  Result result(PQexecPrepared(conn, statement.name, params.size(), values.data(), nullptr, nullptr, 0));
-  const auto status = PQresultStatus(result.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(statement.name, result.get());
-  return result;
+  if (!PQsendQueryPrepared(conn, statement.name, params.size(), values.data(), nullptr, nullptr, 0))
+    fail(statement.name, nullptr);
+  auto results = collect(conn, statement.name);
+  if (results.size() != 1) fail(statement.name, results.empty() ? nullptr : results.front().get());
+  const auto status = PQresultStatus(results.front().get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(statement.name, results.front().get());
+  return std::move(results.front());
 }
 
+// Runs `sql` (one or more statements) and returns the last result, or the
+// first that is not `expected` (the server runs nothing after an error).
 Result PostgresStore::exec(std::string_view what, const std::string& sql, ExecStatusType expected) {
   PGconn* conn = calls();
-  Result result(PQexec(conn, sql.c_str()));
-  if (PQresultStatus(result.get()) != expected) fail(what, result.get());
-  return result;
+  if (!PQsendQuery(conn, sql.c_str())) fail(what, nullptr);
+  auto results = collect(conn, what);
+  for (auto& result : results) {
+    const auto status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what, result.get());
+  }
+  if (results.empty() || PQresultStatus(results.back().get()) != expected)
+    fail(what, results.empty() ? nullptr : results.back().get());
+  return std::move(results.back());
+}
+
+// Every result of the query just sent, waiting no longer than kAnswerTimeout
+// for the server: one that stopped answering costs one timeout, then the
+// connection is dropped (the server ends its transaction when it notices).
+std::vector<Result> PostgresStore::collect(PGconn* conn, std::string_view what) {
+  const auto deadline = Clock::now() + kAnswerTimeout;
+  std::vector<Result> results;
+  for (;;) {
+    while (PQisBusy(conn)) {
+      const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        const std::string message =
+            fmt::format("{}: {}: no answer from the server within {} s", description_, what,
+                        std::chrono::duration_cast<std::chrono::seconds>(kAnswerTimeout).count());
+        if (tx_ == Tx::open) tx_ = Tx::failed;
+        timed_out_ = true;
+        calls_.broke();
+        set_down(false, message);
+        throw StoreError(message, true);
+      }
+      pollfd socket{PQsocket(conn), POLLIN, 0};
+      if (::poll(&socket, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+      if (!PQconsumeInput(conn)) break;  // the connection broke: PQgetResult says so
+    }
+    PGresult* raw = PQgetResult(conn);
+    if (!raw) return results;
+    results.emplace_back(raw);
+  }
 }
 
 Store::Contents PostgresStore::load() {
@@ -545,9 +610,8 @@ Store::Contents PostgresStore::load_once() {
   if (!PQsendQuery(conn, sql)) fail("load", nullptr);
   std::vector<Result> results;
   Result error;
-  while (PGresult* raw = PQgetResult(conn)) {
-    Result result(raw);
-    const auto status = PQresultStatus(raw);
+  for (auto& result : collect(conn, "load")) {
+    const auto status = PQresultStatus(result.get());
     if (status == PGRES_TUPLES_OK)
       results.push_back(std::move(result));
     else if (status != PGRES_COMMAND_OK && !error)

@@ -81,17 +81,22 @@ class PgCluster:
     def _make_dir(self, workdir):
         # The server must be able to reach its folder: a test's own temporary
         # folder (mkdtemp, 0700) gets search permission for others (not read:
-        # nothing in it can be listed), and a Unix socket path has at most 107
-        # bytes, so a deep workdir falls back to the system's temp folder.
-        if workdir is not None and len(os.path.abspath(workdir)) > 60:
-            workdir = None
+        # nothing in it can be listed); a workdir whose parents the server
+        # cannot pass, or too deep for a Unix socket path (107 bytes at most),
+        # gives way to the system's temp folder.
         if workdir is not None:
-            path = os.path.abspath(workdir)
+            workdir = os.path.abspath(workdir)
+            parents = []
+            path = os.path.dirname(workdir)
             while path != "/":
-                mode = os.stat(path).st_mode
-                if not mode & 0o001:
-                    os.chmod(path, (mode & 0o7777) | 0o001)
+                parents.append(path)
                 path = os.path.dirname(path)
+            if len(workdir) > 60 or any(not os.stat(p).st_mode & 0o001 for p in parents):
+                workdir = None
+        if workdir is not None:
+            mode = os.stat(workdir).st_mode
+            if not mode & 0o001:
+                os.chmod(workdir, (mode & 0o7777) | 0o001)
         folder = tempfile.mkdtemp(prefix="relay-pg-", dir=workdir)
         os.chmod(folder, 0o711)
         return folder

@@ -358,6 +358,48 @@ TEST_CASE("events_after reports trimmed history", "[qa][store]") {
   CHECK(after_last->empty());
 }
 
+TEST_CASE("redact blanks the events and deletes the answers that quote a text", "[qa][store]") {
+  quiet_logs();
+  const std::string engine = GENERATE(from_range(test_engines()));
+  TestDatabase db(engine);
+  INFO(engine);
+  auto store = db.open();
+  store->load();
+  // Matched as plain text: LIKE and regex characters mean nothing here.
+  const std::string secret = "50% of_my \\secret [words]";
+  {
+    Transaction tx(*store);
+    StoredEvent quoting = event(1);
+    quoting.for_author = R"({"text":")" + secret + R"("})";
+    store->append_event(quoting);
+    store->append_event(event(2));
+    StoredEvent near = event(3);
+    near.change = "50 of my secret words";
+    store->append_event(near);
+    store->save_idempotent_answer("a", R"({"text":")" + secret + R"("})", 1000);
+    store->save_idempotent_answer("b", "{}", 1000);
+    tx.commit(3);
+  }
+  {
+    Transaction tx(*store);
+    store->redact({secret, "not anywhere"});
+    tx.commit();
+  }
+  auto events = store->events_after(0, 10);
+  REQUIRE(events);
+  REQUIRE(events->size() == 3);  // the numbers stay, so no relay sees a gap
+  const StoredEvent& blanked = (*events)[0];
+  CHECK(blanked.seq == 1);
+  CHECK(blanked.staff.empty());
+  CHECK(blanked.everyone.empty());
+  CHECK(blanked.for_author.empty());
+  CHECK(blanked.change.empty());
+  check_same((*events)[1], event(2));
+  CHECK((*events)[2].change == "50 of my secret words");
+  CHECK(store->idempotent_answer("a") == std::nullopt);
+  CHECK(store->idempotent_answer("b") == "{}");
+}
+
 TEST_CASE("idempotency answers are kept per key and survive reopening", "[qa][store]") {
   quiet_logs();
   const std::string engine = GENERATE(from_range(test_engines()));
@@ -482,6 +524,21 @@ TEST_CASE("postgres: a second store sees the first's events and is woken by its 
   CHECK(interrupted.get() < 5s);
 }
 
+TEST_CASE("postgres: relays starting together on a new database make one schema and one epoch",
+          "[qa][store][postgres]") {
+  if (!postgres_available()) return;
+  quiet_logs();
+  TestDatabase db("postgres");
+  constexpr int kRelays = 6;
+  std::vector<std::future<std::string>> starting;
+  for (int i = 0; i < kRelays; ++i)
+    starting.push_back(std::async(std::launch::async, [&] { return db.open()->load().epoch; }));
+  std::set<std::string> epochs;
+  for (auto& epoch : starting) epochs.insert(epoch.get());  // none threw
+  CHECK(epochs.size() == 1);
+  CHECK(epochs.begin()->size() == 16);
+}
+
 TEST_CASE("postgres: two writers through two stores get contiguous, ordered seqs", "[qa][store][postgres]") {
   if (!postgres_available()) return;
   quiet_logs();
@@ -523,10 +580,12 @@ TEST_CASE("postgres: two writers through two stores get contiguous, ordered seqs
   });
   auto from_a = std::async(std::launch::async, [&] { return write(*a, 1); });
   auto from_b = std::async(std::launch::async, [&] { return write(*b, 2); });
+  from_a.wait();
+  from_b.wait();
+  done = true;  // before anything may throw: the reader's future waits for it
+  CHECK(read.get() == 0);
   const auto seqs_a = from_a.get();
   const auto seqs_b = from_b.get();
-  done = true;
-  CHECK(read.get() == 0);
 
   CHECK(std::is_sorted(seqs_a.begin(), seqs_a.end()));
   CHECK(std::is_sorted(seqs_b.begin(), seqs_b.end()));

@@ -322,14 +322,19 @@ def health(port, detail):
 class Cluster:
     def __init__(self, args, pg, uri):
         self.relays = {}
-        for label in "ABC":
-            self.relays[label] = Relay(args.binary, args.source_dir, qa_overrides(
-                tempfile.mkdtemp(prefix="relay-qa-"),
-                CLUSTER_OVERRIDES + (WITH_PICTURE if label == "A" else QA_ONLY) +
-                [f"qa.database={uri}", f"qa.database_password_file={pg.password_file}"]))
-        for label, relay in self.relays.items():
-            relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30,
-                           f"the Q&A API of instance {label}")
+        # A first, which makes the tables on the new database; then B and C together.
+        # TODO(issue 18): start all three together once relays that start together on
+        # a new database no longer deadlock (report-s18-cluster.md).
+        for group in ("A", "BC"):
+            for label in group:
+                self.relays[label] = Relay(args.binary, args.source_dir, qa_overrides(
+                    tempfile.mkdtemp(prefix="relay-qa-"),
+                    CLUSTER_OVERRIDES + (WITH_PICTURE if label == "A" else QA_ONLY) +
+                    [f"qa.database={uri}", f"qa.database_password_file={pg.password_file}"]))
+            for label in group:
+                relay = self.relays[label]
+                relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30,
+                               f"the Q&A API of instance {label}")
 
     def port(self, label):
         return self.relays[label].port
@@ -506,7 +511,7 @@ async def scenario(c, cluster, lb, pg, timings):
                        dbname=DATABASE)[0][0]
         c.check(count == 1, f"three sends with one key make one question ({count})")
         voter = await api.attendee(C, "voter")
-        target = asked[0]
+        target = asked[3]  # approved, never staged (a staged one is answered once the next is staged)
         v1 = await api.call(C, "POST", f"/api/qa/questions/{target}/vote", voter, key="idem-vote-1")
         v2 = await api.call(A, "POST", f"/api/qa/questions/{target}/vote", voter, key="idem-vote-1")
         c.check(v1[0] == 200 and (v1[0], v1[1]) == (v2[0], v2[1]),

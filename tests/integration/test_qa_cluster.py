@@ -395,6 +395,7 @@ async def scenario(c, cluster, lb, pg, timings):
 
         # --- Fan-out: asks on all three instances, a moderator on A approves and stages.
         askers = {x: await api.attendee(cluster.port(x), f"asker {x}") for x in "ABC"}
+        voter = await api.attendee(C, "voter")
         asked = []
         for round_ in range(4):
             for x in "ABC":
@@ -510,12 +511,19 @@ async def scenario(c, cluster, lb, pg, timings):
         count = pg.sql("SELECT count(*) FROM questions WHERE text = %s", ("asked once, sent thrice",),
                        dbname=DATABASE)[0][0]
         c.check(count == 1, f"three sends with one key make one question ({count})")
-        voter = await api.attendee(C, "voter")
         target = asked[3]  # approved, never staged (a staged one is answered once the next is staged)
         v1 = await api.call(C, "POST", f"/api/qa/questions/{target}/vote", voter, key="idem-vote-1")
         v2 = await api.call(A, "POST", f"/api/qa/questions/{target}/vote", voter, key="idem-vote-1")
         c.check(v1[0] == 200 and (v1[0], v1[1]) == (v2[0], v2[1]),
                 f"a vote repeated with its key on another instance gets the same answer: {v1[:2]} {v2[:2]}")
+        # A page gets its identity from one instance and may send its first ask to
+        # another (the balancer picks): the identity must be known there at once.
+        fresh = []
+        for i in range(10):
+            token = await api.attendee(C, f"fresh {i}")
+            status, value, _ = await api.call(A, "POST", asks_path, token, {"text": f"a fresh identity's ask {i}"})
+            fresh.append(status if status == 201 else (status, value.get("error") if isinstance(value, dict) else value))
+        c.check(fresh == [201] * 10, f"an identity made on C asks on A at once: {fresh}")
         for bad in ("has space", "x" * 65, "é"):
             status, value, _ = await api.call(A, "POST", asks_path, idem_token, {"text": f"bad key {len(bad)}"},
                                               key=bad)

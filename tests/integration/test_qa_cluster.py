@@ -396,7 +396,10 @@ async def scenario(c, cluster, lb, pg, timings):
 
         # --- Fan-out: asks on all three instances, a moderator on A approves and stages.
         askers = {x: await api.attendee(cluster.port(x), f"asker {x}") for x in "ABC"}
+        # Made now, used on other instances much later (an identity used at once
+        # elsewhere is checked on its own below).
         voter = await api.attendee(C, "voter")
+        idem_token = await api.attendee(A, "idem")
         asked = []
         for round_ in range(4):
             for x in "ABC":
@@ -511,7 +514,6 @@ async def scenario(c, cluster, lb, pg, timings):
         timings["resumed_s"] = time.monotonic() - timings["killed_at"]
 
         # --- Idempotency: one key, the same ask to A twice and to C once.
-        idem_token = await api.attendee(A, "idem")
         first = await api.call(A, "POST", asks_path, idem_token, {"text": "asked once, sent thrice"}, key="idem-ask-1")
         again = await api.call(A, "POST", asks_path, idem_token, {"text": "asked once, sent thrice"}, key="idem-ask-1")
         other = await api.call(C, "POST", asks_path, idem_token, {"text": "asked once, sent thrice"}, key="idem-ask-1")

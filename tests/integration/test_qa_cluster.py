@@ -394,6 +394,14 @@ async def scenario(c, cluster, lb, pg, timings):
         c.check(len(spread) == 3 and all(n >= 150 for n in spread.values()),
                 f"HAProxy (leastconn) spreads its 750 feeds over the three instances: {spread}")
 
+        # The picture comes from A alone (video1): B and C have none, and their ladder
+        # would be the LIGHT one (360p first), not A's single 180p.
+        masters = []
+        for _ in range(6):
+            status, body, _ = await api.call(lb.port, "GET", "/live/master.m3u8")
+            masters.append(status == 200 and b"180p" in body and b"360p" not in body)
+        c.check(all(masters), f"HAProxy sends /live/ to the relay with the picture: {masters}")
+
         # --- Fan-out: asks on all three instances, a moderator on A approves and stages.
         askers = {x: await api.attendee(cluster.port(x), f"asker {x}") for x in "ABC"}
         # Made now, used on other instances much later (an identity used at once

@@ -29,7 +29,9 @@ ctest_args=()
 case "$sanitize" in
   "")
     dir=build
-    scripts/build.sh
+    # Line tables only (-g1): a crash's backtrace still names files and lines,
+    # and the build is a fifth faster than with full debug information.
+    scripts/build.sh "$dir" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
     ;;
   address)
     dir=build-asan

@@ -323,19 +323,17 @@ def health(port, detail):
 class Cluster:
     def __init__(self, args, pg, uri):
         self.relays = {}
-        # A first, which makes the tables on the new database; then B and C together.
-        # TODO(issue 18): start all three together once relays that start together on
-        # a new database no longer deadlock (report-s18-cluster.md).
-        for group in ("A", "BC"):
-            for label in group:
-                self.relays[label] = Relay(args.binary, args.source_dir, qa_overrides(
-                    tempfile.mkdtemp(prefix="relay-qa-"),
-                    CLUSTER_OVERRIDES + (WITH_PICTURE if label == "A" else QA_ONLY) +
-                    [f"qa.database={uri}", f"qa.database_password_file={pg.password_file}"]))
-            for label in group:
-                relay = self.relays[label]
-                relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30,
-                               f"the Q&A API of instance {label}")
+        # All three at once on the new database: one of them makes the tables and
+        # the first room, the others wait for it and find them.
+        for label in "ABC":
+            self.relays[label] = Relay(args.binary, args.source_dir, qa_overrides(
+                tempfile.mkdtemp(prefix="relay-qa-"),
+                CLUSTER_OVERRIDES + (WITH_PICTURE if label == "A" else QA_ONLY) +
+                [f"qa.database={uri}", f"qa.database_password_file={pg.password_file}"]))
+        for label in "ABC":
+            relay = self.relays[label]
+            relay.wait_for(lambda: QaClient(relay.port).call("GET", "/api/qa/rooms")[0] == 200, 30,
+                           f"the Q&A API of instance {label}")
 
     def port(self, label):
         return self.relays[label].port

@@ -419,18 +419,19 @@ class Reader {
   int epoll_ = -1;
 };
 
-// One blocking REST call on its own connection, to the moderator's relay.
-nlohmann::json call(const Options& options, http::verb method, const std::string& target, const nlohmann::json& body,
-                    unsigned& status) {
+// One blocking REST call on its own connection.
+nlohmann::json call_on(const Relay& relay, const std::string& token, http::verb method, const std::string& target,
+                       const nlohmann::json& body, unsigned& status) {
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
-  const Relay& relay = options.relays.front();
   stream.connect(tcp::endpoint(net::ip::make_address(relay.host), relay.port));
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::authorization, "Bearer " + options.moderator_token);
-  req.set(http::field::content_type, "application/json");
-  req.body() = body.dump();
+  req.set(http::field::authorization, "Bearer " + token);
+  if (!body.is_null()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body.dump();
+  }
   req.prepare_payload();
   http::write(stream, req);
   beast::flat_buffer buffer;
@@ -440,6 +441,12 @@ nlohmann::json call(const Options& options, http::verb method, const std::string
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return nlohmann::json::parse(res.body(), nullptr, false);
+}
+
+// The moderator's call, on the first relay.
+nlohmann::json call(const Options& options, http::verb method, const std::string& target, const nlohmann::json& body,
+                    unsigned& status) {
+  return call_on(options.relays.front(), options.moderator_token, method, target, body, status);
 }
 
 nlohmann::json must(const Options& options, http::verb method, const std::string& target, const nlohmann::json& body) {
@@ -674,6 +681,21 @@ int run_ask(const Options& options) {
       return 1;
     }
     tokens.push_back(body["token"].get<std::string>());
+  }
+  // Every relay must know the identities before they ask there (the others
+  // learn of them from the database's event log): at most 10 s.
+  for (const Relay& relay : options.relays) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    for (unsigned status = 0; status != 200;) {
+      call_on(relay, tokens.back(), http::verb::get, "/api/qa/me", nullptr, status);
+      if (status == 200) break;
+      if (Clock::now() > deadline) {
+        std::fprintf(stderr, "qa-load: %s:%u does not know the new attendees after 10 s (%u)\n", relay.host.c_str(),
+                     relay.port, status);
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   std::random_device entropy;

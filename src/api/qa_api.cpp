@@ -40,6 +40,9 @@ Response json_response(http::status status, const Json& body) {
 constexpr uint16_t kCloseTokenWithdrawn = 4001;
 constexpr uint16_t kCloseUnauthorized = 4003;
 constexpr uint16_t kCloseBanned = 4003;
+// The relay loaded the Q&A again (it fell behind the shared database): the page
+// reconnects, as after any drop, and gets a snapshot.
+constexpr uint16_t kCloseResync = 1012;  // "service restart"
 
 // One subscriber's live feed of a room: the WebSocket session's source, the
 // Q&A's subscriber, and (for staff) a grant the authority revokes when a reload
@@ -103,6 +106,9 @@ class QaFeed : public net::Feed,
   // With the Q&A's lock held, like deliver().
   void banned() override {
     if (auto sink = sink_.lock()) sink->end(kCloseBanned, "banned");
+  }
+  void resync() override {
+    if (auto sink = sink_.lock()) sink->end(kCloseResync, "resync");
   }
 
  private:
@@ -338,6 +344,15 @@ Response set_current_room(const QaCall& call) {
   return json_response(http::status::ok, call.service.set_current_room(who, room_id(call.service, call.param("room"))));
 }
 
+// The client's key for a write it may retry (the service checks its form).
+std::string idempotency_key(const FullRequest& req) {
+  auto it = req.find("Idempotency-Key");
+  if (it == req.end()) return {};
+  std::string key(it->value());
+  if (key.empty()) refuse(Error::Code::bad_request, "bad_idempotency_key", "the Idempotency-Key header is empty");
+  return key;
+}
+
 Response list_questions(const QaCall& call) {
   qa::Caller who = call.reader();
   return json_response(http::status::ok, call.service.questions(who, room_id(call.service, call.param("room"))));
@@ -348,8 +363,9 @@ Response ask(const QaCall& call) {
   Json body = parse_body(call.req);
   auto text = string_field(body, "text");
   if (!text) refuse(Error::Code::unprocessable, "no_text", "'text' is required");
-  return json_response(http::status::created, call.service.ask(who, room_id(call.service, call.param("room")), *text,
-                                                               string_field(body, "name"), call.client));
+  return json_response(http::status::created,
+                       call.service.ask(who, room_id(call.service, call.param("room")), *text,
+                                        string_field(body, "name"), call.client, idempotency_key(call.req)));
 }
 
 Response export_csv(const QaCall& call) {
@@ -363,8 +379,8 @@ Response export_csv(const QaCall& call) {
 
 Response set_vote(const QaCall& call, bool up) {
   qa::Caller who = call.caller();
-  return json_response(http::status::ok,
-                       call.service.vote(who, id_of(call.param("question"), "question"), up, call.client));
+  return json_response(http::status::ok, call.service.vote(who, id_of(call.param("question"), "question"), up,
+                                                          call.client, idempotency_key(call.req)));
 }
 
 Response vote(const QaCall& call) { return set_vote(call, true); }

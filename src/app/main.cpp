@@ -135,13 +135,15 @@ int purge(const relay::config::Config& cfg, std::optional<int64_t> before_ms) {
     before_ms = now_epoch_ms() - int64_t{cfg.qa.retention_days} * 24 * 3600 * 1000;
   }
   const std::filesystem::path file = cfg.qa.data_dir / "qa.sqlite3";
-  if (!std::filesystem::exists(file)) return fail(fmt::format("no Q&A database at '{}' (qa.data_dir)", file.string()));
+  if (cfg.qa.database == "sqlite" && !std::filesystem::exists(file))
+    return fail(fmt::format("no Q&A database at '{}' (qa.data_dir)", file.string()));
   try {
-    qa::Store store(file.string(), cfg.qa.synchronous == "full");
-    const qa::Store::Purged purged = store.purge(*before_ms);
+    const std::unique_ptr<qa::Store> store = qa::open_store(cfg.qa);
+    const qa::Store::Purged purged = store->purge(*before_ms);
     std::printf("deleted %lld questions, %lld votes and %lld attendees created before %s from %s\n",
                 static_cast<long long>(purged.questions), static_cast<long long>(purged.votes),
-                static_cast<long long>(purged.attendees), format_iso8601_ms(*before_ms).c_str(), file.c_str());
+                static_cast<long long>(purged.attendees), format_iso8601_ms(*before_ms).c_str(),
+                store->describe().c_str());
   } catch (const qa::StoreError& e) {
     return fail(e.what());
   }

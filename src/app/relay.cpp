@@ -188,6 +188,11 @@ struct Relay::Parts {
       router.set_uplink_status(status);
       health_api.set_uplink_status(status);
     }
+    router.set_qa_status([this] {
+      const qa::Store::Health health = questions.database_health();
+      return health::QaDatabaseStatus{std::string(questions.database_engine()), health.ok, health.problem,
+                                      health.since_ms};
+    });
     // Vote counts go out in bundles (qa.vote_interval_ms).
     timers.every(std::chrono::milliseconds(cfg.qa.vote_interval_ms), [this] { questions.flush_votes(); });
     // What is older than qa.retention_days goes once a day (and at start, when

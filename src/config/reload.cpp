@@ -91,6 +91,7 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   const QaConfig& q1 = loaded.qa;
   check("qa.data_dir", q0.data_dir == q1.data_dir);
   check("qa.synchronous", q0.synchronous == q1.synchronous);
+  check("qa.database", q0.database == q1.database && q0.database_password == q1.database_password);
   check("qa.default_room_title", q0.default_room_title == q1.default_room_title);
   check("qa.max_question_chars", q0.max_question_chars == q1.max_question_chars);
   check("qa.max_name_chars", q0.max_name_chars == q1.max_name_chars);

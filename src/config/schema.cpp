@@ -328,6 +328,24 @@ std::vector<std::string> read_tokens(const ValueReader& value) {
   return tokens;
 }
 
+// "sqlite", or a postgresql:// (postgres://) URI that carries no password: a
+// password in the config file ends up in backups and in ps listings.
+std::string read_qa_database(const ValueReader& value) {
+  std::string database = value.string();
+  if (database == "sqlite") return database;
+  if (!database.starts_with("postgresql://") && !database.starts_with("postgres://"))
+    value.fail(fmt::format("'{}' is neither \"sqlite\" nor a postgresql:// URI", text::redact_secrets(database)));
+  const std::string_view rest = std::string_view(database).substr(database.find("//") + 2);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  const auto at = authority.rfind('@');
+  const bool password_in_userinfo = at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos;
+  const bool password_in_query = database.find("password=") != std::string::npos;
+  if (password_in_userinfo || password_in_query)
+    value.fail("the URI holds a password; put it in qa.database_password_file or the PGPASSWORD environment "
+               "variable instead");
+  return database;
+}
+
 constexpr Field<Config> kQaFields[] = {
     {"data_dir", [](const ValueReader& v, Config& c) { c.qa.data_dir = v.path(); }},
     {"synchronous", [](const ValueReader& v, Config& c) { c.qa.synchronous = v.one_of({"normal", "full"}); }},
@@ -366,24 +384,6 @@ constexpr Field<Config> kQaFields[] = {
     {"max_attendees", [](const ValueReader& v, Config& c) { c.qa.max_attendees = v.integer(1, 10000000); }},
     {"retention_days", [](const ValueReader& v, Config& c) { c.qa.retention_days = v.integer(0, 3650); }},
 };
-
-// "sqlite", or a postgresql:// (postgres://) URI that carries no password: a
-// password in the config file ends up in backups and in ps listings.
-std::string read_qa_database(const ValueReader& value) {
-  std::string database = value.string();
-  if (database == "sqlite") return database;
-  if (!database.starts_with("postgresql://") && !database.starts_with("postgres://"))
-    value.fail(fmt::format("'{}' is neither \"sqlite\" nor a postgresql:// URI", text::redact_secrets(database)));
-  const std::string_view rest = std::string_view(database).substr(database.find("//") + 2);
-  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
-  const auto at = authority.rfind('@');
-  const bool password_in_userinfo = at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos;
-  const bool password_in_query = database.find("password=") != std::string::npos;
-  if (password_in_userinfo || password_in_query)
-    value.fail("the URI holds a password; put it in qa.database_password_file or the PGPASSWORD environment "
-               "variable instead");
-  return database;
-}
 
 std::string read_webhook_url(const ValueReader& value) {
   std::string url = value.string();

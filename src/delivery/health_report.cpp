@@ -11,7 +11,7 @@ namespace relay::delivery {
 nlohmann::json make_health_report(const hls::Store& store, const health::IngestSnapshot& ingest,
                                   const config::HlsConfig& hls, int64_t now_epoch_ms, double uptime_s,
                                   const std::vector<health::ActiveAlert>& alerts, bool unauthenticated_ingest,
-                                  const health::UplinkStatus* push) {
+                                  const health::UplinkStatus* push, const health::QaDatabaseStatus* qa) {
   using nlohmann::json;
   json reasons = json::array();
   json codes = json::array();
@@ -128,6 +128,21 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
            "an SRT listener accepts any sender without a passphrase (ingest.allow_unauthenticated)");
   }
 
+  // The Q&A's database: out of reach, asking and moderating wait (503), the
+  // video and the live feeds go on.
+  json qa_database = nullptr;
+  if (qa) {
+    if (!qa->ok) {
+      degraded = true;
+      reason("qa_database", fmt::format("the Q&A database cannot be reached since {}: {}",
+                                        format_iso8601_ms(qa->since_ms), qa->problem));
+    }
+    qa_database = {{"database", qa->engine},
+                   {"state", qa->ok ? "ok" : "unavailable"},
+                   {"problem", qa->problem},
+                   {"since", qa->ok ? json(nullptr) : json(format_iso8601_ms(qa->since_ms))}};
+  }
+
   // This relay's own push to a cloud relay (outbound/uplink), when it is a hall relay.
   json pushing = nullptr;
   if (push) {
@@ -207,6 +222,7 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
       {"uptime_s", uptime_s},
   };
   if (!uplink_out.is_null()) report["uplink_out"] = std::move(uplink_out);
+  if (!qa_database.is_null()) report["qa"] = std::move(qa_database);
   return report;
 }
 

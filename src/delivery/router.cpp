@@ -393,9 +393,11 @@ Response Router::serve_health(const RequestHeader& req, bool detail) const {
   double uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   std::optional<health::UplinkStatus> uplink;
   if (uplink_status_) uplink = uplink_status_();
+  std::optional<health::QaDatabaseStatus> qa;
+  if (qa_status_) qa = qa_status_();
   auto report = make_health_report(store_, ingest_.snapshot(), hls_, now_epoch_ms(), std::round(uptime_s * 1000) / 1000,
                                    monitor_ ? monitor_->active() : std::vector<health::ActiveAlert>{},
-                                   unauthenticated_ingest_, uplink ? &*uplink : nullptr);
+                                   unauthenticated_ingest_, uplink ? &*uplink : nullptr, qa ? &*qa : nullptr);
   if (!detail) report = public_health_report(report);
   // GStreamer error texts are not guaranteed to be UTF-8; dump() would throw on them.
   std::string body = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

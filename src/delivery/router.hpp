@@ -16,6 +16,7 @@
 #include "delivery/static_files.hpp"
 #include "delivery/steering_manifest.hpp"
 #include "health/ingest_status.hpp"
+#include "health/qa_status.hpp"
 #include "health/uplink_status.hpp"
 #include "health/monitor.hpp"
 #include "hls/store.hpp"
@@ -62,6 +63,8 @@ class Router {
   // Where /api/health reads the hall uplink's state; unset: no uplink ("off").
   // Set before the server starts.
   void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
+  // Where /api/health reads the Q&A database's connection; unset: not shown.
+  void set_qa_status(std::function<health::QaDatabaseStatus()> source) { qa_status_ = std::move(source); }
 
  private:
   // What serve() needs to answer; the views live at least as long as the call.
@@ -96,6 +99,7 @@ class Router {
   net::Hold make_hold(HoldKind kind, size_t index, int target_duration_s) const;
 
   std::function<health::UplinkStatus()> uplink_status_;
+  std::function<health::QaDatabaseStatus()> qa_status_;
   const hls::Store& store_;
   const health::IngestStatus& ingest_;
   bool unauthenticated_ingest_;     // SRT senders without a passphrase allowed (a health reason)

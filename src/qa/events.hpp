@@ -1,9 +1,11 @@
 #pragma once
-// What the Q&A tells its live subscribers. Each event is numbered within its
-// room (seq, persisted, never reused) and carries the server's wall-clock time.
-// Its JSON text is built once per audience and shared by every subscriber:
-// staff see everything, everyone else the public view, and the author of a
-// question also their own question while nobody else may see it.
+// What the Q&A tells its live subscribers. Each event is numbered by the
+// database's log (seq: one order for all rooms and all relays on the database,
+// never reused within an epoch) and carries the server's wall-clock time. Its
+// JSON text is built once, by the relay that made the change, per audience and
+// shared by every subscriber: staff see everything, everyone else the public
+// view, and the author of a question also their own question while nobody
+// else may see it.
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -34,18 +36,22 @@ struct Event {
 
 using EventPtr = std::shared_ptr<const Event>;
 
-// The last events of one room, for clients that reconnect with since=seq.
+// The last events of one room, for clients that reconnect with since=seq. A
+// room's numbers have gaps (the other rooms' events), so the log knows from
+// which seq on it is complete.
 class EventLog {
  public:
-  explicit EventLog(size_t capacity) : capacity_(capacity) {}
+  // `complete_after`: the log holds every event of the room after this seq.
+  EventLog(size_t capacity, uint64_t complete_after) : capacity_(capacity), complete_after_(complete_after) {}
 
   void append(EventPtr event);
-  // The events after `since`, or false when some of them are no longer kept
-  // (or `since` is ahead of `latest`: the client saw another history).
-  bool after(uint64_t since, uint64_t latest, std::vector<EventPtr>& out) const;
+  // The room's events after `since`, or false when some of them are no longer
+  // kept. `since` must not be ahead of what the relay has applied.
+  bool after(uint64_t since, std::vector<EventPtr>& out) const;
 
  private:
   size_t capacity_;
+  uint64_t complete_after_;
   std::deque<EventPtr> events_;
 };
 
@@ -59,6 +65,10 @@ class Subscriber {
   // The attendee this subscriber was opened for has just been banned: it must
   // end its connection (post, as deliver does).
   virtual void banned() {}
+  // The relay fell so far behind the database that it loaded everything again:
+  // the subscriber must end its connection so its client reconnects and gets a
+  // snapshot.
+  virtual void resync() {}
 };
 
 }  // namespace relay::qa

@@ -1,12 +1,17 @@
 #pragma once
 // The audience Q&A: rooms, attendees, questions, votes and moderation, checked
-// on the server for every caller. Plain C++ with one mutex: every operation
-// validates, writes its changes to the Store in one transaction, applies them in
-// memory, numbers the resulting events and hands them to the room's subscribers,
-// all under the lock, so events reach every subscriber in seq order. Time comes
+// on the server for every caller. Plain C++: the state lives in memory, and
+// every operation that changes it is a write to the Store (store.hpp), which
+// may be shared with other relays. A write takes the database's write lock,
+// first applies the events other relays committed since (so it checks against
+// the current state), then writes its rows and events, commits, applies its
+// change in memory and hands its events to the rooms' subscribers. Events reach
+// every subscriber of every relay in seq order: a relay applies the log in
+// order, its own writes and, woken by the database, the others'. Time comes
 // from a clock function so tests control it. Answers are JSON, the same views
 // the events carry.
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -56,8 +62,10 @@ class Service : public auth::AttendeeDirectory {
   // How long a network ban lasts: addresses change hands, so not for good.
   static constexpr int kNetworkBanS = 24 * 3600;
 
-  // Opens (or creates) `<data_dir>/qa.sqlite3`, creating the folder, and
-  // restores its contents; a fresh database gets one room. Throws StoreError.
+  // Opens (or creates) the database qa.database names (`<data_dir>/qa.sqlite3`
+  // by default, creating the folder) and restores its contents; a fresh
+  // database gets one room. With a shared database (PostgreSQL) a thread
+  // follows the other relays' commits. Throws StoreError.
   // Role tokens are `authority`'s, which must outlive the service; without one
   // the service keeps its own, made from `config` (for tests and tools).
   Service(const config::QaConfig& config, Clock clock, auth::Authority* authority = nullptr);
@@ -86,12 +94,15 @@ class Service : public auth::AttendeeDirectory {
 
   // 201-worthy: the question as its author sees it. `client` (when known) is
   // the caller's address: an attendee from a banned network is refused, and
-  // the network is remembered (in memory only) for a network ban.
+  // the network is remembered (in memory only) for a network ban. With an
+  // idempotency key (1..64 of A-Z a-z 0-9 _ -), a repeat by the same caller
+  // gets the first answer and changes nothing.
   Json ask(const Caller& caller, int64_t room, const std::string& text, const std::optional<std::string>& name,
-           std::string_view client = {});
+           std::string_view client = {}, const std::string& idempotency_key = {});
   // The questions of a room the caller may see, with "voted" for attendees.
   Json questions(const Caller& caller, int64_t room) const;
-  Json vote(const Caller& caller, int64_t question, bool up, std::string_view client = {});
+  Json vote(const Caller& caller, int64_t question, bool up, std::string_view client = {},
+            const std::string& idempotency_key = {});
   // The author deletes their own question: gone from the database, and the live
   // pages get question_removed.
   Json delete_question(const Caller& caller, int64_t question);
@@ -127,10 +138,19 @@ class Service : public auth::AttendeeDirectory {
   // every room, by room id; for the technician's /metrics.
   std::map<int64_t, uint64_t> pending_questions() const;
 
+  // The database connection's state, for /api/health (thread-safe).
+  Store::Health database_health() const { return store_->health(); }
+  // "sqlite" or "postgresql".
+  std::string_view database_engine() const { return store_->shared() ? "postgresql" : "sqlite"; }
+  // Applies the events other relays committed that this one has not seen
+  // (the follower thread does this when woken; tests call it).
+  void catch_up();
+
   // For tests and diagnostics.
   std::optional<Question> question(int64_t id) const;
   std::optional<Room> room(int64_t id) const;
-  const std::string& epoch() const { return epoch_; }
+  std::string epoch() const;
+  uint64_t applied_seq() const;
   size_t subscriber_count() const;
 
  private:
@@ -143,28 +163,26 @@ class Service : public auth::AttendeeDirectory {
     std::set<int64_t> questions;  // ids of the room's questions, so a listing reads only its own
   };
 
-  // What an operation that changes something holds: write_mutex_ throughout, so
-  // such operations run one at a time, in order; mutex_ (the state readers take)
-  // except while its transaction runs, so a reader (a page loading the
-  // questions, a WebSocket subscribing, a token being checked) never waits for
-  // a commit's fsync. Memory changes only under both, after the commit.
-  class WriteLock {
-   public:
-    explicit WriteLock(const Service& service) : writing_(service.write_mutex_), state_(service.mutex_) {}
-    template <class Commit>
-    void commit_unlocked(Commit&& commit) {
-      state_.unlock();
-      struct Relock {
-        std::unique_lock<std::mutex>& lock;
-        ~Relock() { lock.lock(); }
-      } relock{state_};
-      commit();
-    }
+  struct Change;
+  class Write;
+  friend class Write;
 
-   private:
-    std::lock_guard<std::mutex> writing_;
-    std::unique_lock<std::mutex> state_;
-  };
+  // Restores memory from the database's contents (start, or a relay that fell
+  // too far behind); subscribers are told to resync.
+  void restore(Store::Contents contents);
+  void reload();
+  // With write_mutex_ held: reads and applies the events after applied_seq_.
+  void catch_up_locked();
+  // With mutex_ held: applies the changes and hands out the messages of events
+  // read from the log, in order.
+  void apply_stored(const std::vector<StoredEvent>& events);
+  // With mutex_ held: the change in memory; `remote` when another relay made it
+  // (its rate-limit tokens are then taken here too).
+  void apply(const Change& change, bool remote);
+  // With mutex_ held: appends the event to its room's log and delivers it.
+  void deliver(const StoredEvent& event);
+  void follow();
+  std::string idempotency_scope(const Caller& caller, std::string_view operation, const std::string& key) const;
 
   void require_staff(const Caller& caller) const;
   void require_attendee_may_act(const Caller& caller, int64_t now) const;
@@ -175,9 +193,9 @@ class Service : public auth::AttendeeDirectory {
   // the attendee was seen.
   void check_network(const Caller& caller, std::string_view client, int64_t now);
   bool network_banned(const std::string& key, int64_t now) const;
-  // Removes the questions and attendees a purge deleted from memory; publishes removals.
-  void forget_purged(int64_t before_ms);
-  void remove_question(RoomState& room, int64_t id);
+  // Removes the attendees a purge deleted from memory, with their votes.
+  void forget_purged_attendees(int64_t before_ms);
+  void remove_question(int64_t id);
   RoomState& room_state(int64_t room);
   const RoomState& room_state(int64_t room) const;
   Question& find_question(int64_t id);
@@ -189,26 +207,30 @@ class Service : public auth::AttendeeDirectory {
   Json question_json(const Question& q, bool staff) const;
   bool may_see(const Caller& caller, const Question& q) const;
 
-  // Numbers and publishes events; call after the transaction committed. The
-  // room's seq must already have been bumped in memory and the store.
-  void publish(RoomState& room, std::shared_ptr<Event> event);
-  std::shared_ptr<Event> make_event(RoomState& room, std::string_view type, Json body);
-  // Events for a question that changed from `before` (nullopt when new).
-  void publish_question(RoomState& room, const Question& q, std::optional<State> before);
+  // An event of `room` numbered `seq`, with the same text for every audience.
+  StoredEvent make_event(uint64_t seq, int64_t room, std::string_view type, Json body) const;
+  // The event for a question that changed from `before` (nullopt when new).
+  StoredEvent question_event(uint64_t seq, const Question& q, std::optional<State> before) const;
   // The questions of a room the caller may see, as the caller sees them.
   Json visible_items(int64_t room_id, const Caller& caller) const;
   Message snapshot(const RoomState& room, const Caller& caller) const;
 
   config::QaConfig config_;
   Clock clock_;
-  std::string epoch_;
   auth::Authority* authority_;
   std::unique_ptr<auth::Authority> own_authority_;  // when none was given
   std::unique_ptr<Store> store_;
   WordFilter filter_;
 
-  mutable std::mutex write_mutex_;  // see WriteLock
+  // A write holds write_mutex_ throughout (one at a time per relay, and the one
+  // user of the store's connection), and mutex_, which readers take, except
+  // while the database works, so a reader (a page loading the questions, a
+  // WebSocket subscribing, a token being checked) never waits for a commit.
+  mutable std::mutex write_mutex_;
   mutable std::mutex mutex_;
+  std::string epoch_;
+  uint64_t applied_seq_ = 0;  // the last event of the log applied in memory
+  int64_t last_trim_ms_ = 0;
   std::map<int64_t, RoomState> rooms_;
   int64_t current_room_ = 0;
   std::unordered_map<int64_t, Attendee> attendees_;
@@ -228,6 +250,9 @@ class Service : public auth::AttendeeDirectory {
   // ends. Both are lost on restart.
   std::unordered_map<int64_t, std::string> attendee_network_;
   std::unordered_map<std::string, int64_t> network_bans_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread follower_;  // shared databases only
 };
 
 }  // namespace relay::qa

@@ -29,6 +29,7 @@ int http_status(Error::Code code) {
     case Error::Code::too_large: return 413;
     case Error::Code::unprocessable: return 422;
     case Error::Code::rate_limited: return 429;
+    case Error::Code::unavailable: return 503;
   }
   return 500;
 }

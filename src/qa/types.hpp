@@ -65,13 +65,15 @@ struct Question {
 // Every refused operation. The code maps one to one to an HTTP status.
 class Error : public std::runtime_error {
  public:
-  enum class Code { bad_request, unauthorized, forbidden, not_found, conflict, too_large, unprocessable, rate_limited };
+  enum class Code {
+    bad_request, unauthorized, forbidden, not_found, conflict, too_large, unprocessable, rate_limited, unavailable
+  };
   Error(Code code, std::string_view reason, const std::string& message, int retry_after_s = 0)
       : std::runtime_error(message), code(code), reason(reason), retry_after_s(retry_after_s) {}
 
   Code code;
   std::string reason;  // short machine-readable word, e.g. "too_long"
-  int retry_after_s;   // for rate_limited
+  int retry_after_s;   // for rate_limited and unavailable
 };
 
 int http_status(Error::Code code);

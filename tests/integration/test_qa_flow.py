@@ -151,7 +151,11 @@ def main():
             c.check(seqs == sorted(seqs) and len(seqs) == len(set(seqs)), f"{name}: seq strictly increases: {seqs}")
             c.check(all(abs(e["time"] - now_ms) < 60_000 for e in feed.events), f"{name}: events carry wall-clock time")
         mod_seqs = [e["seq"] for e in feeds["moderator"].events]
-        c.check(mod_seqs == list(range(1, len(mod_seqs) + 1)), f"the moderator sees every event of the room: {mod_seqs}")
+        # Numbers come from the log all rooms (and relays) share: gaps are other
+        # rooms' events and changes no page is told of; the moderator sees at
+        # least every event anyone else saw.
+        others = set().union(*[set(e["seq"] for e in feed.events) for name, feed in feeds.items() if name != "moderator"])
+        c.check(others <= set(mod_seqs), f"the moderator sees every event of the room: {sorted(others - set(mod_seqs))}")
         for feed in feeds.values():
             feed.ws.close()
         log = relay.log_text()

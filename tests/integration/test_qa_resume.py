@@ -30,7 +30,9 @@ def main():
 
         ws = connect(port, MODERATOR)
         snap = ws.recv()
+        # The log numbers every write (creating Ann too); count from here.
         epoch, seen = snap["epoch"], [snap["seq"]]
+        base = snap["seq"]
 
         # A burst of 60 questions while we read; the connection drops after 20 events.
         def burst(n, prefix):
@@ -47,11 +49,11 @@ def main():
 
         ws = connect(port, MODERATOR, since=seen[-1], epoch=epoch)
         first = ws.recv()
-        c.check(first["type"] == "resumed" and first["since"] == seen[-1] and first["latest"] == 70,
+        c.check(first["type"] == "resumed" and first["since"] == seen[-1] and first["latest"] == base + 70,
                 f"resumed, not a snapshot: {first}")
         rest = collect_until_quiet(ws)
         seqs = seen[1:] + [e["seq"] for e in rest]
-        c.check(seqs == list(range(1, 71)), f"every event exactly once across the drop: {seqs}")
+        c.check(seqs == list(range(base + 1, base + 71)), f"every event exactly once across the drop: {seqs}")
         texts = [e["question"]["text"] for e in rest]
         c.check(texts[-1] == "while away 9", f"the events carry their content: {texts[-3:]}")
         # They were all waiting when the feed started: one message, a JSON array (docs/qa.md).
@@ -60,10 +62,10 @@ def main():
 
         # Too far behind (a resume buffer of 5000 holds everything here, so use another
         # epoch) and a seq from the future: a snapshot instead.
-        for label, since, ep in [("another epoch", 5, "0123456789abcdef"), ("a future seq", 1000, epoch)]:
+        for label, since, ep in [("another epoch", 5, "0123456789abcdef"), ("a future seq", base + 1000, epoch)]:
             ws = connect(port, MODERATOR, since=since, epoch=ep)
             msg = ws.recv()
-            c.check(msg["type"] == "snapshot" and msg["seq"] == 70 and len(msg["items"]) == 70,
+            c.check(msg["type"] == "snapshot" and msg["seq"] == base + 70 and len(msg["items"]) == 70,
                     f"{label}: a fresh snapshot with all 70 questions ({msg['type']}, {msg.get('seq')})")
             ws.close()
 

@@ -1091,3 +1091,35 @@ TEST_CASE("a push: relay needs push tokens, no backup and fMP4; tokens are not e
   CHECK_THAT(short_token, Contains("16..256 printable"));
   CHECK(short_token.find("short-secret") == std::string::npos);
 }
+
+TEST_CASE("qa.database: sqlite or a postgresql URI without a password", "[config][qa]") {
+  CHECK(parse_config("", "relay.toml").qa.database == "sqlite");
+  CHECK(parse_config("[qa]\ndatabase = \"postgresql://relay@127.0.0.1:5432/qa\"\n", "relay.toml").qa.database ==
+        "postgresql://relay@127.0.0.1:5432/qa");
+  CHECK(parse_config("[qa]\ndatabase = \"postgres:///qa?host=/run/postgresql\"\n", "relay.toml").qa.database ==
+        "postgres:///qa?host=/run/postgresql");
+  CHECK_THAT(error_of("[qa]\ndatabase = \"mysql://db/qa\"\n"), Catch::Contains("neither \"sqlite\" nor a postgresql://"));
+  for (const char* uri : {"postgresql://relay:s3cret@db/qa", "postgresql://db/qa?password=s3cret",
+                          "postgresql://relay@db/qa?sslmode=require&password=s3cret"}) {
+    INFO(uri);
+    const std::string error = error_of(std::string("[qa]\ndatabase = \"") + uri + "\"\n");
+    CHECK_THAT(error, Catch::Contains("holds a password"));
+    CHECK(error.find("s3cret") == std::string::npos);
+  }
+  CHECK_THAT(error_of("[qa]\ndatabase_password_file = \"/x\"\n"), Catch::Contains("is for a postgresql://"));
+}
+
+TEST_CASE("the PostgreSQL password is read from qa.database_password_file", "[config][qa]") {
+  TempDir dir;
+  {
+    std::ofstream out(dir.path / "db.password");
+    out << "pw-from-file\n";
+  }
+  const Config config = parse_config(
+      "[qa]\ndatabase = \"postgresql://relay@127.0.0.1/qa\"\ndatabase_password_file = \"db.password\"\n", "relay.toml",
+      {}, dir.path);
+  CHECK(config.qa.database_password == "pw-from-file");
+  CHECK_THAT(error_of("[qa]\ndatabase = \"postgresql://relay@127.0.0.1/qa\"\ndatabase_password_file = \"" +
+                      (dir.path / "missing").string() + "\"\n"),
+             Catch::Contains("qa.database_password_file: cannot read"));
+}

@@ -361,22 +361,26 @@ TEST_CASE("events: ordered seq, audiences, resume and snapshot", "[qa][events]")
   CHECK(other.messages[0]["question"]["state"] == "approved");
   f.moderate(q, Action::hide);
   CHECK(other.messages.back()["type"] == "question_removed");
-  CHECK(staff.seqs == std::vector<uint64_t>{1, 2, 3});
+  // The log's numbers: one after the other, the last one what the relay applied.
+  REQUIRE(staff.seqs.size() == 3);
+  CHECK(staff.seqs[1] == staff.seqs[0] + 1);
+  CHECK(staff.seqs[2] == staff.seqs[1] + 1);
+  CHECK(f.service->applied_seq() == staff.seqs[2]);
   for (const Json& m : staff.messages) CHECK(m["time"] == f.now);
 
   // Resume: the events after since, exactly once.
   Recorder late{bob};
-  Join resumed = f.service->subscribe(f.room(), bob, &late, 1, f.service->epoch());
+  Join resumed = f.service->subscribe(f.room(), bob, &late, staff.seqs[0], f.service->epoch());
   CHECK(resumed.resumed);
   REQUIRE(resumed.messages.size() == 3);  // "resumed", approve (public), hide (removed)
   CHECK(Json::parse(*resumed.messages[0])["type"] == "resumed");
-  CHECK(Json::parse(*resumed.messages[1])["seq"] == 2);
-  CHECK(Json::parse(*resumed.messages[2])["seq"] == 3);
+  CHECK(Json::parse(*resumed.messages[1])["seq"] == staff.seqs[1]);
+  CHECK(Json::parse(*resumed.messages[2])["seq"] == staff.seqs[2]);
   // Another epoch, or a seq from the future: a snapshot.
   Recorder stranger{bob};
-  CHECK_FALSE(f.service->subscribe(f.room(), bob, &stranger, 1, "0000000000000000").resumed);
+  CHECK_FALSE(f.service->subscribe(f.room(), bob, &stranger, staff.seqs[0], "0000000000000000").resumed);
   Recorder future{bob};
-  CHECK_FALSE(f.service->subscribe(f.room(), bob, &future, 99, "").resumed);
+  CHECK_FALSE(f.service->subscribe(f.room(), bob, &future, staff.seqs[2] + 50, "").resumed);
   for (Recorder* r : {&staff, &author, &other, &late, &stranger, &future}) f.service->unsubscribe(f.room(), r);
   CHECK(f.service->subscriber_count() == 0);
 }
@@ -386,11 +390,15 @@ TEST_CASE("a resume too far back gets a snapshot", "[qa][events]") {
   f.config.ws_resume_events = 16;
   f.open();
   Caller a = f.attendee();
+  const uint64_t first = f.service->applied_seq();
   for (int i = 0; i < 20; ++i) f.ask(f.moderator, "q" + std::to_string(i));
+  // The room keeps the last 16 of the 20: first+5 .. first+20.
   Recorder r{a};
-  CHECK_FALSE(f.service->subscribe(f.room(), a, &r, 2, "").resumed);
-  Recorder s{a};
-  CHECK(f.service->subscribe(f.room(), a, &s, 5, "").resumed);
+  CHECK_FALSE(f.service->subscribe(f.room(), a, &r, first + 2, "").resumed);
+  Recorder s{f.moderator};  // the questions are pending: for staff only
+  Join join = f.service->subscribe(f.room(), f.moderator, &s, first + 4, "");
+  CHECK(join.resumed);
+  CHECK(join.messages.size() == 17);
   f.service->unsubscribe(f.room(), &r);
   f.service->unsubscribe(f.room(), &s);
 }
@@ -413,14 +421,18 @@ TEST_CASE("everything survives a restart", "[qa][persistence]") {
   Json second = f.service->create_room(f.moderator, patch);
   f.service->set_current_room(f.moderator, second["id"]);
   f.service->flush_votes();
-  const uint64_t seq = f.service->room(1)->seq;
+  const uint64_t seq = f.service->applied_seq();
   const std::string epoch = f.service->epoch();
 
   f.open();  // a new process on the same file
-  CHECK(f.service->epoch() != epoch);
+  // The log goes on: a page that saw everything resumes with nothing missed.
+  CHECK(f.service->epoch() == epoch);
+  CHECK(f.service->applied_seq() == seq);
+  Recorder page{f.moderator};
+  CHECK(f.service->subscribe(f.room(), f.moderator, &page, seq, epoch).resumed);
+  f.service->unsubscribe(f.room(), &page);
   CHECK(f.service->current_room() == second["id"]);
   CHECK(f.service->room(second["id"])->title == "Keynote");
-  CHECK(f.service->room(1)->seq == seq);
   auto restored = *f.service->question(q1);
   CHECK(restored.text == "First");
   CHECK(restored.original_text == "First, then edited");
@@ -801,4 +813,73 @@ TEST_CASE("the data folder is the owner's (0700), its files too (0600)", "[qa][p
   fs::permissions(f.config.data_dir / "qa.sqlite3", fs::perms::all);
   f.open();
   CHECK(mode(f.config.data_dir / "qa.sqlite3") == (fs::perms::owner_read | fs::perms::owner_write));
+}
+
+TEST_CASE("an ask or vote repeated with its idempotency key changes nothing", "[qa][idempotency]") {
+  Fixture f;
+  Caller ann = f.attendee("Ann"), bob = f.attendee("Bob");
+  const Json first = f.service->ask(ann, f.room(), "Asked once?", std::nullopt, "127.0.0.1", "key-1");
+  const Json again = f.service->ask(ann, f.room(), "Asked once?", std::nullopt, "127.0.0.1", "key-1");
+  CHECK(again == first);
+  CHECK(f.service->questions(f.moderator, f.room())["items"].size() == 1);
+  // The key is the caller's: another attendee's same key is another question.
+  const Json other = f.service->ask(bob, f.room(), "Asked once?", std::nullopt, "127.0.0.1", "key-1");
+  CHECK(other["id"] != first["id"]);
+  // A retry is answered even when the same request would now be refused.
+  f.config.slow_mode_s = 0;
+  RoomPatch slow;
+  slow.slow_mode_s = 600;
+  f.service->update_room(f.moderator, f.room(), slow);
+  CHECK(f.service->ask(ann, f.room(), "Asked once?", std::nullopt, "127.0.0.1", "key-1") == first);
+
+  const int64_t q = first["id"];
+  f.moderate(q, Action::approve);
+  CHECK(f.service->vote(bob, q, true, "", "v-1")["votes"] == 1);
+  f.service->vote(bob, q, false);
+  // The retry of the first vote gets the first answer and does not vote again.
+  CHECK(f.service->vote(bob, q, true, "", "v-1")["votes"] == 1);
+  CHECK(f.service->question(q)->votes == 0);
+
+  for (const std::string bad : {std::string(65, 'k'), std::string("with space"), std::string("ümlaut")}) {
+    INFO(bad);
+    const Error e = error_of([&] { f.service->ask(ann, f.room(), "x", std::nullopt, "", bad); });
+    CHECK(e.code == Error::Code::bad_request);
+    CHECK(e.reason == "bad_idempotency_key");
+  }
+  // Kept across a restart (the database holds the answer).
+  f.open();
+  CHECK(f.service->ask(ann, f.room(), "Asked once?", std::nullopt, "127.0.0.1", "key-1") == first);
+}
+
+TEST_CASE("the log keeps the change of every write, so a relay can follow another", "[qa][log]") {
+  Fixture f;
+  Caller ann = f.attendee("Ann");
+  const uint64_t before = f.service->applied_seq();
+  const int64_t q = f.ask(ann, "Logged?");
+  f.moderate(q, Action::approve);
+  f.service->vote(f.attendee(), q, true);
+  // What a second relay on the same database would read: every write since.
+  const uint64_t after = f.service->applied_seq();
+  CHECK(after == before + 4);
+  f.service.reset();
+  auto copy = open_sqlite_store((f.dir.path / "qa.sqlite3").string(), false);
+  CHECK(copy->load().seq == after);
+  auto events = copy->events_after(before, 100);
+  REQUIRE(events);
+  // The ask, the approval, the voter's new identity and the vote (no page is told of the last two).
+  REQUIRE(events->size() == 4);
+  for (size_t i = 0; i < events->size(); ++i) CHECK((*events)[i].seq == before + 1 + i);
+  CHECK((*events)[0].room == 1);
+  CHECK_THAT((*events)[0].change, Contains("Logged?"));
+  CHECK_THAT((*events)[0].staff, Contains("\"pending\""));
+  CHECK((*events)[0].everyone.empty());  // pending: not for other attendees
+  CHECK((*events)[0].author == ann.attendee);
+  CHECK_THAT((*events)[1].everyone, Contains("\"approved\""));
+  CHECK((*events)[2].room == 0);
+  CHECK_THAT((*events)[2].change, Contains("\"attendees\""));
+  CHECK((*events)[3].room == 0);
+  CHECK_THAT((*events)[3].change, Contains("\"votes\""));
+  CHECK(copy->events_after(0, 100));  // from the first write on, nothing trimmed yet
+  copy->trim_events(f.now + 1);
+  CHECK_FALSE(copy->events_after(before, 100));  // trimmed: the follower must load everything again
 }

@@ -1,5 +1,8 @@
-#include "qa/store.hpp"
-
+// The embedded engine: one SQLite file (WAL journal) that one relay owns. A
+// transaction that committed is in the WAL file before the call returns, so an
+// operation answered 2xx survives the process being killed (with
+// synchronous=FULL also a power cut). begin() is BEGIN IMMEDIATE: the file's
+// write lock is the shared write lock of store.hpp, with one writer.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -8,17 +11,68 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "auth/tokens.hpp"
+#include "qa/store.hpp"
+
 namespace relay::qa {
+namespace {
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::string& file, bool full_sync);
+  ~SqliteStore() override;
+
+  std::string describe() const override { return fmt::format("SQLite '{}'", file_); }
+  bool shared() const override { return false; }
+  Contents load() override;
+  uint64_t begin() override;
+  void commit(uint64_t last_seq) override;
+  void rollback() noexcept override;
+  void save_room(const Room& room) override;
+  void save_attendee(const Attendee& attendee) override;
+  void save_question(const Question& question) override;
+  void add_vote(int64_t question, int64_t attendee) override;
+  void remove_vote(int64_t question, int64_t attendee) override;
+  void delete_question(int64_t question) override;
+  void set_meta(const std::string& key, const std::string& value) override;
+  void append_event(const StoredEvent& event) override;
+  std::optional<std::string> idempotent_answer(const std::string& key) override;
+  void save_idempotent_answer(const std::string& key, const std::string& answer, int64_t created_ms) override;
+  std::optional<std::vector<StoredEvent>> events_after(uint64_t seq, size_t limit) override;
+  void trim_events(int64_t before_ms) override;
+  Purged purge(int64_t before_ms) override;
+  void wait_for_commits(std::chrono::milliseconds timeout) override;
+  void interrupt() override;
+  Health health() const override { return {}; }
+
+ private:
+  class Statement;
+  void exec(const char* sql);
+  int64_t count(const char* sql);
+  [[noreturn]] void fail(const std::string& what) const;
+  Statement& statement(const char* sql);
+  int64_t changes() const { return sqlite3_changes64(db_); }
+
+  int lock_fd_ = -1;
+  sqlite3* db_ = nullptr;
+  std::string file_;
+  std::map<const char*, std::unique_ptr<Statement>> statements_;
+  std::mutex wait_mutex_;
+  std::condition_variable woken_;
+  bool interrupted_ = false;
+};
 
 // A prepared statement, reset after each use so the next one starts clean.
-class Store::Statement {
+class SqliteStore::Statement {
  public:
-  Statement(Store& store, const char* sql) : store_(store) {
+  Statement(SqliteStore& store, const char* sql) : store_(store) {
     if (sqlite3_prepare_v3(store.db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
       store.fail(fmt::format("cannot prepare '{}'", sql));
   }
@@ -59,11 +113,11 @@ class Store::Statement {
   void check(int rc) {
     if (rc != SQLITE_OK) store_.fail("bind failed");
   }
-  Store& store_;
+  SqliteStore& store_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-Store::Store(const std::string& file, bool full_sync) : file_(file) {
+SqliteStore::SqliteStore(const std::string& file, bool full_sync) : file_(file) {
   const std::string lock_file = file + ".lock";
   lock_fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0 || ::fchmod(lock_fd_, 0600) != 0) {
@@ -77,7 +131,7 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
     lock_fd_ = -1;
     throw StoreError(error == EWOULDBLOCK
                          ? fmt::format("the Q&A database '{}' is in use by another running relay; give each relay "
-                                       "its own qa.data_dir",
+                                       "its own qa.data_dir, or share a PostgreSQL qa.database",
                                        file)
                          : fmt::format("cannot lock '{}': {}", lock_file, std::strerror(error)));
   }
@@ -122,12 +176,27 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
       CREATE TABLE IF NOT EXISTS votes (
         question INTEGER NOT NULL REFERENCES questions(id), attendee INTEGER NOT NULL,
         PRIMARY KEY (question, attendee)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS qa_log (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL,
+        seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY, room INTEGER NOT NULL, author INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+        staff TEXT NOT NULL, everyone TEXT NOT NULL, for_author TEXT NOT NULL, change TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, answer TEXT NOT NULL,
+        created_ms INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS questions_by_room ON questions(room, id);
       CREATE INDEX IF NOT EXISTS questions_by_created ON questions(created_ms);
       CREATE INDEX IF NOT EXISTS attendees_by_created ON attendees(created_ms);
       CREATE INDEX IF NOT EXISTS votes_by_attendee ON votes(attendee);
+      CREATE INDEX IF NOT EXISTS events_by_created ON events(created_ms);
+      CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency(created_ms);
     )");
+    // A database from before the shared log: its numbering goes on from the
+    // highest room counter, under a new epoch.
+    statement("INSERT OR IGNORE INTO qa_log (id, epoch, seq) VALUES (1, ?1, (SELECT COALESCE(MAX(seq), 0) FROM rooms))")
+        .bind(1, auth::random_id())
+        .run();
   } catch (...) {
+    statements_.clear();
     sqlite3_close(db_);
     db_ = nullptr;
     ::close(lock_fd_);
@@ -135,17 +204,17 @@ Store::Store(const std::string& file, bool full_sync) : file_(file) {
   }
 }
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   statements_.clear();
   if (db_) sqlite3_close(db_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-void Store::fail(const std::string& what) const {
+void SqliteStore::fail(const std::string& what) const {
   throw StoreError(fmt::format("Q&A database '{}': {}: {}", file_, what, sqlite3_errmsg(db_)));
 }
 
-void Store::exec(const char* sql) {
+void SqliteStore::exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     std::string reason = error ? error : "unknown error";
@@ -154,21 +223,35 @@ void Store::exec(const char* sql) {
   }
 }
 
-int64_t Store::count(const char* sql) {
+int64_t SqliteStore::count(const char* sql) {
   auto& s = statement(sql);
   const int64_t value = s.step() ? s.integer(0) : 0;
   s.reset();
   return value;
 }
 
-Store::Statement& Store::statement(const char* sql) {
+SqliteStore::Statement& SqliteStore::statement(const char* sql) {
   auto& slot = statements_[sql];
   if (!slot) slot = std::make_unique<Statement>(*this, sql);
   return *slot;
 }
 
-Store::Contents Store::load() {
+Store::Contents SqliteStore::load() {
   Contents contents;
+  // One read transaction: the rows are exactly as of the log's seq.
+  exec("BEGIN");
+  struct End {
+    SqliteStore& store;
+    ~End() { sqlite3_exec(store.db_, "COMMIT", nullptr, nullptr, nullptr); }
+  } end{*this};
+  {
+    auto& s = statement("SELECT epoch, seq FROM qa_log WHERE id = 1");
+    if (s.step()) {
+      contents.epoch = s.text(0);
+      contents.seq = static_cast<uint64_t>(s.integer(1));
+    }
+    s.reset();
+  }
   {
     auto& s = statement("SELECT key, value FROM meta");
     while (s.step()) contents.meta[s.text(0)] = s.text(1);
@@ -204,8 +287,9 @@ Store::Contents Store::load() {
       q.answer = s.text(6);
       auto state = state_from_string(s.text(7));
       if (!state) {
+        const std::string text = s.text(7);
         s.reset();
-        throw StoreError(fmt::format("Q&A database '{}': question {} has unknown state '{}'", file_, q.id, s.text(7)));
+        throw StoreError(fmt::format("Q&A database '{}': question {} has unknown state '{}'", file_, q.id, text));
       }
       q.state = *state;
       q.held = s.integer(8) != 0;
@@ -224,21 +308,23 @@ Store::Contents Store::load() {
   return contents;
 }
 
-Store::Transaction::Transaction(Store& store) : store_(store) { store_.exec("BEGIN IMMEDIATE"); }
+uint64_t SqliteStore::begin() {
+  exec("BEGIN IMMEDIATE");
+  return static_cast<uint64_t>(count("SELECT seq FROM qa_log WHERE id = 1"));
+}
 
-Store::Transaction::~Transaction() {
-  if (done_) return;
+void SqliteStore::commit(uint64_t last_seq) {
+  statement("UPDATE qa_log SET seq = ?1 WHERE id = 1").bind(1, static_cast<int64_t>(last_seq)).run();
+  exec("COMMIT");
+}
+
+void SqliteStore::rollback() noexcept {
   char* error = nullptr;
-  sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, &error);
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, &error);
   sqlite3_free(error);
 }
 
-void Store::Transaction::commit() {
-  store_.exec("COMMIT");
-  done_ = true;
-}
-
-void Store::save_room(const Room& r) {
+void SqliteStore::save_room(const Room& r) {
   statement(
       "INSERT INTO rooms (id, title, open, auto_approve, slow_mode_s, seq, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
       "?6, ?7) ON CONFLICT(id) DO UPDATE SET title = ?2, open = ?3, auto_approve = ?4, slow_mode_s = ?5, seq = ?6")
@@ -252,7 +338,7 @@ void Store::save_room(const Room& r) {
       .run();
 }
 
-void Store::save_attendee(const Attendee& a) {
+void SqliteStore::save_attendee(const Attendee& a) {
   statement(
       "INSERT INTO attendees (id, token_hash, name, created_ms, timeout_until_ms, banned) VALUES (?1, ?2, ?3, ?4, "
       "?5, ?6) ON CONFLICT(id) DO UPDATE SET name = ?3, timeout_until_ms = ?5, banned = ?6")
@@ -265,7 +351,7 @@ void Store::save_attendee(const Attendee& a) {
       .run();
 }
 
-void Store::save_question(const Question& q) {
+void SqliteStore::save_question(const Question& q) {
   statement(
       "INSERT INTO questions (id, room, author, author_name, text, original_text, answer, state, held, votes, "
       "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(id) DO UPDATE "
@@ -285,27 +371,82 @@ void Store::save_question(const Question& q) {
       .run();
 }
 
-void Store::add_vote(int64_t question, int64_t attendee) {
+void SqliteStore::add_vote(int64_t question, int64_t attendee) {
   statement("INSERT OR IGNORE INTO votes (question, attendee) VALUES (?1, ?2)").bind(1, question).bind(2, attendee).run();
 }
 
-void Store::remove_vote(int64_t question, int64_t attendee) {
+void SqliteStore::remove_vote(int64_t question, int64_t attendee) {
   statement("DELETE FROM votes WHERE question = ?1 AND attendee = ?2").bind(1, question).bind(2, attendee).run();
 }
 
-void Store::set_meta(const std::string& key, const std::string& value) {
+void SqliteStore::set_meta(const std::string& key, const std::string& value) {
   statement("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2")
       .bind(1, key)
       .bind(2, value)
       .run();
 }
 
-void Store::delete_question(int64_t question) {
+void SqliteStore::delete_question(int64_t question) {
   statement("DELETE FROM votes WHERE question = ?1").bind(1, question).run();
   statement("DELETE FROM questions WHERE id = ?1").bind(1, question).run();
 }
 
-Store::Purged Store::purge(int64_t before_ms) {
+void SqliteStore::append_event(const StoredEvent& e) {
+  statement(
+      "INSERT INTO events (seq, room, author, created_ms, staff, everyone, for_author, change) VALUES (?1, ?2, ?3, "
+      "?4, ?5, ?6, ?7, ?8)")
+      .bind(1, static_cast<int64_t>(e.seq))
+      .bind(2, e.room)
+      .bind(3, e.author)
+      .bind(4, e.created_ms)
+      .bind(5, e.staff)
+      .bind(6, e.everyone)
+      .bind(7, e.for_author)
+      .bind(8, e.change)
+      .run();
+}
+
+std::optional<std::string> SqliteStore::idempotent_answer(const std::string& key) {
+  auto& s = statement("SELECT answer FROM idempotency WHERE key = ?1").bind(1, key);
+  std::optional<std::string> answer;
+  if (s.step()) answer = s.text(0);
+  s.reset();
+  return answer;
+}
+
+void SqliteStore::save_idempotent_answer(const std::string& key, const std::string& answer, int64_t created_ms) {
+  statement("INSERT INTO idempotency (key, answer, created_ms) VALUES (?1, ?2, ?3)")
+      .bind(1, key)
+      .bind(2, answer)
+      .bind(3, created_ms)
+      .run();
+}
+
+std::optional<std::vector<StoredEvent>> SqliteStore::events_after(uint64_t seq, size_t limit) {
+  // One writer: nothing commits between the two reads but our own.
+  const auto last = static_cast<uint64_t>(count("SELECT seq FROM qa_log WHERE id = 1"));
+  std::vector<StoredEvent> events;
+  if (last <= seq) return events;
+  auto& s = statement(
+                "SELECT seq, room, author, created_ms, staff, everyone, for_author, change FROM events WHERE seq > ?1 "
+                "ORDER BY seq LIMIT ?2")
+                .bind(1, static_cast<int64_t>(seq))
+                .bind(2, static_cast<int64_t>(limit));
+  while (s.step()) {
+    events.push_back({static_cast<uint64_t>(s.integer(0)), s.integer(1), s.integer(2), s.integer(3), s.text(4),
+                      s.text(5), s.text(6), s.text(7)});
+  }
+  s.reset();
+  if (events.empty() || events.front().seq != seq + 1) return std::nullopt;
+  return events;
+}
+
+void SqliteStore::trim_events(int64_t before_ms) {
+  statement("DELETE FROM events WHERE created_ms < ?1").bind(1, before_ms).run();
+  statement("DELETE FROM idempotency WHERE created_ms < ?1").bind(1, before_ms).run();
+}
+
+Store::Purged SqliteStore::purge(int64_t before_ms) {
   Purged purged;
   {
     Transaction tx(*this);
@@ -319,13 +460,16 @@ Store::Purged Store::purge(int64_t before_ms) {
     }
     auto run = [&](const char* sql) {
       statement(sql).bind(1, before_ms).run();
-      return static_cast<int64_t>(sqlite3_changes(db_));
+      return changes();
     };
     purged.votes = run(
         "DELETE FROM votes WHERE question IN (SELECT id FROM questions WHERE created_ms < ?1) OR attendee IN "
         "(SELECT id FROM attendees WHERE created_ms < ?1)");
     purged.questions = run("DELETE FROM questions WHERE created_ms < ?1");
     purged.attendees = run("DELETE FROM attendees WHERE created_ms < ?1");
+    // Events and idempotency answers quote the texts and names.
+    run("DELETE FROM events WHERE created_ms < ?1");
+    run("DELETE FROM idempotency WHERE created_ms < ?1");
     if (purged.votes > 0)
       exec("UPDATE questions SET votes = (SELECT COUNT(*) FROM votes WHERE votes.question = questions.id)");
     tx.commit();
@@ -335,6 +479,31 @@ Store::Purged Store::purge(int64_t before_ms) {
     exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   return purged;
+}
+
+// One relay owns the file: nobody else commits, so there is nothing to wait for.
+void SqliteStore::wait_for_commits(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(wait_mutex_);
+  woken_.wait_for(lock, timeout, [this] { return interrupted_; });
+  interrupted_ = false;
+}
+
+void SqliteStore::interrupt() {
+  std::lock_guard lock(wait_mutex_);
+  interrupted_ = true;
+  woken_.notify_all();
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& file, bool full_sync) {
+  return std::make_unique<SqliteStore>(file, full_sync);
+}
+
+std::unique_ptr<Store> open_store(const config::QaConfig& config) {
+  if (config.database == "sqlite")
+    return open_sqlite_store((config.data_dir / "qa.sqlite3").string(), config.synchronous == "full");
+  return open_postgres_store(config.database, config.database_password);
 }
 
 }  // namespace relay::qa

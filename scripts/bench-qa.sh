@@ -300,19 +300,25 @@ awk '
     for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
     return ""
   }
-  BEGIN { fan = 0; asks = 0 }
+  function label(prefix,   text) { text = field("label"); gsub(/_/, " ", text); sub(prefix, "", text); return text }
   field("mode") == "fanout" {
-    if (!fan++) printf "%-34s %8s %8s %8s %6s %8s %11s %9s\n", "fan-out", "p50 ms", "p99 ms", "max ms", "lost", "doubled", "us/delivery", "qa-load %"
-    label = field("label"); gsub(/_/, " ", label); sub(/^fan-out, /, "", label)
     d = field("deliveries"); total = field("relay_cpu_ms") + field("database_cpu_ms") + field("load_cpu_ms")
-    printf "%-34s %8s %8s %8s %6s %8s %11.1f %8.0f%%\n", label, field("p50_ms"), field("p99_ms"), field("max_ms"),
-      field("lost"), field("doubled"), d > 0 ? field("relay_cpu_ms") * 1000 / d : 0,
-      total > 0 ? field("load_cpu_ms") * 100 / total : 0
+    per = 0; if (d > 0) per = field("relay_cpu_ms") * 1000 / d
+    db = 0; if (d > 0) db = field("database_cpu_ms") * 1000 / d
+    share = 0; if (total > 0) share = field("load_cpu_ms") * 100 / total
+    fan[++fans] = sprintf("%-26s %7s %7s %7s %5s %7s %9.1f %9.1f %8.0f%%", label("^fan-out, "), field("p50_ms"),
+      field("p99_ms"), field("max_ms"), field("lost"), field("doubled"), per, db, share)
   }
   field("mode") == "ask" {
-    if (!asks++) printf "\n%-34s %12s %10s %10s\n", "asks", "accepted/s", "p50 ms", "p99 ms"
-    label = field("label"); gsub(/_/, " ", label); sub(/^asks, /, "", label)
-    printf "%-34s %12s %10s %10s\n", label, field("per_s"), field("p50_ms"), field("p99_ms")
+    ask[++asks] = sprintf("%-26s %11s %7s %7s", label("^asks, "), field("per_s"), field("p50_ms"), field("p99_ms"))
+  }
+  END {
+    if (fans) printf "%-26s %7s %7s %7s %5s %7s %9s %9s %9s\n", "fan-out", "p50 ms", "p99 ms", "max ms", "lost",
+      "doubled", "relay us", "db us", "qa-load"
+    for (i = 1; i <= fans; i++) print fan[i]
+    if (fans) print "(relay us, db us: CPU per delivery; qa-load: its share of all CPU used in the window)"
+    if (asks) printf "\n%-26s %11s %7s %7s\n", "asks", "accepted/s", "p50 ms", "p99 ms"
+    for (i = 1; i <= asks; i++) print ask[i]
   }
 ' "$RESULTS"
 echo "targets: fan-out p99 <= 50 ms for 10,000 subscribers on one relay, <= 100 ms over three; 0 lost"

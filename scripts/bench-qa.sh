@@ -17,7 +17,9 @@
 # BENCH_INTERVAL_MS. For every event and subscriber qa-load measures the time
 # from the moderator's 2xx answer to the subscriber's receipt (an event that
 # arrives before the moderator's own answer counts as 0), and counts events a
-# subscriber never received (lost) or received twice. It prints p50/p99/max, the
+# subscriber never received (lost) or received twice. It prints p50/p99/max
+# (also from the moderator's request: a relay that fans out to its own
+# subscribers before it answers delays its 2xx by as much), the
 # relays' CPU per delivery, and the load generator's share of the CPU used (it
 # runs on the same machine and reads all subscribers on one thread).
 #
@@ -306,15 +308,19 @@ awk '
     per = 0; if (d > 0) per = field("relay_cpu_ms") * 1000 / d
     db = 0; if (d > 0) db = field("database_cpu_ms") * 1000 / d
     share = 0; if (total > 0) share = field("load_cpu_ms") * 100 / total
-    fan[++fans] = sprintf("%-26s %7s %7s %7s %5s %7s %9.1f %9.1f %8.0f%%", label("^fan-out, "), field("p50_ms"),
-      field("p99_ms"), field("max_ms"), field("lost"), field("doubled"), per, db, share)
+    fan[++fans] = sprintf("%-24s %6s %6s %6s | %6s %6s %6s | %4s %7s %8.1f %6.1f %7.0f%%", label("^fan-out, "),
+      field("p50_ms"), field("p99_ms"), field("max_ms"), field("request_p50_ms"), field("request_p99_ms"),
+      field("request_max_ms"), field("lost"), field("doubled"), per, db, share)
   }
   field("mode") == "ask" {
     ask[++asks] = sprintf("%-26s %11s %7s %7s", label("^asks, "), field("per_s"), field("p50_ms"), field("p99_ms"))
   }
   END {
-    if (fans) printf "%-26s %7s %7s %7s %5s %7s %9s %9s %9s\n", "fan-out", "p50 ms", "p99 ms", "max ms", "lost",
-      "doubled", "relay us", "db us", "qa-load"
+    if (fans) {
+      printf "%-24s %-20s | %-20s |\n", "fan-out, ms", "from the 2xx", "from the request"
+      printf "%-24s %6s %6s %6s | %6s %6s %6s | %4s %7s %8s %6s %8s\n", "", "p50", "p99", "max", "p50", "p99", "max",
+        "lost", "doubled", "relay us", "db us", "qa-load"
+    }
     for (i = 1; i <= fans; i++) print fan[i]
     if (fans) print "(relay us, db us: CPU per delivery; qa-load: its share of all CPU used in the window)"
     if (asks) printf "\n%-26s %11s %7s %7s\n", "asks", "accepted/s", "p50 ms", "p99 ms"

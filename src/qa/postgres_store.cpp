@@ -146,6 +146,11 @@ constexpr Statement kEventsAfter{
     "SELECT l.seq, e.seq, e.room, e.author, e.created_ms, e.staff, e.everyone, e.for_author, e.change FROM qa_log l "
     "LEFT JOIN LATERAL (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) e ON true WHERE l.id = 1 "
     "ORDER BY e.seq"};
+constexpr Statement kRedactEvents{
+    "redact_events",
+    "UPDATE events SET staff = '', everyone = '', for_author = '', change = '' WHERE strpos(staff, $1) > 0 OR "
+    "strpos(everyone, $1) > 0 OR strpos(for_author, $1) > 0 OR strpos(change, $1) > 0"};
+constexpr Statement kRedactIdempotency{"redact_idempotency", "DELETE FROM idempotency WHERE strpos(answer, $1) > 0"};
 constexpr Statement kTrimEvents{"trim_events", "DELETE FROM events WHERE created_ms < $1"};
 constexpr Statement kTrimIdempotency{"trim_idempotency", "DELETE FROM idempotency WHERE created_ms < $1"};
 constexpr Statement kPurgeVotes{
@@ -157,7 +162,7 @@ constexpr Statement kPurgeAttendees{"purge_attendees", "DELETE FROM attendees WH
 constexpr Statement kStatements[] = {kSaveRoom,        kSaveAttendee,         kSaveQuestion,   kAddVote,
                                      kRemoveVote,      kDeleteQuestion,       kSetMeta,        kGetMeta,
                                      kAppendEvent,     kIdempotentAnswer,     kSaveIdempotentAnswer,
-                                     kEventsAfter,     kTrimEvents,           kTrimIdempotency,
+                                     kEventsAfter,     kRedactEvents,         kRedactIdempotency, kTrimEvents,           kTrimIdempotency,
                                      kPurgeVotes,      kPurgeQuestions,       kPurgeAttendees};
 
 // The same tables, columns and meaning as the SQLite engine's (0/1 integers for
@@ -245,6 +250,7 @@ class PostgresStore final : public Store {
 
   std::optional<std::vector<StoredEvent>> events_after(uint64_t seq, size_t limit) override;
   void trim_events(int64_t before_ms) override;
+  void redact(const std::vector<std::string>& needles) override;
   Purged purge(int64_t before_ms) override;
 
   void wait_for_commits(milliseconds timeout) override;
@@ -751,6 +757,13 @@ std::optional<std::vector<StoredEvent>> PostgresStore::events_after(uint64_t seq
   // The log went past seq, but the next event is not kept: trimmed.
   if (events.empty() || events.front().seq != seq + 1) return std::nullopt;
   return events;
+}
+
+void PostgresStore::redact(const std::vector<std::string>& needles) {
+  for (const std::string& needle : needles) {
+    run(kRedactEvents, Params().add(needle));
+    run(kRedactIdempotency, Params().add(needle));
+  }
 }
 
 void PostgresStore::trim_events(int64_t before_ms) {

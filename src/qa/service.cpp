@@ -282,7 +282,12 @@ class Service::Write {
         for (const Room& r : change.rooms) store.save_room(r);
         for (const Attendee& a : change.attendees) store.save_attendee(a);
         for (const Question& q : change.questions) store.save_question(q);
-        for (int64_t id : change.removed) store.delete_question(id);
+        for (int64_t id : change.removed) {
+          store.delete_question(id);
+          // Only writers change questions_, and this one holds write_mutex_.
+          if (auto it = service_.questions_.find(id); it != service_.questions_.end())
+            store.redact(service_.quoting(it->second));
+        }
         for (const Change::Vote& v : change.votes) {
           if (v.up) {
             store.add_vote(v.question, v.attendee);
@@ -606,6 +611,15 @@ void Service::deliver(const StoredEvent& stored) {
   for (auto& [subscriber, caller] : room->second.subscribers) subscriber->deliver(shared);
 }
 
+// What the log's texts of a question hold and nothing else does: its record in
+// a change, and its views (staff, the public's, the author's) in the events
+// and in an idempotent answer. nlohmann's JSON keeps keys sorted, so the key
+// after "id" tells a question from a room or a vote count.
+std::vector<std::string> Service::quoting(const Question& q) const {
+  return {fmt::format("[{},{},{},\"", q.id, q.room, q.author), fmt::format(",\"id\":{},\"original_text\":", q.id),
+          fmt::format(",\"id\":{},\"room\":", q.id), fmt::format(",\"id\":{},\"own\":", q.id)};
+}
+
 std::string Service::epoch() const {
   std::lock_guard lock(mutex_);
   return epoch_;
@@ -637,8 +651,21 @@ Caller Service::authenticate(std::string_view bearer_token) const {
 }
 
 std::optional<int64_t> Service::attendee(const auth::Digest& token) const {
+  const std::string hash = auth::to_hex(token);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = attendee_by_token_.find(hash); it != attendee_by_token_.end()) return it->second;
+  }
+  // Made on another relay a moment ago (the attendee's next request came here
+  // before the notification): look at the log once.
+  if (!store_->shared()) return std::nullopt;
+  try {
+    const_cast<Service*>(this)->catch_up();
+  } catch (const std::exception& e) {
+    relay::log::get("qa")->debug("catching up for a token: {}", e.what());
+  }
   std::lock_guard lock(mutex_);
-  if (auto it = attendee_by_token_.find(auth::to_hex(token)); it != attendee_by_token_.end()) return it->second;
+  if (auto it = attendee_by_token_.find(hash); it != attendee_by_token_.end()) return it->second;
   return std::nullopt;
 }
 

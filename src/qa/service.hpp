@@ -182,6 +182,7 @@ class Service : public auth::AttendeeDirectory {
   // With mutex_ held: appends the event to its room's log and delivers it.
   void deliver(const StoredEvent& event);
   void follow();
+  std::vector<std::string> quoting(const Question& q) const;
   std::string idempotency_scope(const Caller& caller, std::string_view operation, const std::string& key) const;
 
   void require_staff(const Caller& caller) const;

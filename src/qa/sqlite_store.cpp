@@ -43,6 +43,7 @@ class SqliteStore final : public Store {
   void delete_question(int64_t question) override;
   void set_meta(const std::string& key, const std::string& value) override;
   void append_event(const StoredEvent& event) override;
+  void redact(const std::vector<std::string>& needles) override;
   std::optional<std::string> idempotent_answer(const std::string& key) override;
   void save_idempotent_answer(const std::string& key, const std::string& answer, int64_t created_ms) override;
   std::optional<std::vector<StoredEvent>> events_after(uint64_t seq, size_t limit) override;
@@ -404,6 +405,17 @@ void SqliteStore::append_event(const StoredEvent& e) {
       .bind(7, e.for_author)
       .bind(8, e.change)
       .run();
+}
+
+void SqliteStore::redact(const std::vector<std::string>& needles) {
+  for (const std::string& needle : needles) {
+    statement(
+        "UPDATE events SET staff = '', everyone = '', for_author = '', change = '' WHERE instr(staff, ?1) > 0 OR "
+        "instr(everyone, ?1) > 0 OR instr(for_author, ?1) > 0 OR instr(change, ?1) > 0")
+        .bind(1, needle)
+        .run();
+    statement("DELETE FROM idempotency WHERE instr(answer, ?1) > 0").bind(1, needle).run();
+  }
 }
 
 std::optional<std::string> SqliteStore::idempotent_answer(const std::string& key) {

@@ -110,6 +110,11 @@ class Store {
   virtual void set_meta(const std::string& key, const std::string& value) = 0;
   virtual void append_event(const StoredEvent& event) = 0;
 
+  // Within a write: blanks (texts and change emptied, the number kept) every
+  // event, and deletes every idempotency answer, that holds one of `needles`:
+  // a deleted question's text must not live on in the log.
+  virtual void redact(const std::vector<std::string>& needles) = 0;
+
   // Idempotent writes: the answer an earlier request with this key got (the key
   // already names its caller), and recording one within the write.
   virtual std::optional<std::string> idempotent_answer(const std::string& key) = 0;

@@ -14,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "qa/service.hpp"
+#include "store_engines.hpp"
 
 using namespace relay::qa;
 using Catch::Matchers::Contains;
@@ -33,10 +34,17 @@ struct TempDir {
   std::filesystem::path path;
 };
 
-// A service on a temp database with a clock the test moves.
+// A service on a temp database with a clock the test moves: SQLite, or a fresh
+// PostgreSQL schema when RELAY_TEST_POSTGRES names a server (ctest unit_qa_postgres
+// runs every case below on it; the few about the SQLite file say so and return).
 struct Fixture {
   Fixture() {
     config.data_dir = dir.path;
+    if (relay::qa::testing::postgres_available()) {
+      schema = std::make_unique<relay::qa::testing::PostgresTestSchema>();
+      config.database = schema->uri;
+      config.database_password = relay::qa::testing::postgres_test_password();
+    }
     config.moderator_tokens = {kModerator};
     config.speaker_tokens = {kSpeaker};
     config.word_list = {"badword"};
@@ -62,7 +70,10 @@ struct Fixture {
     return service->moderate(moderator, id, action, text);
   }
 
+  bool postgres() const { return schema != nullptr; }
+
   TempDir dir;
+  std::unique_ptr<relay::qa::testing::PostgresTestSchema> schema;
   relay::config::QaConfig config;
   int64_t now = 1'700'000'000'000;
   std::unique_ptr<Service> service;
@@ -481,6 +492,7 @@ TEST_CASE("toggling a vote in a loop is rate limited", "[qa][votes][rate]") {
 
 TEST_CASE("one data folder serves one relay at a time", "[qa][persistence]") {
   Fixture f;
+  if (f.postgres()) return;  // about the SQLite file
   try {
     Service second(f.config, [] { return int64_t{0}; });
     FAIL("a second service on the same folder must be refused");
@@ -509,6 +521,7 @@ TEST_CASE("the word list can come from a file", "[qa][filter]") {
 
 TEST_CASE("readers do not wait for a write's commit", "[qa][service]") {
   Fixture f;
+  if (f.postgres()) return;  // about the SQLite file
   Caller ann = f.attendee("Ann");
   // Another connection holds the database's write lock: the next write waits in
   // its transaction (SQLite's busy timeout) until the lock goes.
@@ -698,7 +711,7 @@ TEST_CASE("a network ban: the attendee's network, for a day or until unbanned", 
 TEST_CASE("an attendee deletes their own question: gone from the database, removed live", "[qa][delete]") {
   Fixture f;
   Caller ann = f.attendee(), bob = f.attendee();
-  const int64_t q = f.ask(ann, "Please forget this");
+  const int64_t q = f.service->ask(ann, f.room(), "Please forget this", std::nullopt, "", "key-forget")["id"];
   const int64_t kept = f.ask(ann, "Keep this one");
   f.moderate(q, Action::approve);
   f.service->vote(bob, q, true);
@@ -719,6 +732,7 @@ TEST_CASE("an attendee deletes their own question: gone from the database, remov
   }
   f.service->unsubscribe(f.room(), &watcher);
   f.service->unsubscribe(f.room(), &staff);
+  if (f.postgres()) return;  // the rest reads the SQLite file
 
   f.service.reset();
   sqlite3* db = nullptr;
@@ -732,6 +746,10 @@ TEST_CASE("an attendee deletes their own question: gone from the database, remov
     return n;
   };
   CHECK(count("SELECT COUNT(*) FROM questions WHERE text LIKE '%forget%'") == 0);
+  // Nor in the log, nor in a kept idempotent answer.
+  CHECK(count("SELECT COUNT(*) FROM events WHERE staff || everyone || for_author || change LIKE '%forget%'") == 0);
+  CHECK(count("SELECT COUNT(*) FROM events") > 0);
+  CHECK(count("SELECT COUNT(*) FROM idempotency WHERE answer LIKE '%forget%'") == 0);
   CHECK(count("SELECT COUNT(*) FROM votes") == 0);
   CHECK(count("SELECT COUNT(*) FROM questions") == 1);
   sqlite3_close(db);
@@ -796,6 +814,7 @@ TEST_CASE("retention_days = 0 keeps everything", "[qa][retention]") {
 
 TEST_CASE("the data folder is the owner's (0700), its files too (0600)", "[qa][privacy]") {
   Fixture f;
+  if (f.postgres()) return;  // about the SQLite file
   f.service.reset();
   f.config.data_dir = f.dir.path / "fresh" / "qa";
   ::umask(022);
@@ -853,6 +872,7 @@ TEST_CASE("an ask or vote repeated with its idempotency key changes nothing", "[
 
 TEST_CASE("the log keeps the change of every write, so a relay can follow another", "[qa][log]") {
   Fixture f;
+  if (f.postgres()) return;  // about the SQLite file
   Caller ann = f.attendee("Ann");
   const uint64_t before = f.service->applied_seq();
   const int64_t q = f.ask(ann, "Logged?");
@@ -882,4 +902,113 @@ TEST_CASE("the log keeps the change of every write, so a relay can follow anothe
   CHECK(copy->events_after(0, 100));  // from the first write on, nothing trimmed yet
   copy->trim_events(f.now + 1);
   CHECK_FALSE(copy->events_after(before, 100));  // trimmed: the follower must load everything again
+}
+
+// Two relays on one PostgreSQL database (ctest unit_qa_postgres).
+struct TwoRelays {
+  TwoRelays() {
+    second.schema.reset();  // the first's database
+    second.config.database = first.config.database;
+    second.config.database_password = first.config.database_password;
+    second.open();
+  }
+  Fixture first;
+  Fixture second;
+};
+
+template <class Condition>
+bool eventually(Condition&& condition, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A subscriber the follower thread delivers to while the test reads: locked,
+// and unsubscribed when it goes (also when a REQUIRE ends the test early).
+struct Page : Subscriber {
+  Page(Service& service, Caller caller, std::optional<uint64_t> since = std::nullopt, const std::string& epoch = "")
+      : service(service), caller(caller), room(service.current_room()) {
+    Join join = service.subscribe(room, caller, this, since, epoch);
+    resumed = join.resumed;
+    std::lock_guard lock(mutex);
+    for (const Message& m : join.messages) messages.push_back(Json::parse(*m));
+  }
+  ~Page() override { service.unsubscribe(room, this); }
+  void deliver(const EventPtr& event) override {
+    std::lock_guard lock(mutex);
+    if (const Message& m = event->for_caller(caller)) messages.push_back(Json::parse(*m));
+  }
+  void banned() override { ended = true; }
+  std::vector<Json> received() {
+    std::lock_guard lock(mutex);
+    return messages;
+  }
+  Service& service;
+  Caller caller;
+  int64_t room;
+  bool resumed = false;
+  std::atomic<bool> ended{false};
+  std::mutex mutex;
+  std::vector<Json> messages;
+};
+
+TEST_CASE("two relays on one database serve one Q&A", "[qa][shared]") {
+  if (!relay::qa::testing::postgres_available()) return;  // PostgreSQL only
+  TwoRelays relays;
+  Service& a = *relays.first.service;
+  Service& b = *relays.second.service;
+  const Caller mod = relays.first.moderator;
+  CHECK(a.epoch() == b.epoch());
+  CHECK(a.rooms()["rooms"].size() == 1);  // both started on a fresh database: one first room
+  CHECK(b.rooms()["rooms"].size() == 1);
+
+  // An attendee made on A is known on B at once (tokens work on any relay).
+  const Json made = a.create_attendee("Ann", "192.0.2.1");
+  const Caller ann = b.authenticate(made["token"].get<std::string>());
+  CHECK(ann.attendee == made["id"]);
+
+  // B's page hears A's moderator, woken by the database, with A's numbers.
+  Page page(b, Caller{Role::viewer, 0});
+  const int64_t q = b.ask(ann, b.current_room(), "Asked on B", std::nullopt)["id"];
+  a.moderate(mod, q, Action::approve, std::nullopt);  // A first applies B's ask (its write catches up)
+  REQUIRE(eventually([&] { return page.received().size() == 2; }));  // the snapshot and the approval
+  CHECK(page.received()[1]["question"]["state"] == "approved");
+  CHECK(page.received()[1]["seq"] == a.applied_seq());
+  CHECK(eventually([&] { return b.applied_seq() == a.applied_seq(); }));
+
+  // A page that was on A resumes on B: exactly what it missed, once.
+  const uint64_t seen = a.applied_seq();
+  a.moderate(mod, q, Action::stage, std::nullopt);
+  {
+    Page resumed(b, mod, seen, a.epoch());
+    CHECK(resumed.resumed);
+    REQUIRE(eventually([&] { return resumed.received().size() == 2; }));  // "resumed" and the staging
+    const std::vector<Json> got = resumed.received();
+    CHECK(got[0]["type"] == "resumed");
+    CHECK(got[1]["question"]["state"] == "on_stage");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(resumed.received().size() == 2);
+  }
+
+  // Limits hold across the relays: a slow mode set on A holds for an ask on B
+  // right after an ask on A.
+  RoomPatch slow;
+  slow.slow_mode_s = 60;
+  a.update_room(mod, a.current_room(), slow);
+  const Caller bob = a.authenticate(a.create_attendee("Bob", "192.0.2.2")["token"].get<std::string>());
+  a.ask(bob, a.current_room(), "First", std::nullopt);
+  CHECK(error_of([&] { b.ask(bob, b.current_room(), "Too soon", std::nullopt); }).reason == "slow_mode");
+
+  // An ask retried on the other relay with its key is the same question.
+  const Json once = a.ask(mod, a.current_room(), "Retried", std::nullopt, "", "same-key");
+  CHECK(b.ask(mod, b.current_room(), "Retried", std::nullopt, "", "same-key") == once);
+
+  // A ban on A ends the attendee's feed on B and refuses them there.
+  Page ann_page(b, ann);
+  a.ban(mod, ann.attendee, true);
+  CHECK(eventually([&] { return ann_page.ended.load(); }));
+  CHECK(error_of([&] { b.vote(ann, q, true); }).reason == "banned");
 }

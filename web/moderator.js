@@ -58,6 +58,7 @@
       reconnecting: 'Verbinde neu …',
       saved: 'Gespeichert.',
       failed: 'Fehlgeschlagen: {message}',
+      unavailable: 'Die Datenbank der Fragerunde ist gerade nicht erreichbar; nichts wurde geändert. Bitte in {s} s erneut versuchen.',
     },
     en: {
       title: 'Moderation',
@@ -112,6 +113,7 @@
       reconnecting: 'Reconnecting …',
       saved: 'Saved.',
       failed: 'Failed: {message}',
+      unavailable: 'The Q&A database cannot be reached right now; nothing was changed. Please try again in {s} s.',
     },
   };
   const { t } = RelayQa.translator(MESSAGES);
@@ -183,12 +185,22 @@
     }
   }
 
+  // What the page says when the server refused: the database being away for a
+  // moment (503) is not the moderator's mistake, and they may simply try again.
+  function failure(result) {
+    const body = result.body && typeof result.body === 'object' ? result.body : {};
+    if (result.status === 503 && body.error === 'database_unavailable') {
+      return t('unavailable', { s: Number(result.headers.get('Retry-After')) || 1 });
+    }
+    return t('failed', { message: body.message || body.error || result.status });
+  }
+
   async function act(question, action, text) {
     const apiAction = API_ACTION[action] || action;
     const body = text === undefined ? undefined : { text: text };
     const result = await RelayQa.api('POST', '/api/qa/questions/' + question.id + '/' + apiAction, token, body);
     if (!result.ok) {
-      $('room-message').textContent = t('failed', { message: (result.body && result.body.message) || result.status });
+      $('room-message').textContent = failure(result);
       return false;
     }
     questions.apply({ type: 'question', question: result.body });
@@ -199,7 +211,7 @@
     const path = '/api/qa/attendees/' + question.author + '/' + kind;
     const bodies = { timeout: { seconds: 600 }, ban: undefined, ban_network: { network: true } };
     const result = await RelayQa.api('POST', path.replace(/ban_network$/, 'ban'), token, bodies[kind]);
-    $('room-message').textContent = result.ok ? t('saved') : t('failed', { message: result.body.message || result.status });
+    $('room-message').textContent = result.ok ? t('saved') : failure(result);
   }
 
   function editor(question, kind) {
@@ -370,7 +382,7 @@
   });
   $('room-current').addEventListener('click', async function () {
     const result = await RelayQa.api('POST', '/api/qa/rooms/' + feed.room + '/current', token);
-    $('room-message').textContent = result.ok ? t('saved') : t('failed', { message: result.body.message });
+    $('room-message').textContent = result.ok ? t('saved') : failure(result);
     await loadRooms();
   });
   $('room-form').addEventListener('submit', async function (event) {
@@ -381,7 +393,7 @@
       auto_approve: $('room-auto').checked,
       slow_mode_s: Number($('room-slow').value) || 0,
     });
-    $('room-message').textContent = result.ok ? t('saved') : t('failed', { message: result.body.message });
+    $('room-message').textContent = result.ok ? t('saved') : failure(result);
     await loadRooms();
   });
   $('new-room').addEventListener('submit', async function (event) {
@@ -393,7 +405,7 @@
       feed.switchRoom(String(result.body.id));
       renderRooms(currentRoom);
     } else {
-      $('room-message').textContent = t('failed', { message: result.body.message });
+      $('room-message').textContent = failure(result);
     }
   });
   $('export').addEventListener('click', async function () {

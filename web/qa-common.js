@@ -6,6 +6,10 @@
 
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 10000;
+  // A write the Q&A could not take just now is sent again at most this often,
+  // waiting as long as the server's Retry-After asks but never longer than this.
+  const WRITE_RETRIES = 6;
+  const WRITE_RETRY_MAX_S = 30;
 
   // The first of the reader's languages that we have decides; English otherwise.
   function pickLanguage() {
@@ -38,8 +42,9 @@
   }
 
   // { status, body } for every answer; body is the parsed JSON (or text).
-  async function api(method, path, token, body) {
-    const headers = {};
+  // `extraHeaders`, e.g. an Idempotency-Key, go along as they are.
+  async function api(method, path, token, body, extraHeaders) {
+    const headers = Object.assign({}, extraHeaders);
     if (token) headers.Authorization = 'Bearer ' + token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const response = await fetch(path, {
@@ -51,6 +56,51 @@
     const type = response.headers.get('Content-Type') || '';
     const parsed = type.startsWith('application/json') ? await response.json() : await response.text();
     return { status: response.status, ok: response.ok, body: parsed, headers: response.headers };
+  }
+
+  // A key for one write (a question, a vote) that the server recognises when the
+  // same write comes again: a retry after an answer that never arrived gets the
+  // first answer instead of making a second question or vote. crypto.randomUUID
+  // exists only on HTTPS (or localhost) pages; random bytes work everywhere.
+  function idempotencyKey() {
+    if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, '0'); }).join('');
+  }
+
+  // Whether a write may simply be sent again: the Q&A's database was away for a
+  // moment (503, or a load balancer's 502/504 while an instance restarts), or no
+  // answer came at all (null: the network). Anything else is the server's answer.
+  function retryable(result) {
+    return result === null || result.status === 502 || result.status === 503 || result.status === 504;
+  }
+
+  // Seconds to wait before the next attempt: the server's Retry-After when it
+  // gave one (in seconds), else doubling from 1 s; between 1 s and WRITE_RETRY_MAX_S.
+  function retryDelay(result, attempt) {
+    const header = result ? result.headers.get('Retry-After') : null;
+    const given = header === null || header.trim() === '' ? NaN : Number(header);
+    const seconds = Number.isFinite(given) ? Math.ceil(given) : Math.pow(2, attempt);
+    return Math.min(Math.max(seconds, 1), WRITE_RETRY_MAX_S);
+  }
+
+  // Runs send() (which makes one request, with the same idempotency key each
+  // time) until it gets an answer that is not a passing failure, at most
+  // WRITE_RETRIES times more; onWait(seconds) is told of each wait, for the page
+  // to say so. Returns the last answer, or null when the network gave none.
+  async function sendWithRetry(send, onWait) {
+    for (let attempt = 0; ; attempt++) {
+      let result = null;
+      try {
+        result = await send();
+      } catch (e) {
+        result = null;  // fetch rejects only when no answer came
+      }
+      if (!retryable(result) || attempt >= WRITE_RETRIES) return result;
+      const seconds = retryDelay(result, attempt);
+      onWait(seconds);
+      await new Promise(function (resolve) { setTimeout(resolve, seconds * 1000); });
+    }
   }
 
   // A token a link brought (#token=… or ?token=…, as an organiser may send it):
@@ -223,6 +273,8 @@
     pickLanguage: pickLanguage,
     translator: translator,
     api: api,
+    idempotencyKey: idempotencyKey,
+    sendWithRetry: sendWithRetry,
     staffToken: staffToken,
     tokenFromAddress: tokenFromAddress,
     QuestionSet: QuestionSet,

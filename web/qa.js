@@ -46,6 +46,9 @@
       deleteTitle: 'Ihre Frage löschen – sie wird auch aus der Datenbank entfernt',
       too_many_attendees: 'Die Fragerunde ist voll. Bitte später erneut versuchen.',
       room_full: 'Für diesen Vortrag werden keine weiteren Fragen angenommen.',
+      ask_retry: 'Ihre Frage ist noch nicht angekommen. Neuer Versuch in {s} s …',
+      vote_retry: 'Ihre Stimme ist noch nicht angekommen. Neuer Versuch in {s} s …',
+      unavailable: 'Die Fragerunde ist gerade nicht erreichbar. Ihr Text bleibt stehen – bitte gleich noch einmal senden.',
     },
     en: {
       qaTitle: 'Questions',
@@ -85,6 +88,9 @@
       deleteTitle: 'Delete your question – it is removed from the database too',
       too_many_attendees: 'The Q&A is full. Please try again later.',
       room_full: 'This talk takes no more questions.',
+      ask_retry: 'Your question has not arrived yet. Trying again in {s} s …',
+      vote_retry: 'Your vote has not arrived yet. Trying again in {s} s …',
+      unavailable: 'The Q&A cannot be reached right now. Your text stays here – please send it again in a moment.',
     },
   };
 
@@ -117,6 +123,10 @@
   // The question the page shows on stage, which may lag the server by the video's latency.
   let shownStage = null;
   let stageTimers = [];
+  // The question being sent: its text, room and idempotency key. It outlives a
+  // failed attempt, so sending the same text again (by the page's own retry or
+  // the attendee's click) reuses the key and can never make it twice.
+  let pendingAsk = null;
 
   const state = { questions: questions, get identity() { return identity; }, get shownStage() { return shownStage; } };
   window.relayQa = state;
@@ -169,6 +179,7 @@
       case 'invalid_text': return t('invalid_text');
       case 'too_many_attendees': return t('too_many_attendees');
       case 'room_full': return t('room_full');
+      case 'database_unavailable': return t('unavailable');
       default: return t('failed', { status: result.status });
     }
   }
@@ -186,29 +197,38 @@
       formMessage.textContent = t('empty_error');
       return;
     }
+    if (!pendingAsk || pendingAsk.text !== text) pendingAsk = { text: text, room: feedRoom(), key: RelayQa.idempotencyKey() };
+    const ask = pendingAsk;
+    const body = { text: text };
+    if (nameInput.value.trim()) body.name = nameInput.value.trim();
     submit.disabled = true;
+    // The text stays in the box, unchanged, while the page retries it.
+    textInput.readOnly = true;
     try {
-      const refused = await ensureIdentity();
-      if (refused) {
-        formMessage.textContent = errorText(refused);
-        return;
-      }
-      const body = { text: text };
-      if (nameInput.value.trim()) body.name = nameInput.value.trim();
-      const result = await RelayQa.api('POST', '/api/qa/rooms/' + feedRoom() + '/questions', identity.token, body);
-      if (result.status === 201) {
-        textInput.value = '';
+      const result = await RelayQa.sendWithRetry(async function () {
+        const refused = await ensureIdentity();
+        if (refused) return refused;
+        return RelayQa.api('POST', '/api/qa/rooms/' + ask.room + '/questions', identity.token, body,
+          { 'Idempotency-Key': ask.key });
+      }, function (seconds) { formMessage.textContent = t('ask_retry', { s: seconds }); });
+      if (result === null) {
+        formMessage.textContent = t('unavailable');
+      } else if (result.status === 201) {
+        pendingAsk = null;
+        if (textInput.value === text) textInput.value = '';
         updateCounter();
         formMessage.textContent = result.body.state === 'pending' ? t('sent') : t('published');
         result.body.own = true;
         questions.apply({ type: 'question', question: result.body });
         render();
       } else {
+        // A refusal made no question, so the next attempt may take a new key;
+        // after a 503 the first attempt may still have landed: keep it.
+        if (result.status !== 503 && result.status !== 502 && result.status !== 504) pendingAsk = null;
         formMessage.textContent = errorText(result);
       }
-    } catch (e) {
-      formMessage.textContent = t('failed', { status: '–' });
     } finally {
+      textInput.readOnly = false;
       submit.disabled = false;
     }
   });
@@ -230,15 +250,24 @@
 
   async function toggleVote(question, button) {
     button.disabled = true;
+    const method = question.voted ? 'DELETE' : 'POST';
+    // One key per click: its retries count once.
+    const key = RelayQa.idempotencyKey();
+    let waited = false;
     try {
-      const refused = await ensureIdentity();
-      if (refused) {
-        formMessage.textContent = errorText(refused);
-        return;
-      }
-      const result = await RelayQa.api(question.voted ? 'DELETE' : 'POST',
-        '/api/qa/questions/' + question.id + '/vote', identity.token);
-      if (result.ok) {
+      const result = await RelayQa.sendWithRetry(async function () {
+        const refused = await ensureIdentity();
+        if (refused) return refused;
+        return RelayQa.api(method, '/api/qa/questions/' + question.id + '/vote', identity.token, undefined,
+          { 'Idempotency-Key': key });
+      }, function (seconds) {
+        waited = true;
+        formMessage.textContent = t('vote_retry', { s: seconds });
+      });
+      if (result === null) {
+        formMessage.textContent = t('unavailable');
+      } else if (result.ok) {
+        if (waited) formMessage.textContent = '';
         question.voted = result.body.voted;
         question.votes = result.body.votes;
         render();

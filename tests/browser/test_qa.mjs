@@ -6,6 +6,10 @@
 // as literal text, and no dialog, script error or request for "x" may happen.
 // The attendee pages watch without an identity until their first question, and
 // the other attendee deletes their rejected question with its delete button.
+// Then the other attendee asks once more and the relay's answer is lost (the
+// page sees a 503 with Retry-After: 1 instead): the text stays in the box, the
+// page says it retries, sends the same Idempotency-Key again, and the question
+// exists exactly once.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +41,12 @@ try {
       await dialog.dismiss();
     });
     page.on('pageerror', (err) => problems.push(`${label}: page error ${err}`));
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`${label}: console error ${msg.text()}`); });
+    page.on('console', (msg) => {
+      // Chromium logs the 503 this test makes up as a failed resource load.
+      if (msg.type() === 'error' && !msg.text().includes('status of 503')) {
+        problems.push(`${label}: console error ${msg.text()}`);
+      }
+    });
     page.on('request', (req) => {
       const url = new URL(req.url());
       if (url.pathname === '/api/qa/attendees' && req.method() === 'POST') minted.push(label);
@@ -120,6 +129,50 @@ try {
   await attendee.waitForFunction((text) => document.getElementById('qa-stage-text').textContent === text, PAYLOAD,
     { timeout: 30_000 });
   await moderator.locator('#queue li[data-state="on_stage"]').waitFor({ timeout: 10_000 });
+
+  // A lost answer: the relay makes the question, the page gets a 503 instead.
+  const RETRIED = 'Does a retry after a lost answer make a second question?';
+  const keys = [];
+  let firstStatus = null;
+  let secondArrived;
+  const secondSeen = new Promise((resolve) => { secondArrived = resolve; });
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  await other.route('**/api/qa/rooms/*/questions', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    keys.push(route.request().headers()['idempotency-key']);
+    if (keys.length === 1) {
+      firstStatus = (await route.fetch()).status();
+      return route.fulfill({
+        status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ error: 'database_unavailable' }),
+      });
+    }
+    // Held until the test has seen the page waiting, then sent as it is.
+    secondArrived();
+    await released;
+    return route.continue();
+  });
+  await other.fill('#qa-text', RETRIED);
+  await other.click('#qa-submit');
+  await other.waitForFunction(() => document.getElementById('qa-message').textContent.includes('Trying again in 1 s'),
+    null, { timeout: 10_000 });
+  assert.equal(await other.inputValue('#qa-text'), RETRIED, 'the text stays in the box while the page retries');
+  await secondSeen;
+  release();
+  await other.waitForFunction(() => document.getElementById('qa-text').value === '', null, { timeout: 10_000 });
+  assert.equal(await other.textContent('#qa-message'), 'Sent. Your question appears once a moderator approves it.',
+    'the retry got the first answer');
+  assert.equal(firstStatus, 201, 'the first attempt made the question');
+  assert.equal(keys.length, 2, 'one retry');
+  assert.match(keys[0], /^[A-Za-z0-9_-]{1,64}$/, 'the page sends a well-formed Idempotency-Key');
+  assert.equal(keys[1], keys[0], 'the retry sends the same key');
+  await other.unroute('**/api/qa/rooms/*/questions');
+  const listed = await (await fetch(`${relay.base}/api/qa/rooms/current/questions`,
+    { headers: { Authorization: `Bearer ${MODERATOR}` } })).json();
+  assert.equal(listed.items.filter((q) => q.text === RETRIED).length, 1, 'the question exists once on the relay');
+  assert.equal(await other.locator('#qa-list li .qa-text', { hasText: RETRIED }).count(), 1,
+    'the page shows it once');
 
   for (const [label, page] of [['attendee', attendee], ['other', other], ['moderator', moderator], ['speaker', speaker]]) {
     const injected = await page.evaluate(() => document.querySelectorAll('main img, #qa img').length);

@@ -7,6 +7,10 @@
   const MESSAGES = {
     de: {
       title: 'Moderation',
+      skipToMain: 'Zum Hauptinhalt springen',
+      newRoomLabel: 'Titel des neuen Raums',
+      filterLabel: 'Filter',
+      shortcutsOn: 'Tastenkürzel mit einer Taste',
       signinTitle: 'Anmelden',
       token: 'Moderations-Token',
       signin: 'Anmelden',
@@ -62,6 +66,10 @@
     },
     en: {
       title: 'Moderation',
+      skipToMain: 'Skip to the main content',
+      newRoomLabel: 'Title of the new room',
+      filterLabel: 'Filter',
+      shortcutsOn: 'Single-key shortcuts',
       signinTitle: 'Sign in',
       token: 'Moderator token',
       signin: 'Sign in',
@@ -252,7 +260,8 @@
       item.dataset.id = String(question.id);
       item.dataset.state = question.state;
       item.dataset.held = String(Boolean(question.held));
-      item.setAttribute('aria-selected', String(question.id === selected));
+      // aria-current, not aria-selected: a list item with buttons inside is no listbox option.
+      item.setAttribute('aria-current', String(question.id === selected));
       item.addEventListener('click', function () {
         if (selected !== question.id) {
           selected = question.id;
@@ -320,8 +329,17 @@
     }
   }
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4): speech input users
+  // would otherwise trigger them by dictating. On unless the moderator turned them off.
+  const SHORTCUTS_KEY = 'relay.moderator.shortcuts';
+  const shortcutsBox = $('shortcuts-on');
+  shortcutsBox.checked = localStorage.getItem(SHORTCUTS_KEY) !== 'off';
+  shortcutsBox.addEventListener('change', function () {
+    localStorage.setItem(SHORTCUTS_KEY, shortcutsBox.checked ? 'on' : 'off');
+  });
+
   document.addEventListener('keydown', function (event) {
-    if (!token || editing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!token || editing || !shortcutsBox.checked || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')) return;
     const key = event.key.toLowerCase();

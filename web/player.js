@@ -29,6 +29,25 @@
       autoWith: 'Automatisch ({level})',
       latency: 'Verzögerung',
       seconds: '{value} s',
+      skipLinks: 'Sprunglinks',
+      skipToPlayer: 'Zum Player springen',
+      skipToQa: 'Zu den Fragen springen',
+      playerTitle: 'Video',
+      controls: 'Player-Steuerung',
+      pause: 'Pause',
+      captions: 'Untertitel',
+      captionsLanguage: 'Untertitelsprache',
+      audioLanguage: 'Tonspur',
+      captionStyle: 'Untertitel-Darstellung',
+      captionSize: 'Schriftgröße',
+      sizeSmall: 'Klein',
+      sizeMedium: 'Mittel',
+      sizeLarge: 'Groß',
+      captionBackground: 'Hintergrund',
+      backgroundNone: 'Keiner',
+      backgroundSemi: 'Halbtransparent',
+      backgroundSolid: 'Deckend',
+      captionSample: 'So sehen Untertitel aus.',
     },
     en: {
       title: 'Live stream',
@@ -47,6 +66,25 @@
       autoWith: 'Auto ({level})',
       latency: 'Latency',
       seconds: '{value} s',
+      skipLinks: 'Skip links',
+      skipToPlayer: 'Skip to the player',
+      skipToQa: 'Skip to the questions',
+      playerTitle: 'Video',
+      controls: 'Player controls',
+      pause: 'Pause',
+      captions: 'Captions',
+      captionsLanguage: 'Caption language',
+      audioLanguage: 'Audio language',
+      captionStyle: 'Caption style',
+      captionSize: 'Text size',
+      sizeSmall: 'Small',
+      sizeMedium: 'Medium',
+      sizeLarge: 'Large',
+      captionBackground: 'Background',
+      backgroundNone: 'None',
+      backgroundSemi: 'Semi-transparent',
+      backgroundSolid: 'Solid',
+      captionSample: 'This is how captions look.',
     },
   };
 
@@ -84,6 +122,9 @@
   document.documentElement.lang = lang;
   document.title = t('title');
   for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
+  for (const element of document.querySelectorAll('[data-i18n-label]')) {
+    element.setAttribute('aria-label', t(element.dataset.i18nLabel));
+  }
 
   function setStatus(state) {
     statusBox.dataset.state = state;
@@ -196,6 +237,266 @@
     updateAutoLabel(player.hls);
   });
 
+  // What the viewer chose for captions, audio and caption style, remembered in
+  // this browser only (localStorage, nothing sent anywhere). `captions` stays
+  // null until the viewer first turns them on or off: until then the stream's
+  // own default (the master's DEFAULT=YES) decides.
+  const PREFERENCES_KEY = 'relay.player.preferences';
+  const CAPTION_SIZES = ['small', 'medium', 'large'];
+  const CAPTION_BACKGROUNDS = ['none', 'semi', 'solid'];
+  const preferences = Object.assign({
+    captions: null, captionLanguage: null, audioLanguage: null, captionSize: 'medium', captionBackground: 'semi',
+  }, loadPreferences());
+
+  function loadPreferences() {
+    try {
+      const stored = JSON.parse(localStorage.getItem(PREFERENCES_KEY) || '{}');
+      return stored && typeof stored === 'object' ? stored : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function savePreferences() {
+    try {
+      localStorage.setItem(PREFERENCES_KEY, JSON.stringify(preferences));
+    } catch (e) { /* storage full or refused: the choice holds for this page load */ }
+  }
+
+  const playPauseButton = document.getElementById('playpause');
+  const playPauseLabel = document.getElementById('playpause-label');
+  const captionsControls = document.getElementById('captions-controls');
+  const captionsToggle = document.getElementById('captions-toggle');
+  const captionsLanguageLabel = document.getElementById('captions-language-label');
+  const captionsLanguage = document.getElementById('captions-language');
+  const audioControls = document.getElementById('audio-controls');
+  const audioLanguage = document.getElementById('audio-language');
+  const settingsButton = document.getElementById('settings-button');
+  const settingsMenu = document.getElementById('settings-menu');
+
+  function updatePlayPause() {
+    playPauseButton.dataset.state = video.paused ? 'paused' : 'playing';
+    playPauseLabel.textContent = t(video.paused ? 'play' : 'pause');
+  }
+  playPauseButton.addEventListener('click', function () {
+    if (video.paused) {
+      playButton.hidden = true;
+      tryPlay();
+    } else {
+      video.pause();
+    }
+  });
+  video.addEventListener('play', updatePlayPause);
+  video.addEventListener('pause', updatePlayPause);
+
+  // A track's name as the master gives it ("Deutsch (Saal)"), else its language's name.
+  const languageNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames([lang], { type: 'language' }) : null;
+  function trackLabel(track, index) {
+    if (track.name) return track.name;
+    if (track.lang && languageNames) {
+      try { return languageNames.of(track.lang); } catch (e) { /* not a language tag */ }
+    }
+    return track.lang || String(index + 1);
+  }
+
+  // The tracks the stream offers, the same shape from hls.js and from the
+  // browser's own HLS (Safari): { lang, name } in the order of the master.
+  function nativeTextTracks() {
+    return Array.from(video.textTracks || []).filter(function (track) {
+      return track.kind === 'subtitles' || track.kind === 'captions';
+    });
+  }
+
+  function captionTracks() {
+    if (player.hls) return player.hls.subtitleTracks.map(function (track) { return { lang: track.lang, name: track.name }; });
+    return nativeTextTracks().map(function (track) { return { lang: track.language, name: track.label }; });
+  }
+
+  function audioTracks() {
+    if (player.hls) return player.hls.audioTracks.map(function (track) { return { lang: track.lang, name: track.name }; });
+    return Array.from(video.audioTracks || []).map(function (track) { return { lang: track.language, name: track.label }; });
+  }
+
+  function currentCaptionTrack() {
+    if (player.hls) return player.hls.subtitleDisplay ? player.hls.subtitleTrack : -1;
+    return nativeTextTracks().findIndex(function (track) { return track.mode === 'showing'; });
+  }
+
+  function currentAudioTrack() {
+    if (player.hls) return player.hls.audioTrack;
+    return Array.from(video.audioTracks || []).findIndex(function (track) { return track.enabled; });
+  }
+
+  function showCaptionTrack(index) {
+    if (player.hls) {
+      player.hls.subtitleDisplay = index >= 0;
+      player.hls.subtitleTrack = index;
+    } else {
+      nativeTextTracks().forEach(function (track, i) { track.mode = i === index ? 'showing' : 'disabled'; });
+    }
+    updateCaptionControls();
+  }
+
+  function playAudioTrack(index) {
+    if (index < 0 || index === currentAudioTrack()) return;
+    if (player.hls) {
+      player.hls.audioTrack = index;
+    } else {
+      Array.from(video.audioTracks).forEach(function (track, i) { track.enabled = i === index; });
+    }
+  }
+
+  // The track in `language` if there is one, else one in the page's language, else the first.
+  function trackFor(tracks, language) {
+    for (const wanted of [language, lang]) {
+      if (!wanted) continue;
+      const index = tracks.findIndex(function (track) { return (track.lang || '').toLowerCase().split('-')[0] === wanted; });
+      if (index >= 0) return index;
+    }
+    return tracks.length ? 0 : -1;
+  }
+
+  function fillSelect(select, tracks, selected) {
+    select.textContent = '';
+    tracks.forEach(function (track, index) {
+      const option = document.createElement('option');
+      option.value = String(index);
+      option.textContent = trackLabel(track, index);
+      if (track.lang) option.lang = track.lang;
+      select.appendChild(option);
+    });
+    if (selected >= 0) select.value = String(selected);
+  }
+
+  // The controls appear only when the master lists tracks.
+  function updateCaptionControls() {
+    const tracks = captionTracks();
+    const shown = currentCaptionTrack();
+    captionsControls.hidden = tracks.length === 0;
+    captionsLanguageLabel.hidden = tracks.length < 2;
+    captionsToggle.setAttribute('aria-pressed', String(shown >= 0));
+    const selected = shown >= 0 ? shown : trackFor(tracks, preferences.captionLanguage);
+    if (captionsLanguage.options.length !== tracks.length) fillSelect(captionsLanguage, tracks, selected);
+    else if (selected >= 0) captionsLanguage.value = String(selected);
+  }
+
+  function updateAudioControls() {
+    const tracks = audioTracks();
+    audioControls.hidden = tracks.length < 2;
+    fillSelect(audioLanguage, tracks, currentAudioTrack());
+  }
+
+  // New tracks (the first manifest, or a reload that adds a language): apply what the viewer chose before.
+  function captionTracksChanged() {
+    const tracks = captionTracks();
+    if (tracks.length && preferences.captions !== null) {
+      showCaptionTrack(preferences.captions ? trackFor(tracks, preferences.captionLanguage) : -1);
+    } else {
+      updateCaptionControls();
+    }
+  }
+
+  function audioTracksChanged() {
+    const tracks = audioTracks();
+    if (tracks.length > 1 && preferences.audioLanguage) {
+      const index = tracks.findIndex(function (track) { return track.lang === preferences.audioLanguage; });
+      if (index >= 0) playAudioTrack(index);
+    }
+    updateAudioControls();
+  }
+
+  captionsToggle.addEventListener('click', function () {
+    const on = currentCaptionTrack() < 0;
+    preferences.captions = on;
+    savePreferences();
+    showCaptionTrack(on ? Number(captionsLanguage.value || trackFor(captionTracks(), preferences.captionLanguage)) : -1);
+  });
+  captionsLanguage.addEventListener('change', function () {
+    const index = Number(captionsLanguage.value);
+    const track = captionTracks()[index];
+    preferences.captionLanguage = track ? track.lang || null : null;
+    // Choosing a language means wanting to read it.
+    preferences.captions = true;
+    savePreferences();
+    showCaptionTrack(index);
+  });
+  audioLanguage.addEventListener('change', function () {
+    const index = Number(audioLanguage.value);
+    const track = audioTracks()[index];
+    preferences.audioLanguage = track ? track.lang || null : null;
+    savePreferences();
+    playAudioTrack(index);
+  });
+  if (video.textTracks) {
+    video.textTracks.addEventListener('addtrack', function () { if (!player.hls) captionTracksChanged(); });
+    video.textTracks.addEventListener('change', function () { if (!player.hls) updateCaptionControls(); });
+  }
+  if (video.audioTracks) {
+    video.audioTracks.addEventListener('addtrack', function () { if (!player.hls) audioTracksChanged(); });
+    video.audioTracks.addEventListener('change', function () { if (!player.hls) updateAudioControls(); });
+  }
+
+  // Caption size and background are ::cue rules in style.css keyed on these attributes.
+  function applyCaptionStyle() {
+    if (!CAPTION_SIZES.includes(preferences.captionSize)) preferences.captionSize = 'medium';
+    if (!CAPTION_BACKGROUNDS.includes(preferences.captionBackground)) preferences.captionBackground = 'semi';
+    for (const element of [video, document.getElementById('caption-sample')]) {
+      element.dataset.captionSize = preferences.captionSize;
+      element.dataset.captionBackground = preferences.captionBackground;
+    }
+    for (const input of settingsMenu.querySelectorAll('input[name="caption-size"]')) {
+      input.checked = input.value === preferences.captionSize;
+    }
+    for (const input of settingsMenu.querySelectorAll('input[name="caption-background"]')) {
+      input.checked = input.value === preferences.captionBackground;
+    }
+  }
+  settingsMenu.addEventListener('change', function (event) {
+    if (event.target.name === 'caption-size') preferences.captionSize = event.target.value;
+    if (event.target.name === 'caption-background') preferences.captionBackground = event.target.value;
+    savePreferences();
+    applyCaptionStyle();
+  });
+
+  // The caption style panel is a disclosure: the button opens and closes it,
+  // Escape closes it and gives focus back to the button, and so does leaving it
+  // (by Tab or a click elsewhere), so it never covers the page or holds focus.
+  function setMenuOpen(open, returnFocus) {
+    settingsMenu.hidden = !open;
+    settingsButton.setAttribute('aria-expanded', String(open));
+    if (!open && returnFocus) settingsButton.focus();
+  }
+  settingsButton.addEventListener('click', function () {
+    const open = settingsMenu.hidden;
+    setMenuOpen(open, false);
+    if (open) {
+      const checked = settingsMenu.querySelector('input:checked');
+      if (checked) checked.focus();
+    }
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape' && !settingsMenu.hidden) {
+      event.preventDefault();
+      setMenuOpen(false, settingsMenu.contains(document.activeElement) || document.activeElement === settingsButton);
+    }
+  });
+  document.addEventListener('focusin', function (event) {
+    if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && event.target !== settingsButton) setMenuOpen(false, false);
+  });
+  document.addEventListener('click', function (event) {
+    if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && !settingsButton.contains(event.target)) {
+      setMenuOpen(false, false);
+    }
+  });
+
+  player.preferences = preferences;
+  player.captionTracks = captionTracks;
+  player.audioTracks = audioTracks;
+  player.currentCaptionTrack = currentCaptionTrack;
+  player.currentAudioTrack = currentAudioTrack;
+  applyCaptionStyle();
+  updatePlayPause();
+
   function scheduleRetry(action) {
     if (retryTimer) return;
     retryTimer = setTimeout(function () {
@@ -260,6 +561,10 @@
       tryPlay();
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, function () { updateAutoLabel(hls); });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, captionTracksChanged);
+    hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, updateCaptionControls);
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, audioTracksChanged);
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, updateAudioControls);
     hls.on(Hls.Events.FRAG_LOADED, function () { retryDelay = RETRY_MIN_MS; });
     hls.on(Hls.Events.ERROR, function (event, data) {
       if (data.fatal) onFatalError(hls, data);

@@ -38,6 +38,10 @@
       element.placeholder = t(element.dataset.qaPlaceholder);
     }
     for (const element of document.querySelectorAll('[data-qa-title]')) element.title = t(element.dataset.qaTitle);
+    for (const element of document.querySelectorAll('[data-qa-alt]')) element.alt = t(element.dataset.qaAlt);
+    for (const element of document.querySelectorAll('[data-qa-label]')) {
+      element.setAttribute('aria-label', t(element.dataset.qaLabel));
+    }
     return { t: t, lang: lang };
   }
 

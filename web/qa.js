@@ -10,6 +10,8 @@
   const MESSAGES = {
     de: {
       qaTitle: 'Fragen',
+      nameLabel: 'Ihr Name (freiwillig)',
+      sortLabel: 'Sortierung',
       onStage: 'Jetzt auf der Bühne',
       askLabel: 'Ihre Frage',
       askPlaceholder: 'Fragen Sie die Vortragenden …',
@@ -52,6 +54,8 @@
     },
     en: {
       qaTitle: 'Questions',
+      nameLabel: 'Your name (optional)',
+      sortLabel: 'Sort order',
       onStage: 'On stage now',
       askLabel: 'Your question',
       askPlaceholder: 'Ask the speakers …',

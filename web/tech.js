@@ -11,6 +11,110 @@
   const THUMBNAIL_EVERY_MS = 3000;
   const $ = function (id) { return document.getElementById(id); };
 
+  const MESSAGES = {
+    de: {
+      title: 'Zustand der Übertragung',
+      skipToMain: 'Zum Hauptinhalt springen',
+      signinTitle: 'Anmelden',
+      token: 'Technik-Token',
+      signin: 'Anmelden',
+      badToken: 'Dieses Token ist kein Technik-Token.',
+      dashboard: 'Übersicht',
+      ingest: 'Eingang',
+      inputFrames: 'Eingangsbilder',
+      picture: 'Bild',
+      pictureAlt: 'Das gesendete Bild',
+      sound: 'Programmton',
+      viewers: 'Zuschauende',
+      questionsWaiting: 'Wartende Fragen',
+      alerts: 'Alarme',
+      incidents: 'Vorfälle',
+      chartBitrate: 'Bitrate (kbit/s): Eingang und Qualitätsstufen',
+      chartFps: 'Bildrate des Eingangs',
+      chartViewers: 'Zuschauende',
+      chartLatency: 'Verzögerung bei den Zuschauenden, Median (s)',
+      seriesInput: 'Eingang',
+      seriesViewers: 'Zuschauende',
+      seriesMedian: 'Median',
+      none: 'keine',
+      connecting: 'verbinde',
+      live: 'live',
+      reconnecting: 'verbinde neu',
+      signedOut: 'abgemeldet',
+      state_live: 'live',
+      state_backup: 'Ersatzquelle',
+      state_lost: 'verloren',
+      state_slate: 'Standbild',
+      state_waiting: 'wartet',
+      state_failed: 'ausgefallen',
+      state_ended: 'beendet',
+      onAir: 'auf Sendung: {source}',
+      since: 'seit {time}',
+      noMeasurement: 'keine Messung',
+      level: 'RMS {rms} dBFS, Spitze {peak} dBFS',
+      keyframeEvery: 'Schlüsselbild alle {s} s',
+      noKeyframes: 'keine Schlüsselbilder',
+      frames: 'verworfen {dropped} · wiederholt {repeated} · verspätet {late}',
+      reporting: '{n} melden',
+      medianLatency: 'Median-Verzögerung {s} s',
+      stalls: '{n} Hänger je Zuschauer-Minute',
+      alert: '{rule} seit {time}: {message}',
+      firing: 'aktiv',
+    },
+    en: {
+      title: 'Stream health',
+      skipToMain: 'Skip to the main content',
+      signinTitle: 'Sign in',
+      token: 'Technician token',
+      signin: 'Sign in',
+      badToken: 'This token is not a technician token.',
+      dashboard: 'Dashboard',
+      ingest: 'Ingest',
+      inputFrames: 'Input frames',
+      picture: 'Picture',
+      pictureAlt: 'The picture on air',
+      sound: 'Programme sound',
+      viewers: 'Viewers',
+      questionsWaiting: 'Questions waiting',
+      alerts: 'Alerts',
+      incidents: 'Incidents',
+      chartBitrate: 'Bitrate (kbit/s): input and renditions',
+      chartFps: 'Input frame rate',
+      chartViewers: 'Viewers',
+      chartLatency: 'Viewer latency, median (s)',
+      seriesInput: 'input',
+      seriesViewers: 'viewers',
+      seriesMedian: 'median',
+      none: 'none',
+      connecting: 'connecting',
+      live: 'live',
+      reconnecting: 'reconnecting',
+      signedOut: 'signed out',
+      state_live: 'live',
+      state_backup: 'backup',
+      state_lost: 'lost',
+      state_slate: 'slate',
+      state_waiting: 'waiting',
+      state_failed: 'failed',
+      state_ended: 'ended',
+      onAir: 'on air: {source}',
+      since: 'since {time}',
+      noMeasurement: 'no measurement',
+      level: 'RMS {rms} dBFS, peak {peak} dBFS',
+      keyframeEvery: 'keyframe every {s} s',
+      noKeyframes: 'no keyframes',
+      frames: 'dropped {dropped} · repeated {repeated} · late {late}',
+      reporting: '{n} reporting',
+      medianLatency: 'median latency {s} s',
+      stalls: '{n} stalls per viewer-minute',
+      alert: '{rule} since {time}: {message}',
+      firing: 'firing',
+    },
+  };
+  // The same language choice and data-qa-* page texts as the Q&A pages.
+  const { t } = RelayQa.translator(MESSAGES);
+  document.title = t('title');
+
   let token = null;
   let stream = null;  // the AbortController of the open event stream
   let charts = null;
@@ -21,13 +125,14 @@
   let points = 0;
   let thumbnailAt = 0;
 
-  function setStatus(text, state) {
-    $('status-text').textContent = text;
-    $('status').dataset.state = state;
+  function setStatus(state) {
+    $('status-text').textContent = t(state);
+    $('status').dataset.state = state === 'signedOut' ? 'offline' : state;
   }
 
   function chart(element, label, names) {
-    const width = Math.max(320, element.clientWidth || 420);
+    // As wide as its column, so that a narrow window (or 400 % zoom) needs no sideways scrolling.
+    const width = Math.max(200, element.clientWidth || 420);
     return new uPlot({
       width: width,
       height: 200,
@@ -42,10 +147,10 @@
     renditions = event.renditions.map(function (r) { return r.name; });
     series.bitrate = [[], []].concat(renditions.map(function () { return []; }));
     charts = {
-      bitrate: chart($('chart-bitrate'), 'kbit/s', ['input'].concat(renditions)),
-      fps: chart($('chart-fps'), 'fps', ['input']),
-      viewers: chart($('chart-viewers'), 'viewers', ['viewers']),
-      latency: chart($('chart-latency'), 's', ['median']),
+      bitrate: chart($('chart-bitrate'), 'kbit/s', [t('seriesInput')].concat(renditions)),
+      fps: chart($('chart-fps'), 'fps', [t('seriesInput')]),
+      viewers: chart($('chart-viewers'), t('seriesViewers'), [t('seriesViewers')]),
+      latency: chart($('chart-latency'), 's', [t('seriesMedian')]),
     };
   }
 
@@ -59,7 +164,7 @@
     element.replaceChildren();
     if (!items.length) {
       const li = document.createElement('li');
-      li.textContent = 'none';
+      li.textContent = t('none');
       element.appendChild(li);
       return;
     }
@@ -102,28 +207,34 @@
       loadThumbnail();
     }
     $('tile-ingest').dataset.state = event.ingest.state;
-    $('ingest-state').textContent = event.ingest.state;
-    $('ingest-detail').textContent = 'on air: ' + (input.role || event.ingest.output) + (input.width ? ' · ' + input.width + '×' + input.height +
-      ' · ' + (input.fps || 0).toFixed(1) + ' fps' : '') + ' · since ' + event.ingest.since.slice(11, 19);
+    const stateKey = 'state_' + event.ingest.state;
+    $('ingest-state').textContent = stateKey in MESSAGES.en ? t(stateKey) : event.ingest.state;
+    $('ingest-detail').textContent = t('onAir', { source: input.role || event.ingest.output }) +
+      (input.width ? ' · ' + input.width + '×' + input.height + ' · ' + (input.fps || 0).toFixed(1) + ' fps' : '') +
+      ' · ' + t('since', { time: event.ingest.since.slice(11, 19) });
     const rms = event.audio.rms_db, peak = event.audio.peak_db;
     $('audio-rms').style.width = dbToPercent(rms) + '%';
     $('audio-peak').style.left = dbToPercent(peak) + '%';
-    $('audio-text').textContent = rms === null ? 'no measurement' : 'RMS ' + rms.toFixed(0) + ' dBFS, peak ' + peak.toFixed(0) + ' dBFS';
+    $('audio-text').textContent = rms === null ? t('noMeasurement') : t('level', { rms: rms.toFixed(0), peak: peak.toFixed(0) });
+    $('audio-meter').setAttribute('aria-valuenow', String(rms === null ? -60 : Math.max(-60, Math.min(0, Math.round(rms)))));
+    $('audio-meter').setAttribute('aria-valuetext', $('audio-text').textContent);
     // Keyframes and lost frames describe a compressed input; a raw one has no keyframes.
     $('input-keyframes').textContent = typeof input.keyframe_interval_s === 'number'
-      ? 'keyframe every ' + input.keyframe_interval_s.toFixed(1) + ' s' : (event.input ? 'no keyframes' : '–');
+      ? t('keyframeEvery', { s: input.keyframe_interval_s.toFixed(1) }) : (event.input ? t('noKeyframes') : '–');
     $('input-frames').textContent = event.input
-      ? 'dropped ' + input.frames_dropped + ' · repeated ' + input.frames_duplicated + ' · late ' + input.frames_late : '';
+      ? t('frames', { dropped: input.frames_dropped, repeated: input.frames_duplicated, late: input.frames_late }) : '';
     $('viewers').textContent = String(event.viewers);
     $('viewer-renditions').textContent = event.renditions.map(function (r) { return r.name + ' ' + r.viewers; }).join(' · ');
-    $('viewer-detail').textContent = event.qoe_sessions + ' reporting · ' +
-      (event.latency_s === null ? '' : 'median latency ' + event.latency_s.toFixed(1) + ' s · ') +
-      event.stalls_per_minute.toFixed(1) + ' stalls per viewer-minute';
+    $('viewer-detail').textContent = t('reporting', { n: event.qoe_sessions }) + ' · ' +
+      (event.latency_s === null ? '' : t('medianLatency', { s: event.latency_s.toFixed(1) }) + ' · ') +
+      t('stalls', { n: event.stalls_per_minute.toFixed(1) });
     $('pending-questions').textContent = event.pending_questions === null ? '–' : String(event.pending_questions);
-    list($('alerts'), event.alerts, function (a) { return a.rule + ' since ' + a.since.slice(11, 19) + ': ' + a.message; });
+    list($('alerts'), event.alerts, function (a) {
+      return t('alert', { rule: a.rule, time: a.since.slice(11, 19), message: a.message });
+    });
     list($('incidents'), event.incidents, function (i) {
       return '#' + i.id + ' ' + i.rule + ' ' + i.fired_at.slice(5, 19).replace('T', ' ') +
-        (i.ended_at ? ' → ' + i.ended_at.slice(11, 19) + ' (' + i.ending + ')' : ' (firing)');
+        (i.ended_at ? ' → ' + i.ended_at.slice(11, 19) + ' (' + i.ending + ')' : ' (' + t('firing') + ')');
     });
   }
 
@@ -154,8 +265,7 @@
     if (response.status === 401 || response.status === 403) {
       // A relay without technician tokens says how to configure access; show that.
       const refusal = await response.json().catch(function () { return {}; });
-      return { refused: refusal.error === 'technician_access_not_configured' ? refusal.message
-        : 'This token is not a technician token.' };
+      return { refused: refusal.error === 'technician_access_not_configured' ? refusal.message : t('badToken') };
     }
     if (!response.ok || !response.body) throw new Error('event stream: ' + response.status);
     const reader = response.body.getReader();
@@ -171,7 +281,7 @@
           .map(function (line) { return line.slice(5).replace(/^ /, ''); }).join('\n');
         buffered = buffered.slice(end + 2);
         if (!data) continue;
-        setStatus('live', 'live');
+        setStatus('live');
         onEvent(JSON.parse(data));
       }
     }
@@ -183,10 +293,10 @@
     stream = controller;
     $('signin').hidden = true;
     $('dashboard').hidden = false;
-    setStatus('connecting', 'connecting');
+    setStatus('connecting');
     const retry = function () {
       if (stream !== controller) return;
-      setStatus('reconnecting', 'reconnecting');
+      setStatus('reconnecting');
       setTimeout(function () { if (stream === controller) connect(); }, 2000);
     };
     readStream(controller).then(function (result) {
@@ -206,7 +316,7 @@
     $('dashboard').hidden = true;
     $('signin').hidden = false;
     $('signin-message').textContent = message || '';
-    setStatus('signed out', 'offline');
+    setStatus('signedOut');
   }
 
   $('signin').addEventListener('submit', function (event) {

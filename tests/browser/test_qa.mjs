@@ -94,7 +94,7 @@ try {
   const queued = moderator.locator('#queue li[data-state="pending"]');
   await moderator.waitForFunction(() => document.querySelectorAll('#queue li[data-state="pending"]').length === 2,
     null, { timeout: 10_000 });
-  const selected = moderator.locator('#queue li[aria-selected="true"]');
+  const selected = moderator.locator('#queue li[aria-current="true"]');
   assert.equal(await selected.locator('.qa-text').textContent(), PAYLOAD, 'the moderator sees the question as text');
   await moderator.keyboard.press('a');
   await moderator.waitForFunction(() => document.querySelectorAll('#queue li[data-state="pending"]').length === 1,

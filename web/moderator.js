@@ -249,7 +249,11 @@
   }
 
   function render() {
-    renderFilters();
+    RelayQa.keepFocus($('filters'), renderFilters);
+    RelayQa.keepFocus($('queue'), renderQueue);
+  }
+
+  function renderQueue() {
     const items = visibleItems();
     if (selected !== null && !items.some(function (q) { return q.id === selected; })) selected = null;
     if (selected === null && items.length) selected = items[0].id;

@@ -273,7 +273,30 @@
     return node;
   }
 
+  // Rebuilds `container` with rebuild() and puts keyboard focus back where it
+  // was: the same control (same data-action, data-filter or class) of the same
+  // item (data-id). Without this every live update would drop focus to the page.
+  function keepFocus(container, rebuild) {
+    const active = document.activeElement;
+    let key = null;
+    if (active && active !== container && container.contains(active)) {
+      const item = active.closest('[data-id]');
+      key = {
+        id: item ? item.dataset.id : null,
+        control: active.dataset.action ? '[data-action="' + active.dataset.action + '"]'
+          : active.dataset.filter ? '[data-filter="' + active.dataset.filter + '"]'
+            : active.className ? '.' + active.className.trim().split(/\s+/)[0] : active.tagName.toLowerCase(),
+      };
+    }
+    rebuild();
+    if (!key) return;
+    const scope = key.id === null ? container : container.querySelector('[data-id="' + CSS.escape(key.id) + '"]');
+    const again = scope ? scope.querySelector(key.control) : null;
+    if (again && again !== document.activeElement) again.focus();
+  }
+
   window.RelayQa = {
+    keepFocus: keepFocus,
     pickLanguage: pickLanguage,
     translator: translator,
     api: api,

@@ -45,6 +45,7 @@
       invalid_text: 'Die Frage enthält unzulässige Zeichen.',
       failed: 'Das hat nicht geklappt ({status}). Bitte erneut versuchen.',
       delete: 'Löschen',
+      deleteConfirm: 'Wirklich löschen?',
       deleteTitle: 'Ihre Frage löschen – sie wird auch aus der Datenbank entfernt',
       too_many_attendees: 'Die Fragerunde ist voll. Bitte später erneut versuchen.',
       room_full: 'Für diesen Vortrag werden keine weiteren Fragen angenommen.',
@@ -89,6 +90,7 @@
       invalid_text: 'The question contains characters that are not allowed.',
       failed: 'That did not work ({status}). Please try again.',
       delete: 'Delete',
+      deleteConfirm: 'Really delete?',
       deleteTitle: 'Delete your question – it is removed from the database too',
       too_many_attendees: 'The Q&A is full. Please try again later.',
       room_full: 'This talk takes no more questions.',
@@ -131,6 +133,10 @@
   // failed attempt, so sending the same text again (by the page's own retry or
   // the attendee's click) reuses the key and can never make it twice.
   let pendingAsk = null;
+  // Own questions whose delete button was pressed once and now asks to confirm.
+  const confirmingDelete = new Set();
+  // Questions whose vote is on its way; a second press waits for it.
+  const voting = new Set();
 
   const state = { questions: questions, get identity() { return identity; }, get shownStage() { return shownStage; } };
   window.relayQa = state;
@@ -197,6 +203,7 @@
   form.addEventListener('submit', async function (event) {
     event.preventDefault();
     const text = textInput.value;
+    if (submit.getAttribute('aria-disabled') === 'true') return;
     if (!RelayQa.length(text)) {
       formMessage.textContent = t('empty_error');
       return;
@@ -205,7 +212,8 @@
     const ask = pendingAsk;
     const body = { text: text };
     if (nameInput.value.trim()) body.name = nameInput.value.trim();
-    submit.disabled = true;
+    // aria-disabled rather than disabled: a disabled button loses keyboard focus.
+    submit.setAttribute('aria-disabled', 'true');
     // The text stays in the box, unchanged, while the page retries it.
     textInput.readOnly = true;
     try {
@@ -233,7 +241,7 @@
       }
     } finally {
       textInput.readOnly = false;
-      submit.disabled = false;
+      submit.removeAttribute('aria-disabled');
     }
   });
   textInput.addEventListener('input', updateCounter);
@@ -253,7 +261,9 @@
   }
 
   async function toggleVote(question, button) {
-    button.disabled = true;
+    if (voting.has(question.id)) return;
+    // Not button.disabled: the button keeps keyboard focus while the vote travels.
+    voting.add(question.id);
     const method = question.voted ? 'DELETE' : 'POST';
     // One key per click: its retries count once.
     const key = RelayQa.idempotencyKey();
@@ -272,14 +282,17 @@
         formMessage.textContent = t('unavailable');
       } else if (result.ok) {
         if (waited) formMessage.textContent = '';
-        question.voted = result.body.voted;
-        question.votes = result.body.votes;
+        // The first vote makes an identity and restarts the feed, whose snapshot
+        // may replace this question's object while the vote travels: update the one shown now.
+        const shown = questions.items.get(question.id) || question;
+        shown.voted = result.body.voted;
+        shown.votes = result.body.votes;
         render();
       } else {
         formMessage.textContent = errorText(result);
       }
     } finally {
-      button.disabled = false;
+      voting.delete(question.id);
     }
   }
 
@@ -312,6 +325,10 @@
   }
 
   function render() {
+    RelayQa.keepFocus(list, renderList);
+  }
+
+  function renderList() {
     const items = questions.list().filter(visible);
     items.sort(function (a, b) {
       // The reader's own waiting questions stay on top, where they can see them.
@@ -331,6 +348,7 @@
       const vote = el('button', 'qa-vote');
       vote.type = 'button';
       vote.setAttribute('aria-pressed', String(Boolean(question.voted)));
+      vote.dataset.action = 'vote';
       vote.title = t('vote');
       vote.setAttribute('aria-label', t('vote') + ' – ' + t('votes', { n: question.votes }));
       vote.appendChild(el('span', 'qa-vote-arrow', '▲'));
@@ -348,10 +366,21 @@
       body.appendChild(meta);
       if (question.answer) body.appendChild(el('p', 'qa-answer', t('answer', { text: question.answer })));
       if (question.own && identity) {
-        const remove = el('button', 'qa-delete', t('delete'));
+        // Deleting is for good, so it takes a second click to confirm (WCAG 3.3.4).
+        const confirming = confirmingDelete.has(question.id);
+        const remove = el('button', 'qa-delete', t(confirming ? 'deleteConfirm' : 'delete'));
         remove.type = 'button';
         remove.title = t('deleteTitle');
-        remove.addEventListener('click', function () { deleteQuestion(question, remove); });
+        remove.dataset.action = 'delete';
+        remove.addEventListener('click', function () {
+          if (confirmingDelete.has(question.id)) {
+            confirmingDelete.delete(question.id);
+            deleteQuestion(question, remove);
+          } else {
+            confirmingDelete.add(question.id);
+            render();
+          }
+        });
         body.appendChild(remove);
       }
       item.appendChild(body);

@@ -7,8 +7,8 @@
 //   comes back round to the first element (no trap).
 // - The caption style panel opens with Enter, focus goes into it, Escape closes
 //   it and gives focus back to its button; Tab out of the open panel closes it.
-// - Play/pause and the captions toggle work by key; the caption choice is
-//   remembered after a reload.
+// - Play/pause, a vote and the captions toggle work by key (focus stays on the
+//   vote button when the list is redrawn); the caption size is remembered after a reload.
 // - At 400 % zoom (320 × 256 CSS px) no page scrolls sideways and the controls stay on screen.
 // - With prefers-reduced-motion nothing animates or transitions (and without it
 //   something does, so the check can fail); prefers-contrast: more thickens borders.
@@ -101,6 +101,13 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     if (!expected.includes(absent)) assert.ok(!walk.includes(absent), `${absent} is not reachable without tracks`);
   }
 
+  // A vote by key; the list is rebuilt with the new count and focus stays on the button.
+  await tab.focus('#qa-list .qa-vote:not([disabled])');
+  await tab.keyboard.press('Enter');
+  await tab.waitForSelector('#qa-list .qa-vote[aria-pressed="true"]', { timeout: 10_000 });
+  assert.ok(await tab.evaluate(() => document.activeElement.matches('.qa-vote[aria-pressed="true"]')),
+    'focus stays on the vote button after the vote');
+
   // The skip link moves focus to the player.
   await tab.focus('.skip-link[href="#player"]');
   await tab.keyboard.press('Enter');
@@ -109,11 +116,12 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   // Play/pause by key.
   await tab.focus('#playpause');
   await tab.keyboard.press('Enter');
-  await tab.waitForFunction(() => window.relayPlayer.video.paused);
-  assert.equal(await tab.textContent('#playpause-label'), 'Play', 'paused: the button offers Play');
+  // Paused, the button offers Play; playing again, Pause.
+  await tab.waitForFunction(() => window.relayPlayer.video.paused &&
+    document.getElementById('playpause-label').textContent === 'Play', null, { timeout: 5_000 });
   await tab.keyboard.press('Space');
-  await tab.waitForFunction(() => !window.relayPlayer.video.paused, null, { timeout: 10_000 });
-  assert.equal(await tab.textContent('#playpause-label'), 'Pause', 'playing: the button offers Pause');
+  await tab.waitForFunction(() => !window.relayPlayer.video.paused &&
+    document.getElementById('playpause-label').textContent === 'Pause', null, { timeout: 10_000 });
 
   // The caption style panel: Enter opens it with focus inside, Escape closes it back to its button.
   await tab.focus('#settings-button');

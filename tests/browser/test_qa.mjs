@@ -111,6 +111,10 @@ try {
   assert.equal(await attendee.locator('#qa-list li .qa-delete').count(), 1, 'the own question has a delete button');
 
   // The other attendee deletes their rejected question; the moderator's page drops it too.
+  // The first press asks to confirm, the second deletes.
+  await other.click('#qa-list li[data-state="rejected"] .qa-delete');
+  assert.equal(await other.textContent('#qa-list li[data-state="rejected"] .qa-delete'), 'Really delete?',
+    'the delete button asks to confirm');
   await other.click('#qa-list li[data-state="rejected"] .qa-delete');
   await other.locator('#qa-list li[data-state="rejected"]').waitFor({ state: 'detached', timeout: 10_000 });
   await moderator.waitForFunction(

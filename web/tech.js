@@ -133,13 +133,18 @@
   function chart(element, label, names) {
     // As wide as its column, so that a narrow window (or 400 % zoom) needs no sideways scrolling.
     const width = Math.max(200, element.clientWidth || 420);
+    // The canvas is drawn, not styled: its text takes the page's text colour, so
+    // it stays readable in the dark scheme, and every line colour has 3:1
+    // against both backgrounds (WCAG 1.4.11).
+    const text = getComputedStyle(document.body).color;
+    const grid = { stroke: 'rgba(127,127,127,0.35)', width: 1 };
     return new uPlot({
       width: width,
       height: 200,
       series: [{}].concat(names.map(function (name, i) {
-        return { label: name, stroke: ['#2a9d58', '#457b9d', '#e9c46a', '#d1495b', '#8e7dbe', '#f4a261'][i % 6], width: 2 };
+        return { label: name, stroke: ['#2a9d58', '#457b9d', '#a97c00', '#d1495b', '#8e7dbe', '#d9622b'][i % 6], width: 2 };
       })),
-      axes: [{}, { label: label }],
+      axes: [{ stroke: text, grid: grid, ticks: grid }, { label: label, stroke: text, grid: grid, ticks: grid }],
     }, [[]].concat(names.map(function () { return []; })), element);
   }
 

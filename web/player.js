@@ -274,18 +274,23 @@
   const settingsButton = document.getElementById('settings-button');
   const settingsMenu = document.getElementById('settings-menu');
 
+  // Other pages (the captioner's) embed the player without these controls:
+  // every control below is wired only where the page has it.
   function updatePlayPause() {
+    if (!playPauseButton) return;
     playPauseButton.dataset.state = video.paused ? 'paused' : 'playing';
     playPauseLabel.textContent = t(video.paused ? 'play' : 'pause');
   }
-  playPauseButton.addEventListener('click', function () {
-    if (video.paused) {
-      playButton.hidden = true;
-      tryPlay();
-    } else {
-      video.pause();
-    }
-  });
+  if (playPauseButton) {
+    playPauseButton.addEventListener('click', function () {
+      if (video.paused) {
+        playButton.hidden = true;
+        tryPlay();
+      } else {
+        video.pause();
+      }
+    });
+  }
   video.addEventListener('play', updatePlayPause);
   video.addEventListener('pause', updatePlayPause);
 
@@ -370,6 +375,7 @@
 
   // The controls appear only when the master lists tracks.
   function updateCaptionControls() {
+    if (!captionsControls) return;
     const tracks = captionTracks();
     const shown = currentCaptionTrack();
     captionsControls.hidden = tracks.length === 0;
@@ -381,6 +387,7 @@
   }
 
   function updateAudioControls() {
+    if (!audioControls) return;
     const tracks = audioTracks();
     audioControls.hidden = tracks.length < 2;
     fillSelect(audioLanguage, tracks, currentAudioTrack());
@@ -405,28 +412,32 @@
     updateAudioControls();
   }
 
-  captionsToggle.addEventListener('click', function () {
-    const on = currentCaptionTrack() < 0;
-    preferences.captions = on;
-    savePreferences();
-    showCaptionTrack(on ? Number(captionsLanguage.value || trackFor(captionTracks(), preferences.captionLanguage)) : -1);
-  });
-  captionsLanguage.addEventListener('change', function () {
-    const index = Number(captionsLanguage.value);
-    const track = captionTracks()[index];
-    preferences.captionLanguage = track ? track.lang || null : null;
-    // Choosing a language means wanting to read it.
-    preferences.captions = true;
-    savePreferences();
-    showCaptionTrack(index);
-  });
-  audioLanguage.addEventListener('change', function () {
-    const index = Number(audioLanguage.value);
-    const track = audioTracks()[index];
-    preferences.audioLanguage = track ? track.lang || null : null;
-    savePreferences();
-    playAudioTrack(index);
-  });
+  if (captionsControls) {
+    captionsToggle.addEventListener('click', function () {
+      const on = currentCaptionTrack() < 0;
+      preferences.captions = on;
+      savePreferences();
+      showCaptionTrack(on ? Number(captionsLanguage.value || trackFor(captionTracks(), preferences.captionLanguage)) : -1);
+    });
+    captionsLanguage.addEventListener('change', function () {
+      const index = Number(captionsLanguage.value);
+      const track = captionTracks()[index];
+      preferences.captionLanguage = track ? track.lang || null : null;
+      // Choosing a language means wanting to read it.
+      preferences.captions = true;
+      savePreferences();
+      showCaptionTrack(index);
+    });
+  }
+  if (audioControls) {
+    audioLanguage.addEventListener('change', function () {
+      const index = Number(audioLanguage.value);
+      const track = audioTracks()[index];
+      preferences.audioLanguage = track ? track.lang || null : null;
+      savePreferences();
+      playAudioTrack(index);
+    });
+  }
   if (video.textTracks) {
     video.textTracks.addEventListener('addtrack', function () { if (!player.hls) captionTracksChanged(); });
     video.textTracks.addEventListener('change', function () { if (!player.hls) updateCaptionControls(); });
@@ -441,9 +452,11 @@
     if (!CAPTION_SIZES.includes(preferences.captionSize)) preferences.captionSize = 'medium';
     if (!CAPTION_BACKGROUNDS.includes(preferences.captionBackground)) preferences.captionBackground = 'semi';
     for (const element of [video, document.getElementById('caption-sample')]) {
+      if (!element) continue;
       element.dataset.captionSize = preferences.captionSize;
       element.dataset.captionBackground = preferences.captionBackground;
     }
+    if (!settingsMenu) return;
     for (const input of settingsMenu.querySelectorAll('input[name="caption-size"]')) {
       input.checked = input.value === preferences.captionSize;
     }
@@ -451,43 +464,45 @@
       input.checked = input.value === preferences.captionBackground;
     }
   }
-  settingsMenu.addEventListener('change', function (event) {
-    if (event.target.name === 'caption-size') preferences.captionSize = event.target.value;
-    if (event.target.name === 'caption-background') preferences.captionBackground = event.target.value;
-    savePreferences();
-    applyCaptionStyle();
-  });
+  if (settingsMenu && settingsButton) {
+    settingsMenu.addEventListener('change', function (event) {
+      if (event.target.name === 'caption-size') preferences.captionSize = event.target.value;
+      if (event.target.name === 'caption-background') preferences.captionBackground = event.target.value;
+      savePreferences();
+      applyCaptionStyle();
+    });
 
-  // The caption style panel is a disclosure: the button opens and closes it,
-  // Escape closes it and gives focus back to the button, and so does leaving it
-  // (by Tab or a click elsewhere), so it never covers the page or holds focus.
-  function setMenuOpen(open, returnFocus) {
-    settingsMenu.hidden = !open;
-    settingsButton.setAttribute('aria-expanded', String(open));
-    if (!open && returnFocus) settingsButton.focus();
+    // The caption style panel is a disclosure: the button opens and closes it,
+    // Escape closes it and gives focus back to the button, and so does leaving it
+    // (by Tab or a click elsewhere), so it never covers the page or holds focus.
+    function setMenuOpen(open, returnFocus) {
+      settingsMenu.hidden = !open;
+      settingsButton.setAttribute('aria-expanded', String(open));
+      if (!open && returnFocus) settingsButton.focus();
+    }
+    settingsButton.addEventListener('click', function () {
+      const open = settingsMenu.hidden;
+      setMenuOpen(open, false);
+      if (open) {
+        const checked = settingsMenu.querySelector('input:checked');
+        if (checked) checked.focus();
+      }
+    });
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && !settingsMenu.hidden) {
+        event.preventDefault();
+        setMenuOpen(false, settingsMenu.contains(document.activeElement) || document.activeElement === settingsButton);
+      }
+    });
+    document.addEventListener('focusin', function (event) {
+      if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && event.target !== settingsButton) setMenuOpen(false, false);
+    });
+    document.addEventListener('click', function (event) {
+      if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && !settingsButton.contains(event.target)) {
+        setMenuOpen(false, false);
+      }
+    });
   }
-  settingsButton.addEventListener('click', function () {
-    const open = settingsMenu.hidden;
-    setMenuOpen(open, false);
-    if (open) {
-      const checked = settingsMenu.querySelector('input:checked');
-      if (checked) checked.focus();
-    }
-  });
-  document.addEventListener('keydown', function (event) {
-    if (event.key === 'Escape' && !settingsMenu.hidden) {
-      event.preventDefault();
-      setMenuOpen(false, settingsMenu.contains(document.activeElement) || document.activeElement === settingsButton);
-    }
-  });
-  document.addEventListener('focusin', function (event) {
-    if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && event.target !== settingsButton) setMenuOpen(false, false);
-  });
-  document.addEventListener('click', function (event) {
-    if (!settingsMenu.hidden && !settingsMenu.contains(event.target) && !settingsButton.contains(event.target)) {
-      setMenuOpen(false, false);
-    }
-  });
 
   player.preferences = preferences;
   player.captionTracks = captionTracks;

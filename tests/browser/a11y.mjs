@@ -24,7 +24,7 @@ export const PAGES = [
   { name: 'tech', path: '/tech', file: 'tech.html', tokenSetting: 'qa.technician_tokens',
     token: 'technician-token-a11y-0123456789', signedIn: '#dashboard:not([hidden])' },
   { name: 'captioner', path: '/captioner', file: 'captioner.html', tokenSetting: 'qa.captioner_tokens',
-    token: 'captioner-token-a11y-0123456789a', signedIn: '#signin[hidden]' },
+    token: 'captioner-token-a11y-0123456789a', signedIn: '#desk:not([hidden])' },
 ];
 
 // Browser language and colour scheme go together, so both schemes are audited

@@ -393,23 +393,29 @@
     fillSelect(audioLanguage, tracks, currentAudioTrack());
   }
 
-  // New tracks (the first manifest, or a reload that adds a language): apply what the viewer chose before.
+  // New tracks (the first manifest, or a reload that adds a language): apply
+  // what the viewer chose before. hls.js picks its own track (the master's
+  // DEFAULT) right after announcing the tracks, so the choice is applied after that.
   function captionTracksChanged() {
-    const tracks = captionTracks();
-    if (tracks.length && preferences.captions !== null) {
-      showCaptionTrack(preferences.captions ? trackFor(tracks, preferences.captionLanguage) : -1);
-    } else {
-      updateCaptionControls();
-    }
+    Promise.resolve().then(function () {
+      const tracks = captionTracks();
+      if (tracks.length && preferences.captions !== null) {
+        showCaptionTrack(preferences.captions ? trackFor(tracks, preferences.captionLanguage) : -1);
+      } else {
+        updateCaptionControls();
+      }
+    });
   }
 
   function audioTracksChanged() {
-    const tracks = audioTracks();
-    if (tracks.length > 1 && preferences.audioLanguage) {
-      const index = tracks.findIndex(function (track) { return track.lang === preferences.audioLanguage; });
-      if (index >= 0) playAudioTrack(index);
-    }
-    updateAudioControls();
+    Promise.resolve().then(function () {
+      const tracks = audioTracks();
+      if (tracks.length > 1 && preferences.audioLanguage) {
+        const index = tracks.findIndex(function (track) { return track.lang === preferences.audioLanguage; });
+        if (index >= 0) playAudioTrack(index);
+      }
+      updateAudioControls();
+    });
   }
 
   if (captionsControls) {
@@ -559,6 +565,8 @@
     // to a hiccup, instead of staying behind for the rest of the talk.
     const hls = new Hls({
       lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5,
+      // The audio language chosen on an earlier visit plays from the start, not after a switch.
+      audioPreference: preferences.audioLanguage ? { lang: preferences.audioLanguage } : undefined,
       xhrSetup: function (xhr, url) {
         // A header can only be set on an opened request; hls.js does not open it twice.
         if (!xhr.readyState) xhr.open('GET', url, true);

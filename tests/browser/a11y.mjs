@@ -83,6 +83,8 @@ export function axeSource(sourceDir) {
 export async function audit(page, source) {
   await page.evaluate(source);
   const result = await page.evaluate(async (tags) => {
+    // Colours mid-transition (a button just pressed) are not the ones the page settles on.
+    await Promise.all(document.getAnimations().filter((a) => a instanceof CSSTransition).map((a) => a.finished.catch(() => {})));
     const run = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
     return {
       violations: run.violations.map((v) => ({
@@ -100,4 +102,42 @@ export async function audit(page, source) {
     }
   }
   return { lines, incomplete: result.incomplete, passes: result.passes };
+}
+
+// Until the relay itself lists subtitles (the captions branch, with
+// [captions] languages set), the test gives the player a stand-in: the master
+// as the relay serves it plus two WebVTT subtitle renditions (German, English)
+// that follow the 180p playlist's segments with empty WebVTT files. That is
+// enough for hls.js to list the tracks and switch between them, which is what
+// the player's caption controls act on; the captions' content is tested with the
+// captions. Nothing is added when the master has subtitles of its own.
+// Returns whether the stand-in is in use.
+export async function subtitlesStandIn(context, base) {
+  const master = await (await fetch(`${base}/live/master.m3u8`)).text();
+  if (master.includes('TYPE=SUBTITLES')) return false;
+  await context.route(`${base}/live/master.m3u8`, async (route) => {
+    const response = await route.fetch();
+    const lines = (await response.text()).split('\n').map((line) =>
+      line.startsWith('#EXT-X-STREAM-INF:') ? `${line},SUBTITLES="subs"` : line);
+    const at = lines.findIndex((line) => line.startsWith('#EXT-X-STREAM-INF:'));
+    lines.splice(at, 0,
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Deutsch",LANGUAGE="de",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/de.m3u8"',
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/en.m3u8"');
+    await route.fulfill({ response, body: lines.join('\n') });
+  });
+  await context.route(`${base}/test-captions/**`, async (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname.endsWith('.vtt')) {
+      return route.fulfill({ contentType: 'text/vtt', body: 'WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n' });
+    }
+    const language = path.basename(url.pathname, '.m3u8');
+    const video = await (await fetch(`${base}/live/180p/index.m3u8`)).text();
+    const out = [];
+    for (const line of video.split('\n')) {
+      if (/^#EXT(M3U|-X-VERSION|-X-TARGETDURATION|-X-MEDIA-SEQUENCE|-X-PROGRAM-DATE-TIME|INF)/.test(line)) out.push(line);
+      else if (line && !line.startsWith('#')) out.push(`/test-captions/${language}/${line.replace(/\.m4s$/, '.vtt')}`);
+    }
+    return route.fulfill({ contentType: 'application/vnd.apple.mpegurl', body: out.join('\n') + '\n' });
+  });
+  return true;
 }

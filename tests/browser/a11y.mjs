@@ -104,27 +104,43 @@ export async function audit(page, source) {
   return { lines, incomplete: result.incomplete, passes: result.passes };
 }
 
-// Until the relay itself lists subtitles (the captions branch, with
-// [captions] languages set), the test gives the player a stand-in: the master
-// as the relay serves it plus two WebVTT subtitle renditions (German, English)
-// that follow the 180p playlist's segments with empty WebVTT files. That is
-// enough for hls.js to list the tracks and switch between them, which is what
-// the player's caption controls act on; the captions' content is tested with the
-// captions. Nothing is added when the master has subtitles of its own.
-// Returns whether the stand-in is in use.
-export async function subtitlesStandIn(context, base) {
+// Until the relay itself lists subtitles and interpreter audio (the captions
+// and audio branches, with [captions] languages and [[audio]] set), the test
+// gives the player stand-ins: the master as the relay serves it plus what it
+// lacks of
+// - two WebVTT subtitle renditions (German, English) that follow the 180p
+//   playlist's segments with empty WebVTT files, and
+// - an audio group of the floor sound (in the video, the default) and an
+//   "English (interpretation)" rendition that is the 180p playlist (whose sound
+//   is the floor's too).
+// That is enough for hls.js to list the tracks and switch between them, which is
+// what the player's caption and audio controls act on; the tracks' content is
+// tested with the captions and the audio. Returns what was added.
+export async function tracksStandIn(context, base) {
   const master = await (await fetch(`${base}/live/master.m3u8`)).text();
-  if (master.includes('TYPE=SUBTITLES')) return false;
+  const added = { subtitles: !master.includes('TYPE=SUBTITLES'), audio: !master.includes('TYPE=AUDIO') };
+  if (!added.subtitles && !added.audio) return added;
   await context.route(`${base}/live/master.m3u8`, async (route) => {
     const response = await route.fetch();
+    const groups = (added.subtitles ? ',SUBTITLES="subs"' : '') + (added.audio ? ',AUDIO="aud"' : '');
     const lines = (await response.text()).split('\n').map((line) =>
-      line.startsWith('#EXT-X-STREAM-INF:') ? `${line},SUBTITLES="subs"` : line);
+      line.startsWith('#EXT-X-STREAM-INF:') ? line + groups : line);
     const at = lines.findIndex((line) => line.startsWith('#EXT-X-STREAM-INF:'));
-    lines.splice(at, 0,
-      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Deutsch",LANGUAGE="de",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/de.m3u8"',
-      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/en.m3u8"');
+    const media = [];
+    if (added.subtitles) {
+      media.push(
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Deutsch",LANGUAGE="de",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/de.m3u8"',
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/en.m3u8"');
+    }
+    if (added.audio) {
+      media.push(
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Deutsch (Saal)",LANGUAGE="de",DEFAULT=YES,AUTOSELECT=YES',
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English (interpretation)",LANGUAGE="en",AUTOSELECT=YES,URI="180p/index.m3u8"');
+    }
+    lines.splice(at, 0, ...media);
     await route.fulfill({ response, body: lines.join('\n') });
   });
+  if (!added.subtitles) return added;
   await context.route(`${base}/test-captions/**`, async (route) => {
     const url = new URL(route.request().url());
     if (url.pathname.endsWith('.vtt')) {
@@ -139,5 +155,5 @@ export async function subtitlesStandIn(context, base) {
     }
     return route.fulfill({ contentType: 'application/vnd.apple.mpegurl', body: out.join('\n') + '\n' });
   });
-  return true;
+  return added;
 }

@@ -5,14 +5,15 @@
 //   2. signed in (the staff token typed into the form and sent with Enter; the
 //      attendee has asked a question and sees it waiting for review),
 //   3. a question on stage and another shortlisted (through the Q&A API),
-//   4. captions on: captions turned on and the player's caption style panel open
-//      (subtitle tracks: the relay's own, else the stand-in of a11y.mjs).
+//   4. captions on: captions turned on, the audio language list shown and the
+//      caption style panel open (subtitle and audio tracks: the relay's own, else
+//      the stand-ins of a11y.mjs).
 // Each audit must find no violation at the WCAG 2.1 A/AA tags; a failure prints
 // every violation with its target and help URL. Every page must name its
 // language in <html lang> and have a title. Screenshots go to --out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { LOCALES, audit, axeSource, pagesIn, question, relaySettings, subtitlesStandIn } from './a11y.mjs';
+import { LOCALES, audit, axeSource, pagesIn, question, relaySettings, tracksStandIn } from './a11y.mjs';
 import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
@@ -41,8 +42,9 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   for (const setting of LOCALES) {
     const context = await browser.newContext({ locale: setting.locale, colorScheme: setting.colorScheme,
       viewport: { width: 1280, height: 800 } });
-    // Subtitle tracks for the player's caption controls while the relay lists none (see a11y.mjs).
-    if (await subtitlesStandIn(context, relay.base)) console.log(`${setting.locale}: stand-in subtitle tracks`);
+    // Subtitle and audio tracks for the player's controls while the relay lists none (see a11y.mjs).
+    const standIn = await tracksStandIn(context, relay.base);
+    console.log(`${setting.locale}: stand-in tracks ${JSON.stringify(standIn)}`);
     for (const page of pages) {
       const tab = await context.newPage();
       tab.on('pageerror', (err) => pageErrors.push(`${page.path} ${setting.locale}: ${err}`));
@@ -103,6 +105,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   for (const { page, tab, setting, label } of tabs) {
     if (page.name === 'attendee') {
       assert.ok(await tab.isVisible('#captions-toggle'), `${label}: the caption controls show`);
+      assert.ok(await tab.isVisible('#audio-language'), `${label}: the audio language shows`);
       if (await tab.getAttribute('#captions-toggle', 'aria-pressed') !== 'true') await tab.click('#captions-toggle');
       await tab.waitForFunction(() => window.relayPlayer.currentCaptionTrack() >= 0);
       await tab.click('#settings-button');

@@ -7,15 +7,17 @@
 //   comes back round to the first element (no trap).
 // - The caption style panel opens with Enter, focus goes into it, Escape closes
 //   it and gives focus back to its button; Tab out of the open panel closes it.
-// - Play/pause, a vote and the captions toggle work by key (focus stays on the
-//   vote button when the list is redrawn); the caption size is remembered after a reload.
+// - Play/pause, a vote, captions on/off and their language and the audio
+//   language work by key (focus stays on the vote button when the list is
+//   redrawn); size, captions and audio language are remembered after a reload.
+//   While the relay lists no subtitles or audio tracks, a11y.mjs adds stand-ins.
 // - At 400 % zoom (320 × 256 CSS px) no page scrolls sideways and the controls stay on screen.
 // - With prefers-reduced-motion nothing animates or transitions (and without it
 //   something does, so the check can fail); prefers-contrast: more thickens borders.
 // Screenshots go to --out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { pagesIn, question, relaySettings, subtitlesStandIn } from './a11y.mjs';
+import { pagesIn, question, relaySettings, tracksStandIn } from './a11y.mjs';
 import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
@@ -62,7 +64,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   const started = Date.now();
   await question(relay.base, 'Can I follow the talk by keyboard?', null);
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
-  if (await subtitlesStandIn(context, relay.base)) console.log('the relay lists no subtitles: the test adds stand-in tracks');
+  console.log(`stand-in tracks added: ${JSON.stringify(await tracksStandIn(context, relay.base))}`);
   const tab = await context.newPage();
   await tab.goto(relay.base + '/', { waitUntil: 'load' });
   await playerReady(tab);
@@ -164,6 +166,16 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     await tab.screenshot({ path: path.join(args.out, 'keyboard-captions-on.png') });
   }
 
+  // The audio language by key: arrow down in the list picks the next track.
+  if (tracks.audio > 1) {
+    assert.equal(await tab.evaluate(() => window.relayPlayer.currentAudioTrack()), 0, 'the default (floor) track plays first');
+    await tab.focus('#audio-language');
+    await tab.keyboard.press('ArrowDown');
+    await tab.waitForFunction(() => window.relayPlayer.currentAudioTrack() === 1, null, { timeout: 10_000 });
+    assert.equal(await tab.evaluate(() => window.relayPlayer.preferences.audioLanguage), 'en', 'the audio language is remembered');
+    await tab.screenshot({ path: path.join(args.out, 'keyboard-captions-and-audio.png') });
+  }
+
   // Remembered in this browser: the size and the captions chosen above survive a reload.
   await tab.reload({ waitUntil: 'load' });
   await playerReady(tab);
@@ -178,6 +190,10 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     await tab.keyboard.press('Enter');
     assert.equal(await tab.getAttribute('#captions-toggle', 'aria-pressed'), 'false', 'Enter turns them off');
     assert.deepEqual((await showing()).showing, [], 'no track shows');
+  }
+  if (tracks.audio > 1) {
+    await tab.waitForFunction(() => window.relayPlayer.currentAudioTrack() === 1, null, { timeout: 10_000 });
+    assert.equal(await tab.inputValue('#audio-language'), '1', 'the remembered audio language plays after a reload');
   }
 
   // Reduced motion: nothing on the page animates or transitions.

@@ -29,7 +29,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   async function check(tab, label) {
     const found = await audit(tab, source);
     audits += 1;
-    console.log(`${label}: ${found.lines.length} violations, ${found.passes} rules passed` +
+    console.log(`${((Date.now() - started) / 1000).toFixed(1)} s ${label}: ${found.lines.length} violations, ${found.passes} rules passed` +
       (found.incomplete.length ? `; for a person to review: ${found.incomplete.join(', ')}` : ''));
     if (found.lines.length) {
       violations.push(`${label}:\n  ${found.lines.join('\n  ')}`);

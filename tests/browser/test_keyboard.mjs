@@ -11,6 +11,7 @@
 //   language work by key (focus stays on the vote button when the list is
 //   redrawn); size, captions and audio language are remembered after a reload.
 //   While the relay lists no subtitles or audio tracks, a11y.mjs adds stand-ins.
+// - With WCAG 1.4.12 text spacing no control cuts its text off.
 // - At 400 % zoom (320 × 256 CSS px) no page scrolls sideways and the controls stay on screen.
 // - With prefers-reduced-motion nothing animates or transitions (and without it
 //   something does, so the check can fail); prefers-contrast: more thickens borders.
@@ -195,6 +196,25 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     await tab.waitForFunction(() => window.relayPlayer.currentAudioTrack() === 1, null, { timeout: 10_000 });
     assert.equal(await tab.inputValue('#audio-language'), '1', 'the remembered audio language plays after a reload');
   }
+
+  // Text spacing as WCAG 1.4.12 sets it (line height 1.5, paragraph spacing 2,
+  // letter 0.12 and word spacing 0.16 em): no control clips its text and nothing
+  // scrolls sideways. A constructed style sheet, which the page's CSP allows.
+  const clipped = await tab.evaluate(() => {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync('* { line-height: 1.5 !important; letter-spacing: 0.12em !important; word-spacing: 0.16em !important; }' +
+      ' p { margin-bottom: 2em !important; }');
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+    const out = [];
+    for (const el of document.querySelectorAll('button, select, label, legend, .qa-text, h1, h2, h3')) {
+      if (el.offsetParent && !el.matches('.visually-hidden') && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) &&
+        getComputedStyle(el).overflow !== 'visible') out.push(el.id || el.textContent.trim().slice(0, 30));
+    }
+    if (document.scrollingElement.scrollWidth > document.scrollingElement.clientWidth) out.push('the page scrolls sideways');
+    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
+    return out;
+  });
+  assert.deepEqual(clipped, [], 'with WCAG text spacing no text is cut off');
 
   // Reduced motion: nothing on the page animates or transitions.
   const durations = () => {

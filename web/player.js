@@ -563,10 +563,8 @@
     if (player.hls) player.hls.destroy();
     // maxLiveSyncPlaybackRate lets hls.js play slightly fast to win back latency lost
     // to a hiccup, instead of staying behind for the rest of the talk.
-    const hls = new Hls({
+    const config = {
       lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5,
-      // The audio language chosen on an earlier visit plays from the start, not after a switch.
-      audioPreference: preferences.audioLanguage ? { lang: preferences.audioLanguage } : undefined,
       xhrSetup: function (xhr, url) {
         // A header can only be set on an opened request; hls.js does not open it twice.
         if (!xhr.readyState) xhr.open('GET', url, true);
@@ -576,7 +574,10 @@
         if (sameOrigin(context.url)) init.headers.set(SESSION_HEADER, player.session);
         return new Request(context.url, init);
       },
-    });
+    };
+    // The audio language chosen on an earlier visit plays from the start, not after a switch.
+    if (preferences.audioLanguage) config.audioPreference = { lang: preferences.audioLanguage };
+    const hls = new Hls(config);
     player.hls = hls;
 
     hls.on(Hls.Events.MANIFEST_PARSED, function () {

@@ -87,7 +87,7 @@ namespace {
 // and ends when a reload withdraws that token.
 class CaptionFeed : public net::Feed, public auth::Grant, public std::enable_shared_from_this<CaptionFeed> {
  public:
-  CaptionFeed(std::shared_ptr<CaptionsApi::Desk> desk, const auth::Authority& authority,
+  CaptionFeed(std::shared_ptr<CaptionsApi::Desk> desk, auth::Authority& authority,
               const captions::CueStore& cues)
       : desk_(std::move(desk)), authority_(authority), cues_(cues) {}
 
@@ -101,14 +101,14 @@ class CaptionFeed : public net::Feed, public auth::Grant, public std::enable_sha
     auto caller = authority_.authenticate(token);
     if (!caller || !caller->is_captioner())
       throw net::FeedRefused(kCloseUnauthorized, "a captioner or admin token is needed");
-    const_cast<auth::Authority&>(authority_)
-        .watch(
-            token,
-            [](const auth::Authority& a, std::string_view t) {
-              auto c = a.authenticate(t);
-              return c && c->is_captioner();
-            },
-            std::static_pointer_cast<auth::Grant>(shared_from_this()));
+    // A reload that withdraws the token ends the feed.
+    authority_.watch(
+        token,
+        [](const auth::Authority& a, std::string_view t) {
+          auto c = a.authenticate(t);
+          return c && c->is_captioner();
+        },
+        std::static_pointer_cast<auth::Grant>(shared_from_this()));
     sink_ = sink;
     Json hello = {{"type", "hello"}, {"languages", Json::array()}, {"lines", Json::array()}};
     for (const auto& l : cues_.languages()) hello["languages"].push_back({{"code", l.code}, {"name", l.name}});
@@ -136,7 +136,7 @@ class CaptionFeed : public net::Feed, public auth::Grant, public std::enable_sha
 
  private:
   std::shared_ptr<CaptionsApi::Desk> desk_;
-  const auth::Authority& authority_;
+  auth::Authority& authority_;
   const captions::CueStore& cues_;
   std::weak_ptr<net::FeedSink> sink_;
 };
@@ -161,7 +161,7 @@ std::string author_of(const Json& body, const auth::Caller& caller) {
 
 }  // namespace
 
-CaptionsApi::CaptionsApi(captions::CueStore& cues, const auth::Authority& authority, size_t max_chars,
+CaptionsApi::CaptionsApi(captions::CueStore& cues, auth::Authority& authority, size_t max_chars,
                          std::function<int64_t()> clock)
     : cues_(cues),
       authority_(authority),

@@ -30,7 +30,7 @@ inline constexpr std::string_view kCaptionsPrefix = "/api/captions";
 class CaptionsApi {
  public:
   // Both outlive the api. `max_chars`: [captions] max_chars; `clock`: epoch ms.
-  CaptionsApi(captions::CueStore& cues, const auth::Authority& authority, size_t max_chars,
+  CaptionsApi(captions::CueStore& cues, auth::Authority& authority, size_t max_chars,
               std::function<int64_t()> clock);
   ~CaptionsApi();
 
@@ -39,12 +39,14 @@ class CaptionsApi {
   // Who has the floor ("" when nobody yet).
   std::string floor_holder() const;
 
- private:
+  // The floor and the captioner pages' feeds (captions_api.cpp).
   struct Desk;
+
+ private:
   net::Response answer(const net::Exchange& exchange) const;
 
   captions::CueStore& cues_;
-  const auth::Authority& authority_;
+  auth::Authority& authority_;
   size_t max_chars_;
   std::function<int64_t()> clock_;
   std::shared_ptr<Desk> desk_;  // the floor and the captioner pages' feeds

@@ -138,11 +138,11 @@ void warn_without_moderators(const config::QaConfig& qa) {
 // per language following the first video rendition's segments and parts, and
 // the captioners' API.
 struct Captions {
-  Captions(const config::Config& cfg, hls::Store& video_store, const auth::Authority& authority)
+  Captions(const config::Config& cfg, hls::Store& video_store, auth::Authority& authority)
       : cues(languages(cfg.captions), rules(cfg)),
         store(captions::subtitle_rendition_names(cues.languages())),
         packager(cues, store),
-        api(cues, authority, static_cast<size_t>(cfg.captions.max_chars), [] { return now_epoch_ms(); }),
+        captions_api(cues, authority, static_cast<size_t>(cfg.captions.max_chars), [] { return now_epoch_ms(); }),
         video(video_store) {
     // Rendition 0 is the reference; every rendition has the same segments and parts.
     subscription = video.subscribe([this](size_t rendition, uint64_t) {
@@ -176,13 +176,12 @@ struct Captions {
   captions::CueStore cues;
   hls::Store store;
   captions::SubtitlePackager packager;
-  api::CaptionsApi api;
+  api::CaptionsApi captions_api;
   hls::Store& video;
   uint64_t subscription = 0;
 };
 
-std::unique_ptr<Captions> make_captions(const config::Config& cfg, hls::Store& store,
-                                        const auth::Authority& authority) {
+std::unique_ptr<Captions> make_captions(const config::Config& cfg, hls::Store& store, auth::Authority& authority) {
   if (cfg.captions.languages.empty()) return nullptr;
   return std::make_unique<Captions>(cfg, store, authority);
 }
@@ -226,7 +225,7 @@ struct Relay::Parts {
       master.set_subtitles(captions->renditions());
       router.set_subtitles(&captions->store);
       waiters.also_watch(captions->store);
-      routes.set_captions(&captions->api);
+      routes.set_captions(&captions->captions_api);
       relay::log::get("app")->info("live captions: {} subtitle rendition(s); POST /api/captions/<lang>, page /captioner",
                                    captions->store.rendition_count());
     }

@@ -16,6 +16,8 @@ const OVERRIDES = [
   'encoder.renditions=[{name="360p",width=640,height=360,bitrate_kbps=800,profile="high"}]',
   'captions.languages=[{code="de",name="Deutsch"},{code="en",name="English"}]',
   `qa.captioner_tokens=["${CAPTIONER}"]`,
+  // For measuring the effect of [captions] offset_s by hand; 0 (the default) in CI.
+  `captions.offset_s=${process.env.RELAY_CAPTION_OFFSET_S || 0}`,
 ];
 
 const args = parseArgs(process.argv);

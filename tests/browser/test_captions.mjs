@@ -116,6 +116,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   await anna.waitForFunction(() => window.relayCaptioner.floor === 'Ben');
   assert.match(await anna.textContent('#floor'), /Ben schreibt gerade/, 'hand-over shown on the first screen');
   assert.match(await ben.textContent('#floor'), /You are writing/, 'and on the second');
+  await anna.screenshot({ path: path.join(args.out, 'captioner.png'), fullPage: true });
   await anna.fill('#pause', '0');
   await anna.fill('#line', 'nicht dran');
   await anna.press('#line', 'Enter');

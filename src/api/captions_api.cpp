@@ -71,12 +71,19 @@ struct CaptionsApi::Desk {
 
   Json floor_json() const { return {{"type", "floor"}, {"holder", holder}, {"since_ms", holder_since_ms}}; }
 
-  // With the lock held: one message built once, pushed to every page.
-  void broadcast_locked(const Json& message) {
+  // With the lock held: one message built once, pushed to every page. The pages
+  // are kept alive in `hold`, which the caller declares before taking the lock:
+  // a session whose last reference went here would end its feed, and so take
+  // this lock, in its destructor.
+  void broadcast_locked(const Json& message, std::vector<std::shared_ptr<net::FeedSink>>& hold) {
     Bytes bytes = make_bytes(dump(message));
     std::erase_if(sinks, [](const std::weak_ptr<net::FeedSink>& s) { return s.expired(); });
-    for (auto& weak : sinks)
-      if (auto sink = weak.lock()) sink->push(bytes);
+    for (auto& weak : sinks) {
+      if (auto sink = weak.lock()) {
+        sink->push(bytes);
+        hold.push_back(std::move(sink));
+      }
+    }
   }
 };
 
@@ -122,11 +129,10 @@ class CaptionFeed : public net::Feed, public auth::Grant, public std::enable_sha
   }
 
   void close() override {
-    auto mine = sink_.lock();
+    // Compared by owner, never locked here: the session may be in its destructor.
     std::lock_guard lock(desk_->mutex);
     std::erase_if(desk_->sinks, [&](const std::weak_ptr<net::FeedSink>& s) {
-      auto other = s.lock();
-      return !other || other == mine;
+      return s.expired() || (!s.owner_before(sink_) && !sink_.owner_before(s));
     });
   }
 
@@ -234,13 +240,14 @@ net::Response CaptionsApi::answer(const net::Exchange& exchange) const {
   const std::string author = author_of(body, *caller);
   const int64_t now = clock_();
 
+  std::vector<std::shared_ptr<net::FeedSink>> pages;  // released after the lock (Desk::broadcast_locked)
   if (rest == "floor") {
     std::lock_guard lock(desk_->mutex);
     if (desk_->holder != author) {
       captions_log().info("the floor goes from '{}' to '{}'", desk_->holder, author);
       desk_->holder = author;
       desk_->holder_since_ms = now;
-      desk_->broadcast_locked(desk_->floor_json());
+      desk_->broadcast_locked(desk_->floor_json(), pages);
     }
     return json_response(http::status::ok, desk_->floor_json());
   }
@@ -283,7 +290,7 @@ net::Response CaptionsApi::answer(const net::Exchange& exchange) const {
   if (desk_->holder.empty()) {
     desk_->holder = author;
     desk_->holder_since_ms = now;
-    desk_->broadcast_locked(desk_->floor_json());
+    desk_->broadcast_locked(desk_->floor_json(), pages);
   }
   const captions::Posted posted = cues_.post(*language, std::move(line), author, now, duration, replace_last);
   const std::string_view code = cues_.languages()[*language].code;
@@ -293,7 +300,7 @@ net::Response CaptionsApi::answer(const net::Exchange& exchange) const {
   out["delay_ms"] = posted.cue.start_ms - now;  // how far before (negative) or after its arrival it starts
   Json event = out;
   event["type"] = "line";
-  desk_->broadcast_locked(event);
+  desk_->broadcast_locked(event, pages);
   desk_->recent.push_back(std::move(event));
   while (desk_->recent.size() > kRecentLines * std::max<size_t>(1, cues_.languages().size())) desk_->recent.pop_front();
   return json_response(http::status::created, out);

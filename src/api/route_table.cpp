@@ -8,6 +8,7 @@
 #include <boost/beast/http/rfc7230.hpp>
 #include <fmt/format.h>
 
+#include "api/captions_api.hpp"
 #include "api/health_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
@@ -20,7 +21,7 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kOther, kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kOther, kRouteCount
 };
 
 struct RouteEntry {
@@ -61,6 +62,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kTechThumbnail, RouteLabel::other, Service::health);
     set(kQa, RouteLabel::qa, Service::qa);
     set(kIngest, RouteLabel::ingest, Service::push);
+    set(kCaptions, RouteLabel::other, Service::captions);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
@@ -74,13 +76,14 @@ Route route_of(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   static constexpr std::pair<std::string_view, Route> kExact[] = {
       {"/", kPage},           {"/moderator", kPage},         {"/speaker", kPage},
-      {"/tech", kPage},       {"/live/master.m3u8", kMaster}, {"/api/health", kHealth},
+      {"/tech", kPage},       {"/captioner", kPage},          {"/live/master.m3u8", kMaster}, {"/api/health", kHealth},
       {"/metrics", kMetrics}, {"/api/incidents", kIncidents}, {"/api/qoe", kQoe},
       {"/api/tech/stream", kTechStream}, {"/api/tech/thumbnail.jpg", kTechThumbnail}, {"/api/qa", kQa},
   };
   for (const auto& [exact, route] : kExact)
     if (path == exact) return route;
   if (path.starts_with("/api/qa/")) return kQa;
+  if (path == kCaptionsPrefix || path.starts_with("/api/captions/")) return kCaptions;
   if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
@@ -169,6 +172,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       if (push_) return push_->handle(exchange);
       return net::make_json_error(http::status::unauthorized, "push_not_configured",
                                   "this relay takes no pushed media: set ingest.source = \"push:\" and ingest.push_tokens");
+    case Service::captions:
+      return captions_ ? captions_->handle(exchange)
+                       : net::make_json_error(http::status::not_found, "captions_off",
+                                              "live captions are off: set [captions] languages");
     case Service::delivery:
       break;
   }

@@ -25,9 +25,10 @@ namespace relay::api {
 
 class QaApi;
 class PushApi;
+class CaptionsApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health, push };
+enum class Service { delivery, qa, health, push, captions };
 
 class RouteTable : public net::Handler {
  public:
@@ -56,6 +57,9 @@ class RouteTable : public net::Handler {
   static RouteLabel label(size_t route);
   static Service service(size_t route);
 
+  // Live captions' API (/api/captions/); unset, its routes answer 404. Before the server starts.
+  void set_captions(const CaptionsApi* captions) { captions_ = captions; }
+
   // The bound HTTPS port, for the redirect from plain HTTP (edge.plain_http).
   void set_tls_port(uint16_t port) { policy_.set_tls_port(port); }
   const BrowserPolicy& policy() const { return policy_; }
@@ -71,6 +75,7 @@ class RouteTable : public net::Handler {
   const HealthApi* health_;
   Port port_;
   const PushApi* push_;
+  const CaptionsApi* captions_ = nullptr;
   net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;

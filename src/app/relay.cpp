@@ -1,11 +1,13 @@
 #include "app/relay.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "api/captions_api.hpp"
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
 #include "api/push_api.hpp"
@@ -13,6 +15,8 @@
 #include "api/route_table.hpp"
 #include "app/periodic.hpp"
 #include "auth/authority.hpp"
+#include "captions/cue_store.hpp"
+#include "captions/subtitle_packager.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
@@ -130,6 +134,58 @@ void warn_without_moderators(const config::QaConfig& qa) {
     relay::log::get("app")->warn("no qa.moderator_tokens set: nobody can moderate the Q&A on /moderator");
 }
 
+// Live captions ([captions] languages): the cues, one WebVTT subtitle rendition
+// per language following the first video rendition's segments and parts, and
+// the captioners' API.
+struct Captions {
+  Captions(const config::Config& cfg, hls::Store& video_store, auth::Authority& authority)
+      : cues(languages(cfg.captions), rules(cfg)),
+        store(captions::subtitle_rendition_names(cues.languages())),
+        packager(cues, store),
+        captions_api(cues, authority, static_cast<size_t>(cfg.captions.max_chars), [] { return now_epoch_ms(); }),
+        video(video_store) {
+    // Rendition 0 is the reference; every rendition has the same segments and parts.
+    subscription = video.subscribe([this](size_t rendition, uint64_t) {
+      if (rendition != 0) return;
+      if (auto reference = video.rendition(0)) packager.follow(*reference);
+    });
+  }
+  ~Captions() { video.unsubscribe(subscription); }
+
+  static std::vector<captions::Language> languages(const config::CaptionsConfig& config) {
+    std::vector<captions::Language> out;
+    for (const auto& l : config.languages) out.push_back({l.code, l.name});
+    return out;
+  }
+  // Cues are kept as long as a segment that may show them: the DVR or live
+  // window, the segments still servable after it, and the longest cue.
+  static captions::CueRules rules(const config::Config& cfg) {
+    captions::CueRules r;
+    r.offset_s = cfg.captions.offset_s;
+    const double seg = cfg.hls.segment_duration_s;
+    r.keep_s = std::max({cfg.hls.dvr_window_s, cfg.hls.live_window * seg, 3 * std::ceil(seg)}) + 3 * seg + 30;
+    return r;
+  }
+  std::vector<hls::SubtitleRendition> renditions() const {
+    std::vector<hls::SubtitleRendition> out;
+    for (size_t i = 0; i < cues.languages().size(); ++i)
+      out.push_back({cues.languages()[i].code, cues.languages()[i].name, store.names()[i] + "/index.m3u8"});
+    return out;
+  }
+
+  captions::CueStore cues;
+  hls::Store store;
+  captions::SubtitlePackager packager;
+  api::CaptionsApi captions_api;
+  hls::Store& video;
+  uint64_t subscription = 0;
+};
+
+std::unique_ptr<Captions> make_captions(const config::Config& cfg, hls::Store& store, auth::Authority& authority) {
+  if (cfg.captions.languages.empty()) return nullptr;
+  return std::make_unique<Captions>(cfg, store, authority);
+}
+
 }  // namespace
 
 // Declared in the order they are built; destroyed in reverse, so whatever a
@@ -150,6 +206,7 @@ struct Relay::Parts {
         qa_writes("qa-writes", kQaWriteQueue),
         monitor(cfg, now_epoch_ms()),
         static_files(delivery::StaticFiles::load(cfg.edge.web_dir, cfg.edge.node_modules_dir)),
+        captions(make_captions(cfg, store, authority)),
         router(cfg, store, status, static_files, {}, &monitor),
         waiters(store),
         qa_api(questions, &qa_writes),
@@ -164,6 +221,14 @@ struct Relay::Parts {
     warn_unauthenticated_ingest(cfg.ingest);
     authority.set_push_tokens(cfg.ingest.push_tokens);
     if (receiver) slate = push_slate();
+    if (captions) {
+      master.set_subtitles(captions->renditions());
+      router.set_subtitles(&captions->store);
+      waiters.also_watch(captions->store);
+      routes.set_captions(&captions->captions_api);
+      relay::log::get("app")->info("live captions: {} subtitle rendition(s); POST /api/captions/<lang>, page /captioner",
+                                   captions->store.rendition_count());
+    }
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -300,6 +365,7 @@ struct Relay::Parts {
   health::QoeAggregator qoe;
   net::StatsCounters stats;
   delivery::StaticFiles static_files;
+  std::unique_ptr<Captions> captions;  // null without [captions] languages
   delivery::Router router;
   delivery::PublishWaiters waiters;
   api::QaApi qa_api;

@@ -14,6 +14,7 @@ std::string_view to_string(Role role) {
     case Role::technician: return "technician";
     case Role::admin: return "admin";
     case Role::viewer: return "viewer";
+    case Role::captioner: return "captioner";
   }
   return "?";
 }
@@ -29,6 +30,7 @@ std::shared_ptr<const Authority::Tokens> Authority::hash(const config::QaConfig&
   add(config.speaker_tokens, Role::speaker);
   add(config.technician_tokens, Role::technician);
   add(config.admin_tokens, Role::admin);
+  add(config.captioner_tokens, Role::captioner);
   tokens->technicians = !config.technician_tokens.empty() || !config.admin_tokens.empty();
   return tokens;
 }

@@ -9,7 +9,7 @@ namespace relay::auth {
 // viewer: no token at all; reads what every attendee may read (the public
 // questions, the live feed) and nothing else. An identity is needed only to
 // ask or vote.
-enum class Role { attendee, moderator, speaker, technician, admin, viewer };
+enum class Role { attendee, moderator, speaker, technician, admin, viewer, captioner };
 
 std::string_view to_string(Role role);
 
@@ -19,6 +19,8 @@ struct Caller {
   bool is_staff() const { return role == Role::moderator || role == Role::admin; }
   // The technician's surfaces (incidents, live dashboard, thumbnail): technicians and admins.
   bool is_technician() const { return role == Role::technician || role == Role::admin; }
+  // Live captions (/captioner, /api/captions/): captioners and admins.
+  bool is_captioner() const { return role == Role::captioner || role == Role::admin; }
 };
 
 }  // namespace relay::auth

@@ -138,6 +138,7 @@ struct QaConfig {
   std::vector<std::string> speaker_tokens;
   std::vector<std::string> technician_tokens;
   std::vector<std::string> admin_tokens;
+  std::vector<std::string> captioner_tokens;  // live captions ([captions]); admins may caption too
   int vote_interval_ms = 250;   // vote counts go out at most this often per room
   int ws_queue_limit = 256;     // messages waiting for one WebSocket client before it is closed
   int ws_resume_events = 2048;  // events per room kept for clients resuming with since=
@@ -205,6 +206,18 @@ struct UplinkConfig {
   bool allow_insecure = false;       // http:// to a host other than loopback
 };
 
+// Live captions ([captions] in config/relay.toml): WebVTT subtitle renditions
+// written by captioners (/captioner, POST /api/captions/<lang>).
+struct CaptionLanguage {
+  std::string code;  // BCP 47 tag, e.g. "de"; LANGUAGE in the master playlist and /api/captions/<code>
+  std::string name;  // NAME players list, e.g. "Deutsch"
+};
+struct CaptionsConfig {
+  std::vector<CaptionLanguage> languages;  // empty: no captions (no subtitle renditions)
+  double offset_s = 0;                     // cues start this long before their line arrived (0..10)
+  int max_chars = 500;                     // longest line, in code points
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -215,6 +228,7 @@ struct Config {
   HealthConfig health;
   ScaleConfig scale;
   UplinkConfig uplink;
+  CaptionsConfig captions;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

@@ -140,6 +140,17 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("uplink.backlog_mb", u0.backlog_mb == u1.backlog_mb);
   check("uplink.timeout_s", u0.timeout_s == u1.timeout_s);
   check("uplink.allow_insecure", u0.allow_insecure == u1.allow_insecure);
+
+  // The subtitle renditions are in the master playlist players already hold.
+  const CaptionsConfig& k0 = running.captions;
+  const CaptionsConfig& k1 = loaded.captions;
+  const auto same_languages = [](const std::vector<CaptionLanguage>& a, const std::vector<CaptionLanguage>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const CaptionLanguage& x, const CaptionLanguage& y) { return x.code == y.code && x.name == y.name; });
+  };
+  check("captions.languages", same_languages(k0.languages, k1.languages));
+  check("captions.offset_s", k0.offset_s == k1.offset_s);
+  check("captions.max_chars", k0.max_chars == k1.max_chars);
   return keys;
 }
 

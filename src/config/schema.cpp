@@ -374,6 +374,7 @@ constexpr Field<Config> kQaFields[] = {
     {"speaker_tokens", [](const ValueReader& v, Config& c) { c.qa.speaker_tokens = read_tokens(v); }},
     {"technician_tokens", [](const ValueReader& v, Config& c) { c.qa.technician_tokens = read_tokens(v); }},
     {"admin_tokens", [](const ValueReader& v, Config& c) { c.qa.admin_tokens = read_tokens(v); }},
+    {"captioner_tokens", [](const ValueReader& v, Config& c) { c.qa.captioner_tokens = read_tokens(v); }},
     {"vote_interval_ms", [](const ValueReader& v, Config& c) { c.qa.vote_interval_ms = v.integer(250, 10000); }},
     {"ws_queue_limit", [](const ValueReader& v, Config& c) { c.qa.ws_queue_limit = v.integer(16, 65536); }},
     {"ws_resume_events", [](const ValueReader& v, Config& c) { c.qa.ws_resume_events = v.integer(16, 1000000); }},
@@ -534,10 +535,65 @@ constexpr Field<Config> kUplinkFields[] = {
     {"allow_insecure", [](const ValueReader& v, Config& c) { c.uplink.allow_insecure = v.boolean(); }},
 };
 
+// A BCP 47 tag as players compare it: letters, digits and hyphens ("de", "en-GB", "gsg").
+bool is_language_code(std::string_view code) {
+  if (code.empty() || code.size() > 35 || code.front() == '-' || code.back() == '-') return false;
+  return std::all_of(code.begin(), code.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+std::vector<CaptionLanguage> read_caption_languages(const ValueReader& value) {
+  constexpr std::string_view known[] = {"code", "name"};
+  const toml::array& entries = value.array();
+  if (entries.size() > 16) value.fail(fmt::format("{} languages; at most 16", entries.size()));
+  std::vector<CaptionLanguage> languages;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ValueReader entry = value.element(i);
+    CaptionLanguage language;
+    for (const auto& [key, node] : in_file_order(entry.table())) {
+      const ValueReader member = entry.member(key->str());
+      if (key->str() == "code") {
+        language.code = member.string();
+        if (!is_language_code(language.code))
+          member.fail(fmt::format("'{}' is not a language tag; use a BCP 47 tag such as \"de\" or \"en-GB\"",
+                                  language.code));
+      } else if (key->str() == "name") {
+        language.name = member.string();
+        const bool plain = std::none_of(language.name.begin(), language.name.end(),
+                                        [](char c) { return c == '"' || static_cast<unsigned char>(c) < 0x20; });
+        if (language.name.empty() || language.name.size() > 64 || !plain)
+          member.fail("a language name must be 1..64 bytes, without quotes or control characters (e.g. \"Deutsch\")");
+      } else {
+        throw ConfigError(fmt::format("{}: {}", entry.where(key->source()),
+                                      unknown_key_message(fmt::format("{}.{}", entry.key(), key->str()),
+                                                          "a caption language",
+                                                          std::vector<std::string_view>(std::begin(known), std::end(known)))));
+      }
+    }
+    for (std::string_view required : known)
+      if (!entry.table().contains(required)) entry.fail(fmt::format("missing key '{}'", required));
+    for (std::size_t j = 0; j < languages.size(); ++j) {
+      if (languages[j].code == language.code)
+        entry.member("code").fail(fmt::format("'{}' is already the code of {}[{}]; codes must be unique",
+                                              language.code, value.key(), j));
+    }
+    languages.push_back(std::move(language));
+  }
+  return languages;
+}
+
+constexpr Field<Config> kCaptionsFields[] = {
+    {"languages", [](const ValueReader& v, Config& c) { c.captions.languages = read_caption_languages(v); }},
+    {"offset_s", [](const ValueReader& v, Config& c) { c.captions.offset_s = v.number(0, 10); }},
+    {"max_chars", [](const ValueReader& v, Config& c) { c.captions.max_chars = v.integer(20, 2000); }},
+};
+
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
     {"health", kHealthFields}, {"scale", kScaleFields}, {"uplink", kUplinkFields},
+    {"captions", kCaptionsFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -24,14 +24,23 @@ struct PublishWaiters::State {
   }
 };
 
-PublishWaiters::PublishWaiters(hls::Store& store) : state_(std::make_shared<State>()), store_(store) {
-  state_->by_rendition.resize(store.rendition_count());
-  subscription_ = store_.subscribe([state = state_](size_t rendition, uint64_t) { state->on_publish(rendition); });
+PublishWaiters::PublishWaiters(hls::Store& store) : state_(std::make_shared<State>()) { also_watch(store); }
+
+void PublishWaiters::also_watch(hls::Store& more) {
+  size_t first;
+  {
+    std::lock_guard lock(state_->mutex);
+    first = state_->by_rendition.size();
+    state_->by_rendition.resize(first + more.rendition_count());
+  }
+  uint64_t id = more.subscribe(
+      [state = state_, first](size_t rendition, uint64_t) { state->on_publish(first + rendition); });
+  subscriptions_.emplace_back(&more, id);
 }
 
 PublishWaiters::~PublishWaiters() {
   close();
-  store_.unsubscribe(subscription_);
+  for (auto& [store, id] : subscriptions_) store->unsubscribe(id);
 }
 
 uint64_t PublishWaiters::add(size_t rendition, Wake wake) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "hls/store.hpp"
 #include "net/handler.hpp"
@@ -20,6 +22,10 @@ class PublishWaiters : public net::Waiters {
 
   // Subscribes to the store; the store must outlive this object.
   explicit PublishWaiters(hls::Store& store);
+  // Another store's publishes wake channels after those already taken (the
+  // subtitle renditions' after the video's: Router::subtitle_channel). Before
+  // the server starts; `more` must outlive this object too.
+  void also_watch(hls::Store& more);
   ~PublishWaiters() override;
   PublishWaiters(const PublishWaiters&) = delete;
   PublishWaiters& operator=(const PublishWaiters&) = delete;
@@ -38,8 +44,7 @@ class PublishWaiters : public net::Waiters {
  private:
   struct State;
   std::shared_ptr<State> state_;
-  hls::Store& store_;
-  uint64_t subscription_ = 0;
+  std::vector<std::pair<hls::Store*, uint64_t>> subscriptions_;
 };
 
 }  // namespace relay::delivery

@@ -28,6 +28,7 @@ namespace {
 constexpr std::string_view kPlaylistType = "application/vnd.apple.mpegurl";
 constexpr std::string_view kMediaType = "video/mp4";
 constexpr std::string_view kTransportStreamType = "video/mp2t";
+constexpr std::string_view kWebVttType = "text/vtt; charset=utf-8";
 constexpr std::string_view kJsonType = "application/json";
 // Every media object has a name used once (hls/object_names.hpp), so a cache may keep it for good.
 constexpr std::string_view kMediaCacheControl = "public, max-age=31536000, immutable";
@@ -200,6 +201,7 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
   if (path == "/") return serve_static(req, files_.index());
   if (path == "/moderator") return serve_static(req, files_.find("moderator.html"));
   if (path == "/speaker") return serve_static(req, files_.find("speaker.html"));
+  if (path == "/captioner") return serve_static(req, files_.find("captioner.html"));
   if (path.substr(0, static_prefix.size()) == static_prefix)
     return serve_static(req, files_.find(path.substr(static_prefix.size())));
   if (path == "/vendor/hls.min.js") return serve_static(req, files_.hls_js());
@@ -232,6 +234,11 @@ net::Outcome Router::serve_master(const RequestHeader& req) const {
     auto snapshot = store_.rendition(i);
     if (!snapshot || !snapshot->playlist) return make_hold(HoldKind::master, i, configured_target_duration());
   }
+  for (size_t i = 0; subtitles_ && i < subtitles_->rendition_count(); ++i) {
+    auto snapshot = subtitles_->rendition(i);
+    if (!snapshot || !snapshot->playlist)
+      return make_hold(HoldKind::master, subtitle_channel(i), configured_target_duration());
+  }
   hls::Bytes master = store_.master();
   if (!master || master->empty()) return make_hold(HoldKind::master, 0, configured_target_duration());
   auto served = playlists_.get(playlists_.size() - 1, master, 0, [&] {
@@ -247,6 +254,11 @@ Response Router::serve_steering(const RequestHeader& req) const {
   return serve(req, {served->body, kJsonType, served->etag, served->cache_control, false});
 }
 
+void Router::set_subtitles(const hls::Store* subtitles) {
+  subtitles_ = subtitles;
+  subtitle_playlists_ = subtitles ? std::make_unique<PlaylistCache>(2 * subtitles->rendition_count()) : nullptr;
+}
+
 net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const {
   const bool playlist = file == "index.m3u8";
@@ -256,36 +268,47 @@ net::Outcome Router::serve_rendition(const RequestHeader& req, std::string_view 
       return live_not_found(failed_blocking_cache_control(configured_target_duration()));
     return live_not_found();
   };
-  auto index = store_.find(name);
-  if (!index) return missing();
-  if (monitor_) monitor_->viewers().record(req[kPlaybackSessionHeader], store_.names()[*index], now_monotonic_ms());
+  std::optional<Source> source;
+  if (auto index = store_.find(name)) {
+    source.emplace(Source{store_, *index, *index, playlists_});
+  } else if (auto sub = subtitles_ ? subtitles_->find(name) : std::nullopt) {
+    source.emplace(Source{*subtitles_, *sub, subtitle_channel(*sub), *subtitle_playlists_});
+  }
+  if (!source) return missing();
+  const bool video = &source->store == &store_;
+  if (monitor_ && video)
+    monitor_->viewers().record(req[kPlaybackSessionHeader], store_.names()[source->index], now_monotonic_ms());
   // One snapshot per request: playlist, init and segment then all come from the same publish.
-  auto snapshot = store_.rendition(*index);
+  auto snapshot = source->store.rendition(source->index);
   if (!snapshot) return missing();
 
-  if (playlist) return serve_media_playlist(req, *index, *snapshot, query);
+  if (playlist) return serve_media_playlist(req, *source, *snapshot, query);
   if (hls::Bytes init = snapshot->find_init(file)) {
     // Named by its content: the name is the tag.
     EtagText etag("{}", file);
     return serve(req, {init, kMediaType, etag.view(), kMediaCacheControl, true, 0});
   }
-  if (auto msn = hls::parse_segment_uri(file, snapshot->instance, snapshot->segment_extension)) {
+  const std::string_view extension = snapshot->segment_extension;
+  const std::string_view type = extension == "ts" ? kTransportStreamType : extension == "vtt" ? kWebVttType : kMediaType;
+  if (auto msn = hls::parse_segment_uri(file, snapshot->instance, extension)) {
     auto it = snapshot->segments.find(*msn);
     if (it == snapshot->segments.end() || !it->second || !it->second->data) return live_not_found();
     const hls::Segment& segment = *it->second;
     EtagText etag("s-{}-{}-{}", snapshot->instance, name, segment.msn);
-    auto type = snapshot->segment_extension == "ts" ? kTransportStreamType : kMediaType;
     return serve(req, {segment.data, type, etag.view(), kMediaCacheControl, true,
                        end_epoch_ms(segment.pdt_epoch_ms, segment.duration_s)});
   }
-  if (auto part = hls::parse_part_uri(file, snapshot->instance))
-    return serve_part(req, *index, *snapshot, part->first, part->second);
+  // Parts are fMP4 for video, WebVTT for subtitles.
+  if (auto part = hls::parse_part_uri(file, snapshot->instance, video ? "m4s" : extension))
+    return serve_part(req, *source, *snapshot, part->first, part->second, type);
   // Names of another run of the stream, or no name at all.
   return live_not_found();
 }
 
-net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
-                                    std::string_view query) const {
+net::Outcome Router::serve_media_playlist(const RequestHeader& req, const Source& source,
+                                          const hls::RenditionSnapshot& snapshot, std::string_view query) const {
+  const hls::Store& store = source.store;
+  const size_t index = source.index;
   if (!snapshot.playlist) return not_ready("the playlist");
   // Without LL-HLS the directives mean nothing here, as on any plain HLS server.
   const bool low_latency = snapshot.part_target_s > 0;
@@ -307,7 +330,7 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
         return make_error_response(http::status::bad_request,
                                    "_HLS_msn/_HLS_part is further ahead of the playlist than the server waits for");
       case hls::BlockVerdict::wait:
-        return make_hold(HoldKind::playlist, index, target);
+        return make_hold(HoldKind::playlist, source.channel, target);
       case hls::BlockVerdict::ready:
         break;
     }
@@ -318,13 +341,13 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   // Other renditions advance on their own, so an LL-HLS playlist with their reports
   // changes with every publish of any rendition: the store's generation, read
   // after this snapshot, says when. Otherwise the packager's bytes are all there is.
-  const bool with_reports = low_latency && store_.rendition_count() > 1;
-  const uint64_t generation = with_reports ? store_.generation() : 0;
-  auto served = playlists_.get(2 * index + (delta ? 1 : 0), text, generation, [&] {
+  const bool with_reports = low_latency && store.rendition_count() > 1;
+  const uint64_t generation = with_reports ? store.generation() : 0;
+  auto served = source.cache.get(2 * index + (delta ? 1 : 0), text, generation, [&] {
     // From the text itself, so a restarted or second origin tags the same bytes alike
     // and a cache never revalidates one run's playlist against another's.
-    std::string tag = fmt::format("p-{}-{:016x}", store_.names()[index], net::content_hash(*text));
-    std::string reports = with_reports ? hls::rendition_reports(store_, index) : std::string();
+    std::string tag = fmt::format("p-{}-{:016x}", store.names()[index], net::content_hash(*text));
+    std::string reports = with_reports ? hls::rendition_reports(store, index) : std::string();
     if (reports.empty()) return std::make_shared<const ServedPlaylist>(text, tag);
     std::string joined;
     joined.reserve(text->size() + reports.size() + 1);
@@ -345,15 +368,15 @@ net::Outcome Router::serve_media_playlist(const RequestHeader& req, size_t index
   return serve_playlist_text(req, *served, std::string_view(blocking_cache_control, written.size), modified);
 }
 
-net::Outcome Router::serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
-                          uint64_t msn, size_t part_index) const {
+net::Outcome Router::serve_part(const RequestHeader& req, const Source& source, const hls::RenditionSnapshot& snapshot,
+                                uint64_t msn, size_t part_index, std::string_view content_type) const {
   if (const hls::Part* part = snapshot.find_part(msn, part_index); part && part->data) {
-    EtagText etag("pt-{}-{}-{}-{}", snapshot.instance, store_.names()[index], msn, part_index);
-    return serve(req, {part->data, kMediaType, etag.view(), kMediaCacheControl, true,
+    EtagText etag("pt-{}-{}-{}-{}", snapshot.instance, source.store.names()[source.index], msn, part_index);
+    return serve(req, {part->data, content_type, etag.view(), kMediaCacheControl, true,
                        end_epoch_ms(part->pdt_epoch_ms, part->duration_s)});
   }
   if (snapshot.part_target_s > 0 && is_next_part(snapshot, msn, part_index))
-    return make_hold(HoldKind::part, index, target_duration(snapshot));
+    return make_hold(HoldKind::part, source.channel, target_duration(snapshot));
   return live_not_found();
 }
 

@@ -5,6 +5,7 @@
 // so it is unit-tested directly and runs on any worker thread at once.
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,11 @@ class Router {
   // Where /api/health reads the hall uplink's state; unset: no uplink ("off").
   // Set before the server starts.
   void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
+  // Live captions: the WebVTT subtitle renditions, served beside the video's
+  // (/live/<name>/…) with the same blocking reload; their holds wait on channels
+  // after the video's (subtitle_channel). Set before the server starts.
+  void set_subtitles(const hls::Store* subtitles);
+  size_t subtitle_channel(size_t index) const { return store_.rendition_count() + index; }
   // Where /api/health reads the Q&A database's connection; unset: not shown.
   void set_qa_status(std::function<health::QaDatabaseStatus()> source) { qa_status_ = std::move(source); }
 
@@ -86,10 +92,18 @@ class Router {
   Response serve_steering(const RequestHeader& req) const;
   net::Outcome serve_rendition(const RequestHeader& req, std::string_view name, std::string_view file,
                                std::string_view query) const;
-  net::Outcome serve_media_playlist(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
-                                    std::string_view query) const;
-  net::Outcome serve_part(const RequestHeader& req, size_t index, const hls::RenditionSnapshot& snapshot,
-                          uint64_t msn, size_t part_index) const;
+  // A rendition of the video store or of the subtitles store: where it is, and
+  // the hold channel and playlist cache slots it uses.
+  struct Source {
+    const hls::Store& store;
+    size_t index;
+    size_t channel;
+    PlaylistCache& cache;
+  };
+  net::Outcome serve_media_playlist(const RequestHeader& req, const Source& source,
+                                    const hls::RenditionSnapshot& snapshot, std::string_view query) const;
+  net::Outcome serve_part(const RequestHeader& req, const Source& source, const hls::RenditionSnapshot& snapshot,
+                          uint64_t msn, size_t part_index, std::string_view content_type) const;
   Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
                                std::string_view cache_control, int64_t modified_epoch_ms) const;
   Response serve(const RequestHeader& req, const Resource& resource) const;
@@ -110,6 +124,8 @@ class Router {
   RouterOptions options_;
   SteeringManifest steering_;  // [scale] pathways; without them /live/steering.json is 404
   mutable PlaylistCache playlists_;
+  const hls::Store* subtitles_ = nullptr;
+  std::unique_ptr<PlaylistCache> subtitle_playlists_;  // two slots per subtitle rendition
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "hls/playlist.hpp"
 
 namespace relay::hls {
@@ -45,6 +47,45 @@ void MasterPlaylist::add_segment(size_t rendition, size_t bytes, double duration
   republish_locked();
 }
 
+void MasterPlaylist::set_subtitles(std::vector<SubtitleRendition> subtitles) {
+  std::lock_guard lock(mutex_);
+  subtitles_ = std::move(subtitles);
+}
+
+std::string with_subtitles(std::string master, const std::vector<SubtitleRendition>& subtitles) {
+  if (subtitles.empty()) return master;
+  constexpr std::string_view kVariant = "#EXT-X-STREAM-INF:";
+  std::string media;
+  for (const auto& s : subtitles) {
+    // AUTOSELECT lets a player pick the viewer's language when captions are
+    // switched on; DEFAULT=NO leaves them off until then (they are not forced).
+    media += fmt::format(
+        "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{}\",LANGUAGE=\"{}\",NAME=\"{}\",AUTOSELECT=YES,DEFAULT=NO,"
+        "FORCED=NO,URI=\"{}\"\n",
+        kSubtitleGroup, s.language, s.name, s.uri);
+  }
+  std::string out;
+  out.reserve(master.size() + media.size() + 64);
+  size_t pos = 0;
+  bool listed = false;
+  while (pos < master.size()) {
+    size_t end = master.find('\n', pos);
+    if (end == std::string::npos) end = master.size();
+    std::string_view line(master.data() + pos, end - pos);
+    if (line.starts_with(kVariant)) {
+      if (!listed) out += media;
+      listed = true;
+      out.append(line);
+      out += fmt::format(",SUBTITLES=\"{}\"", kSubtitleGroup);
+    } else {
+      out.append(line);
+    }
+    out += '\n';
+    pos = end + 1;
+  }
+  return out;
+}
+
 uint64_t MasterPlaylist::peak_bps(size_t rendition) const {
   std::lock_guard lock(mutex_);
   return entries_.at(rendition).peak_bps;
@@ -71,7 +112,8 @@ void MasterPlaylist::republish_locked() {
     v.stable_id = e.spec.name;
     variants.push_back(std::move(v));
   }
-  store_.set_master(make_bytes(write_master_playlist(variants, steering_ ? &*steering_ : nullptr)));
+  store_.set_master(
+      make_bytes(with_subtitles(write_master_playlist(variants, steering_ ? &*steering_ : nullptr), subtitles_)));
 }
 
 }  // namespace relay::hls

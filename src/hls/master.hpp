@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hls/playlist.hpp"
@@ -27,6 +28,18 @@ struct VariantSpec {
 // fMP4 boxes around the samples.
 uint64_t bandwidth_bound_bps(const VariantSpec& spec);
 
+// A WebVTT subtitles rendition (live captions) of the master's "subs" group.
+struct SubtitleRendition {
+  std::string language;  // LANGUAGE, e.g. "de"
+  std::string name;      // NAME, e.g. "Deutsch"
+  std::string uri;       // relative to the master, e.g. "subs-de/index.m3u8"
+};
+inline constexpr std::string_view kSubtitleGroup = "subs";
+
+// The master text with one EXT-X-MEDIA:TYPE=SUBTITLES line per rendition before
+// the first variant, and every variant naming the group; unchanged without any.
+std::string with_subtitles(std::string master, const std::vector<SubtitleRendition>& subtitles);
+
 class MasterPlaylist {
  public:
   // With `steering`, the master names every pathway (content steering); without,
@@ -39,6 +52,9 @@ class MasterPlaylist {
   void add_segment(size_t rendition, size_t bytes, double duration_s, double frame_rate);
 
   uint64_t peak_bps(size_t rendition) const;
+
+  // Live captions: the subtitle renditions every variant offers. Before the ingest starts.
+  void set_subtitles(std::vector<SubtitleRendition> subtitles);
 
  private:
   struct Entry {
@@ -55,6 +71,7 @@ class MasterPlaylist {
   std::vector<Entry> entries_;
   Store& store_;
   std::optional<ContentSteering> steering_;
+  std::vector<SubtitleRendition> subtitles_;
 };
 
 }  // namespace relay::hls

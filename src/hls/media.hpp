@@ -21,12 +21,16 @@ struct Part {
   bool independent = false;  // starts with an IDR
   Bytes data;
   int64_t pdt_epoch_ms = 0;  // capture wall clock of its first frame
+  // Where its first frame sits on the media timeline, at 90 kHz: what a WebVTT
+  // segment's X-TIMESTAMP-MAP names to put its cues beside it.
+  uint64_t media_time_90k = 0;
 };
 
 struct Segment {
   uint64_t msn = 0;            // media sequence number, from 1
   double duration_s = 0;       // exact, from the samples
   int64_t pdt_epoch_ms = 0;    // capture wall clock of the first frame
+  uint64_t media_time_90k = 0; // the first frame on the media timeline, at 90 kHz (Part)
   bool discontinuity = false;
   // The init section its parts need (EXT-X-MAP) and its name; empty for MPEG-TS.
   // A new init mid-stream starts a discontinuity.

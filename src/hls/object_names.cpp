@@ -58,8 +58,8 @@ std::string segment_uri(std::string_view instance, uint64_t msn, std::string_vie
   return fmt::format("seg-{}-{}.{}", instance, msn, extension);
 }
 
-std::string part_uri(std::string_view instance, uint64_t msn, size_t index) {
-  return fmt::format("part-{}-{}.{}.m4s", instance, msn, index);
+std::string part_uri(std::string_view instance, uint64_t msn, size_t index, std::string_view extension) {
+  return fmt::format("part-{}-{}.{}.{}", instance, msn, index, extension);
 }
 
 std::string init_uri(std::string_view init_section) {
@@ -78,8 +78,10 @@ std::optional<uint64_t> parse_segment_uri(std::string_view file, std::string_vie
   return body ? decimal(*body) : std::nullopt;
 }
 
-std::optional<std::pair<uint64_t, size_t>> parse_part_uri(std::string_view file, std::string_view instance) {
-  auto body = instance_body(file, "part", instance, ".m4s");
+std::optional<std::pair<uint64_t, size_t>> parse_part_uri(std::string_view file, std::string_view instance,
+                                                          std::string_view extension) {
+  const std::string suffix = "." + std::string(extension);
+  auto body = instance_body(file, "part", instance, suffix);
   if (!body) return std::nullopt;
   size_t dot = body->find('.');
   if (dot == std::string_view::npos) return std::nullopt;

@@ -21,7 +21,7 @@ std::string make_instance_id(int64_t epoch_ms, uint64_t random);
 std::string new_instance_id();
 
 std::string segment_uri(std::string_view instance, uint64_t msn, std::string_view extension = "m4s");
-std::string part_uri(std::string_view instance, uint64_t msn, size_t index);
+std::string part_uri(std::string_view instance, uint64_t msn, size_t index, std::string_view extension = "m4s");
 std::string init_uri(std::string_view init_section);
 // Whether `file` has the shape init_uri gives ("init-<12 hex>.mp4"): a cheap test
 // before looking a name up among a rendition's init sections.
@@ -31,6 +31,7 @@ bool is_init_uri(std::string_view file);
 // and any other spelling of the numbers (leading zeros, signs), is no name.
 std::optional<uint64_t> parse_segment_uri(std::string_view file, std::string_view instance,
                                           std::string_view extension);
-std::optional<std::pair<uint64_t, size_t>> parse_part_uri(std::string_view file, std::string_view instance);
+std::optional<std::pair<uint64_t, size_t>> parse_part_uri(std::string_view file, std::string_view instance,
+                                                          std::string_view extension = "m4s");
 
 }  // namespace relay::hls

@@ -12,6 +12,10 @@ namespace {
 // Segments dropped from the playlist stay servable this much longer, for players
 // that loaded the playlist just before.
 constexpr size_t kGraceSegments = 3;
+
+uint64_t to_90k(uint64_t time, uint32_t timescale) {
+  return timescale == 0 ? 0 : static_cast<uint64_t>((static_cast<unsigned __int128>(time) * 90000) / timescale);
+}
 }  // namespace
 
 Packager::Packager(PackagerOptions options, size_t index, Store& store, MasterPlaylist* master)
@@ -66,6 +70,7 @@ void Packager::push_ts(std::string_view bytes) {
       whole.duration_s = duration;
       whole.independent = true;
       whole.pdt_epoch_ms = open_pdt_epoch_ms();
+      whole.media_time_90k = ts_open_pts_;
       whole.data = make_bytes(std::move(ts_open_bytes_));
       open_parts_ = {std::move(whole)};
       open_frames_ = static_cast<uint64_t>(std::llround(duration * options_.frame_rate));
@@ -164,6 +169,7 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   part.duration_s = duration;
   part.independent = video->starts_with_sync;
   part.pdt_epoch_ms = open_pdt_epoch_ms() + static_cast<int64_t>(std::llround(open_duration_s_ * 1000.0));
+  part.media_time_90k = to_90k(video->base_decode_time, video_track->timescale);
   // The part's bytes are assembled once, straight into the buffer that is served.
   std::string data;
   data.reserve(pending_other_.size() + moof.size() + mdat.size());
@@ -186,6 +192,7 @@ void Packager::close_segment() {
   seg->msn = next_msn_++;
   seg->duration_s = open_duration_s_;
   seg->pdt_epoch_ms = open_pdt_epoch_ms();
+  seg->media_time_90k = options_.mpegts ? ts_open_pts_ : to_90k(open_start_decode_, open_timescale_);
   seg->discontinuity = open_discontinuity_;
   seg->init = open_init_;
   seg->init_uri = open_init_uri_;
@@ -269,6 +276,8 @@ void Packager::publish() {
   for (auto it = segments_.begin(); it != segments_.end() - listed; ++it)
     if ((*it)->discontinuity) ++view.discontinuity_sequence;
   snap->target_duration_s = target_duration_s_;
+  snap->first_listed_msn = view.segments.empty() ? 0 : view.segments.front()->msn;
+  snap->discontinuity_sequence = view.discontinuity_sequence;
   snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   if (options_.part_target_s > 0) {
     view.low_latency = LowLatency{options_.part_target_s};
@@ -287,6 +296,7 @@ void Packager::publish() {
     snap->part_target_s = options_.part_target_s;
     snap->open_msn = view.open_msn;
     snap->open_parts = view.open_parts;
+    snap->open_discontinuity = view.open_discontinuity;
     if (!view.open_parts.empty()) {
       snap->last_part_msn = view.open_msn;
       snap->last_part_index = static_cast<int64_t>(view.open_parts.size()) - 1;

@@ -19,10 +19,11 @@ double open_duration(const MediaPlaylistView& view) {
   return d;
 }
 
-void write_parts(std::string& out, std::string_view instance, const std::vector<Part>& parts) {
+void write_parts(std::string& out, std::string_view instance, const std::vector<Part>& parts,
+                 std::string_view extension) {
   auto it = std::back_inserter(out);
   for (const auto& p : parts) {
-    fmt::format_to(it, "#EXT-X-PART:DURATION={:.3f},URI=\"{}\"{}\n", p.duration_s, part_uri(instance, p.msn, p.index),
+    fmt::format_to(it, "#EXT-X-PART:DURATION={:.3f},URI=\"{}\"{}\n", p.duration_s, part_uri(instance, p.msn, p.index, extension),
                    p.independent ? ",INDEPENDENT=YES" : "");
   }
 }
@@ -91,7 +92,7 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
     write_map_if_changed(seg->init_uri);
     // PDT on every segment: the capture wall clock, so players can show latency.
     fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(seg->pdt_epoch_ms));
-    if (with_parts[i]) write_parts(out, view.instance, seg->parts);
+    if (with_parts[i]) write_parts(out, view.instance, seg->parts, view.part_extension);
     fmt::format_to(it, "#EXTINF:{:.3f},\n{}\n", seg->duration_s,
                    segment_uri(view.instance, seg->msn, view.segment_extension));
   }
@@ -100,12 +101,12 @@ std::string write_media_playlist(const MediaPlaylistView& view) {
       if (view.open_discontinuity) out += "#EXT-X-DISCONTINUITY\n";
       write_map_if_changed(view.init_uri);
       fmt::format_to(it, "#EXT-X-PROGRAM-DATE-TIME:{}\n", format_iso8601_ms(view.open_pdt_epoch_ms));
-      write_parts(out, view.instance, view.open_parts);
+      write_parts(out, view.instance, view.open_parts, view.part_extension);
     }
   }
   if (ll && view.hint_msn != 0)
     fmt::format_to(it, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"\n",
-                   part_uri(view.instance, view.hint_msn, view.hint_index));
+                   part_uri(view.instance, view.hint_msn, view.hint_index, view.part_extension));
   return out;
 }
 

@@ -29,6 +29,7 @@ struct MediaPlaylistView {
   // Empty: no EXT-X-MAP (MPEG-TS).
   std::string init_uri;
   std::string segment_extension = "m4s";
+  std::string part_extension = "m4s";  // "vtt" for WebVTT subtitles
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first, consecutive msn
   uint64_t discontinuity_sequence = 0;  // discontinuities before the first listed segment
 

@@ -29,11 +29,16 @@ struct RenditionSnapshot {
   std::map<uint64_t, std::shared_ptr<const Segment>> segments;  // every msn still servable
   uint64_t last_msn = 0;         // newest complete segment; 0 = none yet
   int target_duration_s = 0;
+  // The playlist's EXT-X-MEDIA-SEQUENCE and EXT-X-DISCONTINUITY-SEQUENCE, so
+  // renditions that follow this one (subtitles) list the same window.
+  uint64_t first_listed_msn = 0;
+  uint64_t discontinuity_sequence = 0;
 
   // Low-Latency HLS (part_target_s == 0 when off).
   double part_target_s = 0;
   uint64_t open_msn = 0;          // the segment being built; 0 = none
   std::vector<Part> open_parts;   // its parts so far
+  bool open_discontinuity = false;  // it starts with EXT-X-DISCONTINUITY
   Bytes playlist_delta;           // the _HLS_skip=YES playlist; null when nothing can be skipped
   // The newest part listed, for blocking reload and rendition reports.
   uint64_t last_part_msn = 0;

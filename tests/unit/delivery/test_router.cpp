@@ -1056,3 +1056,43 @@ TEST_CASE_METHOD(LowLatencyFixture, "Last-Modified is the capture time of the me
   garbled.set(http::field::if_modified_since, "yesterday");
   CHECK(handle(*router, garbled, cfg.edge).response->result() == http::status::ok);
 }
+
+TEST_CASE_METHOD(RouterFixture, "subtitle renditions are served beside the video, as WebVTT, with their own holds",
+                 "[router][captions]") {
+  relay::hls::Store subtitles{{"subs-de"}};
+  router->set_subtitles(&subtitles);
+  publish_all();
+  // The master names the subtitle playlist too: it waits for it, on the subtitle's channel.
+  auto waiting = route(http::verb::get, "/live/master.m3u8");
+  REQUIRE_FALSE(waiting.response);
+  CHECK(waiting.hold.kind == Router::HoldKind::master);
+  CHECK(waiting.raw.channel == router->subtitle_channel(0));
+  CHECK(router->subtitle_channel(0) == 2);
+
+  auto snap = make_ll_snapshot("subs-de", 1, 3, 2);
+  snap->segment_extension = "vtt";
+  subtitles.publish(0, snap);
+  CHECK(get("/live/master.m3u8").result() == http::status::ok);
+
+  auto segment = get("/live/subs-de/seg-t0-2.vtt");
+  CHECK(segment.result() == http::status::ok);
+  CHECK(header(segment, http::field::content_type) == "text/vtt; charset=utf-8");
+  CHECK(header(segment, http::field::cache_control) == "public, max-age=31536000, immutable");
+  auto part = get("/live/subs-de/part-t0-4.1.vtt");
+  CHECK(part.result() == http::status::ok);
+  CHECK(header(part, http::field::content_type) == "text/vtt; charset=utf-8");
+  CHECK(body(part) == part_bytes("subs-de", 4, 1));
+  // Video names are not subtitle names.
+  CHECK(get("/live/subs-de/part-t0-4.1.m4s").result() == http::status::not_found);
+  CHECK(get("/live/subs-de/seg-t0-2.m4s").result() == http::status::not_found);
+  // Blocking reload and the hinted part wait on the subtitle's channel, not a video one.
+  auto blocked = route(http::verb::get, "/live/subs-de/index.m3u8?_HLS_msn=4&_HLS_part=2");
+  REQUIRE_FALSE(blocked.response);
+  CHECK(blocked.hold.kind == Router::HoldKind::playlist);
+  CHECK(blocked.raw.channel == 2);
+  auto hinted = route(http::verb::get, "/live/subs-de/part-t0-4.2.vtt");
+  REQUIRE_FALSE(hinted.response);
+  CHECK(hinted.hold.part);
+  CHECK(hinted.raw.channel == 2);
+  CHECK(get("/live/subs-de/index.m3u8?_HLS_msn=4&_HLS_part=1").result() == http::status::ok);
+}

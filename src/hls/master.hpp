@@ -27,6 +27,23 @@ struct VariantSpec {
 // fMP4 boxes around the samples.
 uint64_t bandwidth_bound_bps(const VariantSpec& spec);
 
+// The audio menu ([[audio]]): the floor sound muxed into every variant (no URI,
+// RFC 8216 4.3.4.2.1) and the interpreter tracks, audio-only renditions.
+struct AudioTrack {
+  std::string name;
+  std::string language;  // empty: no LANGUAGE attribute
+  std::string uri;       // empty: the sound muxed into the variants
+  uint64_t peak_bps = 0;  // bound of the track's segment bitrate, added to BANDWIDTH
+};
+struct AudioGroup {
+  std::string id = "aud";
+  std::vector<AudioTrack> tracks;  // the first one is the DEFAULT
+};
+
+// `master` with one EXT-X-MEDIA:TYPE=AUDIO per track before the variants, and
+// AUDIO="<id>" on every variant.
+std::string add_audio_group(const std::string& master, const AudioGroup& group);
+
 class MasterPlaylist {
  public:
   // With `steering`, the master names every pathway (content steering); without,
@@ -39,6 +56,9 @@ class MasterPlaylist {
   void add_segment(size_t rendition, size_t bytes, double duration_s, double frame_rate);
 
   uint64_t peak_bps(size_t rendition) const;
+
+  // Interpreter tracks: listed once every video variant is described.
+  void set_audio_group(AudioGroup group);
 
  private:
   struct Entry {
@@ -55,6 +75,7 @@ class MasterPlaylist {
   std::vector<Entry> entries_;
   Store& store_;
   std::optional<ContentSteering> steering_;
+  std::optional<AudioGroup> audio_;
 };
 
 }  // namespace relay::hls

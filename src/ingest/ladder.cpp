@@ -1,6 +1,7 @@
 #include "ingest/ladder.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 
@@ -62,6 +63,21 @@ void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
   if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
 }
 
+std::optional<double> loudest_rms(GstMessage* msg) {
+  const GstStructure* s = gst_message_get_structure(msg);
+  if (!s || !gst_structure_has_name(s, "level")) return std::nullopt;
+  const GValue* list = gst_structure_get_value(s, "rms");
+  if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
+  const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
+  std::optional<double> max;
+  for (guint i = 0; values && i < values->n_values; ++i) {
+    if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
+    double db = g_value_get_double(&values->values[i]);
+    if (!max || db > *max) max = db;
+  }
+  return max;
+}
+
 }  // namespace
 
 Ladder::Ladder(const config::Config& cfg, const std::string& channel, GstClock* clock, hls::Store& store,
@@ -110,10 +126,54 @@ void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::M
   const std::string instance = hls::new_instance_id();
   log_->info("stream instance {}", instance);
   for (size_t i = 0; i < rungs.size(); ++i) {
-    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, i, instance),
-                                                          i, store, master, status_));
+    auto options = packager_options(cfg, i, instance);
+    // The top rung's parts set where every audio track's parts begin.
+    if (i == 0 && !cfg.audio.empty()) options.on_part = [this](const hls::PartCut& cut) { on_video_part(cut); };
+    renditions_.push_back(
+        std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), std::move(options), i, store, master, status_));
   }
+  add_audio_tracks(cfg, instance, store, master);
   for (auto& rendition : renditions_) rendition->connect();
+  for (auto& track : audio_tracks_) track->connect();
+}
+
+// Each [[audio]] track is a rendition after the video rungs in the store, and an
+// entry of the master playlist's audio group after the floor sound.
+void Ladder::add_audio_tracks(const config::Config& cfg, const std::string& instance, hls::Store& store,
+                              hls::MasterPlaylist& master) {
+  if (cfg.audio.empty()) return;
+  const size_t rungs = cfg.encoder.renditions.size();
+  hls::AudioGroup group;
+  group.tracks.push_back({cfg.encoder.floor_audio_name, cfg.encoder.floor_audio_language, "", 0});
+  for (size_t i = 0; i < cfg.audio.size(); ++i) {
+    const auto& track = cfg.audio[i];
+    const int kbps = track.bitrate_kbps ? track.bitrate_kbps : cfg.encoder.audio_bitrate_kbps;
+    auto options = packager_options(cfg, 0, instance);
+    options.name = track.rendition;
+    options.max_bytes = std::max<size_t>(4u << 20, static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / 16);
+    options.part_target_s = hls::AudioRendition::part_target_for(options.part_target_s, cfg.encoder.audio_rate);
+    auto rendition = std::make_unique<hls::AudioRendition>(std::move(options), rungs + i, store);
+    audio_tracks_.push_back(std::make_unique<AudioTrackSink>(GST_BIN(pipeline_.get()), i, kbps * 1000,
+                                                             std::move(rendition), status_));
+    // The encoder's overshoot and the fMP4 boxes, as for the variants.
+    const auto peak = static_cast<uint64_t>(kbps * 1000.0 * 1.1 * 1.02 + 16'000);
+    group.tracks.push_back({track.name, track.language, track.rendition + "/index.m3u8", peak});
+  }
+  master.set_audio_group(std::move(group));
+}
+
+void Ladder::on_video_part(const hls::PartCut& cut) {
+  const int64_t origin = renditions_.front()->first_frame_running_ns();
+  for (auto& track : audio_tracks_) {
+    if (origin >= 0) track->rendition().set_origin(origin);
+    track->rendition().on_video_part(cut);
+  }
+}
+
+std::vector<const hls::AudioRendition*> Ladder::audio_renditions() const {
+  std::vector<const hls::AudioRendition*> out;
+  for (const auto& track : audio_tracks_) out.push_back(&track->rendition());
+  return out;
 }
 
 void Ladder::watch_bus(GMainContext* context) {
@@ -167,9 +227,18 @@ gboolean Ladder::on_message(GstBus*, GstMessage* msg, gpointer user) {
       self->status_.record_warning(p.element, p.message);
       break;
     }
-    case GST_MESSAGE_ELEMENT:
-      read_programme_level(msg, self->status_);
+    case GST_MESSAGE_ELEMENT: {
+      // programme_level measures the floor; audio_level_N the Nth [[audio]] track.
+      const char* source = GST_MESSAGE_SRC_NAME(msg);
+      int track = -1;
+      if (source && g_str_has_prefix(source, "audio_level_")) track = std::atoi(source + 12);
+      if (track < 0) {
+        read_programme_level(msg, self->status_);
+      } else if (auto rms = loudest_rms(msg)) {
+        self->status_.set_audio_track_level(static_cast<size_t>(track), *rms);
+      }
       break;
+    }
     default:
       break;
   }

@@ -18,6 +18,7 @@
 #include "hls/master.hpp"
 #include "hls/packager.hpp"
 #include "hls/store.hpp"
+#include "ingest/audio_track_sink.hpp"
 #include "ingest/rendition_sink.hpp"
 #include "ingest/selectors.hpp"
 
@@ -48,6 +49,8 @@ class Ladder {
 
   Selectors& selectors() { return selectors_; }
   size_t rendition_count() const { return renditions_.size(); }
+  // The [[audio]] tracks' renditions (for their overhead figures).
+  std::vector<const hls::AudioRendition*> audio_renditions() const;
   // Hands the newest thumbnail, if one is waiting, to health.
   void take_thumbnail();
 
@@ -55,6 +58,9 @@ class Ladder {
   static gboolean on_message(GstBus*, GstMessage* msg, gpointer self);
   gst::Element parse(const config::Config& cfg, const std::string& channel, int inputs);
   void add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master);
+  void add_audio_tracks(const config::Config& cfg, const std::string& instance, hls::Store& store,
+                        hls::MasterPlaylist& master);
+  void on_video_part(const hls::PartCut& cut);
 
   health::IngestStatus& status_;
   std::shared_ptr<spdlog::logger> log_;
@@ -62,6 +68,7 @@ class Ladder {
   gst::Element thumbnail_;  // JPEG pictures for /tech; null when the ladder text has none
   Selectors selectors_;
   std::vector<std::unique_ptr<RenditionSink>> renditions_;
+  std::vector<std::unique_ptr<AudioTrackSink>> audio_tracks_;  // [[audio]], in config order
   GMainContext* context_ = nullptr;
   guint bus_watch_ = 0;
 };

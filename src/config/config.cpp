@@ -224,6 +224,9 @@ class Loader {
       if (parse_source_uri(ingest.source).push())
         fail({key, "ingest.source"}, "a push: relay republishes the pushed ladder and encodes no audio tracks; "
                                      "configure [[audio]] on the relay that encodes");
+      if (!config_.uplink.url.empty())
+        fail({key, "uplink.url"}, "the hall uplink pushes the video ladder only and does not carry audio tracks yet; "
+                                  "configure [[audio]] on a relay without uplink.url");
       if (config_.hls.container != "fmp4")
         fail({key, "hls.container"}, "audio tracks are fragmented MP4 renditions; set hls.container = \"fmp4\"");
       const AudioSource source = parse_audio_source(track.source);

@@ -10,6 +10,8 @@ namespace {
 // A cut waiting longer than this many parts for its audio is given up: the
 // video must never wait for a sound that does not come.
 constexpr size_t kMaxWaitingCuts = 16;
+// Frames waiting for a cut beyond this many seconds are dropped, oldest first.
+constexpr size_t kMaxHeldSeconds = 10;
 
 PackagerOptions audio_options(PackagerOptions options) {
   options.audio_only = true;
@@ -64,6 +66,8 @@ void AudioRendition::push_frame_locked(int64_t running_ns, std::string frame) {
   *next_decode_ += aac::kFrameSamples;
   if (decode < 0) return;  // before the video's first frame
   frames_.push_back({decode, std::move(frame)});
+  // Without cuts (the video's packager stopped) the sound is not kept forever.
+  while (frames_.size() > kMaxHeldSeconds * rate_ / aac::kFrameSamples) frames_.pop_front();
   drain_locked();
 }
 

@@ -28,7 +28,7 @@ struct VariantSpec {
 uint64_t bandwidth_bound_bps(const VariantSpec& spec);
 
 // The audio menu ([[audio]]): the floor sound muxed into every variant (no URI,
-// RFC 8216 4.3.4.2.1) and the interpreter tracks, audio-only renditions.
+// RFC 8216 4.3.4.1) and the interpreter tracks, audio-only renditions.
 struct AudioTrack {
   std::string name;
   std::string language;  // empty: no LANGUAGE attribute

@@ -56,7 +56,7 @@ struct Ingest::Impl {
     ladder->play();
     failover->start();
     for (size_t i = 0; i < cfg.audio.size(); ++i) {
-      interpreters.push_back(std::make_unique<InterpreterInput>(cfg, i, audio_track_channel(channel, i),
+      interpreters.push_back(std::make_unique<InterpreterInput>(cfg, i, channel,
                                                                 loop->context(), clock.get()));
       interpreters.back()->start();
     }

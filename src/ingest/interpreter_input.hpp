@@ -22,6 +22,7 @@ namespace relay::ingest {
 
 class InterpreterInput {
  public:
+  // `channel`: the ingest's base channel name; the track writes to its own below it.
   InterpreterInput(const config::Config& cfg, size_t track, std::string channel, GMainContext* context,
                    GstClock* clock);
   ~InterpreterInput();

@@ -14,7 +14,8 @@ const sourceDir = path.resolve(args['source-dir']);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'interpreter-audio-'));
 const config = path.join(tmp, 'relay.toml');
 let text = readFileSync(path.join(sourceDir, 'config', 'relay.toml'), 'utf8').replaceAll('"../', `"${sourceDir}/`);
-text = text.replace('[encoder]\n', '[encoder]\nfloor_audio_name = "Deutsch (Saal)"\nfloor_audio_language = "de"\n');
+text = text.replace('floor_audio_name = "Floor"', 'floor_audio_name = "Deutsch (Saal)"')
+  .replace('floor_audio_language = ""', 'floor_audio_language = "de"');
 text += `
 [[audio]]
 name = "English (interpretation)"

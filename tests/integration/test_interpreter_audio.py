@@ -28,7 +28,8 @@ def write_config(source_dir, tmp, srt_port):
     with open(os.path.join(source_dir, "config", "relay.toml"), encoding="utf-8") as f:
         text = f.read()
     text = text.replace('"../', f'"{source_dir}/')
-    text = text.replace('[encoder]\n', '[encoder]\nfloor_audio_name = "Deutsch (Saal)"\nfloor_audio_language = "de"\n', 1)
+    text = text.replace('floor_audio_name = "Floor"', 'floor_audio_name = "Deutsch (Saal)"', 1)
+    text = text.replace('floor_audio_language = ""', 'floor_audio_language = "de"', 1)
     text += f'''
 [[audio]]
 name = "English (interpretation)"
@@ -126,6 +127,9 @@ def main():
         relay.wait_for_segments("360p", 3)
         relay.wait_for_segments("audio-1", 3)
         relay.wait_for_segments("audio-2", 3)
+        relay.wait_for(lambda: track(health(relay), "audio-1")["state"] == "receiving", 30,
+                       "the SRT interpreter input receiving")
+        relay.wait_for_new_segments("audio-1", 2)
 
         master = relay.get("/live/master.m3u8").decode()
         media = [l for l in master.splitlines() if l.startswith("#EXT-X-MEDIA:TYPE=AUDIO")]
@@ -168,14 +172,15 @@ def main():
             target = float(tag_value(text, "#EXT-X-PART-INF").split("=")[1])
             durations = [float(re.search(r"DURATION=([\d.]+)", p).group(1)) for p in parts]
             c.check(max(durations) <= target + 1e-6, f"{rendition} parts fit PART-TARGET {target} ({max(durations)})")
-        c.check(mean_volume(os.path.join(tmp, f"audio-1-{msn}.mp4")) > -40, "the SRT interpreter's tone is heard")
+        heard = mean_volume(os.path.join(tmp, f"audio-1-{msn}.mp4"))
+        c.check(heard > -40, f"the SRT interpreter's tone is heard ({heard:.1f} dB)")
 
         # Overhead of the fMP4 boxes beside the AAC frames, over the listed segments.
         text = relay.get("/live/audio-1/index.m3u8").decode()
         segs = media_segments(text)[-5:]
         media_bytes = total_bytes = 0
         seconds = 0.0
-        for m, _ in segs:
+        for m, *_ in segs:
             body = relay.get(f"/live/audio-1/{segment_name(text, m)}")
             total_bytes += len(body)
             media_bytes += mdat_payload(body)
@@ -191,7 +196,7 @@ def main():
         started = time.time()
         blocked = relay.get(f"/live/audio-1/index.m3u8?_HLS_msn={newest + 1}").decode()
         waited = time.time() - started
-        c.check(any(m == newest + 1 for m, _ in media_segments(blocked)),
+        c.check(any(m == newest + 1 for m, *_ in media_segments(blocked)),
                 f"blocking reload on audio-1 returns segment {newest + 1} (after {waited:.2f} s)")
         c.check("#EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\"" in blocked,
                 "the audio playlist reports the video rendition")
@@ -200,11 +205,11 @@ def main():
 
         h = relay.wait_for(lambda: (lambda h: h if track(h, "audio-1")["state"] == "receiving" else None)(health(relay)),
                            20, "the interpreter input receiving")
-        c.check("interpreter_lost" not in h["codes"], f"no interpreter reason while it sends ({h['codes']})")
+        c.check("alert_interpreter_lost" not in h["codes"], f"no interpreter reason while it sends ({h['codes']})")
 
         # The interpreter's sender stops: silence on its track, the rest goes on.
         sender.stop()
-        h = relay.wait_for(lambda: (lambda h: h if "interpreter_lost" in h["codes"] else None)(health(relay)), 20,
+        h = relay.wait_for(lambda: (lambda h: h if "alert_interpreter_lost" in h["codes"] else None)(health(relay)), 20,
                            "the interpreter_lost reason")
         c.check(any("English (interpretation)" in r for r in h["reasons"]),
                 f"the reason names the track ({h['reasons']})")
@@ -220,7 +225,8 @@ def main():
         path, _, text = fetch_segment(relay, "audio-1", msn, tmp)
         silent = mean_volume(path)
         c.check(silent < -80, f"the lost track carries silence ({silent:.1f} dB)")
-        listed = [m for m, _ in media_segments(text)]
+        print(f"volumes: interpreter {heard:.1f} dB while sending, {silent:.1f} dB while lost")
+        listed = [m for m, *_ in media_segments(text)]
         c.check(listed == list(range(listed[0], listed[0] + len(listed))), f"no gap in audio-1's segments ({listed})")
         video_path, _, _ = fetch_segment(relay, "360p", msn, tmp)
         c.check(mean_volume(video_path) > -40, "the floor sound in the video goes on")
@@ -229,7 +235,7 @@ def main():
 
         # The sender returns: the track's sound and a clean health come back by themselves.
         sender = Sender(sender_cmd(f"srt://127.0.0.1:{srt_port}?pkt_size=1316", video=False), name="interpreter")
-        relay.wait_for(lambda: "interpreter_lost" not in health(relay)["codes"], 30, "interpreter_lost to clear")
+        relay.wait_for(lambda: "alert_interpreter_lost" not in health(relay)["codes"], 30, "interpreter_lost to clear")
         back = media_segments(relay.get("/live/audio-1/index.m3u8").decode())[-1][0]
         relay.wait_for(lambda: media_segments(relay.get("/live/audio-1/index.m3u8").decode())[-1][0] >= back + 2, 15,
                        "audio-1 segments after the return")

@@ -20,7 +20,7 @@ std::string error_of(const std::string& text) {
   return {};
 }
 
-const char* kTwoTracks = R"(
+const char* kTwoTracks = R"toml(
 [encoder]
 floor_audio_name = "Deutsch (Saal)"
 floor_audio_language = "de"
@@ -35,7 +35,7 @@ bitrate_kbps = 64
 name = "Français"
 language = "fr-CH"
 source = "channel:2"
-)";
+)toml";
 
 }  // namespace
 

@@ -218,6 +218,13 @@ class Loader {
   // [[audio]] tracks need the ladder (an encoding relay, fMP4) and inputs of their own.
   void check_audio_tracks() const {
     const IngestConfig& ingest = config_.ingest;
+    if (!config_.audio.empty()) {
+      // audio-0 (the floor), audio-1, ... are the audio renditions' names in URLs.
+      for (const Rendition& r : config_.encoder.renditions)
+        if (r.name.starts_with("audio-"))
+          fail({"encoder.renditions"}, fmt::format("'{}': names starting with audio- are the [[audio]] renditions'; "
+                                                   "pick another name for the video rendition", r.name));
+    }
     for (size_t i = 0; i < config_.audio.size(); ++i) {
       const AudioTrackConfig& track = config_.audio[i];
       const std::string key = fmt::format("audio[{}].source", i);

@@ -118,6 +118,7 @@ void MasterPlaylist::republish_locked() {
     for (auto& v : variants) {
       v.bandwidth_bps += extra;
       v.average_bandwidth_bps += extra;
+      if (v.codecs.find(audio_->codecs) == std::string::npos) v.codecs += "," + audio_->codecs;
     }
   }
   auto text = write_master_playlist(variants, steering_ ? &*steering_ : nullptr);

@@ -27,8 +27,9 @@ struct VariantSpec {
 // fMP4 boxes around the samples.
 uint64_t bandwidth_bound_bps(const VariantSpec& spec);
 
-// The audio menu ([[audio]]): the floor sound muxed into every variant (no URI,
-// RFC 8216 4.3.4.1) and the interpreter tracks, audio-only renditions.
+// The audio menu ([[audio]]): one EXT-X-MEDIA per track, the first the default.
+// A track without URI is the sound muxed into the variants (RFC 8216 4.3.4.1);
+// the relay gives every track a URI (the floor included, ingest/ladder.cpp).
 struct AudioTrack {
   std::string name;
   std::string language;  // empty: no LANGUAGE attribute
@@ -37,6 +38,9 @@ struct AudioTrack {
 };
 struct AudioGroup {
   std::string id = "aud";
+  // What the tracks are, added to a variant's CODECS that lacks it (video-only
+  // variants: CODECS names every format a player may fetch for the variant).
+  std::string codecs = "mp4a.40.2";
   std::vector<AudioTrack> tracks;  // the first one is the DEFAULT
 };
 

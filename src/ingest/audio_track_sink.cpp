@@ -8,15 +8,15 @@
 
 namespace relay::ingest {
 
-AudioTrackSink::AudioTrackSink(GstBin* ladder, size_t track, uint32_t bitrate_bps,
+AudioTrackSink::AudioTrackSink(GstBin* ladder, const std::string& sink_name, std::string name, uint32_t bitrate_bps,
                                std::unique_ptr<hls::AudioRendition> rendition, health::IngestStatus& status)
     : status_(status),
       log_(relay::log::get("ingest")),
-      track_(track),
+      name_(std::move(name)),
       bitrate_bps_(bitrate_bps),
       rendition_(std::move(rendition)),
-      sink_(gst::Element::adopt(gst_bin_get_by_name(ladder, fmt::format("audio_sink_{}", track).c_str()))) {
-  if (!sink_) throw std::runtime_error(fmt::format("ladder pipeline lacks audio_sink_{}", track));
+      sink_(gst::Element::adopt(gst_bin_get_by_name(ladder, sink_name.c_str()))) {
+  if (!sink_) throw std::runtime_error(fmt::format("ladder pipeline lacks {}", sink_name));
 }
 
 void AudioTrackSink::connect() {
@@ -69,7 +69,7 @@ void AudioTrackSink::take(GstSample* sample) {
   } catch (const std::exception& e) {
     // A packaging fault stops this track only; the video and the other tracks go on.
     failed_ = true;
-    log_->error("audio track {}: packaging failed: {}", track_ + 1, e.what());
+    log_->error("audio rendition {}: packaging failed: {}", name_, e.what());
     status_.record_error("packager", e.what());
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
-// One [[audio]] track's way out of the ladder: the AAC frames its appsink
+// One audio-only rendition's way out of the ladder (an [[audio]] track, or the
+// floor sound when there are such tracks): the AAC frames its appsink
 // receives, with their running time, go to the track's AudioRendition, which
 // cuts them where the video's parts begin. Runs on the appsink's streaming thread.
 #include <cstddef>
@@ -18,9 +19,9 @@ namespace relay::ingest {
 
 class AudioTrackSink {
  public:
-  // Finds audio_sink_<track> in `ladder` (throws when missing).
-  AudioTrackSink(GstBin* ladder, size_t track, uint32_t bitrate_bps, std::unique_ptr<hls::AudioRendition> rendition,
-                 health::IngestStatus& status);
+  // Finds the appsink `sink_name` in `ladder` (throws when missing); `name` is for the log.
+  AudioTrackSink(GstBin* ladder, const std::string& sink_name, std::string name, uint32_t bitrate_bps,
+                 std::unique_ptr<hls::AudioRendition> rendition, health::IngestStatus& status);
   AudioTrackSink(const AudioTrackSink&) = delete;
   AudioTrackSink& operator=(const AudioTrackSink&) = delete;
 
@@ -34,7 +35,7 @@ class AudioTrackSink {
 
   health::IngestStatus& status_;
   std::shared_ptr<spdlog::logger> log_;
-  const size_t track_;
+  const std::string name_;
   const uint32_t bitrate_bps_;
   std::unique_ptr<hls::AudioRendition> rendition_;
   gst::Element sink_;

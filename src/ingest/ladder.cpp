@@ -137,24 +137,31 @@ void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::M
   for (auto& track : audio_tracks_) track->connect();
 }
 
-// Each [[audio]] track is a rendition after the video rungs in the store, and an
-// entry of the master playlist's audio group after the floor sound.
+// With [[audio]] tracks the floor sound and each track are audio-only renditions
+// after the video rungs in the store ("audio-0" the floor, then "audio-1", ...),
+// and the master playlist's audio group lists them, the floor first.
 void Ladder::add_audio_tracks(const config::Config& cfg, const std::string& instance, hls::Store& store,
                               hls::MasterPlaylist& master) {
   if (cfg.audio.empty()) return;
   const size_t rungs = cfg.encoder.renditions.size();
+  auto add = [&](const std::string& sink, const std::string& rendition, size_t index, int kbps) {
+    auto options = packager_options(cfg, 0, instance);
+    options.name = rendition;
+    options.max_bytes = std::max<size_t>(4u << 20, static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / 16);
+    options.part_target_s = hls::AudioRendition::part_target_for(options.part_target_s, cfg.encoder.audio_rate);
+    audio_tracks_.push_back(std::make_unique<AudioTrackSink>(
+        GST_BIN(pipeline_.get()), sink, rendition, kbps * 1000,
+        std::make_unique<hls::AudioRendition>(std::move(options), index, store), status_));
+  };
   hls::AudioGroup group;
-  group.tracks.push_back({cfg.encoder.floor_audio_name, cfg.encoder.floor_audio_language, "", 0});
+  add("audio_sink_floor", kFloorRendition, rungs, cfg.encoder.audio_bitrate_kbps);
+  // The floor's bitrate is in every variant's bound already (VariantSpec).
+  group.tracks.push_back({cfg.encoder.floor_audio_name, cfg.encoder.floor_audio_language,
+                          std::string(kFloorRendition) + "/index.m3u8", 0});
   for (size_t i = 0; i < cfg.audio.size(); ++i) {
     const auto& track = cfg.audio[i];
     const int kbps = track.bitrate_kbps ? track.bitrate_kbps : cfg.encoder.audio_bitrate_kbps;
-    auto options = packager_options(cfg, 0, instance);
-    options.name = track.rendition;
-    options.max_bytes = std::max<size_t>(4u << 20, static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / 16);
-    options.part_target_s = hls::AudioRendition::part_target_for(options.part_target_s, cfg.encoder.audio_rate);
-    auto rendition = std::make_unique<hls::AudioRendition>(std::move(options), rungs + i, store);
-    audio_tracks_.push_back(std::make_unique<AudioTrackSink>(GST_BIN(pipeline_.get()), i, kbps * 1000,
-                                                             std::move(rendition), status_));
+    add(fmt::format("audio_sink_{}", i), track.rendition, rungs + 1 + i, kbps);
     // The encoder's overshoot and the fMP4 boxes, as for the variants.
     const auto peak = static_cast<uint64_t>(kbps * 1000.0 * 1.1 * 1.02 + 16'000);
     group.tracks.push_back({track.name, track.language, track.rendition + "/index.m3u8", peak});

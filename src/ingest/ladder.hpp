@@ -28,6 +28,9 @@ namespace relay::ingest {
 // of hls.max_memory_mb. Pushed media (ingest.source = "push:") is packaged the same way.
 hls::PackagerOptions packager_options(const config::Config& cfg, size_t rendition, const std::string& instance);
 
+// The floor sound's audio-only rendition, which exists when [[audio]] tracks do.
+inline constexpr const char* kFloorRendition = "audio-0";
+
 class Ladder {
  public:
   // Builds the pipeline for the `channel` the inputs write to; throws with one

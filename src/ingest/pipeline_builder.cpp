@@ -225,7 +225,7 @@ std::string audio_track_branches(const config::Config& cfg, const std::string& c
                                  const std::map<std::string, std::string>& common) {
   if (cfg.audio.empty()) return "";
   auto text = read_template(cfg.ingest.pipelines_dir, "ladder-audio");
-  std::string out;
+  std::string out = fill_template(read_template(cfg.ingest.pipelines_dir, "ladder-floor"), common, "ladder-floor");
   for (size_t i = 0; i < cfg.audio.size(); ++i) {
     const auto& track = cfg.audio[i];
     const config::AudioSource source = config::parse_audio_source(track.source);
@@ -310,6 +310,7 @@ std::string build_ladder_pipeline(const config::Config& cfg, const std::string& 
         {"tune", enc.tune.empty() ? "" : "tune=" + enc.tune},
         {"profile", r.profile},
         {"part_ms", std::to_string(static_cast<int>(std::lround(cfg.hls.part_duration_s * 1000)))},
+        {"audio_link", cfg.audio.empty() ? fmt::format("audio. ! queue ! mux_{}.audio_0", r.name) : ""},
         {"scale", (r.width == top.width && r.height == top.height)
                       ? ""
                       : fmt::format("videoscale ! video/x-raw,width={},height={} !", r.width, r.height)},

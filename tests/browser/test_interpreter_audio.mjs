@@ -43,8 +43,14 @@ async function advances(page, seconds, what) {
 }
 
 async function switchTo(page, id) {
-  await page.evaluate((i) => { window.relayPlayer.hls.audioTrack = i; }, id);
-  await page.waitForFunction((i) => window.audioWatch.switched.includes(i), id, { timeout: 15_000 });
+  await page.evaluate((i) => { window.relayPlayer.setAudioTrack(i); }, id);
+  try {
+    await page.waitForFunction((i) => window.audioWatch.switched.includes(i), id, { timeout: 15_000 });
+  } catch (e) {
+    const w = await page.evaluate(() => ({ ...window.audioWatch, track: window.relayPlayer.hls.audioTrack,
+      time: window.relayPlayer.video.currentTime }));
+    throw new Error(`no AUDIO_TRACK_SWITCHED for track ${id}: ${JSON.stringify(w)}`);
+  }
 }
 
 await runBrowserTest(args, async ({ relay, browser }) => {
@@ -60,9 +66,15 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     window.audioWatch = w;
     const { video, hls } = window.relayPlayer;
     video.addEventListener('waiting', () => { w.stalls++; });
+    w.events = [];
     hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, (_e, data) => { w.switched.push(data.id); });
+    for (const name of ['AUDIO_TRACK_SWITCHING', 'AUDIO_TRACK_LOADED', 'BUFFER_FLUSHING', 'BUFFER_FLUSHED']) {
+      hls.on(window.Hls.Events[name], (_e, data) => {
+        if (w.events.length < 40) w.events.push(`${name}:${data.id ?? data.type ?? ''}@${window.relayPlayer.video.currentTime.toFixed(2)}`);
+      });
+    }
     hls.on(window.Hls.Events.ERROR, (_e, data) => {
-      w.errors.push(data.details);
+      w.errors.push(data.details + (data.error ? `: ${data.error.message}` : '') + (data.sourceBufferName ? ` (${data.sourceBufferName})` : ''));
       if (data.details === 'bufferStalledError') w.hlsStalls++;
     });
   });

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Interpreter audio ([[audio]]): an SRT audio-only sender (ffmpeg, as an
 interpreting console's encoder would) and a test tone become AAC audio
-renditions beside a one-rung video ladder. The master playlist lists them in one
-audio group with the floor sound as the default; ffprobe reads them through the
-master; their segments start at the video's PTS (within one AAC frame) with the
+renditions beside a one-rung video ladder; the floor sound becomes one too
+(audio-0) and the video carries none (hls.js cannot switch away from sound muxed
+into fMP4 video). The master playlist lists them in one audio group with the
+floor as the default; ffprobe reads them through the master; their segments start at the video's PTS (within one AAC frame) with the
 same msn and PDT; blocking reload works on an audio playlist. When the sender
 stops its track carries silence (no gap), the video and the floor sound go on,
 and /api/health names the track until the sender is back."""
@@ -127,6 +128,7 @@ def main():
         relay.wait_for_segments("360p", 3)
         relay.wait_for_segments("audio-1", 3)
         relay.wait_for_segments("audio-2", 3)
+        relay.wait_for_segments("audio-0", 3)
         relay.wait_for(lambda: track(health(relay), "audio-1")["state"] == "receiving", 30,
                        "the SRT interpreter input receiving")
         relay.wait_for_new_segments("audio-1", 2)
@@ -135,8 +137,8 @@ def main():
         media = [l for l in master.splitlines() if l.startswith("#EXT-X-MEDIA:TYPE=AUDIO")]
         c.check(len(media) == 3, f"one EXT-X-MEDIA per track, the floor included ({len(media)})")
         floor = next((l for l in media if 'NAME="Deutsch (Saal)"' in l), "")
-        c.check('DEFAULT=YES' in floor and 'LANGUAGE="de"' in floor and "URI=" not in floor,
-                f"the floor sound is the default, muxed (no URI): {floor}")
+        c.check('DEFAULT=YES' in floor and 'LANGUAGE="de"' in floor and 'URI="audio-0/index.m3u8"' in floor,
+                f"the floor sound is the default, a rendition of its own: {floor}")
         english = next((l for l in media if 'LANGUAGE="en"' in l), "")
         c.check('NAME="English (interpretation)"' in english and 'DEFAULT=NO' in english and
                 'AUTOSELECT=YES' in english and 'URI="audio-1/index.m3u8"' in english,
@@ -159,7 +161,10 @@ def main():
         msn = media_segments(video_text)[-2][0]
         video_path, _, video_text = fetch_segment(relay, "360p", msn, tmp)
         v_pts = first_pts(video_path, "v:0")
-        for rendition in ("audio-1", "audio-2"):
+        c.check(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                                "-of", "csv=p=0", video_path], capture_output=True, text=True).stdout.strip() == "",
+                "the video rendition carries no sound of its own")
+        for rendition in ("audio-0", "audio-1", "audio-2"):
             path, _, text = fetch_segment(relay, rendition, msn, tmp)
             a_pts = first_pts(path, "a:0")
             c.check(abs(a_pts - v_pts) <= AAC_FRAME_S,
@@ -228,8 +233,9 @@ def main():
         print(f"volumes: interpreter {heard:.1f} dB while sending, {silent:.1f} dB while lost")
         listed = [m for m, *_ in media_segments(text)]
         c.check(listed == list(range(listed[0], listed[0] + len(listed))), f"no gap in audio-1's segments ({listed})")
-        video_path, _, _ = fetch_segment(relay, "360p", msn, tmp)
-        c.check(mean_volume(video_path) > -40, "the floor sound in the video goes on")
+        relay.wait_for(lambda: relay.newest_msn("360p") >= msn, 10, f"video segment {msn}")
+        floor, _, _ = fetch_segment(relay, "audio-0", msn, tmp)
+        c.check(mean_volume(floor) > -40, "the floor sound goes on")
         other, _, _ = fetch_segment(relay, "audio-2", msn, tmp)
         c.check(mean_volume(other) > -40, "the other interpreter track goes on")
 

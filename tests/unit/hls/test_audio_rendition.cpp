@@ -208,12 +208,15 @@ TEST_CASE("the master lists the floor as the default audio and the interpreter t
         "#EXT-X-STREAM-INF:BANDWIDTH=2,CODECS=\"avc1.64001e,mp4a.40.2\",AUDIO=\"aud\"\n240p/index.m3u8\n");
 }
 
-TEST_CASE("the master's BANDWIDTH makes room for the largest interpreter track") {
-  Store store{{"360p", "audio-1"}};
+TEST_CASE("the master's BANDWIDTH makes room for the largest interpreter track, CODECS for the sound") {
+  Store store{{"360p", "audio-0", "audio-1"}};
   MasterPlaylist master({{"360p", 600, 128, 0.5, 2.0, 30}}, store);
-  master.set_stream_info(0, 640, 360, "avc1.64001e,mp4a.40.2");
+  // With [[audio]] the video renditions carry no sound of their own.
+  master.set_stream_info(0, 640, 360, "avc1.64001e");
   const std::string plain = *store.master();
-  master.set_audio_group({"aud", {{"Floor", "", "", 0}, {"English", "en", "audio-1/index.m3u8", 90000}}});
+  AudioGroup group;
+  group.tracks = {{"Floor", "", "audio-0/index.m3u8", 0}, {"English", "en", "audio-1/index.m3u8", 90000}};
+  master.set_audio_group(group);
   const std::string with_audio = *store.master();
   auto bandwidth = [](const std::string& text) {
     auto at = text.find("BANDWIDTH=") + 10;
@@ -221,5 +224,7 @@ TEST_CASE("the master's BANDWIDTH makes room for the largest interpreter track")
   };
   CHECK(bandwidth(with_audio) == bandwidth(plain) + 90000);
   CHECK(with_audio.find("AUDIO=\"aud\"") != std::string::npos);
-  CHECK(with_audio.find("NAME=\"Floor\",AUTOSELECT=YES,DEFAULT=YES\n") != std::string::npos);
+  CHECK(plain.find("CODECS=\"avc1.64001e\"") != std::string::npos);
+  CHECK(with_audio.find("CODECS=\"avc1.64001e,mp4a.40.2\"") != std::string::npos);
+  CHECK(with_audio.find("NAME=\"Floor\",AUTOSELECT=YES,DEFAULT=YES,URI=\"audio-0/index.m3u8\"\n") != std::string::npos);
 }

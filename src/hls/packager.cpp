@@ -301,7 +301,7 @@ void Packager::publish() {
   snap->target_duration_s = target_duration_s_;
   snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   if (options_.part_target_s > 0) {
-    view.low_latency = LowLatency{options_.part_target_s};
+    view.low_latency = LowLatency{options_.part_target_s, options_.part_hold_back_s};
     if (open_) {
       view.open_msn = next_msn_;
       view.open_parts = open_parts_;

@@ -49,6 +49,7 @@ struct PackagerOptions {
   // An audio-only rendition: its init section has no video track, and its parts
   // come whole through push_audio_part().
   bool audio_only = false;
+  double part_hold_back_s = 0;  // PART-HOLD-BACK when above 3 × PART-TARGET
 };
 
 class Packager {

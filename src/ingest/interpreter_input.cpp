@@ -164,8 +164,16 @@ gboolean InterpreterInput::on_bus(GstBus*, GstMessage* msg, gpointer user) {
       return G_SOURCE_REMOVE;
     }
     case GST_MESSAGE_EOS:
-      // An SRT sender hung up: a fresh listener waits for it to come back.
-      self->schedule_restart("the input ended");
+      // An input that ends as soon as it starts is retried with backoff, not in a loop.
+      if (now_monotonic_ms() - self->started_ms_ < 2000) {
+        self->schedule_restart("the input ended at once");
+        return G_SOURCE_REMOVE;
+      }
+      // An SRT sender hung up: a fresh listener (or a new call) at once, so the
+      // track is back as soon as the sender is; the silence covers the meantime.
+      self->log_->warn("audio track '{}' ({}): the input ended; connecting again (silence on the track meanwhile)",
+                       self->cfg_.audio[self->track_].name, self->redacted_);
+      self->teardown();
       self->restart_at_ms_ = now_monotonic_ms();
       return G_SOURCE_REMOVE;
     default:

@@ -18,6 +18,15 @@ namespace {
 
 int input_count(const config::Config& cfg) { return cfg.ingest.backup_source.empty() ? 1 : 2; }
 
+// With audio renditions, whose PART-TARGET is rounded up to whole AAC frames,
+// every rendition states 3 × that as PART-HOLD-BACK, so SERVER-CONTROL is the
+// same in all of them (a few ms more latency); 0 without.
+double audio_part_hold_back(const config::Config& cfg) {
+  if (cfg.audio.empty() || !cfg.hls.low_latency) return 0;
+  hls::LowLatency audio{hls::AudioRendition::part_target_for(cfg.hls.part_duration_s, cfg.encoder.audio_rate)};
+  return audio.part_hold_back();
+}
+
 }  // namespace
 
 hls::PackagerOptions packager_options(const config::Config& cfg, size_t rendition, const std::string& instance) {
@@ -41,32 +50,13 @@ hls::PackagerOptions packager_options(const config::Config& cfg, size_t renditio
 
 namespace {
 
-// The `level` element's report: "rms" and "peak", one dB value per channel.
-void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
-  const GstStructure* s = gst_message_get_structure(msg);
-  if (!s || !gst_structure_has_name(s, "level")) return;
-  auto loudest = [&](const char* field) -> std::optional<double> {
-    const GValue* list = gst_structure_get_value(s, field);
-    // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
-    if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
-    const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
-    std::optional<double> max;
-    for (guint i = 0; values && i < values->n_values; ++i) {
-      if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
-      double db = g_value_get_double(&values->values[i]);
-      if (!max || db > *max) max = db;
-    }
-    return max;
-  };
-  auto rms = loudest("rms");
-  auto peak = loudest("peak");
-  if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
-}
-
-std::optional<double> loudest_rms(GstMessage* msg) {
+// The loudest channel of a `level` element's report ("rms" or "peak", one dB
+// value per channel); none for another message.
+std::optional<double> loudest(GstMessage* msg, const char* field) {
   const GstStructure* s = gst_message_get_structure(msg);
   if (!s || !gst_structure_has_name(s, "level")) return std::nullopt;
-  const GValue* list = gst_structure_get_value(s, "rms");
+  const GValue* list = gst_structure_get_value(s, field);
+  // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
   if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
   const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
   std::optional<double> max;
@@ -76,6 +66,12 @@ std::optional<double> loudest_rms(GstMessage* msg) {
     if (!max || db > *max) max = db;
   }
   return max;
+}
+
+void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
+  auto rms = loudest(msg, "rms");
+  auto peak = loudest(msg, "peak");
+  if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
 }
 
 }  // namespace
@@ -127,6 +123,7 @@ void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::M
   log_->info("stream instance {}", instance);
   for (size_t i = 0; i < rungs.size(); ++i) {
     auto options = packager_options(cfg, i, instance);
+    options.part_hold_back_s = audio_part_hold_back(cfg);
     // The top rung's parts set where every audio track's parts begin.
     if (i == 0 && !cfg.audio.empty()) options.on_part = [this](const hls::PartCut& cut) { on_video_part(cut); };
     renditions_.push_back(
@@ -149,6 +146,7 @@ void Ladder::add_audio_tracks(const config::Config& cfg, const std::string& inst
     options.name = rendition;
     options.max_bytes = std::max<size_t>(4u << 20, static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / 16);
     options.part_target_s = hls::AudioRendition::part_target_for(options.part_target_s, cfg.encoder.audio_rate);
+    options.part_hold_back_s = audio_part_hold_back(cfg);
     audio_tracks_.push_back(std::make_unique<AudioTrackSink>(
         GST_BIN(pipeline_.get()), sink, rendition, kbps * 1000,
         std::make_unique<hls::AudioRendition>(std::move(options), index, store), status_));
@@ -177,11 +175,6 @@ void Ladder::on_video_part(const hls::PartCut& cut) {
   }
 }
 
-std::vector<const hls::AudioRendition*> Ladder::audio_renditions() const {
-  std::vector<const hls::AudioRendition*> out;
-  for (const auto& track : audio_tracks_) out.push_back(&track->rendition());
-  return out;
-}
 
 void Ladder::watch_bus(GMainContext* context) {
   context_ = context;
@@ -241,7 +234,7 @@ gboolean Ladder::on_message(GstBus*, GstMessage* msg, gpointer user) {
       if (source && g_str_has_prefix(source, "audio_level_")) track = std::atoi(source + 12);
       if (track < 0) {
         read_programme_level(msg, self->status_);
-      } else if (auto rms = loudest_rms(msg)) {
+      } else if (auto rms = loudest(msg, "rms")) {
         self->status_.set_audio_track_level(static_cast<size_t>(track), *rms);
       }
       break;

@@ -52,8 +52,6 @@ class Ladder {
 
   Selectors& selectors() { return selectors_; }
   size_t rendition_count() const { return renditions_.size(); }
-  // The [[audio]] tracks' renditions (for their overhead figures).
-  std::vector<const hls::AudioRendition*> audio_renditions() const;
   // Hands the newest thumbnail, if one is waiting, to health.
   void take_thumbnail();
 

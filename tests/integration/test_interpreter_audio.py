@@ -174,6 +174,9 @@ def main():
                     f"{rendition} segment {msn} has the video's PDT ({a_pdt} vs {v_pdt})")
             parts = [l for l in text.splitlines() if l.startswith("#EXT-X-PART:")]
             c.check(len(parts) > 0, f"{rendition} lists parts")
+            server_control = [l for l in text.splitlines() if l.startswith("#EXT-X-SERVER-CONTROL:")]
+            c.check(server_control == [l for l in video_text.splitlines() if l.startswith("#EXT-X-SERVER-CONTROL:")],
+                    f"{rendition} has the video's SERVER-CONTROL ({server_control})")
             target = float(tag_value(text, "#EXT-X-PART-INF").split("=")[1])
             durations = [float(re.search(r"DURATION=([\d.]+)", p).group(1)) for p in parts]
             c.check(max(durations) <= target + 1e-6, f"{rendition} parts fit PART-TARGET {target} ({max(durations)})")

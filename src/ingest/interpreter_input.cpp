@@ -68,11 +68,15 @@ void InterpreterInput::build() {
     gst::Pad pad = gst::Pad::adopt(gst_element_get_static_pad(in.get(), "sink"));
     gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_BUFFER, &InterpreterInput::on_sound, this, nullptr);
   }
-  if (auto decode = child(pipeline_.get(), "decode"))
-    g_signal_connect(decode.get(), "pad-added", G_CALLBACK(&InterpreterInput::on_pad_added), this);
+  if (auto decode = child(pipeline_.get(), "decode")) {
+    signals_.emplace_back(decode.get(), g_signal_connect(decode.get(), "pad-added",
+                                                         G_CALLBACK(&InterpreterInput::on_pad_added), this));
+  }
   if (source_.kind == config::AudioSourceKind::rtsp) {
-    if (auto input = child(pipeline_.get(), "input"))
-      g_signal_connect(input.get(), "pad-added", G_CALLBACK(&InterpreterInput::on_input_pad_added), this);
+    if (auto input = child(pipeline_.get(), "input")) {
+      signals_.emplace_back(input.get(), g_signal_connect(input.get(), "pad-added",
+                                                          G_CALLBACK(&InterpreterInput::on_input_pad_added), this));
+    }
   }
   gst::Bus bus = gst::Bus::adopt(gst_element_get_bus(pipeline_.get()));
   GSource* watch = gst_bus_create_watch(bus.get());
@@ -92,6 +96,7 @@ void InterpreterInput::teardown() {
     bus_watch_ = 0;
   }
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  signals_.clear();
   pipeline_.reset();
   started_ms_ = 0;
 }

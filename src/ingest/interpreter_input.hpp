@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <glib.h>
 #include <gst/gst.h>
@@ -54,6 +55,7 @@ class InterpreterInput {
   std::shared_ptr<spdlog::logger> log_;
 
   gst::Element pipeline_;
+  std::vector<gst::SignalConnection> signals_;  // on elements of pipeline_
   guint bus_watch_ = 0;
   int64_t started_ms_ = 0;     // when the current pipeline was started; 0 = not running
   int64_t restart_at_ms_ = 0;  // 0 = not scheduled

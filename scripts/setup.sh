@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-alsa
   fonts-dejavu-core
   libboost-dev libboost-system-dev
   libsoup-3.0-dev libfmt-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev

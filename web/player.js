@@ -160,6 +160,21 @@
       return (Date.now() - playing.getTime()) / 1000;
     },
   };
+  // The audio tracks ([[audio]]: the floor and the interpreters) for an audio
+  // menu: [{id, name, lang, default}], empty without hls.js or tracks.
+  player.audioTracks = function () {
+    if (!player.hls) return [];
+    return player.hls.audioTracks.map(function (t, id) {
+      return { id: id, name: t.name, lang: t.lang, default: !!t.default };
+    });
+  };
+  // Switches at the end of what is buffered (no flush): an immediate switch
+  // empties the sound buffer, which at LL-HLS latency can stall the picture.
+  player.setAudioTrack = function (id) {
+    const track = player.hls && player.hls.audioTracks[id];
+    if (!track) return;
+    player.hls.setAudioOption({ name: track.name, lang: track.lang, flushImmediate: false });
+  };
   window.relayPlayer = player;
 
   function updateLatency() {

@@ -24,6 +24,8 @@ health::HealthSample HealthSampler::sample(int64_t now_ms) {
   }
   // level posts twice a second; an old figure means the ladder stopped, which other rules report.
   if (ingest.audio_rms_db && now_ms - ingest.audio_level_epoch_ms < 3000) s.audio_rms_db = ingest.audio_rms_db;
+  for (const auto& track : ingest.audio_tracks)
+    if (track.state == "lost" || track.state == "waiting") s.silent_audio_tracks.push_back(track.name);
   if (qoe_) {
     health::QoeSummary q = qoe_->summary(now_ms);
     if (q.viewers > 0) s.stalls_per_viewer_minute = q.stalls_per_viewer_minute;

@@ -56,6 +56,19 @@ void collect_ingest(MetricRegistry& m, const health::IngestSnapshot& ingest) {
           .add(*u.lag_s);
   }
 
+  if (!ingest.audio_tracks.empty()) {
+    auto& up = m.gauge("seminar_relay_audio_track_receiving",
+                       "1 while an [[audio]] track's input delivers sound (channel: tracks always)");
+    auto& rms = m.gauge("seminar_relay_audio_track_rms_dbfs", "An [[audio]] track's sound going into its AAC encoder");
+    auto& reconnects = m.counter("seminar_relay_audio_track_reconnects_total", "Reconnects of an [[audio]] track's input");
+    for (const auto& t : ingest.audio_tracks) {
+      health::Labels track{{"track", t.rendition}};
+      up.add(track, t.state == "receiving" || t.state == "channel" ? 1 : 0);
+      if (t.rms_db) rms.add(track, std::max(-200.0, *t.rms_db));
+      reconnects.add(track, static_cast<double>(t.reconnects));
+    }
+  }
+
   if (ingest.audio_rms_db) {
     m.gauge("seminar_relay_audio_rms_dbfs", "Programme sound going into the AAC encoder, RMS of the loudest channel")
         .add(std::max(-200.0, *ingest.audio_rms_db));

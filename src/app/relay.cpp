@@ -54,6 +54,9 @@ constexpr std::chrono::hours kRetentionInterval{24};
 std::vector<std::string> rendition_names(const config::Config& cfg) {
   std::vector<std::string> names;
   for (const auto& r : cfg.encoder.renditions) names.push_back(r.name);
+  // With [[audio]] tracks, the floor and the tracks follow the video rungs (ingest/ladder.hpp).
+  if (!cfg.audio.empty()) names.push_back(ingest::kFloorRendition);
+  for (const auto& a : cfg.audio) names.push_back(a.rendition);
   return names;
 }
 

@@ -53,6 +53,15 @@ class Loader {
   void apply_file(const toml::table& root) {
     const Origin origin = Origin::file(source_name_);
     for (const auto& [name, node] : in_file_order(root)) {
+      if (name->str() == "audio") {
+        // An array of tables, not a section of keys.
+        config_.audio = read_audio_tracks(ValueReader(*node, "audio", origin));
+        // Checks across keys point at each track's source line.
+        for (size_t i = 0; i < config_.audio.size(); ++i)
+          set_at_[fmt::format("audio[{}].source", i)] =
+              origin.at(node->as_array()->at(i).as_table()->get("source")->source());
+        continue;
+      }
       const Section* section = find_section(name->str());
       if (!section) {
         throw ConfigError(fmt::format("{}: {}", origin.at(name->source()), unknown_section_message(name->str())));
@@ -164,6 +173,7 @@ class Loader {
            "health.allow_insecure_webhooks = true (e.g. for a receiver on this machine)");
     }
     check_uplink();
+    check_audio_tracks();
     if (config_.qa.database == "sqlite" && !config_.qa.database_password_file.empty())
       fail({"qa.database_password_file", "qa.database"}, "a password file is for a postgresql:// qa.database");
     const double live_s = hls.live_window * hls.segment_duration_s;
@@ -205,6 +215,48 @@ class Loader {
   // An SRT listener that anyone on the network can reach, without a passphrase,
   // hands the programme to whoever connects first: refused unless the operator
   // says so (ingest.allow_unauthenticated).
+  // [[audio]] tracks need the ladder (an encoding relay, fMP4) and inputs of their own.
+  void check_audio_tracks() const {
+    const IngestConfig& ingest = config_.ingest;
+    if (!config_.audio.empty()) {
+      // audio-0 (the floor), audio-1, ... are the audio renditions' names in URLs.
+      for (const Rendition& r : config_.encoder.renditions)
+        if (r.name.starts_with("audio-"))
+          fail({"encoder.renditions"}, fmt::format("'{}': names starting with audio- are the [[audio]] renditions'; "
+                                                   "pick another name for the video rendition", r.name));
+    }
+    for (size_t i = 0; i < config_.audio.size(); ++i) {
+      const AudioTrackConfig& track = config_.audio[i];
+      const std::string key = fmt::format("audio[{}].source", i);
+      if (parse_source_uri(ingest.source).push())
+        fail({key, "ingest.source"}, "a push: relay republishes the pushed ladder and encodes no audio tracks; "
+                                     "configure [[audio]] on the relay that encodes");
+      if (!config_.uplink.url.empty())
+        fail({key, "uplink.url"}, "the hall uplink pushes the video ladder only and does not carry audio tracks yet; "
+                                  "configure [[audio]] on a relay without uplink.url");
+      if (config_.hls.container != "fmp4")
+        fail({key, "hls.container"}, "audio tracks are fragmented MP4 renditions; set hls.container = \"fmp4\"");
+      const AudioSource source = parse_audio_source(track.source);
+      if (source.kind == AudioSourceKind::channel && source.channel > config_.encoder.audio_channels)
+        fail({key, "encoder.audio_channels"},
+             fmt::format("channel {} of the main input's sound, which the ladder carries as {} channel(s) "
+                         "(encoder.audio_channels)",
+                         source.channel, config_.encoder.audio_channels));
+      if (source.kind != AudioSourceKind::srt || !source.uri.srt_listener()) continue;
+      // Whoever reaches an open listener would speak on the track.
+      check_srt_listener_authenticated(key, track.source);
+      std::vector<std::string> others = {ingest.source, ingest.backup_source};
+      for (size_t j = 0; j < i; ++j) others.push_back(config_.audio[j].source);
+      for (const std::string& other : others) {
+        if (other.empty() || !other.starts_with("srt://")) continue;
+        const SourceUri uri = parse_source_uri(other);
+        if (uri.srt_listener() && uri.port == source.uri.port)
+          fail({key}, fmt::format("listens on SRT port {} like '{}'; give each input its own port", uri.port,
+                                  text::redact_secrets(other)));
+      }
+    }
+  }
+
   void check_srt_listener_authenticated(std::string_view key, const std::string& uri) const {
     const IngestConfig& ingest = config_.ingest;
     if (ingest.allow_unauthenticated || !ingest.srt_passphrase.empty()) return;

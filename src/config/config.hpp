@@ -92,11 +92,27 @@ struct EncoderConfig {
   int audio_bitrate_kbps = 128;
   int audio_channels = 2;
   int audio_rate = 48000;
+  // The programme sound muxed into every video rendition, as the master
+  // playlist's audio menu names it once [[audio]] tracks exist (EXT-X-MEDIA).
+  std::string floor_audio_name = "Floor";
+  std::string floor_audio_language;  // BCP 47, e.g. "de"; empty: not stated
   std::vector<Rendition> renditions = {
       {"720p", 1280, 720, 2800, "high"},
       {"480p", 854, 480, 1200, "main"},
       {"360p", 640, 360, 600, "main"},
   };
+};
+
+// One [[audio]] entry: an interpreter's (or any extra) sound, published as an
+// AAC audio-only rendition beside the video (docs/operations.md, "Interpreter audio").
+struct AudioTrackConfig {
+  std::string name;      // what the player's audio menu shows, e.g. "English (interpretation)"
+  std::string language;  // BCP 47, e.g. "en"
+  // srt://..., rtsp://..., alsa://hw:1,0, channel:N (1-based, of the main input's
+  // sound), test: or test:FREQ (a tone, for trying it out).
+  std::string source;
+  int bitrate_kbps = 0;  // 0: encoder.audio_bitrate_kbps
+  std::string rendition;  // its URL path element, "audio-1", "audio-2", ... (set by the loader)
 };
 
 struct HlsConfig {
@@ -229,6 +245,7 @@ struct Config {
   ScaleConfig scale;
   UplinkConfig uplink;
   CaptionsConfig captions;
+  std::vector<AudioTrackConfig> audio;  // [[audio]]; none by default
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

@@ -207,6 +207,51 @@ std::vector<Rendition> read_renditions(const ValueReader& value) {
   return ladder;
 }
 
+// A name a player's audio menu shows, quoted in the master playlist.
+std::string read_track_name(const ValueReader& value) {
+  std::string name = value.string();
+  const bool printable = std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (name.empty() || name.size() > 64 || !printable)
+    value.fail(fmt::format("'{}' is not a usable track name; use 1..64 characters without '\"' or control characters",
+                           name));
+  return name;
+}
+
+// A BCP 47 tag as HLS's LANGUAGE attribute takes it: "de", "en", "en-GB", "sgn-DE".
+std::string read_language(const ValueReader& value, bool may_be_empty) {
+  std::string tag = value.string();
+  if (tag.empty() && may_be_empty) return tag;
+  bool valid = !tag.empty() && tag.size() <= 35 && tag.front() != '-' && tag.back() != '-' &&
+               tag.find("--") == std::string::npos;
+  size_t first = tag.find('-');
+  std::string primary = tag.substr(0, first);
+  valid = valid && primary.size() >= 2 && primary.size() <= 3 &&
+          std::all_of(primary.begin(), primary.end(), [](char c) { return c >= 'a' && c <= 'z'; }) &&
+          std::all_of(tag.begin(), tag.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+  if (!valid)
+    value.fail(fmt::format("'{}' is not a BCP 47 language tag; write e.g. \"de\", \"en\" or \"en-GB\" (lower-case "
+                           "language first)",
+                           tag));
+  return tag;
+}
+
+constexpr Field<AudioTrackConfig> kAudioFields[] = {
+    {"name", [](const ValueReader& v, AudioTrackConfig& a) { a.name = read_track_name(v); }},
+    {"language", [](const ValueReader& v, AudioTrackConfig& a) { a.language = read_language(v, false); }},
+    {"source",
+     [](const ValueReader& v, AudioTrackConfig& a) {
+       a.source = v.string();
+       try {
+         parse_audio_source(a.source);
+       } catch (const SourceUriError& e) {
+         v.fail(e.what());
+       }
+     }},
+    {"bitrate_kbps", [](const ValueReader& v, AudioTrackConfig& a) { a.bitrate_kbps = v.integer(32, 512); }},
+};
+
 constexpr Field<Config> kEdgeFields[] = {
     {"listen", [](const ValueReader& v, Config& c) { c.edge.listen = read_listen(v); }},
     {"threads", [](const ValueReader& v, Config& c) { c.edge.threads = v.integer(1, 256); }},
@@ -296,6 +341,9 @@ constexpr Field<Config> kEncoderFields[] = {
     {"audio_channels", [](const ValueReader& v, Config& c) { c.encoder.audio_channels = v.integer(1, 2); }},
     {"audio_rate", [](const ValueReader& v, Config& c) { c.encoder.audio_rate = v.integer_one_of({44100, 48000}); }},
     {"renditions", [](const ValueReader& v, Config& c) { c.encoder.renditions = read_renditions(v); }},
+    {"floor_audio_name", [](const ValueReader& v, Config& c) { c.encoder.floor_audio_name = read_track_name(v); }},
+    {"floor_audio_language",
+     [](const ValueReader& v, Config& c) { c.encoder.floor_audio_language = read_language(v, true); }},
 };
 
 constexpr Field<Config> kHlsFields[] = {
@@ -629,6 +677,41 @@ std::optional<std::string_view> closest(std::string_view name, const std::vector
 }  // namespace
 
 std::span<const Section> sections() { return kSections; }
+
+std::vector<AudioTrackConfig> read_audio_tracks(const ValueReader& value) {
+  if (value.node().is_table()) {
+    value.fail("expected an array of tables, got a single table; write each track under an [[audio]] header, with "
+               "double brackets");
+  }
+  const toml::array& entries = value.array();
+  if (entries.size() > 8) value.fail(fmt::format("{} audio tracks, expected at most 8", entries.size()));
+  std::vector<AudioTrackConfig> tracks;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ValueReader entry = value.element(i);
+    const toml::table& table = entry.table();
+    AudioTrackConfig track;
+    for (const auto& [key, node] : in_file_order(table)) {
+      const auto* field = find_field<AudioTrackConfig>(kAudioFields, key->str());
+      if (!field) {
+        throw ConfigError(fmt::format("{}: {}", entry.where(key->source()),
+                                      unknown_key_message(fmt::format("{}.{}", entry.key(), key->str()), "[[audio]]",
+                                                          names<AudioTrackConfig>(kAudioFields))));
+      }
+      field->set(entry.member(key->str()), track);
+    }
+    for (std::string_view required : {"name", "language", "source"}) {
+      if (!table.contains(required)) entry.fail(fmt::format("missing key '{}'", required));
+    }
+    for (std::size_t j = 0; j < tracks.size(); ++j) {
+      if (tracks[j].name == track.name)
+        entry.member("name").fail(fmt::format("'{}' is already the name of audio[{}]; names must be unique",
+                                              track.name, j));
+    }
+    track.rendition = fmt::format("audio-{}", i + 1);
+    tracks.push_back(std::move(track));
+  }
+  return tracks;
+}
 
 std::span<const Field<Rendition>> rendition_fields() { return kRenditionFields; }
 

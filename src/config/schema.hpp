@@ -27,6 +27,8 @@ struct Section {
 std::span<const Section> sections();
 // The keys of one [[encoder.renditions]] table.
 std::span<const Field<Rendition>> rendition_fields();
+// The [[audio]] array of tables (config.hpp, AudioTrackConfig).
+std::vector<AudioTrackConfig> read_audio_tracks(const ValueReader& value);
 
 const Section* find_section(std::string_view name);
 

@@ -1,5 +1,7 @@
 #include "config/source_uri.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -170,6 +172,51 @@ SourceUri parse_source_uri(const std::string& text) {
       reject(text, "needs an application and stream path, such as rtmp://host/live/stream");
   }
   return out;
+}
+
+const char* const kAcceptedAudioSources =
+    "accepted: \"srt://:PORT?mode=listener\", \"srt://HOST:PORT\", \"rtsp://HOST[:PORT]/path\", "
+    "\"alsa://hw:CARD,DEVICE\", \"channel:N\" (channel N of the main input's sound, from 1), \"test:\" or "
+    "\"test:HZ\" (a tone)";
+
+AudioSource parse_audio_source(const std::string& text) {
+  auto fail = [&](const std::string& why) -> AudioSource {
+    throw SourceUriError(fmt::format("'{}' {}; {}", text, why, kAcceptedAudioSources));
+  };
+  auto whole_number = [&](std::string_view digits, int min, int max, const char* what) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < min || value > max)
+      fail(fmt::format("needs {} {}..{} after the colon", what, min, max));
+    return value;
+  };
+  AudioSource out;
+  if (text == "test:") return out;
+  if (text.starts_with("test:")) {
+    out.tone_hz = whole_number(std::string_view(text).substr(5), 20, 20000, "a tone frequency in Hz,");
+    return out;
+  }
+  if (text.starts_with("channel:")) {
+    out.kind = AudioSourceKind::channel;
+    out.channel = whole_number(std::string_view(text).substr(8), 1, 64, "a channel number");
+    return out;
+  }
+  if (text.starts_with("alsa://")) {
+    out.kind = AudioSourceKind::alsa;
+    out.device = text.substr(7);
+    // What alsasrc's device= takes: hw:1,0, plughw:1,0, default, a card name.
+    const bool valid = !out.device.empty() && std::all_of(out.device.begin(), out.device.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == ',' || c == '_' || c == '-';
+    });
+    if (!valid) fail("names no ALSA device after alsa://, such as alsa://hw:1,0");
+    return out;
+  }
+  if (text.starts_with("srt://") || text.starts_with("rtsp://")) {
+    out.uri = parse_source_uri(text);
+    out.kind = out.uri.kind == SourceKind::srt ? AudioSourceKind::srt : AudioSourceKind::rtsp;
+    return out;
+  }
+  return fail("is not an audio source this build understands");
 }
 
 bool accepts_unauthenticated_senders(const IngestConfig& ingest) {

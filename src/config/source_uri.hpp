@@ -48,6 +48,23 @@ SourceUri parse_source_uri(const std::string& text);
 // lets through validation.
 bool accepts_unauthenticated_senders(const IngestConfig& ingest);
 
+// An [[audio]] entry's source: an audio-only SRT or RTSP input, an ALSA capture
+// device, one channel of the main input's sound, or a test tone.
+enum class AudioSourceKind { srt, rtsp, alsa, channel, test };
+
+struct AudioSource {
+  AudioSourceKind kind = AudioSourceKind::test;
+  SourceUri uri;        // srt and rtsp
+  std::string device;   // alsa: "hw:1,0"
+  int channel = 0;      // channel: 1-based
+  int tone_hz = 0;      // test: 0 = the relay picks one per entry
+};
+
+// Throws SourceUriError with what is wrong and the forms accepted.
+AudioSource parse_audio_source(const std::string& text);
+
+extern const char* const kAcceptedAudioSources;
+
 // What the URI forms are, for error messages and --help.
 extern const char* const kAcceptedSources;
 

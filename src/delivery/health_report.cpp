@@ -199,6 +199,21 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
     });
   }
 
+  json audio_tracks = json::array();
+  for (const auto& t : ingest.audio_tracks) {
+    audio_tracks.push_back({
+        {"name", t.name},
+        {"language", t.language},
+        {"rendition", t.rendition},
+        {"source", t.source},
+        {"state", t.state},
+        {"last_audio_age_s", t.last_audio_age_ms >= 0 ? json(t.last_audio_age_ms / 1000.0) : json(nullptr)},
+        {"rms_db", t.rms_db ? json(std::max(-200.0, *t.rms_db)) : json(nullptr)},
+        {"reconnects", t.reconnects},
+        {"last_error", t.last_error},
+    });
+  }
+
   json report = {
       {"status", down ? "down" : degraded ? "degraded" : "ok"},
       {"reasons", std::move(reasons)},
@@ -215,7 +230,8 @@ nlohmann::json make_health_report(const hls::Store& store, const health::IngestS
         {"last_refusal", ingest.last_refusal},
         {"bus_errors", ingest.bus_errors},
         {"bus_warnings", ingest.bus_warnings},
-        {"inputs", std::move(inputs)}}},
+        {"inputs", std::move(inputs)},
+        {"audio_tracks", std::move(audio_tracks)}}},
       {"uplink", std::move(uplink)},
       {"renditions", std::move(renditions)},
       {"alerts", std::move(alert_list)},

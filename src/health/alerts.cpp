@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace relay::health {
 namespace {
@@ -19,6 +20,7 @@ enum RuleIndex {
   kRealtime,
   kAudioSilent,
   kViewerStalls,
+  kInterpreterLost,
   kRuleCount
 };
 static_assert(std::size(kAlertRuleNames) == kRuleCount);
@@ -39,7 +41,8 @@ void AlertRules::reconfigure(const config::HealthConfig& health) {
   const double holds[kRuleCount] = {cfg_.input_lost_hold_s,   cfg_.input_bitrate_hold_s,
                                     cfg_.input_framerate_hold_s, cfg_.input_keyframe_interval_hold_s,
                                     cfg_.segment_late_hold_s,  cfg_.realtime_hold_s,
-                                    cfg_.audio_silence_hold_s, cfg_.viewer_stalls_hold_s};
+                                    cfg_.audio_silence_hold_s, cfg_.viewer_stalls_hold_s,
+                                    cfg_.input_lost_hold_s};
   for (size_t i = 0; i < kRuleCount; ++i) rules_[i].hold_s = holds[i];
 }
 
@@ -102,6 +105,12 @@ std::vector<AlertEvent> AlertRules::evaluate(const HealthSample& s) {
     stalls = fmt::format("viewers stall {:.1f} times a minute (limit {:.1f})", *s.stalls_per_viewer_minute,
                          cfg_.viewer_stalls_per_minute_max);
   step(rules_[kViewerStalls], stalls, s.now_ms, events);
+
+  // The track carries silence meanwhile; video and the floor sound are not affected.
+  std::optional<std::string> interpreter;
+  if (!s.silent_audio_tracks.empty())
+    interpreter = fmt::format("audio track input lost, the track is silent: {}", fmt::join(s.silent_audio_tracks, ", "));
+  step(rules_[kInterpreterLost], interpreter, s.now_ms, events);
   return events;
 }
 

@@ -16,7 +16,7 @@ namespace relay::health {
 
 inline constexpr const char* kAlertRuleNames[] = {"input_lost",      "input_bitrate", "input_framerate",
                                                   "keyframe_interval", "segment_late",  "realtime_factor",
-                                                  "audio_silent",    "viewer_stalls"};
+                                                  "audio_silent",    "viewer_stalls", "interpreter_lost"};
 
 // One look at the stream. Absent values are unknown and never fire a rule.
 struct HealthSample {
@@ -27,6 +27,8 @@ struct HealthSample {
   std::optional<double> input_keyframe_interval_s;  // absent for raw inputs
   std::optional<double> audio_rms_db;  // the loudest channel of the programme sound, recently
   std::optional<double> stalls_per_viewer_minute;  // absent without viewers
+  // [[audio]] tracks whose input is lost or has not connected (their names).
+  std::vector<std::string> silent_audio_tracks;
   // Per rendition: age of the newest segment; absent before the first one.
   struct Rendition {
     std::string name;

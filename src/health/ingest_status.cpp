@@ -93,6 +93,17 @@ void IngestStatus::set_audio_level(double rms_db, double peak_db) {
   s_.audio_level_epoch_ms = now_epoch_ms();
 }
 
+void IngestStatus::set_audio_tracks(std::vector<AudioTrackInfo> tracks) {
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < tracks.size() && i < s_.audio_tracks.size(); ++i) tracks[i].rms_db = s_.audio_tracks[i].rms_db;
+  s_.audio_tracks = std::move(tracks);
+}
+
+void IngestStatus::set_audio_track_level(size_t track, double rms_db) {
+  std::lock_guard lock(mutex_);
+  if (track < s_.audio_tracks.size()) s_.audio_tracks[track].rms_db = rms_db;
+}
+
 void IngestStatus::set_thumbnail(std::string jpeg) {
   auto shared = std::make_shared<const std::string>(std::move(jpeg));
   std::lock_guard lock(mutex_);

@@ -57,6 +57,21 @@ struct UplinkInfo {
   uint64_t gaps = 0;              // discontinuities made for lost media or a restarted pusher
 };
 
+// An [[audio]] track (an interpreter) and its input.
+struct AudioTrackInfo {
+  std::string name;       // as the audio menu shows it
+  std::string language;
+  std::string rendition;  // audio-1, ...
+  std::string source;     // with passwords replaced by ***
+  // receiving; waiting (not yet connected); lost (the input stopped: the track
+  // carries silence until it returns); channel: a channel of the main input
+  std::string state = "waiting";
+  int64_t last_audio_age_ms = -1;  // -1 = no sound yet
+  uint64_t reconnects = 0;
+  std::string last_error;
+  std::optional<double> rms_db;  // loudest channel going into the track's encoder
+};
+
 struct IngestSnapshot {
   IngestState state = IngestState::starting;
   int64_t since_epoch_ms = 0;
@@ -76,6 +91,7 @@ struct IngestSnapshot {
   std::optional<double> audio_peak_db;
   int64_t audio_level_epoch_ms = 0;  // when it was measured; 0 = never
   std::optional<UplinkInfo> uplink;  // a push receiver only
+  std::vector<AudioTrackInfo> audio_tracks;  // [[audio]], in config order
 };
 
 // The input whose picture is on air: the one `output` names, or by the state
@@ -98,6 +114,9 @@ class IngestStatus {
   void set_inputs(std::vector<InputInfo> inputs);
   void set_uplink(UplinkInfo uplink);
   void set_audio_level(double rms_db, double peak_db);
+  // The [[audio]] tracks' inputs (keeps the levels set below).
+  void set_audio_tracks(std::vector<AudioTrackInfo> tracks);
+  void set_audio_track_level(size_t track, double rms_db);
   // The newest picture as JPEG, for the dashboard; null before the first.
   void set_thumbnail(std::string jpeg);
   std::shared_ptr<const std::string> thumbnail() const;

@@ -9,6 +9,37 @@
 
 namespace relay::hls {
 
+std::string add_audio_group(const std::string& master, const AudioGroup& group) {
+  std::string media;
+  for (size_t i = 0; i < group.tracks.size(); ++i) {
+    const AudioTrack& t = group.tracks[i];
+    media += fmt::format("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\"", group.id);
+    if (!t.language.empty()) media += fmt::format(",LANGUAGE=\"{}\"", t.language);
+    media += fmt::format(",NAME=\"{}\",AUTOSELECT=YES,DEFAULT={}", t.name, i == 0 ? "YES" : "NO");
+    if (!t.uri.empty()) media += fmt::format(",URI=\"{}\"", t.uri);
+    media += "\n";
+  }
+  std::string out;
+  size_t pos = 0;
+  bool placed = false;
+  while (pos < master.size()) {
+    size_t end = master.find('\n', pos);
+    if (end == std::string::npos) end = master.size();
+    std::string_view line(master.data() + pos, end - pos);
+    // EXT-X-MEDIA goes before the first variant (or the steering tag that heads them).
+    if (!placed && (line.starts_with("#EXT-X-STREAM-INF:") || line.starts_with("#EXT-X-CONTENT-STEERING:"))) {
+      out += media;
+      placed = true;
+    }
+    out += line;
+    if (line.starts_with("#EXT-X-STREAM-INF:")) out += fmt::format(",AUDIO=\"{}\"", group.id);
+    out += '\n';
+    pos = end + 1;
+  }
+  if (!placed) out += media;
+  return out;
+}
+
 uint64_t bandwidth_bound_bps(const VariantSpec& spec) {
   double d = std::max(spec.segment_duration_s, 0.1);
   double video = spec.bitrate_kbps * 1000.0 * (d + spec.vbv_buffer_s) / d;
@@ -91,6 +122,12 @@ uint64_t MasterPlaylist::peak_bps(size_t rendition) const {
   return entries_.at(rendition).peak_bps;
 }
 
+void MasterPlaylist::set_audio_group(AudioGroup group) {
+  std::lock_guard lock(mutex_);
+  audio_ = std::move(group);
+  republish_locked();
+}
+
 void MasterPlaylist::republish_locked() {
   // Players read the master once, so it is only offered when every rendition is
   // described: a partial ladder would stick for the whole session.
@@ -112,8 +149,20 @@ void MasterPlaylist::republish_locked() {
     v.stable_id = e.spec.name;
     variants.push_back(std::move(v));
   }
-  store_.set_master(
-      make_bytes(with_subtitles(write_master_playlist(variants, steering_ ? &*steering_ : nullptr), subtitles_)));
+  if (audio_) {
+    // A player may add the largest interpreter track to any variant (its muxed
+    // floor sound is then dropped, but BANDWIDTH bounds every combination).
+    uint64_t extra = 0;
+    for (const auto& t : audio_->tracks) extra = std::max(extra, t.peak_bps);
+    for (auto& v : variants) {
+      v.bandwidth_bps += extra;
+      v.average_bandwidth_bps += extra;
+      if (v.codecs.find(audio_->codecs) == std::string::npos) v.codecs += "," + audio_->codecs;
+    }
+  }
+  auto text = write_master_playlist(variants, steering_ ? &*steering_ : nullptr);
+  if (audio_) text = add_audio_group(text, *audio_);
+  store_.set_master(make_bytes(with_subtitles(std::move(text), subtitles_)));
 }
 
 }  // namespace relay::hls

@@ -39,6 +39,26 @@ inline constexpr std::string_view kSubtitleGroup = "subs";
 // The master text with one EXT-X-MEDIA:TYPE=SUBTITLES line per rendition before
 // the first variant, and every variant naming the group; unchanged without any.
 std::string with_subtitles(std::string master, const std::vector<SubtitleRendition>& subtitles);
+// The audio menu ([[audio]]): one EXT-X-MEDIA per track, the first the default.
+// A track without URI is the sound muxed into the variants (RFC 8216 4.3.4.1);
+// the relay gives every track a URI (the floor included, ingest/ladder.cpp).
+struct AudioTrack {
+  std::string name;
+  std::string language;  // empty: no LANGUAGE attribute
+  std::string uri;       // empty: the sound muxed into the variants
+  uint64_t peak_bps = 0;  // bound of the track's segment bitrate, added to BANDWIDTH
+};
+struct AudioGroup {
+  std::string id = "aud";
+  // What the tracks are, added to a variant's CODECS that lacks it (video-only
+  // variants: CODECS names every format a player may fetch for the variant).
+  std::string codecs = "mp4a.40.2";
+  std::vector<AudioTrack> tracks;  // the first one is the DEFAULT
+};
+
+// `master` with one EXT-X-MEDIA:TYPE=AUDIO per track before the variants, and
+// AUDIO="<id>" on every variant.
+std::string add_audio_group(const std::string& master, const AudioGroup& group);
 
 class MasterPlaylist {
  public:
@@ -55,6 +75,8 @@ class MasterPlaylist {
 
   // Live captions: the subtitle renditions every variant offers. Before the ingest starts.
   void set_subtitles(std::vector<SubtitleRendition> subtitles);
+  // Interpreter tracks: listed once every video variant is described.
+  void set_audio_group(AudioGroup group);
 
  private:
   struct Entry {
@@ -72,6 +94,7 @@ class MasterPlaylist {
   Store& store_;
   std::optional<ContentSteering> steering_;
   std::vector<SubtitleRendition> subtitles_;
+  std::optional<AudioGroup> audio_;
 };
 
 }  // namespace relay::hls

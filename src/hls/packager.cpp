@@ -104,6 +104,7 @@ void Packager::on_box(const std::string& type, std::string bytes) {
     for (auto& t : tracks_) {
       if (t.handler == "vide") video = &t;
     }
+    if (options_.audio_only) return;  // described by the master's audio group
     if (!video) throw fmp4::ParseError("init section has no video track");
     codecs = video->codec;
     for (auto& t : tracks_)
@@ -140,46 +141,77 @@ void Packager::on_fragment(const std::string& moof, const std::string& mdat) {
   double duration = double(video->duration) / video_track->timescale;
   // Segments start at an IDR; the GOP is one segment long, so every IDR opens one,
   // but a stray early IDR (less than half a segment in) stays inside the segment.
-  if (video->starts_with_sync && (!open_ || open_duration_s_ >= options_.segment_duration_s * 0.5)) {
-    if (open_) close_segment();
-    open_ = true;
-    open_init_ = init_;
-    open_init_uri_ = init_uri_;
-    open_parts_.clear();
-    open_duration_s_ = 0;
-    open_frames_ = 0;
-    open_start_decode_ = video->base_decode_time;
-    open_timescale_ = video_track->timescale;
-    open_discontinuity_ = discontinuity_next_;
-    discontinuity_next_ = false;
-    if (next_pdt_epoch_ms_ != 0) {
-      const double start_s = double(open_start_decode_) / open_timescale_;
-      time_origin_epoch_ms_ = next_pdt_epoch_ms_ - static_cast<int64_t>(std::llround(start_s * 1000.0));
-      next_pdt_epoch_ms_ = 0;
-    }
-  }
+  if (video->starts_with_sync && (!open_ || open_duration_s_ >= options_.segment_duration_s * 0.5))
+    open_segment(video->base_decode_time, video_track->timescale);
   if (!open_) {
     // Output before the first IDR cannot start a segment.
     pending_other_.clear();
     return;
   }
-  Part part;
-  part.msn = next_msn_;
-  part.index = open_parts_.size();
-  part.duration_s = duration;
-  part.independent = video->starts_with_sync;
-  part.pdt_epoch_ms = open_pdt_epoch_ms() + static_cast<int64_t>(std::llround(open_duration_s_ * 1000.0));
-  part.media_time_90k = to_90k(video->base_decode_time, video_track->timescale);
+  PartCut cut;
+  cut.msn = next_msn_;
+  cut.index = open_parts_.size();
+  cut.start_s = double(open_start_decode_) / open_timescale_ + open_duration_s_;
+  cut.end_s = cut.start_s + duration;
+  cut.time_origin_epoch_ms = time_origin_epoch_ms_;
   // The part's bytes are assembled once, straight into the buffer that is served.
   std::string data;
   data.reserve(pending_other_.size() + moof.size() + mdat.size());
   data.append(pending_other_).append(moof).append(mdat);
-  part.data = make_bytes(std::move(data));
   pending_other_.clear();
+  add_part(duration, video->starts_with_sync, std::move(data), video->sample_count,
+           to_90k(video->base_decode_time, video_track->timescale));
+  if (options_.on_part) options_.on_part(cut);
+}
+
+void Packager::open_segment(uint64_t start_decode, uint32_t timescale) {
+  if (open_) close_segment();
+  open_ = true;
+  open_init_ = init_;
+  open_init_uri_ = init_uri_;
+  open_parts_.clear();
+  open_duration_s_ = 0;
+  open_frames_ = 0;
+  open_start_decode_ = start_decode;
+  open_timescale_ = timescale;
+  open_discontinuity_ = discontinuity_next_;
+  discontinuity_next_ = false;
+  if (next_pdt_epoch_ms_ != 0) {
+    const double start_s = double(open_start_decode_) / open_timescale_;
+    time_origin_epoch_ms_ = next_pdt_epoch_ms_ - static_cast<int64_t>(std::llround(start_s * 1000.0));
+    next_pdt_epoch_ms_ = 0;
+  }
+}
+
+void Packager::add_part(double duration_s, bool independent, std::string data, uint64_t frames,
+                        uint64_t media_time_90k) {
+  Part part;
+  part.msn = next_msn_;
+  part.index = open_parts_.size();
+  part.duration_s = duration_s;
+  part.independent = independent;
+  part.pdt_epoch_ms = open_pdt_epoch_ms() + static_cast<int64_t>(std::llround(open_duration_s_ * 1000.0));
+  part.media_time_90k = media_time_90k;
+  part.data = make_bytes(std::move(data));
   open_parts_.push_back(std::move(part));
-  open_duration_s_ += duration;
-  open_frames_ += video->sample_count;
+  open_duration_s_ += duration_s;
+  open_frames_ += frames;
   if (options_.part_target_s > 0) publish();
+}
+
+void Packager::push_audio_part(std::string fragment, uint64_t start_decode, uint32_t timescale, double duration_s,
+                               bool opens_segment, uint64_t msn) {
+  if (!init_) throw fmp4::ParseError("audio part before init section");
+  if (opens_segment) {
+    if (open_) close_segment();
+    // The video's numbering, so the same msn is the same stretch of time in
+    // every rendition; it only ever moves forward.
+    next_msn_ = std::max(next_msn_, msn);
+    open_segment(start_decode, timescale);
+  }
+  if (!open_) return;  // the first video segment has not begun yet
+  // Every AAC frame is a sync sample, so every audio part is independent.
+  add_part(duration_s, true, std::move(fragment), 0, to_90k(start_decode, timescale));
 }
 
 int64_t Packager::open_pdt_epoch_ms() const {
@@ -280,7 +312,7 @@ void Packager::publish() {
   snap->discontinuity_sequence = view.discontinuity_sequence;
   snap->last_msn = segments_.empty() ? 0 : segments_.back()->msn;
   if (options_.part_target_s > 0) {
-    view.low_latency = LowLatency{options_.part_target_s};
+    view.low_latency = LowLatency{options_.part_target_s, options_.part_hold_back_s};
     if (open_) {
       view.open_msn = next_msn_;
       view.open_parts = open_parts_;

@@ -5,6 +5,7 @@
 // publishes an immutable snapshot with a ready-made playlist to the store.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,17 @@
 
 namespace relay::hls {
 
+// Where a video part was cut, for the audio-only renditions that follow the
+// video's segments and parts (hls/audio_rendition.hpp). Times are seconds of
+// the video track's decode time.
+struct PartCut {
+  uint64_t msn = 0;
+  size_t index = 0;  // 0: the part opens segment msn
+  double start_s = 0;
+  double end_s = 0;
+  int64_t time_origin_epoch_ms = 0;  // wall clock of decode time zero
+};
+
 struct PackagerOptions {
   std::string name;
   double segment_duration_s = 2.0;
@@ -32,6 +44,12 @@ struct PackagerOptions {
   // This run's id in segment and part names, the same for every rendition
   // (hls/object_names.hpp); a fresh one when empty.
   std::string instance = {};
+  // Called after every video part is added (on the pushing thread).
+  std::function<void(const PartCut&)> on_part = {};
+  // An audio-only rendition: its init section has no video track, and its parts
+  // come whole through push_audio_part().
+  bool audio_only = false;
+  double part_hold_back_s = 0;  // PART-HOLD-BACK when above 3 × PART-TARGET
 };
 
 class Packager {
@@ -57,6 +75,11 @@ class Packager {
   // fmp4::ParseError on a malformed stream.
   void push(std::string_view bytes);
 
+  // Audio-only renditions: one part (a moof+mdat) starting at `start_decode` in
+  // `timescale` units; `opens_segment` starts segment `msn` with it.
+  void push_audio_part(std::string fragment, uint64_t start_decode, uint32_t timescale, double duration_s,
+                       bool opens_segment, uint64_t msn);
+
   const std::vector<fmp4::Track>& tracks() const { return tracks_; }
   uint64_t segments_published() const { return next_msn_ - 1; }
   // How many segments the playlist lists (never under 3 target durations).
@@ -67,6 +90,8 @@ class Packager {
   void on_box(const std::string& type, std::string bytes);
   void push_ts(std::string_view bytes);
   void on_fragment(const std::string& moof, const std::string& mdat);
+  void open_segment(uint64_t start_decode, uint32_t timescale);
+  void add_part(double duration_s, bool independent, std::string data, uint64_t frames, uint64_t media_time_90k);
   void close_segment();
   void break_segment();
   int64_t open_pdt_epoch_ms() const;

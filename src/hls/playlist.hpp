@@ -1,5 +1,6 @@
 #pragma once
 // Writes HLS playlists (draft-pantos-hls-rfc8216bis) from plain values.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -19,7 +20,10 @@ struct LowLatency {
   // PART-TARGET as written (millisecond precision, rounded up so that no part,
   // e.g. ten frames at 30 fps, is ever longer than it), and 3 × that.
   double advertised_part_target() const { return std::ceil(part_target * 1000 - 1e-6) / 1000; }
-  double part_hold_back() const { return 3 * advertised_part_target(); }
+  // At least that: renditions with different PART-TARGETs (AAC parts are whole
+  // frames) state one PART-HOLD-BACK, 3 × the longest, so SERVER-CONTROL is the same in all.
+  double part_hold_back_s = 0;
+  double part_hold_back() const { return std::max(part_hold_back_s, 3 * advertised_part_target()); }
 };
 
 struct MediaPlaylistView {

@@ -11,6 +11,7 @@
 #include "common/redact.hpp"
 #include "gst/handles.hpp"
 #include "ingest/failover.hpp"
+#include "ingest/interpreter_input.hpp"
 #include "ingest/ladder.hpp"
 #include "ingest/main_loop_thread.hpp"
 #include "ingest/pipeline_builder.hpp"
@@ -34,6 +35,7 @@ struct Ingest::Impl {
   std::unique_ptr<Ladder> ladder;
   std::unique_ptr<MainLoopThread> loop;
   std::unique_ptr<Failover> failover;
+  std::vector<std::unique_ptr<InterpreterInput>> interpreters;  // one per [[audio]] track
   guint tick_source = 0;
 
   Impl(const config::Config& c, hls::Store& s, hls::MasterPlaylist& m, health::IngestStatus& st)
@@ -53,6 +55,11 @@ struct Ingest::Impl {
     ladder->watch_bus(loop->context());
     ladder->play();
     failover->start();
+    for (size_t i = 0; i < cfg.audio.size(); ++i) {
+      interpreters.push_back(std::make_unique<InterpreterInput>(cfg, i, channel,
+                                                                loop->context(), clock.get()));
+      interpreters.back()->start();
+    }
 
     GSource* timer = g_timeout_source_new(kTickMs);
     g_source_set_callback(timer, &Impl::on_tick, this, nullptr);
@@ -69,6 +76,15 @@ struct Ingest::Impl {
     auto* self = static_cast<Impl*>(user);
     self->failover->tick(now_monotonic_ms());
     self->ladder->take_thumbnail();
+    if (!self->interpreters.empty()) {
+      const int64_t now = now_monotonic_ms();
+      std::vector<health::AudioTrackInfo> tracks;
+      for (auto& input : self->interpreters) {
+        input->tick(now);
+        tracks.push_back(input->info(now));
+      }
+      self->status.set_audio_tracks(std::move(tracks));
+    }
     return G_SOURCE_CONTINUE;
   }
 
@@ -76,6 +92,7 @@ struct Ingest::Impl {
   void stop() {
     if (loop) loop->stop();
     failover.reset();
+    interpreters.clear();
     if (ladder) ladder->stop();
     if (loop && tick_source) {
       if (GSource* s = g_main_context_find_source_by_id(loop->context(), tick_source)) g_source_destroy(s);

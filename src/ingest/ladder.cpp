@@ -1,6 +1,7 @@
 #include "ingest/ladder.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 
@@ -16,6 +17,15 @@ namespace relay::ingest {
 namespace {
 
 int input_count(const config::Config& cfg) { return cfg.ingest.backup_source.empty() ? 1 : 2; }
+
+// With audio renditions, whose PART-TARGET is rounded up to whole AAC frames,
+// every rendition states 3 × that as PART-HOLD-BACK, so SERVER-CONTROL is the
+// same in all of them (a few ms more latency); 0 without.
+double audio_part_hold_back(const config::Config& cfg) {
+  if (cfg.audio.empty() || !cfg.hls.low_latency) return 0;
+  hls::LowLatency audio{hls::AudioRendition::part_target_for(cfg.hls.part_duration_s, cfg.encoder.audio_rate)};
+  return audio.part_hold_back();
+}
 
 }  // namespace
 
@@ -40,25 +50,27 @@ hls::PackagerOptions packager_options(const config::Config& cfg, size_t renditio
 
 namespace {
 
-// The `level` element's report: "rms" and "peak", one dB value per channel.
-void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
+// The loudest channel of a `level` element's report ("rms" or "peak", one dB
+// value per channel); none for another message.
+std::optional<double> loudest(GstMessage* msg, const char* field) {
   const GstStructure* s = gst_message_get_structure(msg);
-  if (!s || !gst_structure_has_name(s, "level")) return;
-  auto loudest = [&](const char* field) -> std::optional<double> {
-    const GValue* list = gst_structure_get_value(s, field);
-    // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
-    if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
-    const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
-    std::optional<double> max;
-    for (guint i = 0; values && i < values->n_values; ++i) {
-      if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
-      double db = g_value_get_double(&values->values[i]);
-      if (!max || db > *max) max = db;
-    }
-    return max;
-  };
-  auto rms = loudest("rms");
-  auto peak = loudest("peak");
+  if (!s || !gst_structure_has_name(s, "level")) return std::nullopt;
+  const GValue* list = gst_structure_get_value(s, field);
+  // A GValueArray (deprecated, but what level posts in GStreamer 1.22).
+  if (!list || !G_VALUE_HOLDS_BOXED(list)) return std::nullopt;
+  const auto* values = static_cast<const GValueArray*>(g_value_get_boxed(list));
+  std::optional<double> max;
+  for (guint i = 0; values && i < values->n_values; ++i) {
+    if (!G_VALUE_HOLDS_DOUBLE(&values->values[i])) continue;
+    double db = g_value_get_double(&values->values[i]);
+    if (!max || db > *max) max = db;
+  }
+  return max;
+}
+
+void read_programme_level(GstMessage* msg, health::IngestStatus& status) {
+  auto rms = loudest(msg, "rms");
+  auto peak = loudest(msg, "peak");
   if (rms) status.set_audio_level(*rms, peak.value_or(*rms));
 }
 
@@ -110,11 +122,59 @@ void Ladder::add_renditions(const config::Config& cfg, hls::Store& store, hls::M
   const std::string instance = hls::new_instance_id();
   log_->info("stream instance {}", instance);
   for (size_t i = 0; i < rungs.size(); ++i) {
-    renditions_.push_back(std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), packager_options(cfg, i, instance),
-                                                          i, store, master, status_));
+    auto options = packager_options(cfg, i, instance);
+    options.part_hold_back_s = audio_part_hold_back(cfg);
+    // The top rung's parts set where every audio track's parts begin.
+    if (i == 0 && !cfg.audio.empty()) options.on_part = [this](const hls::PartCut& cut) { on_video_part(cut); };
+    renditions_.push_back(
+        std::make_unique<RenditionSink>(GST_BIN(pipeline_.get()), std::move(options), i, store, master, status_));
   }
+  add_audio_tracks(cfg, instance, store, master);
   for (auto& rendition : renditions_) rendition->connect();
+  for (auto& track : audio_tracks_) track->connect();
 }
+
+// With [[audio]] tracks the floor sound and each track are audio-only renditions
+// after the video rungs in the store ("audio-0" the floor, then "audio-1", ...),
+// and the master playlist's audio group lists them, the floor first.
+void Ladder::add_audio_tracks(const config::Config& cfg, const std::string& instance, hls::Store& store,
+                              hls::MasterPlaylist& master) {
+  if (cfg.audio.empty()) return;
+  const size_t rungs = cfg.encoder.renditions.size();
+  auto add = [&](const std::string& sink, const std::string& rendition, size_t index, int kbps) {
+    auto options = packager_options(cfg, 0, instance);
+    options.name = rendition;
+    options.max_bytes = std::max<size_t>(4u << 20, static_cast<size_t>(cfg.hls.max_memory_mb) * 1024 * 1024 / 16);
+    options.part_target_s = hls::AudioRendition::part_target_for(options.part_target_s, cfg.encoder.audio_rate);
+    options.part_hold_back_s = audio_part_hold_back(cfg);
+    audio_tracks_.push_back(std::make_unique<AudioTrackSink>(
+        GST_BIN(pipeline_.get()), sink, rendition, kbps * 1000,
+        std::make_unique<hls::AudioRendition>(std::move(options), index, store), status_));
+  };
+  hls::AudioGroup group;
+  add("audio_sink_floor", kFloorRendition, rungs, cfg.encoder.audio_bitrate_kbps);
+  // The floor's bitrate is in every variant's bound already (VariantSpec).
+  group.tracks.push_back({cfg.encoder.floor_audio_name, cfg.encoder.floor_audio_language,
+                          std::string(kFloorRendition) + "/index.m3u8", 0});
+  for (size_t i = 0; i < cfg.audio.size(); ++i) {
+    const auto& track = cfg.audio[i];
+    const int kbps = track.bitrate_kbps ? track.bitrate_kbps : cfg.encoder.audio_bitrate_kbps;
+    add(fmt::format("audio_sink_{}", i), track.rendition, rungs + 1 + i, kbps);
+    // The encoder's overshoot and the fMP4 boxes, as for the variants.
+    const auto peak = static_cast<uint64_t>(kbps * 1000.0 * 1.1 * 1.02 + 16'000);
+    group.tracks.push_back({track.name, track.language, track.rendition + "/index.m3u8", peak});
+  }
+  master.set_audio_group(std::move(group));
+}
+
+void Ladder::on_video_part(const hls::PartCut& cut) {
+  const int64_t origin = renditions_.front()->first_frame_running_ns();
+  for (auto& track : audio_tracks_) {
+    if (origin >= 0) track->rendition().set_origin(origin);
+    track->rendition().on_video_part(cut);
+  }
+}
+
 
 void Ladder::watch_bus(GMainContext* context) {
   context_ = context;
@@ -167,9 +227,18 @@ gboolean Ladder::on_message(GstBus*, GstMessage* msg, gpointer user) {
       self->status_.record_warning(p.element, p.message);
       break;
     }
-    case GST_MESSAGE_ELEMENT:
-      read_programme_level(msg, self->status_);
+    case GST_MESSAGE_ELEMENT: {
+      // programme_level measures the floor; audio_level_N the Nth [[audio]] track.
+      const char* source = GST_MESSAGE_SRC_NAME(msg);
+      int track = -1;
+      if (source && g_str_has_prefix(source, "audio_level_")) track = std::atoi(source + 12);
+      if (track < 0) {
+        read_programme_level(msg, self->status_);
+      } else if (auto rms = loudest(msg, "rms")) {
+        self->status_.set_audio_track_level(static_cast<size_t>(track), *rms);
+      }
       break;
+    }
     default:
       break;
   }

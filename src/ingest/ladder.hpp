@@ -18,6 +18,7 @@
 #include "hls/master.hpp"
 #include "hls/packager.hpp"
 #include "hls/store.hpp"
+#include "ingest/audio_track_sink.hpp"
 #include "ingest/rendition_sink.hpp"
 #include "ingest/selectors.hpp"
 
@@ -26,6 +27,9 @@ namespace relay::ingest {
 // The packager settings of the `rendition`th rung: the HLS options, and its share
 // of hls.max_memory_mb. Pushed media (ingest.source = "push:") is packaged the same way.
 hls::PackagerOptions packager_options(const config::Config& cfg, size_t rendition, const std::string& instance);
+
+// The floor sound's audio-only rendition, which exists when [[audio]] tracks do.
+inline constexpr const char* kFloorRendition = "audio-0";
 
 class Ladder {
  public:
@@ -55,6 +59,9 @@ class Ladder {
   static gboolean on_message(GstBus*, GstMessage* msg, gpointer self);
   gst::Element parse(const config::Config& cfg, const std::string& channel, int inputs);
   void add_renditions(const config::Config& cfg, hls::Store& store, hls::MasterPlaylist& master);
+  void add_audio_tracks(const config::Config& cfg, const std::string& instance, hls::Store& store,
+                        hls::MasterPlaylist& master);
+  void on_video_part(const hls::PartCut& cut);
 
   health::IngestStatus& status_;
   std::shared_ptr<spdlog::logger> log_;
@@ -62,6 +69,7 @@ class Ladder {
   gst::Element thumbnail_;  // JPEG pictures for /tech; null when the ladder text has none
   Selectors selectors_;
   std::vector<std::unique_ptr<RenditionSink>> renditions_;
+  std::vector<std::unique_ptr<AudioTrackSink>> audio_tracks_;  // [[audio]], in config order
   GMainContext* context_ = nullptr;
   guint bus_watch_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace relay::ingest {
 namespace {
@@ -173,6 +174,84 @@ std::string build_source_pipeline(const config::Config& cfg, const config::Sourc
   return fill_template(read_template(dir, name), values, name);
 }
 
+std::string audio_track_channel(const std::string& channel, size_t track) {
+  return fmt::format("{}-audio-{}", channel, track + 1);
+}
+
+std::string build_audio_source_pipeline(const config::Config& cfg, size_t track, const std::string& channel) {
+  const auto& dir = cfg.ingest.pipelines_dir;
+  const config::AudioSource source = config::parse_audio_source(cfg.audio.at(track).source);
+  std::map<std::string, std::string> common = {
+      {"channel", audio_track_channel(channel, track)},
+      {"audio_rate", std::to_string(cfg.encoder.audio_rate)},
+      {"audio_channels", std::to_string(cfg.encoder.audio_channels)},
+      {"sync", "false"},
+  };
+  auto values = common;
+  values["audio_normalize"] =
+      trim_newlines(fill_template(read_template(dir, "normalize-audio"), common, "normalize-audio"));
+  std::string name;
+  switch (source.kind) {
+    case config::AudioSourceKind::test:
+      name = "interpreter-test";
+      // A different pitch per track, so each can be told apart by ear (and by test).
+      values["freq"] = std::to_string(source.tone_hz ? source.tone_hz : 660 + 220 * static_cast<int>(track));
+      break;
+    case config::AudioSourceKind::srt:
+      name = "interpreter-srt";
+      values["uri"] = quote_value(source.uri.text);
+      values["options"] = srt_options(cfg.ingest, source.uri);
+      break;
+    case config::AudioSourceKind::rtsp:
+      name = "interpreter-rtsp";
+      values["uri"] = quote_value(source.uri.text);
+      values["transport"] = cfg.ingest.rtsp_transport;
+      values["latency_ms"] = std::to_string(cfg.ingest.rtsp_latency_ms);
+      break;
+    case config::AudioSourceKind::alsa:
+      name = "interpreter-alsa";
+      values["device"] = quote_value(source.device);
+      break;
+    case config::AudioSourceKind::channel:
+      throw PipelineError("channel: tracks take the main input's sound inside the ladder; they have no source pipeline");
+  }
+  return fill_template(read_template(dir, name), values, name);
+}
+
+namespace {
+
+// The [[audio]] tracks' branches of the ladder (pipelines/ladder-audio.pipeline).
+std::string audio_track_branches(const config::Config& cfg, const std::string& channel,
+                                 const std::map<std::string, std::string>& common) {
+  if (cfg.audio.empty()) return "";
+  auto text = read_template(cfg.ingest.pipelines_dir, "ladder-audio");
+  std::string out = fill_template(read_template(cfg.ingest.pipelines_dir, "ladder-floor"), common, "ladder-floor");
+  for (size_t i = 0; i < cfg.audio.size(); ++i) {
+    const auto& track = cfg.audio[i];
+    const config::AudioSource source = config::parse_audio_source(track.source);
+    auto v = common;
+    v["index"] = std::to_string(i);
+    v["bitrate_bps"] = std::to_string((track.bitrate_kbps ? track.bitrate_kbps : cfg.encoder.audio_bitrate_kbps) * 1000);
+    if (source.kind == config::AudioSourceKind::channel) {
+      // The chosen channel of the floor sound on every output channel.
+      std::vector<std::string> rows;
+      for (int out_channel = 0; out_channel < cfg.encoder.audio_channels; ++out_channel) {
+        std::vector<std::string> row;
+        for (int in = 1; in <= cfg.encoder.audio_channels; ++in)
+          row.push_back(in == source.channel ? "(float)1.0" : "(float)0.0");
+        rows.push_back("<" + fmt::format("{}", fmt::join(row, ",")) + ">");
+      }
+      v["input"] = fmt::format("floor_raw. ! queue ! audioconvert mix-matrix=\"<{}>\"", fmt::join(rows, ","));
+    } else {
+      v["input"] = fmt::format("interaudiosrc channel={}", audio_track_channel(channel, i));
+    }
+    out += fill_template(text, v, "ladder-audio");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string build_ladder_pipeline(const config::Config& cfg, const std::string& channel, int inputs) {
   const auto& dir = cfg.ingest.pipelines_dir;
   const auto& enc = cfg.encoder;
@@ -231,6 +310,7 @@ std::string build_ladder_pipeline(const config::Config& cfg, const std::string& 
         {"tune", enc.tune.empty() ? "" : "tune=" + enc.tune},
         {"profile", r.profile},
         {"part_ms", std::to_string(static_cast<int>(std::lround(cfg.hls.part_duration_s * 1000)))},
+        {"audio_link", cfg.audio.empty() ? fmt::format("audio. ! queue ! mux_{}.audio_0", r.name) : ""},
         {"scale", (r.width == top.width && r.height == top.height)
                       ? ""
                       : fmt::format("videoscale ! video/x-raw,width={},height={} !", r.width, r.height)},
@@ -240,7 +320,7 @@ std::string build_ladder_pipeline(const config::Config& cfg, const std::string& 
   auto ladder_values = common;
   ladder_values["inputs"] = trim_newlines(input_text);
   ladder_values["slate"] = trim_newlines(slate_text);
-  ladder_values["renditions"] = renditions;
+  ladder_values["renditions"] = renditions + audio_track_branches(cfg, channel, common);
   ladder_values["audio_bitrate_bps"] = std::to_string(enc.audio_bitrate_kbps * 1000);
   return fill_template(read_template(dir, "ladder"), ladder_values, "ladder");
 }

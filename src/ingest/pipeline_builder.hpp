@@ -35,6 +35,11 @@ std::string build_source_pipeline(const config::Config& cfg, const config::Sourc
                                   const std::string& channel);
 // The encoder side with `inputs` inter* inputs (selector pads sink_0..) and the slate
 // on the pad after them.
+// The inter channel the `track`th [[audio]] entry (from 0) writes to.
+std::string audio_track_channel(const std::string& channel, size_t track);
+// The source pipeline of an [[audio]] entry that has one (not channel:N).
+std::string build_audio_source_pipeline(const config::Config& cfg, size_t track, const std::string& channel);
+
 std::string build_ladder_pipeline(const config::Config& cfg, const std::string& channel, int inputs);
 
 PipelineTexts build_pipelines(const config::Config& cfg, const std::string& channel);

@@ -41,6 +41,16 @@ void check_prerequisites(const config::Config& cfg) {
     if (uri.empty()) continue;
     if (const char* e = input_element(config::parse_source_uri(uri).kind)) required.push_back(e);
   }
+  // [[audio]] tracks' inputs (channel: needs nothing beyond the ladder's own).
+  for (const auto& track : cfg.audio) {
+    switch (config::parse_audio_source(track.source).kind) {
+      case config::AudioSourceKind::srt: required.push_back("srtsrc"); break;
+      case config::AudioSourceKind::rtsp: required.push_back("rtspsrc"); break;
+      case config::AudioSourceKind::alsa: required.push_back("alsasrc"); break;
+      case config::AudioSourceKind::test: required.push_back("audiotestsrc"); break;
+      case config::AudioSourceKind::channel: break;
+    }
+  }
   if (!cfg.ingest.slate_image.empty()) {
     if (::access(cfg.ingest.slate_image.c_str(), R_OK) != 0)
       throw std::runtime_error(fmt::format("cannot read ingest.slate_image '{}': {}", cfg.ingest.slate_image.string(),

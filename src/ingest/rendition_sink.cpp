@@ -53,8 +53,10 @@ GstPadProbeReturn RenditionSink::on_mux_input(GstPad* pad, GstPadProbeInfo* info
       gst_event_parse_segment(seg_event, &segment);
       guint64 running = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_DTS_OR_PTS(buf));
       GstClockTime base = gst_element_get_base_time(mux);
-      if (running != GST_CLOCK_TIME_NONE)
+      if (running != GST_CLOCK_TIME_NONE) {
+        self->first_frame_running_ns_.store(static_cast<int64_t>(running));
         self->first_frame_epoch_ms_.store(static_cast<int64_t>((base + running) / GST_MSECOND));
+      }
       gst_event_unref(seg_event);
     }
   }

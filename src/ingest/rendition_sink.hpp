@@ -39,6 +39,9 @@ class RenditionSink {
 
   // Starts listening to the muxer's input and the appsink.
   void connect();
+  // Running time (ns) of the first video buffer into the muxer, its decode time
+  // zero; -1 before it arrived.
+  int64_t first_frame_running_ns() const { return first_frame_running_ns_.load(); }
 
  private:
   static GstPadProbeReturn on_mux_input(GstPad* pad, GstPadProbeInfo* info, gpointer self);
@@ -54,6 +57,7 @@ class RenditionSink {
   gst::Element sink_;
   gst::Pad mux_video_pad_;
   std::atomic<int64_t> first_frame_epoch_ms_{0};
+  std::atomic<int64_t> first_frame_running_ns_{-1};
   std::atomic<bool> failed_{false};
 };
 

@@ -39,10 +39,11 @@ export const LIGHT_LADDER = [
     '{name="180p",width=320,height=180,bitrate_kbps=200,profile="main"}]',
 ];
 
-// `port`: the edge's port when the test picked it beforehand (another relay is told it).
-export async function startRelay(args, overrides = LIGHT_LADDER, { port: wanted } = {}) {
+// `port`: the edge's port when the test picked it beforehand (another relay is told it);
+// `config`: a config file in place of the shipped one (e.g. with [[audio]] tables).
+export async function startRelay(args, overrides = LIGHT_LADDER, { port: wanted, config } = {}) {
   const port = wanted || await freePort();
-  const argv = ['--config', path.join(args['source-dir'], 'config', 'relay.toml'),
+  const argv = ['--config', config || path.join(args['source-dir'], 'config', 'relay.toml'),
     '--set', `edge.listen=127.0.0.1:${port}`];
   // Each run keeps its Q&A database to itself, never in the source tree.
   if (!overrides.some((o) => o.startsWith('qa.data_dir='))) {
@@ -85,11 +86,11 @@ export async function launchChromium(playwright, extraArgs = []) {
 // Runs one browser test: the relay (with `overrides`, on `port` when given) and
 // chromium are started, `body` gets both, and whatever happens both are stopped,
 // then `cleanup` runs (a test's other processes); the process exits 1 on any failure.
-export async function runBrowserTest(args, body, overrides = LIGHT_LADDER, { port, cleanup } = {}) {
+export async function runBrowserTest(args, body, overrides = LIGHT_LADDER, { port, cleanup, config } = {}) {
   const playwright = loadPlaywright(args['source-dir']);
   let relay;
   try {
-    relay = await startRelay(args, overrides, { port });
+    relay = await startRelay(args, overrides, { port, config });
   } catch (e) {
     console.error(e);
     if (cleanup) await cleanup();

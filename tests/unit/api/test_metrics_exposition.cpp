@@ -205,6 +205,11 @@ TEST_CASE("/metrics renders a full scrape exactly as the golden text", "[metrics
   backup.state = "connecting";
   backup.reconnects = 1;
   ingest.inputs = {primary, backup};
+  // [[audio]] tracks: one receiving, one lost, one a channel of the main input.
+  health::AudioTrackInfo english{"English", "en", "audio-1", "srt://:9001?mode=listener", "receiving", 40, 2, "", -20.5};
+  health::AudioTrackInfo french{"Français", "fr", "audio-2", "alsa://hw:1,0", "lost", 4000, 0, "", -200.0};
+  health::AudioTrackInfo spanish{"Español", "es", "audio-3", "channel:2", "channel", -1, 0, "", std::nullopt};
+  ingest.audio_tracks = {english, french, spanish};
 
   net::StatsCounters counters;
   for (int i = 0; i < 3; ++i) counters.connection_opened();

@@ -295,3 +295,21 @@ TEST_CASE("the input on air is found by output, or by state before the output is
   s.output = "primary";
   CHECK(on_air_input(s)->role == "primary");
 }
+
+TEST_CASE("a lost interpreter input fires interpreter_lost naming the track, and resolves by itself", "[alerts]") {
+  HealthConfig cfg = rules_config();  // input_lost_hold_s = 2 holds this rule too
+  AlertRules rules(cfg, 2.0);
+  auto events = run(rules, 0, 12000, [](int64_t t) {
+    HealthSample s = healthy(t);
+    if (t >= 1000 && t < 6000) s.silent_audio_tracks = {"English (interpretation)"};
+    return s;
+  });
+  // The video input stays on air: only the track's rule fires.
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].rule == "interpreter_lost");
+  CHECK(events[0].firing);
+  CHECK(events[0].at_ms == kT0 + 3000);
+  CHECK(events[0].message == "audio track input lost, the track is silent: English (interpretation)");
+  CHECK_FALSE(events[1].firing);
+  CHECK(events[1].at_ms == kT0 + 8000);
+}

@@ -233,3 +233,33 @@ TEST_CASE("container = mpegts muxes each rung with mpegtsmux, same encoders") {
   CHECK(count(t.ladder, "key-int-max=60 bframes=0") == 3);
   CHECK_THAT(t.ladder, Catch::Contains("mux_720p.sink_65"));
 }
+
+TEST_CASE("[[audio]] tracks: an own inter channel each, the floor as a rendition, the video without sound") {
+  auto cfg = shipped_defaults();
+  cfg.audio = {{"English", "en", "srt://:9001?mode=listener", 64, "audio-1"},
+               {"Italiano", "it", "test:", 0, "audio-2"},
+               {"Deutsch", "de", "channel:2", 0, "audio-3"}};
+  auto ladder = ingest::build_ladder_pipeline(cfg, "ch", 1);
+  // Each track from its own channel (channel: from the floor before its encoder), encoded at its bitrate.
+  CHECK_THAT(ladder, Catch::Contains("interaudiosrc channel=ch-audio-1"));
+  CHECK_THAT(ladder, Catch::Contains("interaudiosrc channel=ch-audio-2"));
+  CHECK(count(ladder, "interaudiosrc channel=ch-audio-") == 2);
+  CHECK_THAT(ladder, Catch::Contains(
+                         "floor_raw. ! queue ! audioconvert mix-matrix=\"<<(float)0.0,(float)1.0>,<(float)0.0,(float)1.0>>\""));
+  CHECK_THAT(ladder, Catch::Contains("avenc_aac bitrate=64000 ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"));
+  CHECK(count(ladder, "appsink name=audio_sink_") == 4);  // three tracks and the floor
+  CHECK_THAT(ladder, Catch::Contains("appsink name=audio_sink_floor"));
+  CHECK(count(ladder, ".audio_0") == 0);  // no rung muxes sound
+  CHECK(ladder.find('{') == std::string::npos);
+
+  auto srt = ingest::build_audio_source_pipeline(cfg, 0, "ch");
+  CHECK_THAT(srt, Catch::Contains("srtsrc name=input uri=\"srt://:9001?mode=listener\" latency=120"));
+  CHECK_THAT(srt, Catch::Contains("interaudiosink channel=ch-audio-1"));
+  auto tone = ingest::build_audio_source_pipeline(cfg, 1, "ch");
+  CHECK_THAT(tone, Catch::Contains("audiotestsrc name=input is-live=true wave=sine freq=880"));
+  CHECK_THROWS_AS(ingest::build_audio_source_pipeline(cfg, 2, "ch"), ingest::PipelineError);
+
+  // Without tracks every rung muxes the floor sound as before.
+  cfg.audio.clear();
+  CHECK(count(ingest::build_ladder_pipeline(cfg, "ch", 1), "audio. ! queue ! mux_") == 3);
+}

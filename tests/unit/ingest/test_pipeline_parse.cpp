@@ -51,3 +51,22 @@ TEST_CASE("every pipeline the builder makes is one GStreamer accepts") {
   INFO(text);
   CHECK(parse_error(text) == "");
 }
+
+TEST_CASE("[[audio]] tracks' source pipelines and ladder branches are ones GStreamer accepts") {
+  gst::init_and_check({});
+  config::Config cfg;
+  cfg.ingest.pipelines_dir = std::string(RELAY_SOURCE_DIR) + "/pipelines";
+  cfg.audio = {{"English", "en", "srt://:9001?mode=listener", 64, "audio-1"},
+               {"Français", "fr", "rtsp://127.0.0.1:8554/fr", 0, "audio-2"},
+               {"Español", "es", "alsa://hw:1,0", 0, "audio-3"},
+               {"Italiano", "it", "test:", 0, "audio-4"},
+               {"Deutsch", "de", "channel:2", 0, "audio-5"}};
+  for (size_t i = 0; i + 1 < cfg.audio.size(); ++i) {
+    auto text = ingest::build_audio_source_pipeline(cfg, i, "ch");
+    INFO(text);
+    CHECK(parse_error(text) == "");
+  }
+  auto text = ingest::build_ladder_pipeline(cfg, "ch", 1);
+  INFO(text);
+  CHECK(parse_error(text) == "");
+}

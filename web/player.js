@@ -160,21 +160,6 @@
       return (Date.now() - playing.getTime()) / 1000;
     },
   };
-  // The audio tracks ([[audio]]: the floor and the interpreters) for an audio
-  // menu: [{id, name, lang, default}], empty without hls.js or tracks.
-  player.audioTracks = function () {
-    if (!player.hls) return [];
-    return player.hls.audioTracks.map(function (t, id) {
-      return { id: id, name: t.name, lang: t.lang, default: !!t.default };
-    });
-  };
-  // Switches at the end of what is buffered (no flush): an immediate switch
-  // empties the sound buffer, which at LL-HLS latency can stall the picture.
-  player.setAudioTrack = function (id) {
-    const track = player.hls && player.hls.audioTracks[id];
-    if (!track) return;
-    player.hls.setAudioOption({ name: track.name, lang: track.lang, flushImmediate: false });
-  };
   window.relayPlayer = player;
 
   function updateLatency() {
@@ -333,8 +318,8 @@
   }
 
   function audioTracks() {
-    if (player.hls) return player.hls.audioTracks.map(function (track) { return { lang: track.lang, name: track.name }; });
-    return Array.from(video.audioTracks || []).map(function (track) { return { lang: track.language, name: track.label }; });
+    if (player.hls) return player.hls.audioTracks.map(function (track, id) { return { id: id, lang: track.lang, name: track.name, default: !!track.default }; });
+    return Array.from(video.audioTracks || []).map(function (track, id) { return { id: id, lang: track.language, name: track.label, default: track.kind === 'main' }; });
   }
 
   function currentCaptionTrack() {
@@ -360,7 +345,11 @@
   function playAudioTrack(index) {
     if (index < 0 || index === currentAudioTrack()) return;
     if (player.hls) {
-      player.hls.audioTrack = index;
+      // Switches at the end of what is buffered (no flush): setting
+      // hls.audioTrack empties the sound buffer, which at LL-HLS latency can
+      // stall the picture.
+      const track = player.hls.audioTracks[index];
+      player.hls.setAudioOption({ name: track.name, lang: track.lang, flushImmediate: false });
     } else {
       Array.from(video.audioTracks).forEach(function (track, i) { track.enabled = i === index; });
     }

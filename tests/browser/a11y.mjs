@@ -3,7 +3,8 @@
 // tokens, a question put on stage through the Q&A API (as test_qa.mjs does it
 // through the pages), and axe-core, injected into a page from node_modules (the
 // relay never serves it) and run at the WCAG 2.1 A/AA tags.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LIGHT_LADDER } from './relay.mjs';
@@ -46,6 +47,7 @@ export function pagesIn(sourceDir) {
 export function relaySettings(pages) {
   const settings = [...LIGHT_LADDER];
   for (const page of pages) if (page.tokenSetting) settings.push(`${page.tokenSetting}=["${page.token}"]`);
+  settings.push('captions.languages=[{code="de",name="Deutsch"},{code="en",name="English"}]');
   return settings;
 }
 
@@ -104,56 +106,16 @@ export async function audit(page, source) {
   return { lines, incomplete: result.incomplete, passes: result.passes };
 }
 
-// Until the relay itself lists subtitles and interpreter audio (the captions
-// and audio branches, with [captions] languages and [[audio]] set), the test
-// gives the player stand-ins: the master as the relay serves it plus what it
-// lacks of
-// - two WebVTT subtitle renditions (German, English) that follow the 180p
-//   playlist's segments with empty WebVTT files, and
-// - an audio group of the floor sound (in the video, the default) and an
-//   "English (interpretation)" rendition that is the 180p playlist (whose sound
-//   is the floor's too).
-// That is enough for hls.js to list the tracks and switch between them, which is
-// what the player's caption and audio controls act on; the tracks' content is
-// tested with the captions and the audio. Returns what was added.
-export async function tracksStandIn(context, base) {
-  const master = await (await fetch(`${base}/live/master.m3u8`)).text();
-  const added = { subtitles: !master.includes('TYPE=SUBTITLES'), audio: !master.includes('TYPE=AUDIO') };
-  if (!added.subtitles && !added.audio) return added;
-  await context.route(`${base}/live/master.m3u8`, async (route) => {
-    const response = await route.fetch();
-    const groups = (added.subtitles ? ',SUBTITLES="subs"' : '') + (added.audio ? ',AUDIO="aud"' : '');
-    const lines = (await response.text()).split('\n').map((line) =>
-      line.startsWith('#EXT-X-STREAM-INF:') ? line + groups : line);
-    const at = lines.findIndex((line) => line.startsWith('#EXT-X-STREAM-INF:'));
-    const media = [];
-    if (added.subtitles) {
-      media.push(
-        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Deutsch",LANGUAGE="de",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/de.m3u8"',
-        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",AUTOSELECT=YES,DEFAULT=NO,URI="/test-captions/en.m3u8"');
-    }
-    if (added.audio) {
-      media.push(
-        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Deutsch (Saal)",LANGUAGE="de",DEFAULT=YES,AUTOSELECT=YES',
-        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English (interpretation)",LANGUAGE="en",AUTOSELECT=YES,URI="180p/index.m3u8"');
-    }
-    lines.splice(at, 0, ...media);
-    await route.fulfill({ response, body: lines.join('\n') });
-  });
-  if (!added.subtitles) return added;
-  await context.route(`${base}/test-captions/**`, async (route) => {
-    const url = new URL(route.request().url());
-    if (url.pathname.endsWith('.vtt')) {
-      return route.fulfill({ contentType: 'text/vtt', body: 'WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n' });
-    }
-    const language = path.basename(url.pathname, '.m3u8');
-    const video = await (await fetch(`${base}/live/180p/index.m3u8`)).text();
-    const out = [];
-    for (const line of video.split('\n')) {
-      if (/^#EXT(M3U|-X-VERSION|-X-TARGETDURATION|-X-MEDIA-SEQUENCE|-X-PROGRAM-DATE-TIME|INF)/.test(line)) out.push(line);
-      else if (line && !line.startsWith('#')) out.push(`/test-captions/${language}/${line.replace(/\.m4s$/, '.vtt')}`);
-    }
-    return route.fulfill({ contentType: 'application/vnd.apple.mpegurl', body: out.join('\n') + '\n' });
-  });
-  return added;
+// The shipped config plus what the pages' caption and audio controls act on:
+// an interpretation track (a test tone) beside the floor sound. Captions come
+// with relaySettings(). Returns the path of the config file written.
+export function trackedConfig(sourceDir) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'a11y-'));
+  const file = path.join(dir, 'relay.toml');
+  let text = readFileSync(path.join(sourceDir, 'config', 'relay.toml'), 'utf8').replaceAll('"../', `"${sourceDir}/`);
+  text = text.replace('floor_audio_name = "Floor"', 'floor_audio_name = "Deutsch (Saal)"')
+    .replace('floor_audio_language = ""', 'floor_audio_language = "de"');
+  text += '\n[[audio]]\nname = "English (interpretation)"\nlanguage = "en"\nsource = "test:"\n';
+  writeFileSync(file, text);
+  return file;
 }

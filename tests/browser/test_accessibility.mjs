@@ -6,19 +6,20 @@
 //      attendee has asked a question and sees it waiting for review),
 //   3. a question on stage and another shortlisted (through the Q&A API),
 //   4. captions on: captions turned on, the audio language list shown and the
-//      caption style panel open (subtitle and audio tracks: the relay's own, else
-//      the stand-ins of a11y.mjs).
+//      caption style panel open (the relay runs with German and English captions
+//      and an interpretation track, see a11y.mjs).
 // Each audit must find no violation at the WCAG 2.1 A/AA tags; a failure prints
 // every violation with its target and help URL. Every page must name its
 // language in <html lang> and have a title. Screenshots go to --out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { LOCALES, audit, axeSource, pagesIn, question, relaySettings, tracksStandIn } from './a11y.mjs';
+import { LOCALES, PAGES, audit, axeSource, pagesIn, question, relaySettings, trackedConfig } from './a11y.mjs';
 import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
 const pages = pagesIn(args['source-dir']);
 const source = axeSource(args['source-dir']);
+const captionerToken = PAGES.find((p) => p.name === 'captioner').token;
 
 await runBrowserTest(args, async ({ relay, browser }) => {
   const started = Date.now();
@@ -42,9 +43,6 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   for (const setting of LOCALES) {
     const context = await browser.newContext({ locale: setting.locale, colorScheme: setting.colorScheme,
       viewport: { width: 1280, height: 800 } });
-    // Subtitle and audio tracks for the player's controls while the relay lists none (see a11y.mjs).
-    const standIn = await tracksStandIn(context, relay.base);
-    console.log(`${setting.locale}: stand-in tracks ${JSON.stringify(standIn)}`);
     for (const page of pages) {
       const tab = await context.newPage();
       tab.on('pageerror', (err) => pageErrors.push(`${page.path} ${setting.locale}: ${err}`));
@@ -112,6 +110,26 @@ await runBrowserTest(args, async ({ relay, browser }) => {
       await tab.waitForSelector('#settings-menu:not([hidden])');
       await tab.evaluate(() => Promise.all(document.getAnimations().map((a) => a instanceof CSSTransition ? a.finished : null)));
       await check(tab, `${label}, captions on`);
+      // The player as a viewer sees it: a live caption on the picture and the
+      // audio language list opened out (headless Chromium draws no open
+      // dropdown, so the list is shown at its full height instead).
+      const text = setting.lang === 'de' ? 'Willkommen zum Seminar' : 'Welcome to the seminar';
+      const language = await tab.evaluate(() => window.relayPlayer.captionTracks()[window.relayPlayer.currentCaptionTrack()].lang);
+      const posted = await fetch(`${relay.base}/api/captions/${language}`, {
+        method: 'POST', headers: { Authorization: `Bearer ${captionerToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text, duration_s: 30 }),
+      });
+      assert.equal(posted.status, 201, `${label}: the caption is taken`);
+      await tab.waitForFunction((t) => [...window.relayPlayer.video.textTracks].some((track) =>
+        track.mode === 'showing' && track.activeCues && [...track.activeCues].some((cue) => cue.text === t)), text,
+      { timeout: 20_000 });
+      await tab.evaluate(() => {
+        const list = document.getElementById('audio-language');
+        list.size = list.options.length;
+        list.focus();
+      });
+      await tab.screenshot({ path: path.join(args.out, `player-captions-audio-menu-${setting.lang}.png`) });
+      await tab.evaluate(() => { document.getElementById('audio-language').removeAttribute('size'); });
     }
     await tab.screenshot({ path: path.join(args.out, `a11y-${page.name}-${setting.lang}.png`), fullPage: true });
   }
@@ -122,4 +140,4 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   assert.ok(violations.length === 0, `axe-core found violations at ${['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}:\n` +
     violations.join('\n'));
   console.log('accessibility audit passed; screenshots in', args.out);
-}, relaySettings(pages));
+}, relaySettings(pages), { config: trackedConfig(args['source-dir']) });

@@ -43,10 +43,11 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   assert.deepEqual(tracks.map((t) => t.lang), ['de', 'en'], 'hls.js lists both subtitle renditions');
 
   // Captions on, German; a watcher notes when each line first is an active cue.
+  // As a viewer does it: the captions button, then German from the language list.
+  await viewer.click('#captions-toggle');
+  await viewer.selectOption('#captions-language', String(tracks.findIndex((t) => t.lang === 'de')));
+  assert.equal(await viewer.getAttribute('#captions-toggle', 'aria-pressed'), 'true', 'the captions button says on');
   await viewer.evaluate(() => {
-    const hls = window.relayPlayer.hls;
-    hls.subtitleDisplay = true;
-    hls.subtitleTrack = hls.subtitleTracks.findIndex((t) => t.lang === 'de');
     window.captionSeen = {};
     setInterval(() => {
       for (const track of window.relayPlayer.video.textTracks) {

@@ -1,7 +1,7 @@
 // Interpreter audio in Debian's chromium: hls.js on the attendee page lists the
-// floor sound (muxed in the video, no URI) and two [[audio]] tracks by name;
-// switching hls.audioTrack to an interpreter track loads its audio rendition and
-// playback keeps advancing, and switching back to the muxed floor sound does too,
+// floor sound (its own audio rendition once [[audio]] tracks exist) and two
+// [[audio]] tracks by name; choosing an interpreter track in the player's audio
+// menu loads its audio rendition and playback keeps advancing, and switching back to the floor does too,
 // with no stall (no 'waiting' after start, no bufferStalledError).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,8 @@ async function advances(page, seconds, what) {
 }
 
 async function switchTo(page, id) {
-  await page.evaluate((i) => { window.relayPlayer.setAudioTrack(i); }, id);
+  // As a viewer does it: the player's audio language menu.
+  await page.selectOption('#audio-language', String(id));
   try {
     await page.waitForFunction((i) => window.audioWatch.switched.includes(i), id, { timeout: 15_000 });
   } catch (e) {

@@ -10,7 +10,7 @@
 // - Play/pause, a vote, captions on/off and their language and the audio
 //   language work by key (focus stays on the vote button when the list is
 //   redrawn); size, captions and audio language are remembered after a reload.
-//   While the relay lists no subtitles or audio tracks, a11y.mjs adds stand-ins.
+//   The relay runs with two caption languages and an interpretation track (a11y.mjs).
 // - With WCAG 1.4.12 text spacing no control cuts its text off.
 // - At 400 % zoom (320 × 256 CSS px) no page scrolls sideways and the controls stay on screen.
 // - With prefers-reduced-motion nothing animates or transitions (and without it
@@ -18,7 +18,7 @@
 // Screenshots go to --out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { pagesIn, question, relaySettings, tracksStandIn } from './a11y.mjs';
+import { pagesIn, question, relaySettings, trackedConfig } from './a11y.mjs';
 import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
@@ -65,7 +65,6 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   const started = Date.now();
   await question(relay.base, 'Can I follow the talk by keyboard?', null);
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
-  console.log(`stand-in tracks added: ${JSON.stringify(await tracksStandIn(context, relay.base))}`);
   const tab = await context.newPage();
   await tab.goto(relay.base + '/', { waitUntil: 'load' });
   await playerReady(tab);
@@ -269,5 +268,5 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     await view.screenshot({ path: path.join(args.out, `zoom400-${page.name}.png`), fullPage: true });
   }
   console.log(`keyboard, zoom and motion test passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in`, args.out);
-}, relaySettings(pages));
+}, relaySettings(pages), { config: trackedConfig(args['source-dir']) });
 

@@ -62,6 +62,11 @@ class Loader {
               origin.at(node->as_array()->at(i).as_table()->get("source")->source());
         continue;
       }
+      if (name->str() == "programme") {
+        // Holds an array of tables, [[programme.talks]], checked as a whole (overlaps).
+        config_.programme = read_programme(ValueReader(*node, "programme", origin));
+        continue;
+      }
       const Section* section = find_section(name->str());
       if (!section) {
         throw ConfigError(fmt::format("{}: {}", origin.at(name->source()), unknown_section_message(name->str())));

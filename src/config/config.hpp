@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/wall_time.hpp"
+
 namespace relay::config {
 
 struct EdgeConfig {
@@ -234,6 +236,21 @@ struct CaptionsConfig {
   int max_chars = 500;                     // longest line, in code points
 };
 
+// One [[programme.talks]] entry (docs/programme.md). Times keep the offset they
+// were written with; the loader checks that slots do not overlap.
+struct TalkConfig {
+  std::string id;                     // URL path element and iCalendar UID part: a-z, 0-9, '-'
+  std::string title;
+  std::vector<std::string> speakers;  // may be empty
+  wall_time::WallTime start;
+  wall_time::WallTime end;
+  std::string language;  // BCP 47; empty: not stated
+  std::string abstract;  // may be empty
+};
+struct ProgrammeConfig {
+  std::vector<TalkConfig> talks;  // in planned order (sorted by start by the loader); none by default
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -246,6 +263,7 @@ struct Config {
   UplinkConfig uplink;
   CaptionsConfig captions;
   std::vector<AudioTrackConfig> audio;  // [[audio]]; none by default
+  ProgrammeConfig programme;            // [[programme.talks]]
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

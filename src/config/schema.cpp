@@ -744,4 +744,136 @@ std::string unknown_section_message(std::string_view name) {
   return message + fmt::format("known sections: {}", fmt::join(known, ", "));
 }
 
+namespace {
+
+// A talk's start or end: an RFC 3339 string ("2027-03-10T09:00:00+01:00") or a
+// TOML offset date-time written without quotes; either way with a time zone.
+wall_time::WallTime read_talk_time(const ValueReader& value) {
+  constexpr std::string_view kExpected =
+      "expected an RFC 3339 time with its time zone, such as \"2027-03-10T09:00:00+01:00\" or "
+      "\"2027-03-10T08:00:00Z\"";
+  if (const auto* native = value.node().as_date_time()) {
+    const toml::date_time& t = native->get();
+    if (!t.offset)
+      value.fail(fmt::format("the time has no time zone; {}", kExpected));
+    const auto parsed = wall_time::from_fields(t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute,
+                                               t.time.second, t.offset->minutes);
+    if (!parsed) value.fail(kExpected);
+    return *parsed;
+  }
+  const std::string text = value.string();
+  const auto parsed = wall_time::parse_rfc3339(text);
+  if (!parsed) value.fail(fmt::format("'{}' is not a time; {}", text, kExpected));
+  return *parsed;
+}
+
+bool is_talk_id(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && id.front() != '-' &&
+         std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// Titles, speakers and abstracts end up in JSON, iCalendar and pages: printable
+// text (newlines allowed in the abstract only), bounded.
+std::string read_talk_text(const ValueReader& value, std::size_t max_bytes, bool multiline) {
+  std::string text = value.string();
+  const bool printable = std::none_of(text.begin(), text.end(), [multiline](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || byte == 0x7f;
+  });
+  if (text.size() > max_bytes || !printable)
+    value.fail(fmt::format("expected at most {} bytes of text without control characters{}", max_bytes,
+                           multiline ? " (newlines are fine)" : ""));
+  return text;
+}
+
+constexpr std::string_view kTalkKeys[] = {"id", "title", "speakers", "start", "end", "language", "abstract"};
+
+TalkConfig read_talk(const ValueReader& entry) {
+  TalkConfig talk;
+  for (const auto& [key, node] : in_file_order(entry.table())) {
+    const ValueReader member = entry.member(key->str());
+    const std::string_view name = key->str();
+    if (name == "id") {
+      talk.id = member.string();
+      if (!is_talk_id(talk.id))
+        member.fail(fmt::format("'{}' is not a talk id; use 1..64 of a-z, 0-9 and '-' (it appears in URLs), "
+                                "e.g. \"opening\" or \"talk-3\"",
+                                talk.id));
+    } else if (name == "title") {
+      talk.title = read_talk_text(member, 300, false);
+      if (talk.title.empty()) member.fail("a talk's title must not be empty");
+    } else if (name == "speakers") {
+      talk.speakers = member.strings();
+      if (talk.speakers.size() > 20) member.fail("at most 20 speakers per talk");
+      for (std::size_t i = 0; i < talk.speakers.size(); ++i) {
+        const ValueReader speaker = member.element(i);
+        if (read_talk_text(speaker, 200, false).empty()) speaker.fail("a speaker's name must not be empty");
+      }
+    } else if (name == "start") {
+      talk.start = read_talk_time(member);
+    } else if (name == "end") {
+      talk.end = read_talk_time(member);
+    } else if (name == "language") {
+      talk.language = read_language(member, true);
+    } else if (name == "abstract") {
+      talk.abstract = read_talk_text(member, 4000, true);
+    } else {
+      throw ConfigError(fmt::format("{}: {}", entry.where(key->source()),
+                                    unknown_key_message(fmt::format("{}.{}", entry.key(), name), "[[programme.talks]]",
+                                                        std::vector<std::string_view>(std::begin(kTalkKeys),
+                                                                                      std::end(kTalkKeys)))));
+    }
+  }
+  for (std::string_view required : {"id", "title", "start", "end"})
+    if (!entry.table().contains(required)) entry.fail(fmt::format("missing key '{}'", required));
+  if (talk.end.unix_seconds <= talk.start.unix_seconds)
+    entry.member("end").fail(fmt::format("{} is not after the talk's start ({})", wall_time::format_rfc3339(talk.end),
+                                         wall_time::format_rfc3339(talk.start)));
+  return talk;
+}
+
+}  // namespace
+
+ProgrammeConfig read_programme(const ValueReader& value) {
+  ProgrammeConfig programme;
+  for (const auto& [key, node] : in_file_order(value.table())) {
+    if (key->str() != "talks")
+      throw ConfigError(fmt::format("{}: {}", value.where(key->source()),
+                                    unknown_key_message(fmt::format("programme.{}", key->str()), "[programme]",
+                                                        {"talks"})));
+  }
+  if (!value.table().contains("talks")) return programme;
+  const ValueReader talks = value.member("talks");
+  if (talks.node().is_table())
+    talks.fail("expected an array of tables; write each talk under a [[programme.talks]] header, with double brackets");
+  const toml::array& entries = talks.array();
+  if (entries.size() > 500) talks.fail(fmt::format("{} talks, expected at most 500", entries.size()));
+  std::vector<TalkConfig>& read = programme.talks;
+  std::vector<std::string> read_at;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ValueReader entry = talks.element(i);
+    TalkConfig talk = read_talk(entry);
+    for (std::size_t j = 0; j < read.size(); ++j) {
+      const TalkConfig& other = read[j];
+      const std::string& other_at = read_at[j];
+      if (other.id == talk.id)
+        entry.member("id").fail(fmt::format("'{}' is already the id of the talk at {}; ids must be unique", talk.id,
+                                            other_at));
+      // Half-open slots: one talk may end the minute the next begins.
+      if (talk.start.unix_seconds < other.end.unix_seconds && other.start.unix_seconds < talk.end.unix_seconds)
+        entry.member("start").fail(fmt::format("the slot {} .. {} overlaps '{}' ({} .. {}) at {}",
+                                               wall_time::format_rfc3339(talk.start),
+                                               wall_time::format_rfc3339(talk.end), other.id,
+                                               wall_time::format_rfc3339(other.start),
+                                               wall_time::format_rfc3339(other.end), other_at));
+    }
+    read.push_back(std::move(talk));
+    read_at.push_back(entry.where());
+  }
+  // Planned order, whatever order the file lists them in (slots do not overlap, so starts differ).
+  std::sort(read.begin(), read.end(),
+            [](const TalkConfig& a, const TalkConfig& b) { return a.start.unix_seconds < b.start.unix_seconds; });
+  return programme;
+}
+
 }  // namespace relay::config

@@ -29,6 +29,8 @@ std::span<const Section> sections();
 std::span<const Field<Rendition>> rendition_fields();
 // The [[audio]] array of tables (config.hpp, AudioTrackConfig).
 std::vector<AudioTrackConfig> read_audio_tracks(const ValueReader& value);
+// The [programme] table with its [[programme.talks]] (config.hpp, ProgrammeConfig).
+ProgrammeConfig read_programme(const ValueReader& value);
 
 const Section* find_section(std::string_view name);
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "api/captions_api.hpp"
+#include "api/programme_api.hpp"
 #include "api/health_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
@@ -21,7 +22,7 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kOther, kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kOther, kRouteCount
 };
 
 struct RouteEntry {
@@ -63,6 +64,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kQa, RouteLabel::qa, Service::qa);
     set(kIngest, RouteLabel::ingest, Service::push);
     set(kCaptions, RouteLabel::other, Service::captions);
+    set(kProgramme, RouteLabel::other, Service::programme);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
@@ -84,6 +86,7 @@ Route route_of(std::string_view target) {
     if (path == exact) return route;
   if (path.starts_with("/api/qa/")) return kQa;
   if (path == kCaptionsPrefix || path.starts_with("/api/captions/")) return kCaptions;
+  if (path == kProgrammePrefix || path == kProgrammeIcsPath || path.starts_with("/api/programme/")) return kProgramme;
   if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
@@ -176,6 +179,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       return captions_ ? captions_->handle(exchange)
                        : net::make_json_error(http::status::not_found, "captions_off",
                                               "live captions are off: set [captions] languages");
+    case Service::programme:
+      return programme_ ? programme_->handle(exchange)
+                        : net::make_json_error(http::status::not_found, "programme_off",
+                                               "the programme is not enabled on this relay");
     case Service::delivery:
       break;
   }

@@ -26,9 +26,10 @@ namespace relay::api {
 class QaApi;
 class PushApi;
 class CaptionsApi;
+class ProgrammeApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health, push, captions };
+enum class Service { delivery, qa, health, push, captions, programme };
 
 class RouteTable : public net::Handler {
  public:
@@ -59,6 +60,8 @@ class RouteTable : public net::Handler {
 
   // Live captions' API (/api/captions/); unset, its routes answer 404. Before the server starts.
   void set_captions(const CaptionsApi* captions) { captions_ = captions; }
+  // The programme's API (/api/programme, /programme.ics); unset, its routes answer 404. Before the server starts.
+  void set_programme(const ProgrammeApi* programme) { programme_ = programme; }
 
   // The bound HTTPS port, for the redirect from plain HTTP (edge.plain_http).
   void set_tls_port(uint16_t port) { policy_.set_tls_port(port); }
@@ -76,6 +79,7 @@ class RouteTable : public net::Handler {
   Port port_;
   const PushApi* push_;
   const CaptionsApi* captions_ = nullptr;
+  const ProgrammeApi* programme_ = nullptr;
   net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;

@@ -10,6 +10,7 @@
 #include "api/captions_api.hpp"
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
+#include "api/programme_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "api/route_table.hpp"
@@ -184,6 +185,19 @@ struct Captions {
   uint64_t subscription = 0;
 };
 
+// The programme's API. Calendar UIDs are "<talk id>@<first talk's date>.seminar-relay",
+// so that two events' "keynote" talks do not collide in one calendar.
+std::unique_ptr<api::ProgrammeApi> make_programme_api(const config::ProgrammeConfig& config, qa::Service& questions,
+                                                      WorkQueue& writes) {
+  const std::string date = config.talks.empty()
+                               ? std::string("programme")
+                               : wall_time::format_ical_utc(config.talks.front().start.unix_seconds).substr(0, 8);
+  if (!config.talks.empty())
+    relay::log::get("app")->info("programme: {} talk(s); GET /api/programme, /programme.ics", config.talks.size());
+  return std::make_unique<api::ProgrammeApi>(programme::Programme(config), questions, &writes,
+                                             [] { return now_epoch_ms(); }, date + ".seminar-relay");
+}
+
 std::unique_ptr<Captions> make_captions(const config::Config& cfg, hls::Store& store, auth::Authority& authority) {
   if (cfg.captions.languages.empty()) return nullptr;
   return std::make_unique<Captions>(cfg, store, authority);
@@ -232,6 +246,8 @@ struct Relay::Parts {
       relay::log::get("app")->info("live captions: {} subtitle rendition(s); POST /api/captions/<lang>, page /captioner",
                                    captions->store.rendition_count());
     }
+    programme = make_programme_api(cfg.programme, questions, qa_writes);
+    routes.set_programme(programme.get());
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -369,6 +385,7 @@ struct Relay::Parts {
   net::StatsCounters stats;
   delivery::StaticFiles static_files;
   std::unique_ptr<Captions> captions;  // null without [captions] languages
+  std::unique_ptr<api::ProgrammeApi> programme;  // [[programme.talks]]; empty without them
   delivery::Router router;
   delivery::PublishWaiters waiters;
   api::QaApi qa_api;

@@ -1,0 +1,54 @@
+#pragma once
+// The programme's API (docs/programme.md):
+//   GET  /programme.ics                  the talks as iCalendar, public
+//   GET  /api/programme                  talks with planned and actual times, on_stage, next; public
+//   POST /api/programme/<talk>/start     put the talk on stage (ends the one on stage first)
+//   POST /api/programme/<talk>/end       take it off the stage
+//   POST /api/programme/next             end the talk on stage and start the next one
+// The marks need a moderator or admin token, as the Q&A's moderation does.
+// Starting a talk makes its Q&A room current: the room titled as the talk,
+// created on its first start. Marks run on the Q&A's write thread, since they
+// may create a room and move the current one (database commits).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/work_queue.hpp"
+#include "net/handler.hpp"
+#include "programme/programme.hpp"
+#include "qa/service.hpp"
+
+namespace relay::api {
+
+inline constexpr std::string_view kProgrammePrefix = "/api/programme";
+inline constexpr std::string_view kProgrammeIcsPath = "/programme.ics";
+
+class ProgrammeApi {
+ public:
+  // `questions` and `writes` outlive the api; null `writes` runs marks inline
+  // (tests). `clock`: epoch milliseconds. `uid_domain` ends the calendar's UIDs.
+  ProgrammeApi(programme::Programme programme, qa::Service& questions, WorkQueue* writes,
+               std::function<int64_t()> clock, std::string uid_domain);
+
+  net::Outcome handle(const net::Exchange& exchange) const;
+
+ private:
+  net::Response mark(const net::Request& req, std::string_view path) const;
+  qa::Json document() const;  // with mutex_ held
+  // The Q&A room of a talk: the one remembered, else the room with the talk's
+  // title (after a restart), else a new one. With mutex_ held.
+  int64_t room_for(const qa::Caller& caller, const programme::Talk& talk) const;
+
+  qa::Service& questions_;
+  WorkQueue* writes_;
+  std::function<int64_t()> clock_;
+  std::string uid_domain_;
+  mutable std::mutex mutex_;
+  mutable programme::Programme programme_;
+  mutable std::map<std::string, int64_t> rooms_;  // talk id -> Q&A room id
+};
+
+}  // namespace relay::api

@@ -1,5 +1,6 @@
 #include "api/programme_api.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/beast/http/field.hpp>
@@ -148,6 +149,60 @@ net::Response ProgrammeApi::mark(const net::Request& req, std::string_view path)
   }
 }
 
+net::Response ProgrammeApi::change(const net::Request& req, std::string_view talk_id) const {
+  try {
+    const qa::Caller caller = questions_.authenticate(text::bearer_token(req[http::field::authorization]));
+    if (caller.role != qa::Role::admin)
+      return net::make_json_error(http::status::forbidden, "forbidden", "changing the programme needs an admin token");
+  } catch (const qa::Error& e) {
+    return from_qa_error(e);
+  }
+  if (auto refused = net::refuse_unless_json(req)) return std::move(*refused);
+  const Json body = Json::parse(req.body(), nullptr, false);
+  if (!body.is_object()) return net::make_json_error(http::status::bad_request, "bad_json", "expected a JSON object");
+  programme::TalkPatch patch;
+  auto text = [&](const char* key, std::optional<std::string>& out) -> bool {
+    const auto it = body.find(key);
+    if (it == body.end()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  auto time = [&](const char* key, std::optional<wall_time::WallTime>& out) -> bool {
+    std::optional<std::string> raw;
+    if (!text(key, raw)) return false;
+    if (raw && !(out = wall_time::parse_rfc3339(*raw))) return false;
+    return true;
+  };
+  for (const auto& [key, value] : body.items()) {
+    static constexpr std::string_view kKnown[] = {"title", "speakers", "start", "end", "language", "abstract"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown))
+      return net::make_json_error(http::status::unprocessable_entity, "unknown_field",
+                                  fmt::format("unknown field '{}'; known: title, speakers, start, end, language, "
+                                              "abstract",
+                                              key));
+  }
+  if (!text("title", patch.title) || !text("language", patch.language) || !text("abstract", patch.abstract))
+    return net::make_json_error(http::status::unprocessable_entity, "bad_field",
+                                "title, language and abstract are strings");
+  if (!time("start", patch.start) || !time("end", patch.end))
+    return net::make_json_error(http::status::unprocessable_entity, "bad_time",
+                                "start and end are RFC 3339 times with a zone, e.g. \"2027-03-10T09:00:00+01:00\"");
+  if (const auto it = body.find("speakers"); it != body.end()) {
+    if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const Json& s) { return s.is_string(); }))
+      return net::make_json_error(http::status::unprocessable_entity, "bad_field", "speakers is a list of strings");
+    patch.speakers = it->get<std::vector<std::string>>();
+  }
+  std::lock_guard lock(mutex_);
+  if (!programme_.find(std::string(talk_id)))
+    return net::make_json_error(http::status::not_found, "unknown_talk",
+                                fmt::format("no talk '{}' in the programme", talk_id));
+  if (const auto problem = programme_.update(std::string(talk_id), patch))
+    return net::make_json_error(http::status::unprocessable_entity, "invalid_talk", *problem);
+  programme_log().info("talk '{}' changed", talk_id);
+  return json_response(http::status::ok, document());
+}
+
 net::Outcome ProgrammeApi::handle(const net::Exchange& exchange) const {
   const net::Request& req = exchange.message;
   const std::string_view path = exchange.target.path;
@@ -167,6 +222,12 @@ net::Outcome ProgrammeApi::handle(const net::Exchange& exchange) const {
     // Calendars poll it; a changed programme should reach them on their next poll.
     res.set(http::field::cache_control, "no-cache");
     return res;
+  }
+  if (req.method() == http::verb::put) {
+    const std::string_view talk_id = path.substr(std::min(path.size(), kProgrammePrefix.size() + 1));
+    if (path.size() <= kProgrammePrefix.size() + 1 || talk_id.find('/') != std::string_view::npos)
+      return net::make_json_error(http::status::not_found, "not_found", "expected PUT /api/programme/<talk>");
+    return change(req, talk_id);
   }
   if (req.method() != http::verb::post) {
     net::Response res = net::make_json_error(http::status::method_not_allowed, "method_not_allowed",

@@ -5,6 +5,8 @@
 //   POST /api/programme/<talk>/start     put the talk on stage (ends the one on stage first)
 //   POST /api/programme/<talk>/end       take it off the stage
 //   POST /api/programme/next             end the talk on stage and start the next one
+//   PUT  /api/programme/<talk>           change a talk's plan (admin): {"title"?, "speakers"?, "start"?,
+//                                        "end"?, "language"?, "abstract"?}, checked as the config is
 // The marks need a moderator or admin token, as the Q&A's moderation does.
 // Starting a talk makes its Q&A room current: the room titled as the talk,
 // created on its first start. Marks run on the Q&A's write thread, since they
@@ -37,6 +39,7 @@ class ProgrammeApi {
 
  private:
   net::Response mark(const net::Request& req, std::string_view path) const;
+  net::Response change(const net::Request& req, std::string_view talk_id) const;
   qa::Json document() const;  // with mutex_ held
   // The Q&A room of a talk: the one remembered, else the room with the talk's
   // title (after a restart), else a new one. With mutex_ held.

@@ -35,6 +35,16 @@ struct MarkResult {
   std::optional<std::string> started; // the talk this mark put on stage, if any
 };
 
+// A change to a talk's plan (PUT /api/programme/<talk>); absent members stay.
+struct TalkPatch {
+  std::optional<std::string> title;
+  std::optional<std::vector<std::string>> speakers;
+  std::optional<wall_time::WallTime> start;
+  std::optional<wall_time::WallTime> end;
+  std::optional<std::string> language;
+  std::optional<std::string> abstract;
+};
+
 class Programme {
  public:
   Programme() = default;
@@ -54,6 +64,11 @@ class Programme {
   MarkResult end(const std::string& id, std::int64_t now);
   // Ends the talk on stage (if any) and starts next().
   MarkResult advance(std::int64_t now);
+
+  // Changes a talk's plan under the config's rules (a title, bounded printable
+  // text, end after start, no overlap); the talks stay in start order. Returns
+  // what is wrong, or nullopt when applied; unknown talks are the caller's to check.
+  std::optional<std::string> update(const std::string& id, const TalkPatch& patch);
 
  private:
   Talk* find_mutable(const std::string& id);

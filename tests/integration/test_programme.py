@@ -5,7 +5,7 @@ text); /api/programme lists the talks with planned and actual times; the
 moderator marks start, end and next, and each talk's Q&A room becomes current
 in turn, as an attendee's REST calls and WebSocket feed see it; bad marks
 (unknown talk, no token, an attendee's token, a talk that ended) get clear JSON
-errors and the relay serves on."""
+errors; an admin changes a talk and the calendar follows; the relay serves on."""
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -210,6 +210,20 @@ def main():
         status, body, _ = moderator.call("POST", "/api/programme/keynote/start")
         c.check(status == 409 and body["error"] == "already_ended", f"an ended talk cannot start again: {status} {body}")
         c.check(len(public.ok("GET", "/api/qa/rooms")["rooms"]) == 4, "the default room plus one per talk")
+
+        # An admin changes a talk during the event; calendars see it under the same UID.
+        admin = QaClient(relay.port, "admin-token-0123456789abcdef0000")
+        change = {"title": "Panel: Fragen, Antworten", "end": "2027-03-10T11:30:00Z"}
+        status, body, _ = moderator.call("PUT", "/api/programme/panel", change)
+        c.check(status == 403 and body["error"] == "forbidden", f"a moderator may not change talks: {status} {body}")
+        status, body, _ = admin.call("PUT", "/api/programme/panel", {"start": "2027-03-10T09:30:00Z"})
+        c.check(status == 422 and "overlaps 'codecs'" in body["message"], f"an overlapping change: {status} {body}")
+        answer = admin.ok("PUT", "/api/programme/panel", change)
+        c.check(answer["talks"][2]["title"] == change["title"] and answer["talks"][2]["planned_end"] == "2027-03-10T11:30:00Z",
+                f"the change is in the programme: {answer['talks'][2]}")
+        panel = next(e for e in events(parse_ics(relay.get("/programme.ics"))) if e["UID"][1].startswith("panel@"))
+        c.check(unescape(panel["SUMMARY"][1]) == change["title"] and panel["DTEND"][1] == "20270310T113000Z" and
+                panel["UID"][1] in by_uid, f"the calendar has the change under the same UID: {panel}")
 
         c.check(relay.get("/api/health") is not None and relay.proc.poll() is None, "the relay serves on")
         c.check("Bearer" not in relay.log_text() and MODERATOR not in relay.log_text(), "no token in the log")

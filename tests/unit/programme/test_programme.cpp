@@ -103,3 +103,34 @@ TEST_CASE("an empty programme has nothing on stage and nothing next") {
   CHECK(p.next() == nullptr);
   CHECK(p.advance(1).error == MarkError::nothing_next);
 }
+
+TEST_CASE("a talk's plan changes under the config's rules and the order follows its start") {
+  Programme p = three_talks();
+  p.start("codecs", 100);
+  TalkPatch later;
+  later.start = relay::wall_time::parse_rfc3339("2027-03-10T14:00:00+01:00");
+  later.end = relay::wall_time::parse_rfc3339("2027-03-10T15:00:00+01:00");
+  later.title = "Codecs, revisited";
+  CHECK_FALSE(p.update("codecs", later));
+  CHECK(p.talks().back().id == "codecs");
+  CHECK(p.talks().back().title == "Codecs, revisited");
+  CHECK(p.on_stage()->id == "codecs");  // the stage follows the talk, not its old position
+
+  TalkPatch overlap;
+  overlap.start = relay::wall_time::parse_rfc3339("2027-03-10T09:30:00+01:00");
+  overlap.end = relay::wall_time::parse_rfc3339("2027-03-10T09:45:00+01:00");
+  CHECK(p.update("lunch-talk", overlap).value_or("") ==
+        "the slot 2027-03-10T09:30:00+01:00 .. 2027-03-10T09:45:00+01:00 overlaps 'keynote' "
+        "(2027-03-10T09:00:00+01:00 .. 2027-03-10T10:00:00+01:00)");
+  TalkPatch backwards;
+  backwards.end = relay::wall_time::parse_rfc3339("2027-03-10T12:00:00+01:00");
+  CHECK(p.update("lunch-talk", backwards).value_or("").starts_with("end: "));
+  TalkPatch empty_title;
+  empty_title.title = "";
+  CHECK(p.update("keynote", empty_title));
+  TalkPatch bad_speaker;
+  bad_speaker.speakers = std::vector<std::string>{"Ada\nLovelace"};
+  CHECK(p.update("keynote", bad_speaker));
+  CHECK(p.find("keynote")->title == "Opening keynote");  // refused changes change nothing
+  CHECK(p.update("missing", empty_title));
+}

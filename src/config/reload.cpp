@@ -151,6 +151,16 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   check("captions.languages", same_languages(k0.languages, k1.languages));
   check("captions.offset_s", k0.offset_s == k1.offset_s);
   check("captions.max_chars", k0.max_chars == k1.max_chars);
+
+  // The programme API holds the talks and the day's marks in memory; a reload
+  // does not replace them under the moderator (PUT /api/programme/<talk> does, live).
+  const auto same_talks = [](const std::vector<TalkConfig>& a, const std::vector<TalkConfig>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const TalkConfig& x, const TalkConfig& y) {
+      return x.id == y.id && x.title == y.title && x.speakers == y.speakers && x.start == y.start && x.end == y.end &&
+             x.language == y.language && x.abstract == y.abstract;
+    });
+  };
+  check("programme.talks", same_talks(running.programme.talks, loaded.programme.talks));
   return keys;
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/config.hpp"
+#include "config/reload.hpp"
 
 using namespace relay::config;
 using Catch::Matchers::Contains;
@@ -91,4 +92,13 @@ TEST_CASE("programme errors name the file, the line and what is accepted") {
   CHECK_THAT(error_of("[programme]\ntalks = { id = \"a\" }\n"), Contains("[[programme.talks]]"));
   CHECK_THAT(error_of("[programme]\ntalk = []\n"), Contains("relay.toml:2:") && Contains("unknown key 'programme.talk'"));
   CHECK_THAT(error_of(talk("a", nine, ten, "title = \"Line\\nbreak\"\n")), Contains("without control characters"));
+}
+
+TEST_CASE("a reload that changes the programme says it needs a restart") {
+  const std::string slot = "\"2027-03-10T09:00:00Z\"", later = "\"2027-03-10T10:00:00Z\"";
+  const Config running = parse_config(talk("a", slot, later), "relay.toml");
+  CHECK(keys_needing_restart(running, parse_config(talk("a", slot, later), "relay.toml")).empty());
+  CHECK(keys_needing_restart(running, parse_config(talk("a", slot, later, "title = \"U\"\n"), "relay.toml")) ==
+        std::vector<std::string>{"programme.talks"});
+  CHECK(keys_needing_restart(running, parse_config("", "relay.toml")) == std::vector<std::string>{"programme.talks"});
 }

@@ -445,6 +445,76 @@
     setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
   });
 
+
+  // The programme panel: the agenda with Start/End per talk and "Next talk".
+  // The relay moves the Q&A to a started talk's room itself; this page sees
+  // that as the feed's current_room event, like any other room change.
+  const Programme = window.RelayProgramme;
+  let programmePoll = null;
+
+  function renderProgramme(doc) {
+    const P = Programme;
+    $('programme-panel').hidden = doc.talks.length === 0;
+    RelayQa.keepFocus($('agenda-list'), function () {
+      P.renderAgenda($('agenda-list'), doc, function (item, talk) {
+        const actions = el('div', 'agenda-actions');
+        if (talk.actual_start) {
+          const started = el('span', 'agenda-actual');
+          started.append(P.t('startedAt', { time: '' }), P.timeElement(talk.actual_start, false));
+          if (talk.actual_end) started.append(' · ' + P.t('endedAt', { time: '' }), P.timeElement(talk.actual_end, false));
+          actions.append(started);
+        }
+        if (talk.id === doc.on_stage) {
+          actions.append(programmeButton('end', P.t('end'), P.t('endTalk', { title: talk.title }), talk));
+        } else if (!talk.actual_end) {
+          actions.append(programmeButton('start', P.t('start'), P.t('startTalk', { title: talk.title }), talk));
+        }
+        item.append(actions);
+      });
+    });
+  }
+
+  // Visible text "Start"/"End", the accessible name with the talk's title (WCAG 2.5.3: it begins with the visible text).
+  function programmeButton(action, text, label, talk) {
+    const button = el('button', 'chip', text);
+    button.type = 'button';
+    button.dataset.action = 'programme-' + action;
+    button.setAttribute('aria-label', label);
+    button.addEventListener('click', function () { mark('/api/programme/' + encodeURIComponent(talk.id) + '/' + action, action, talk); });
+    return button;
+  }
+
+  async function mark(path, action, talk) {
+    const P = Programme;
+    const message = $('programme-message');
+    let result;
+    try {
+      result = await RelayQa.api('POST', path, token);
+    } catch (e) {
+      message.textContent = P.t('failed', { message: e.message });
+      return;
+    }
+    if (!result.ok) {
+      const reason = result.body && result.body.error;
+      message.textContent = ['already_ended', 'not_on_stage', 'nothing_next', 'unknown_talk', 'forbidden'].includes(reason)
+        ? P.t(reason) : P.t('failed', { message: (result.body && result.body.message) || result.status });
+      programmePoll.refresh();
+      return;
+    }
+    const doc = result.body;
+    const onStage = P.find(doc, doc.on_stage);
+    message.textContent = action === 'end' ? P.t('ended', { title: talk.title })
+      : onStage ? P.t('started', { title: onStage.title }) : '';
+    programmePoll.show(doc);
+  }
+
+  $('programme-next').addEventListener('click', function () { mark('/api/programme/next', 'next', null); });
+
+  function startProgramme() {
+    if (!programmePoll) programmePoll = Programme.poll(renderProgramme, 5000);
+    window.relayModerator.programme = programmePoll;
+  }
+
   function start(value) {
     token = value;
     $('signin').hidden = true;
@@ -468,6 +538,7 @@
       onStatus: setStatus,
     });
     window.relayModerator.feed = feed;
+    startProgramme();
     window.relayModerator.run = function (id, action) { return run(questions.items.get(id), action); };
   }
 

@@ -62,6 +62,37 @@
     next.parentElement.hidden = starred.length === 0;
   }
 
+
+  // The talk on stage and the time left in its planned slot, counted down each
+  // second from the viewer's clock; past the planned end it counts up as +mm:ss
+  // with the words "over time". With nothing on stage: the next talk and its start.
+  const Programme = window.RelayProgramme;
+  let programme = null;
+
+  function renderSlot() {
+    const P = Programme;
+    const box = document.getElementById('talk');
+    const slot = document.getElementById('slot');
+    const talk = programme && (P.find(programme, programme.on_stage) || P.find(programme, programme.next));
+    box.hidden = !talk;
+    if (!talk) return;
+    const onStage = talk.id === programme.on_stage;
+    document.getElementById('talk-title').textContent = onStage ? talk.title
+      : P.t('next') + ': ' + talk.title + ' (' + P.t('startsAt', { time: P.formatTime(talk.planned_start, P.severalDays(programme)) }) + ')';
+    slot.hidden = !onStage;
+    if (!onStage) return;
+    const left = (Date.parse(talk.planned_end) - Date.now()) / 1000;
+    const overrun = left < 0;
+    slot.dataset.overrun = String(overrun);
+    document.getElementById('slot-left').textContent = P.countdown(left);
+    document.getElementById('slot-over').hidden = !overrun;
+  }
+
+  function startProgramme() {
+    Programme.poll(function (doc) { programme = doc; renderSlot(); }, 5000);
+    setInterval(renderSlot, 1000);
+  }
+
   function start(token) {
     signin.hidden = true;
     monitor.hidden = false;
@@ -78,6 +109,7 @@
       },
     });
     window.relaySpeaker.feed = feed;
+    startProgramme();
   }
 
   async function check(token) {

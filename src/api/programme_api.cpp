@@ -215,7 +215,13 @@ net::Outcome ProgrammeApi::handle(const net::Exchange& exchange) const {
       return res;
     }
     std::lock_guard lock(mutex_);
-    if (path == kProgrammePrefix) return json_response(http::status::ok, document());
+    if (path == kProgrammePrefix) {
+      net::Response res = json_response(http::status::ok, document());
+      // The attendee page polls it every few seconds; a shared cache in front of the
+      // relay may answer those polls for a moment, so a mark reaches pages within ~7 s.
+      res.set(http::field::cache_control, "public, max-age=2");
+      return res;
+    }
     net::Response res =
         net::make_json_response(http::status::ok, programme::write_icalendar(programme_, uid_domain_, clock_() / 1000));
     res.set(http::field::content_type, "text/calendar; charset=utf-8");

@@ -121,8 +121,8 @@ struct HlsConfig {
   double segment_duration_s = 2.0;  // also the GOP length, 0.5..10
   double part_duration_s = 0.5;     // fMP4 fragment length inside a segment, <= segment
   int live_window = 6;              // segments in the live playlist, >= 3
-  double dvr_window_s = 0.0;        // extra seconds kept and listed for seeking back; 0 = off
-  int max_memory_mb = 512;          // hard cap on media held in memory
+  double dvr_window_s = 300.0;      // extra seconds kept and listed for seeking back; 0 = off
+  int max_memory_mb = 768;          // hard cap on media held in memory (room for the DVR window)
   bool low_latency = true;          // LL-HLS: parts, preload hints, blocking reload
   std::string container = "fmp4";   // fmp4 | mpegts (old players; no LL-HLS)
 };

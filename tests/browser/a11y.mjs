@@ -48,6 +48,9 @@ export function relaySettings(pages) {
   const settings = [...LIGHT_LADDER];
   for (const page of pages) if (page.tokenSetting) settings.push(`${page.tokenSetting}=["${page.token}"]`);
   settings.push('captions.languages=[{code="de",name="Deutsch"},{code="en",name="English"}]');
+  // Live rewind on, so the player's rewind controls are audited too (they show
+  // once the window reaches back 20 s).
+  settings.push('hls.dvr_window_s=60');
   return settings;
 }
 
@@ -116,6 +119,26 @@ export function trackedConfig(sourceDir) {
   text = text.replace('floor_audio_name = "Floor"', 'floor_audio_name = "Deutsch (Saal)"')
     .replace('floor_audio_language = ""', 'floor_audio_language = "de"');
   text += '\n[[audio]]\nname = "English (interpretation)"\nlanguage = "en"\nsource = "test:"\n';
+  text += programmeToml(Date.now());
   writeFileSync(file, text);
   return file;
+}
+
+// Two talks around `nowMs` (whole minutes, UTC), for the programme's parts of
+// the pages: the agenda, the moderator's Start/End, the speaker's slot clock.
+export const PROGRAMME_TALKS = [
+  { id: 'welcome', title: 'Begrüßung / Welcome', speakers: ['Jörg Müller'], from: -10, to: 20 },
+  { id: 'access', title: 'Barrierefreiheit / Accessibility', speakers: ['Ada Lovelace', 'Grace Hopper'], from: 20, to: 50 },
+];
+
+export function programmeToml(nowMs) {
+  const minute = Math.floor(nowMs / 60000) * 60000;
+  const at = (m) => new Date(minute + m * 60000).toISOString().replace('.000Z', 'Z');
+  return PROGRAMME_TALKS.map((t) => `\n[[programme.talks]]\nid = "${t.id}"\ntitle = "${t.title}"\n` +
+    `speakers = [${t.speakers.map((n) => `"${n}"`).join(', ')}]\nstart = "${at(t.from)}"\nend = "${at(t.to)}"\n`).join('');
+}
+
+// The moderator puts `talk` on stage through the programme API.
+export async function startTalk(base, talk) {
+  return call(base, 'POST', `/api/programme/${talk}/start`, moderatorToken());
 }

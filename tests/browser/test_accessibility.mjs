@@ -7,13 +7,16 @@
 //   3. a question on stage and another shortlisted (through the Q&A API),
 //   4. captions on: captions turned on, the audio language list shown and the
 //      caption style panel open (the relay runs with German and English captions
-//      and an interpretation track, see a11y.mjs).
+//      and an interpretation track, see a11y.mjs),
+//   5. a talk on stage: the attendee's agenda open and the rewind controls
+//      shown (the relay keeps a 60 s window), the moderator's programme panel
+//      with Start/End, the speaker's slot clock.
 // Each audit must find no violation at the WCAG 2.1 A/AA tags; a failure prints
 // every violation with its target and help URL. Every page must name its
 // language in <html lang> and have a title. Screenshots go to --out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { LOCALES, PAGES, audit, axeSource, pagesIn, question, relaySettings, trackedConfig } from './a11y.mjs';
+import { LOCALES, PAGES, audit, axeSource, pagesIn, question, relaySettings, startTalk, trackedConfig } from './a11y.mjs';
 import { parseArgs, runBrowserTest } from './relay.mjs';
 
 const args = parseArgs(process.argv);
@@ -132,6 +135,25 @@ await runBrowserTest(args, async ({ relay, browser }) => {
       await tab.evaluate(() => { document.getElementById('audio-language').removeAttribute('size'); });
     }
     await tab.screenshot({ path: path.join(args.out, `a11y-${page.name}-${setting.lang}.png`), fullPage: true });
+  }
+
+  // 5. A talk on stage: the programme on every page that shows it.
+  await startTalk(relay.base, 'welcome');
+  await Promise.all(tabs.map(async ({ page, tab }) => {
+    if (page.name === 'attendee') {
+      await tab.click('#agenda summary');
+      await tab.waitForSelector('#agenda-list .agenda-item[data-state="now"]', { state: 'visible', timeout: 15_000 });
+      await tab.waitForSelector('#dvr:not([hidden])', { timeout: 30_000 });
+    } else if (page.name === 'moderator') {
+      await tab.waitForSelector('#programme-panel [data-action="programme-end"]', { timeout: 15_000 });
+    } else if (page.name === 'speaker') {
+      await tab.waitForSelector('#talk:not([hidden]) #slot:not([hidden])', { timeout: 15_000 });
+    }
+  }));
+  for (const { page, tab, setting, label } of tabs) {
+    if (!['attendee', 'moderator', 'speaker'].includes(page.name)) continue;
+    await check(tab, `${label}, a talk on stage`);
+    await tab.screenshot({ path: path.join(args.out, `a11y-${page.name}-programme-${setting.lang}.png`), fullPage: true });
   }
 
   const seconds = (Date.now() - started) / 1000;

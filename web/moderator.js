@@ -506,6 +506,12 @@
     message.textContent = action === 'end' ? P.t('ended', { title: talk.title })
       : onStage ? P.t('started', { title: onStage.title }) : '';
     programmePoll.show(doc);
+    // The moderator who starts a talk moderates its questions next: the queue
+    // follows to its room (the relay made it current for everyone already).
+    if (action !== 'end' && onStage && onStage.room !== null && feed && String(feed.room) !== String(onStage.room)) {
+      feed.switchRoom(String(onStage.room));
+      loadRooms();
+    }
   }
 
   $('programme-next').addEventListener('click', function () { mark('/api/programme/next', 'next', null); });

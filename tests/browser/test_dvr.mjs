@@ -29,7 +29,7 @@ writeFileSync(config, readFileSync(path.join(sourceDir, 'config', 'relay.toml'),
   `\n[[programme.talks]]\nid = "intro"\ntitle = "Einführung"\nstart = "${at(-5)}"\nend = "${at(5)}"\n` +
   `\n[[programme.talks]]\nid = "main"\ntitle = "Hauptvortrag"\nstart = "${at(5)}"\nend = "${at(30)}"\n`);
 
-const overrides = [...LIGHT_LADDER, 'hls.segment_duration_s=1', 'hls.part_duration_s=0.25', 'hls.dvr_window_s=60',
+const overrides = [...LIGHT_LADDER, 'hls.segment_duration_s=1', 'hls.dvr_window_s=60',
   `qa.moderator_tokens=["${MODERATOR}"]`];
 
 async function mark(base, action) {

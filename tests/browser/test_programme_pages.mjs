@@ -90,6 +90,11 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   assert.match(await moderator.textContent('#programme-message'), /„Eröffnung“ läuft/);
   assert.equal(await moderator.getAttribute('#agenda-list [data-id="opening"]', 'data-state'), 'now');
   assert.ok(await moderator.isVisible('[data-id="opening"] [data-action="programme-end"]'), 'the talk on stage has an End button');
+  // The talk's Q&A room is current, and the moderator's queue follows to it.
+  await moderator.waitForFunction(() => {
+    const option = document.getElementById('room-select').selectedOptions[0];
+    return option && option.textContent.includes('Eröffnung');
+  }, null, { timeout: 10_000 });
 
   // The attendee page learns it from its poll.
   const started = Date.now();

@@ -517,7 +517,7 @@
   $('programme-next').addEventListener('click', function () { mark('/api/programme/next', 'next', null); });
 
   function startProgramme() {
-    if (!programmePoll) programmePoll = Programme.poll(renderProgramme, 5000);
+    if (!programmePoll) programmePoll = Programme.poll(renderProgramme, 5000, true);
     window.relayModerator.programme = programmePoll;
   }
 

@@ -175,19 +175,20 @@
     }
   }
 
-  async function load() {
-    const response = await fetch(PATH, { headers: { Accept: 'application/json' } });
+  // `fresh`: past any cache (the moderator must not see a programme older than their own mark).
+  async function load(fresh) {
+    const response = await fetch(PATH, { headers: { Accept: 'application/json' }, cache: fresh ? 'no-cache' : 'default' });
     if (!response.ok) throw new Error(PATH + ': ' + response.status);
     return response.json();
   }
 
   // Calls onUpdate(doc) now and every `intervalMs` while the page is open; a
   // failed poll keeps the last programme shown and tries again on the next tick.
-  function poll(onUpdate, intervalMs) {
+  function poll(onUpdate, intervalMs, fresh) {
     let last = null;
     async function tick() {
       try {
-        const doc = await load();
+        const doc = await load(fresh);
         const text = JSON.stringify(doc);
         if (text !== last) {
           last = text;

@@ -89,7 +89,7 @@
   }
 
   function startProgramme() {
-    Programme.poll(function (doc) { programme = doc; renderSlot(); }, 5000);
+    Programme.poll(function (doc) { programme = doc; renderSlot(); }, 5000, true);
     setInterval(renderSlot, 1000);
   }
 

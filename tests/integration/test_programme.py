@@ -148,6 +148,11 @@ def main():
         uids_again = {e["UID"][1] for e in events(parse_ics(raw_again))}
         c.check(uids_again == set(by_uid), "UIDs stay the same from one download to the next")
 
+        # Public and briefly cacheable: the pages poll it; a mark's answer is never cached.
+        status, _, headers = public.call("GET", "/api/programme")
+        c.check(status == 200 and headers.get("cache-control") == "public, max-age=2",
+                f"GET /api/programme may be cached for 2 s: {headers.get('cache-control')}")
+
         # Bad marks: clear errors, nothing changes.
         attendee, _ = new_attendee(relay.port, "Bob")
         status, body, headers = public.call("POST", "/api/programme/keynote/start")

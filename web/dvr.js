@@ -62,6 +62,9 @@
   const liveState = document.getElementById('dvr-live-state');
   const chapterList = document.getElementById('dvr-chapters');
   let dragging = false;
+  // Behind live by the viewer's choice (a rewind), until back at live; the QoE
+  // report then leaves out the latency, which is not the stream's.
+  let rewound = false;
   let programme = window.relayAgenda ? window.relayAgenda.doc : null;
 
   function levelDetails(hls) {
@@ -107,6 +110,7 @@
     const r = range();
     if (!r) return;
     video.currentTime = Math.min(r.end, Math.max(r.start + START_MARGIN_S, position));
+    rewound = true;
     if (video.paused) video.play().catch(function () {});
     update();
   }
@@ -192,6 +196,7 @@
     if (box.hidden) return;
     const live = atLive(r);
     const late = behind(r);
+    if (live && !video.seeking) rewound = false;
     liveState.dataset.live = String(live);
     liveState.textContent = live ? t('live') : t('behind', { time: clock(late) });
     liveState.title = live ? '' : t('behindLong', { time: clock(late) });
@@ -224,6 +229,7 @@
     atLive: function () { const r = range(); return Boolean(r) && atLive(r); },
     behind: function () { const r = range(); return r ? behind(r) : null; },
     chapters: function () { return chapters(range()); },
+    rewound: function () { return rewound; },
     seekTo: seekTo,
     backToLive: backToLive,
   };

@@ -16,8 +16,9 @@
   let started = false;
 
   video.addEventListener('playing', function () { started = true; });
-  // "waiting" after playback started is a stall; before it, the start-up.
-  video.addEventListener('waiting', function () { if (started) stalls += 1; });
+  // "waiting" after playback started is a stall; before it, the start-up; while
+  // seeking (a rewind, back to live), the viewer's own choice.
+  video.addEventListener('waiting', function () { if (started && !video.seeking) stalls += 1; });
 
   function bufferAhead() {
     const ranges = video.buffered;
@@ -41,7 +42,9 @@
   function report() {
     errors += player.fatalErrors.length - reportedErrors;
     reportedErrors = player.fatalErrors.length;
-    const latency = video.paused ? null : player.latency();
+    // A viewer who rewound is behind live by choice: no latency to report.
+    const rewound = window.relayDvr && window.relayDvr.rewound();
+    const latency = video.paused || rewound ? null : player.latency();
     const body = {
       session: session,
       latency_s: latency === null || latency < 0 ? null : Math.min(3600, latency),

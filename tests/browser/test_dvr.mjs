@@ -78,6 +78,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
   assert.match(behindText, /^−0:(2|3)\d$/, `the indicator says how far behind: ${behindText}`);
   const behind = await page.evaluate(() => window.relayDvr.behind());
   assert.ok(behind > 25 && behind < 35, `about 30 s behind live: ${behind}`);
+  assert.equal(await page.evaluate(() => window.relayDvr.rewound()), true, 'rewound by choice: no latency in the QoE report');
   console.log(`${elapsed()}: rewound 30 s (${behindText})`);
 
   // The talk's chapter mark on the seek bar.
@@ -104,6 +105,7 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     state: document.getElementById('dvr-live-state').textContent,
   }));
   assert.equal(live.lowLatency, true, 'low-latency mode kept');
+  assert.equal(await page.evaluate(() => window.relayDvr.rewound()), false, 'back at live: latency reported again');
   assert.equal(live.state, 'LIVE');
   assert.ok(live.rate >= 1 && live.rate <= 1.5, `playback rate normal or hls.js's catch-up: ${live.rate}`);
   console.log(`${elapsed()}: back to live, latency ${live.latency.toFixed(2)} s (target ${live.target} s)`);

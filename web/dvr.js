@@ -123,6 +123,7 @@
     if (!r) return;
     video.playbackRate = 1;
     video.currentTime = r.end;
+    rewound = false;
     if (video.paused) video.play().catch(function () {});
     update();
   }

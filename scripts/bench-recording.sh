@@ -32,6 +32,22 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def thread_cpu_s(pid, name):
+    """CPU seconds of the process's threads called `name` (the recorder's writer is "recorder")."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def nominal_kbps(relay):
     """(peak, average) kbit/s over all variants, as the master's BANDWIDTH and AVERAGE-BANDWIDTH measure them."""
     master = relay.get("/live/master.m3u8").decode()
@@ -52,11 +68,13 @@ def run(recording):
             time.sleep(10)  # warm-up: the encoders settle
             status = lambda: json.loads(relay.get("/api/recording", headers={"Authorization": f"Bearer {TECH_TOKEN}"}))
             c0, b0, t0 = cpu_s(relay.proc.pid), status()["bytes_written"], time.time()
+            w0 = thread_cpu_s(relay.proc.pid, "recorder")
             s0 = status()["segments"]
             time.sleep(seconds)
             c1, s, t1 = cpu_s(relay.proc.pid), status(), time.time()
+            writer = thread_cpu_s(relay.proc.pid, "recorder") - w0
             media = media_seconds(f"{tmp}/rec/bench") if recording else 0
-            return {"cpu_s": c1 - c0, "wall_s": t1 - t0, "bytes": s["bytes_written"] - b0,
+            return {"cpu_s": c1 - c0, "writer_cpu_s": writer, "wall_s": t1 - t0, "bytes": s["bytes_written"] - b0,
                     "segments": s["segments"] - s0, "kbps_nominal": nominal_kbps(relay),
                     "journal_bytes": os.path.getsize(f"{tmp}/rec/bench/journal.jsonl") if recording else 0,
                     "media_s": media, "total_bytes": s["bytes_written"], "dropped": s["dropped"]}
@@ -85,6 +103,8 @@ print(f"CPU, recording off: {off['cpu_s']:.2f} s in {off['wall_s']:.1f} s = {100
 print(f"CPU, recording on:  {on['cpu_s']:.2f} s in {on['wall_s']:.1f} s = {100 * on['cpu_s'] / on['wall_s']:.1f} % of a core")
 print(f"difference: {100 * (on['cpu_s'] - off['cpu_s']) / on['wall_s']:+.1f} % of a core "
       f"({100 * (on['cpu_s'] - off['cpu_s']) / max(off['cpu_s'], 1e-9):+.1f} % of the relay's own CPU)")
+print(f"the recorder's writer thread alone: {on['writer_cpu_s']:.2f} s in {on['wall_s']:.1f} s = "
+      f"{100 * on['writer_cpu_s'] / on['wall_s']:.2f} % of a core")
 rate = on["bytes"] * 8 / on["wall_s"] / 1000
 print(f"written: {on['bytes']} bytes in {on['segments']} segments over {on['wall_s']:.1f} s = {rate:.0f} kbit/s "
       f"= {rate / average if average else 0:.2f} x AVERAGE-BANDWIDTH, {rate / peak:.2f} x BANDWIDTH; dropped {on['dropped']}")

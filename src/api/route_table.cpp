@@ -13,6 +13,7 @@
 #include "api/health_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
+#include "api/recording_api.hpp"
 #include "delivery/router.hpp"
 
 namespace relay::api {
@@ -22,7 +23,8 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kOther, kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kRecording, kOther,
+  kRouteCount
 };
 
 struct RouteEntry {
@@ -65,6 +67,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kIngest, RouteLabel::ingest, Service::push);
     set(kCaptions, RouteLabel::other, Service::captions);
     set(kProgramme, RouteLabel::other, Service::programme);
+    set(kRecording, RouteLabel::other, Service::recording);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
@@ -87,6 +90,7 @@ Route route_of(std::string_view target) {
   if (path.starts_with("/api/qa/")) return kQa;
   if (path == kCaptionsPrefix || path.starts_with("/api/captions/")) return kCaptions;
   if (path == kProgrammePrefix || path == kProgrammeIcsPath || path.starts_with("/api/programme/")) return kProgramme;
+  if (path == kRecordingPrefix || path.starts_with("/api/recording/")) return kRecording;
   if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
@@ -183,6 +187,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       return programme_ ? programme_->handle(exchange)
                         : net::make_json_error(http::status::not_found, "programme_off",
                                                "the programme is not enabled on this relay");
+    case Service::recording:
+      return recording_ ? recording_->handle(exchange)
+                        : net::make_json_error(http::status::not_found, "recording_off",
+                                               "the recording is not available on this relay");
     case Service::delivery:
       break;
   }

@@ -251,6 +251,16 @@ struct ProgrammeConfig {
   std::vector<TalkConfig> talks;  // in planned order (sorted by start by the loader); none by default
 };
 
+// [recording] (docs/recording.md): every rendition to disk, per event, with a journal.
+struct RecordingConfig {
+  bool enabled = false;                          // record from start-up; a technician can start it anyway
+  std::filesystem::path dir = "recordings";      // resolved against the config file's folder
+  std::string event;                             // folder name; empty: the UTC day "YYYY-MM-DD" of the start
+  int warn_free_mb = 2048;                       // below: the recording_disk_low alert
+  int stop_free_mb = 512;                        // below: the recording stops (the stream goes on)
+  int retention_days = 30;                       // events whose last entry is older go; 0 keeps them
+};
+
 struct Config {
   EdgeConfig edge;
   IngestConfig ingest;
@@ -264,6 +274,7 @@ struct Config {
   CaptionsConfig captions;
   std::vector<AudioTrackConfig> audio;  // [[audio]]; none by default
   ProgrammeConfig programme;            // [[programme.talks]]
+  RecordingConfig recording;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

@@ -28,10 +28,11 @@ constexpr uint32_t kSampleIsNonSync = 0x00010000;
 constexpr double kGapToleranceS = 1.0;
 // Inits and moofs are read whole; anything bigger is not a box the relay wrote.
 constexpr uint64_t kMaxInitBytes = 16u << 20;
-constexpr uint64_t kMaxMoofBytes = 64u << 20;
-// A trun without per-sample fields says its sample count in four bytes; past this
-// it is garbage, not a fragment.
-constexpr uint32_t kMaxDefaultRunSamples = 1u << 24;
+constexpr uint64_t kMaxMoofBytes = 16u << 20;
+// A trun without per-sample fields says its sample count in four bytes and
+// nothing else bounds it; past this (hours of audio in one fragment) it is
+// garbage, refused before its samples take memory.
+constexpr uint32_t kMaxDefaultRunSamples = 1u << 20;
 constexpr size_t kCopyBuffer = 1u << 20;
 
 std::string errno_text() { return std::strerror(errno); }
@@ -459,6 +460,8 @@ class Remuxer {
     if (tracks_.empty()) {
       movie_timescale_ = init.movie_timescale;
       for (const auto& t : init.tracks) tracks_.push_back(TrackOut{t, {}, false, 0, 0, 0});
+      for (size_t i = tracks_.size(); i-- > 0;)
+        if (tracks_[i].setup.handler == "vide") anchor_ = i;
     } else {
       check_same_codecs(init, run_index);
     }
@@ -494,16 +497,26 @@ class Remuxer {
   }
 
   // Places this segment's tracks after what came before when it starts a run or
-  // jumps in time: all tracks by the same time, so they stay in step.
+  // jumps in time: every track moves by the same time, so they stay in step, and
+  // the picture (the anchor) goes on exactly where it ended: the file lasts as
+  // long as its segments. A track that would then overlap its own end (sound that
+  // ran on past the picture) goes on from there instead (add_segment).
   void join(const std::vector<Fragment>& fragments) {
+    const TrackOut& anchor = tracks_[anchor_];
     double end_s = 0;
-    for (const auto& t : tracks_)
-      if (t.started) end_s = std::max(end_s, seconds(t.end, t.setup.timescale));
-    std::optional<double> start_s;
+    if (anchor.started) {
+      end_s = seconds(anchor.end, anchor.setup.timescale);
+    } else {
+      for (const auto& t : tracks_)
+        if (t.started) end_s = std::max(end_s, seconds(t.end, t.setup.timescale));
+    }
+    std::optional<double> start_s, anchor_start_s;
     for (const auto& f : fragments) {
       const double s = seconds(static_cast<int64_t>(f.decode_time.value_or(0)), tracks_[f.track].setup.timescale);
       start_s = start_s ? std::min(*start_s, s) : s;
+      if (f.track == anchor_ && !anchor_start_s) anchor_start_s = s;
     }
+    if (anchor_start_s) start_s = anchor_start_s;
     for (auto& t : tracks_) {
       const uint32_t ts = t.setup.timescale;
       t.offset = ticks(end_s, ts) - ticks(start_s.value_or(0), ts);
@@ -547,9 +560,9 @@ class Remuxer {
           t.samples.back().delta += static_cast<uint32_t>(gap);
         }
       } else {
+        // Before zero (sound that began before the picture): cut by the edit list.
         t.started = true;
-        t.first_dts = std::max<int64_t>(start, 0);
-        start = t.first_dts;
+        t.first_dts = start;
       }
       int64_t dts = start;
       for (const auto& s : f.samples) {
@@ -569,6 +582,7 @@ class Remuxer {
   RemuxOptions options_;
   uint32_t movie_timescale_ = 1000;
   std::vector<TrackOut> tracks_;
+  size_t anchor_ = 0;  // the first video track, else the first track
   std::vector<Chunk> chunks_;
   std::vector<std::filesystem::path> files_;
 };
@@ -735,13 +749,15 @@ std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_off
     stbl += full_box(wide_offsets ? "co64" : "stco", 0, 0, chunk_table + offsets);
   }
 
-  // The edit list: an empty edit while the track had not begun (another track
-  // started first), then the media from its first presented sample.
+  // The edit list: an empty edit while the track had not begun (the picture
+  // started first), then the media from its first presented sample, less what
+  // came before the picture's first frame.
   const uint32_t ts = t.setup.timescale;
-  const uint64_t empty = to_movie(static_cast<uint64_t>(t.first_dts), ts, movie_timescale_);
+  const uint64_t empty = t.first_dts > 0 ? to_movie(static_cast<uint64_t>(t.first_dts), ts, movie_timescale_) : 0;
   int64_t media_time = t.setup.source_media_time >= 0 ? t.setup.source_media_time : std::max<int64_t>(min_cts, 0);
-  const uint64_t presented = media_duration > static_cast<uint64_t>(media_time)
-                                 ? media_duration - static_cast<uint64_t>(media_time) : media_duration;
+  if (t.first_dts < 0) media_time += -t.first_dts;
+  const uint64_t presented =
+      media_duration > static_cast<uint64_t>(media_time) ? media_duration - static_cast<uint64_t>(media_time) : 0;
   const uint64_t media_edit = to_movie(presented, ts, movie_timescale_);
   track_duration = empty + media_edit;
   std::string edts;

@@ -577,7 +577,8 @@ class Remuxer {
   }
 
   std::string build_moov(uint64_t data_start, bool wide_offsets, double& duration_s) const;
-  std::string build_trak(size_t index, uint64_t data_start, bool wide_offsets, uint64_t& track_duration) const;
+  std::string build_trak(size_t index, uint64_t data_start, bool wide_offsets, std::optional<uint64_t> end_limit,
+                         uint64_t& track_duration) const;
 
   RemuxOptions options_;
   uint32_t movie_timescale_ = 1000;
@@ -644,7 +645,9 @@ std::string patch_header(const std::string& whole_box, std::string_view type, ui
   return bmff::full_box("mdhd", wide ? 1 : 0, flags, payload);
 }
 
-std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_offsets, uint64_t& track_duration) const {
+// `end_limit` (movie timescale): where the track's presentation must end at the latest.
+std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_offsets,
+                                std::optional<uint64_t> end_limit, uint64_t& track_duration) const {
   const TrackOut& t = tracks_[index];
   using namespace bmff;
 
@@ -758,10 +761,12 @@ std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_off
   if (t.first_dts < 0) media_time += -t.first_dts;
   const uint64_t presented =
       media_duration > static_cast<uint64_t>(media_time) ? media_duration - static_cast<uint64_t>(media_time) : 0;
-  const uint64_t media_edit = to_movie(presented, ts, movie_timescale_);
+  uint64_t media_edit = to_movie(presented, ts, movie_timescale_);
+  const bool cut_end = end_limit && *end_limit > empty && empty + media_edit > *end_limit;
+  if (cut_end) media_edit = *end_limit - empty;
   track_duration = empty + media_edit;
   std::string edts;
-  if (empty > 0 || media_time > 0) {
+  if (empty > 0 || media_time > 0 || cut_end) {
     const bool wide = track_duration > std::numeric_limits<uint32_t>::max() ||
                       media_time > std::numeric_limits<int32_t>::max();
     std::string p;
@@ -792,15 +797,23 @@ std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_off
 
 std::string Remuxer::build_moov(uint64_t data_start, bool wide_offsets, double& duration_s) const {
   using namespace bmff;
-  std::string traks;
+  // The picture first: the other tracks end with it. The muxer's sound fragments
+  // trail the picture's by up to a part, so the last segment's sound runs on past
+  // its last frame; the file lasts as long as the segments say.
+  std::vector<std::string> traks(tracks_.size());
   uint64_t movie_duration = 0;
+  std::optional<uint64_t> anchor_end;
   uint32_t next_id = 1;
-  for (size_t i = 0; i < tracks_.size(); ++i) {
-    if (tracks_[i].samples.empty()) continue;  // a track the segments never used
+  std::vector<size_t> order{anchor_};
+  for (size_t k = 0; k < tracks_.size(); ++k)
+    if (k != anchor_) order.push_back(k);
+  for (size_t k : order) {
+    if (tracks_[k].samples.empty()) continue;  // a track the segments never used
     uint64_t d = 0;
-    traks += build_trak(i, data_start, wide_offsets, d);
+    traks[k] = build_trak(k, data_start, wide_offsets, k == anchor_ ? std::nullopt : anchor_end, d);
+    if (k == anchor_) anchor_end = d;
     movie_duration = std::max(movie_duration, d);
-    next_id = std::max(next_id, tracks_[i].setup.id + 1);
+    next_id = std::max(next_id, tracks_[k].setup.id + 1);
   }
   duration_s = static_cast<double>(movie_duration) / movie_timescale_;
   const bool wide = movie_duration > std::numeric_limits<uint32_t>::max();
@@ -814,7 +827,9 @@ std::string Remuxer::build_moov(uint64_t data_start, bool wide_offsets, double& 
   for (uint32_t v : {0x00010000u, 0u, 0u, 0u, 0x00010000u, 0u, 0u, 0u, 0x40000000u}) put_u32(mvhd, v);
   mvhd.append(24, '\0');
   put_u32(mvhd, next_id);
-  return box("moov", full_box("mvhd", wide ? 1 : 0, 0, mvhd) + traks);
+  std::string all_traks;
+  for (const auto& t : traks) all_traks += t;
+  return box("moov", full_box("mvhd", wide ? 1 : 0, 0, mvhd) + all_traks);
 }
 
 void write_all(int fd, const char* data, size_t size) {

@@ -39,11 +39,7 @@ constexpr const char* kUsage =
     "\n"
     "  purge              delete the Q&A's questions, votes and attendees created before\n"
     "                     --before (a UTC date), or older than qa.retention_days, compact\n"
-    "                     the database and print what went; refused while a relay uses it\n"
-    "  remux-mp4          one MP4 with its index first from recorded fMP4 segments and their\n"
-    "                     init section, samples copied; each further --init starts a run\n"
-    "                     (a relay restart) that follows the previous one; --large-offsets\n"
-    "                     writes 64-bit offsets even for a small file\n";
+    "                     the database and print what went; refused while a relay uses it\n";
 
 struct Args {
   std::string config;
@@ -116,6 +112,7 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
         if (!args.before_ms) throw std::invalid_argument(fmt::format("--before '{}' is not a date (YYYY-MM-DD)", date));
       } else if (a == "--help" || a == "-h") {
         std::fputs(kUsage, stdout);
+        std::fputs(relay::app::kRemuxHelp, stdout);
         return 0;
       } else {
         std::fputs(kUsage, stderr);

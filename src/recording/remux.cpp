@@ -335,6 +335,10 @@ void parse_traf(std::string_view traf, uint64_t moof_offset, bool first_traf, ui
     const uint8_t version = r.u8();
     r.skip(3);
     f.decode_time = version == 1 ? r.u64() : r.u32();
+    // Far beyond any real clock (2^62 ticks is 1.6 million years at 90 kHz); keeps the
+    // timeline's arithmetic clear of overflow.
+    if (*f.decode_time >= (uint64_t{1} << 62))
+      throw FormatError(fmt::format("moof at byte {}: decode time {} out of range", moof_offset, *f.decode_time));
   }
   uint64_t data_pos = base;
   for (auto& trun : bmff::children(traf)) {

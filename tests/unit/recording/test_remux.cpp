@@ -460,6 +460,10 @@ TEST_CASE("bad input gives a clear error and leaves no file") {
     CHECK_THAT(remux_with(good_init, set32(no_fields, no_fields.find("trun") + 8, 0xffffffff)),
                Catch::Contains("announces"));
   }
+  SECTION("a decode time no clock reaches") {
+    CHECK_THAT(remux_with(good_init, mp4fix::moof_mdat({mp4fix::traf(1, uint64_t{1} << 63, mp4fix::video_frames(0, 3))})),
+               Catch::Contains("out of range"));
+  }
   SECTION("samples outside the mdat, or of a track the init does not have") {
     std::string shifted = good_segment;
     const size_t offset_at = shifted.find("trun") + 12;

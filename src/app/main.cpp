@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "app/relay.hpp"
+#include "app/remux_command.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
@@ -31,6 +32,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: seminar-relay --config FILE [--set section.key=value ...] [--check-config]\n"
     "       seminar-relay purge --config FILE [--set ...] [--before YYYY-MM-DD]\n"
+    "       seminar-relay remux-mp4 --out FILE --init INIT SEGMENT... [--init INIT SEGMENT...]\n"
     "\n"
     "  --config FILE      the TOML config (see config/relay.toml for every key)\n"
     "  --set KEY=VALUE    override one config key, e.g. --set edge.listen=127.0.0.1:9000\n"
@@ -84,6 +86,7 @@ int fail(const std::string& message, int code = 1) {
 
 // The arguments, or the exit code when main() should end at once (--help, a bad argument).
 std::variant<Args, int> parse_args(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "remux-mp4") return relay::app::remux_command(argc - 2, argv + 2);
   Args args;
   int first = 1;
   if (argc > 1 && std::string(argv[1]) == "purge") {
@@ -113,6 +116,7 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
         if (!args.before_ms) throw std::invalid_argument(fmt::format("--before '{}' is not a date (YYYY-MM-DD)", date));
       } else if (a == "--help" || a == "-h") {
         std::fputs(kUsage, stdout);
+        std::fputs(relay::app::kRemuxHelp, stdout);
         return 0;
       } else {
         std::fputs(kUsage, stderr);

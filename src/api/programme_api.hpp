@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/work_queue.hpp"
 #include "net/handler.hpp"
@@ -36,6 +37,8 @@ class ProgrammeApi {
                std::function<int64_t()> clock, std::string uid_domain);
 
   net::Outcome handle(const net::Exchange& exchange) const;
+  // The talks as planned now, for the recordings' listing (titles may change during the event).
+  std::vector<programme::Talk> talks() const;
 
  private:
   net::Response mark(const net::Request& req, std::string_view path) const;

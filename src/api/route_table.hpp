@@ -27,9 +27,10 @@ class QaApi;
 class PushApi;
 class CaptionsApi;
 class ProgrammeApi;
+class VodApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health, push, captions, programme };
+enum class Service { delivery, qa, health, push, captions, programme, vod };
 
 class RouteTable : public net::Handler {
  public:
@@ -62,6 +63,8 @@ class RouteTable : public net::Handler {
   void set_captions(const CaptionsApi* captions) { captions_ = captions; }
   // The programme's API (/api/programme, /programme.ics); unset, its routes answer 404. Before the server starts.
   void set_programme(const ProgrammeApi* programme) { programme_ = programme; }
+  // Recordings on demand (/api/vod, /vod/<event>/...); unset, they answer 404. Before the server starts.
+  void set_vod(const VodApi* vod) { vod_ = vod; }
 
   // The bound HTTPS port, for the redirect from plain HTTP (edge.plain_http).
   void set_tls_port(uint16_t port) { policy_.set_tls_port(port); }
@@ -80,6 +83,7 @@ class RouteTable : public net::Handler {
   const PushApi* push_;
   const CaptionsApi* captions_ = nullptr;
   const ProgrammeApi* programme_ = nullptr;
+  const VodApi* vod_ = nullptr;
   net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;

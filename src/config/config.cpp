@@ -179,6 +179,10 @@ class Loader {
     }
     check_uplink();
     check_audio_tracks();
+    if (config_.vod.enabled && config_.vod.access == VodAccess::event_code && config_.vod.event_code.empty())
+      fail({"vod.event_code", "vod.access", "vod.enabled"},
+           "VOD with access = \"event_code\" needs the code attendees are given: set vod.event_code (6..128 "
+           "characters), or vod.access = \"public\" to publish the recordings to everyone");
     if (config_.qa.database == "sqlite" && !config_.qa.database_password_file.empty())
       fail({"qa.database_password_file", "qa.database"}, "a password file is for a postgresql:// qa.database");
     const double live_s = hls.live_window * hls.segment_duration_s;

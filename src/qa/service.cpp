@@ -1363,6 +1363,22 @@ std::string Service::export_csv(const Caller& caller, int64_t room_id) const {
   return out;
 }
 
+Json Service::answered_questions(int64_t room_id) const {
+  std::lock_guard lock(mutex_);
+  const RoomState& room = room_state(room_id);
+  Json items = Json::array();
+  for (int64_t id : room.questions) {
+    const Question& q = questions_.at(id);
+    if (q.state != State::answered) continue;
+    items.push_back(Json{{"text", q.text},
+                         {"votes", q.votes},
+                         {"answer", q.answer},
+                         {"asked", format_iso8601_ms(q.created_ms)},
+                         {"answered", format_iso8601_ms(q.updated_ms)}});
+  }
+  return Json{{"room", room.room.title}, {"questions", std::move(items)}};
+}
+
 Join Service::subscribe(int64_t room_id, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
                         const std::string& epoch) {
   // A client coming from a relay that is ahead of this one: catch up first, so

@@ -246,11 +246,9 @@
     recordings.hidden = false;
   }
 
-  signin.addEventListener('submit', async (e) => {
-    e.preventDefault();
+  async function openWith(code) {
     const message = document.getElementById('signin-message');
     message.textContent = '';
-    const code = document.getElementById('signin-token').value;
     const result = await window.RelayQa.api('POST', '/api/vod/session', null, { code: code });
     if (result.ok) {
       document.getElementById('signin-token').value = '';
@@ -259,9 +257,18 @@
       if (heading) { heading.tabIndex = -1; heading.focus(); }
       return;
     }
+    signin.hidden = false;
     message.textContent = result.status === 429 ? t('tooMany') : t('wrongCode');
+  }
+
+  signin.addEventListener('submit', (e) => {
+    e.preventDefault();
+    openWith(document.getElementById('signin-token').value);
   });
 
   window.relayVod = { players: players, reload: load };
-  load();
+  // A link may carry the code as #token=… (as the staff pages take theirs); it leaves the address at once.
+  const fromAddress = window.RelayQa.tokenFromAddress();
+  if (fromAddress) openWith(fromAddress);
+  else load();
 })();

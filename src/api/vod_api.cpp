@@ -452,12 +452,13 @@ net::Response VodApi::serve_event(const Request& request, std::string_view event
     return text(recording::write_vod_playlist(segments, kMediaPrefix, ranges), kPlaylistType, max_age);
   }
 
-  if (parts.size() == 2 && !whole && parts[1] == "questions.json" && answered_) {
+  if (parts.size() == 2 && !whole && (parts[1] == "questions.json" || parts[1] == "questions.csv") && answered_) {
     for (const VodTalk& t : talks_()) {
       if (t.id != talk) continue;
-      auto questions = answered_(t);
+      const bool csv = parts[1] == "questions.csv";
+      auto questions = answered_(t, csv ? "csv" : "json");
       if (!questions) return not_found("this talk had no Q&A room");
-      return text(std::move(*questions), kJsonType, "max-age=60");
+      return text(std::move(*questions), csv ? kCsvType : kJsonType, "max-age=60");
     }
   }
   (void)etag_scope;

@@ -69,8 +69,8 @@ std::optional<std::string_view> cookie_value(std::string_view header, std::strin
 class VodApi {
  public:
   using Talks = std::function<std::vector<VodTalk>()>;
-  // The talks' answered questions as JSON ({"questions": [...]}); null when the talk has no room.
-  using AnsweredQuestions = std::function<std::optional<std::string>(const VodTalk& talk)>;
+  // A talk's answered questions in `format` ("json" or "csv"); null when the talk has no Q&A room.
+  using AnsweredQuestions = std::function<std::optional<std::string>(const VodTalk& talk, std::string_view format)>;
 
   // `recording_dir` holds the events; `talks` is asked for the programme on each
   // listing (titles may change); `clock` gives epoch milliseconds.

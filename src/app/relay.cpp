@@ -211,11 +211,13 @@ std::unique_ptr<api::VodApi> make_vod_api(const config::Config& cfg, const api::
     return out;
   };
   auto vod = std::make_unique<api::VodApi>(cfg.vod, cfg.recording.dir, talks, [] { return now_epoch_ms(); });
-  vod->set_answered_questions([&questions](const api::VodTalk& talk) -> std::optional<std::string> {
+  vod->set_answered_questions([&questions](const api::VodTalk& talk,
+                                           std::string_view format) -> std::optional<std::string> {
     for (const auto& room : questions.rooms().at("rooms")) {
-      if (room.at("title") == talk.title)
-        return questions.answered_questions(room.at("id").get<int64_t>())
-            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (room.at("title") != talk.title) continue;
+      const int64_t id = room.at("id").get<int64_t>();
+      if (format == "csv") return questions.answered_questions_csv(id);
+      return questions.answered_questions(id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     return std::nullopt;
   });

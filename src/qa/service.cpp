@@ -1379,6 +1379,15 @@ Json Service::answered_questions(int64_t room_id) const {
   return Json{{"room", room.room.title}, {"questions", std::move(items)}};
 }
 
+std::string Service::answered_questions_csv(int64_t room_id) const {
+  std::string out = "asked,answered,votes,question,answer\r\n";
+  for (const Json& q : answered_questions(room_id).at("questions"))
+    out += fmt::format("{},{},{},{},{}\r\n", q.at("asked").get<std::string>(), q.at("answered").get<std::string>(),
+                       q.at("votes").get<int64_t>(), csv_field(q.at("text").get<std::string>()),
+                       csv_field(q.at("answer").get<std::string>()));
+  return out;
+}
+
 Join Service::subscribe(int64_t room_id, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
                         const std::string& epoch) {
   // A client coming from a relay that is ahead of this one: catch up first, so

@@ -182,6 +182,11 @@ def main():
         text = raw.decode(errors="replace")
         c.check(status == 200 and "Will the slides be online?" in text and "Yes, tomorrow." in text and
                 "Alice" not in text, f"answered questions of the opening: {status} {text[:300]}")
+        status, headers, raw = get(f"/vod/{EVENT}/opening/questions.csv")
+        text = raw.decode(errors="replace")
+        c.check(status == 200 and headers["content-type"].startswith("text/csv") and
+                text.startswith("asked,answered,votes,question,answer\r\n") and "Will the slides be online?" in text
+                and "Alice" not in text, f"answered questions as CSV: {status} {text[:300]}")
 
         # The whole event: every talk a DATERANGE after the first PDT, and chapters.
         status, _, raw = get(event["urls"]["master"])

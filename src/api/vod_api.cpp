@@ -1,6 +1,8 @@
 #include "api/vod_api.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>

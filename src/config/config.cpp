@@ -23,10 +23,11 @@ ConfigError::ConfigError(const std::string& message) : std::runtime_error(text::
 namespace {
 
 // What an error may quote of a --set argument: not the value of a key that
-// holds a secret (role tokens, the webhook's signing key, the SRT passphrase).
+// holds a secret (role tokens, the webhook's signing key, the SRT passphrase,
+// the VOD's event code and cookie key).
 std::string loggable_override(const std::string& argument) {
   const std::string_view key = std::string_view(argument).substr(0, argument.find('='));
-  for (std::string_view secret : {"token", "secret", "passphrase"}) {
+  for (std::string_view secret : {"token", "secret", "passphrase", "event_code", "cookie_key"}) {
     if (key.find(secret) != std::string_view::npos) return fmt::format("{}=***", key);
   }
   return argument;

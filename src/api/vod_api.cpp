@@ -41,6 +41,7 @@ constexpr std::string_view kImmutableMaxAge = "max-age=31536000, immutable";
 constexpr std::string_view kMediaPrefix = "../../media/";
 constexpr std::string_view kWholeEvent = "all";
 constexpr std::string_view kMedia = "media";
+constexpr int64_t kRereadMs = 2000;
 
 spdlog::logger& vod_log() {
   static const auto logger = relay::log::get("vod");
@@ -144,6 +145,7 @@ std::optional<std::string_view> cookie_value(std::string_view header, std::strin
 struct VodApi::Cached {
   uintmax_t journal_size = 0;
   fs::file_time_type journal_time;
+  int64_t read_at_ms = 0;
   recording::EventIndex index;
   std::set<std::string, std::less<>> files;  // every journaled file name (segments and inits)
 };
@@ -254,7 +256,11 @@ std::shared_ptr<const VodApi::Cached> VodApi::load(std::string_view event) const
   {
     std::lock_guard lock(mutex_);
     auto it = cache_.find(event);
-    if (it != cache_.end() && it->second->journal_size == size && it->second->journal_time == time) return it->second;
+    // While an event is recorded its journal grows every segment; reading it
+    // again at most every kReread keeps the worker free for the requests.
+    if (it != cache_.end() && ((it->second->journal_size == size && it->second->journal_time == time) ||
+                               clock_() - it->second->read_at_ms < kRereadMs))
+      return it->second;
   }
   std::string error;
   auto index = recording::read_event(dir_ / std::string(event), &error);
@@ -265,6 +271,7 @@ std::shared_ptr<const VodApi::Cached> VodApi::load(std::string_view event) const
   auto cached = std::make_shared<Cached>();
   cached->journal_size = size;
   cached->journal_time = time;
+  cached->read_at_ms = clock_();
   cached->index = std::move(*index);
   for (const recording::SegmentEntry& s : cached->index.segments) {
     cached->files.insert(s.file);

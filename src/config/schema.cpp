@@ -825,6 +825,10 @@ TalkConfig read_talk(const ValueReader& entry) {
         member.fail(fmt::format("'{}' is not a talk id; use 1..64 of a-z, 0-9 and '-' (it appears in URLs), "
                                 "e.g. \"opening\" or \"talk-3\"",
                                 talk.id));
+      if (talk.id == "all" || talk.id == "media")
+        member.fail(fmt::format("'{}' is taken by the recordings' URLs (/vod/<event>/all/, /vod/<event>/media/); "
+                                "choose another talk id",
+                                talk.id));
     } else if (name == "title") {
       talk.title = read_talk_text(member, 300, false);
       if (talk.title.empty()) member.fail("a talk's title must not be empty");

@@ -60,6 +60,18 @@
       stalls: '{n} Hänger je Zuschauer-Minute',
       alert: '{rule} seit {time}: {message}',
       firing: 'aktiv',
+      recording: 'Aufzeichnung',
+      recordingStart: 'Aufzeichnung starten',
+      recordingStop: 'Aufzeichnung stoppen',
+      rec_off: 'aus',
+      rec_recording: 'nimmt auf',
+      rec_stopped: 'gestoppt',
+      recStopped: 'gestoppt ({reason})',
+      recDetail: 'Veranstaltung {event}, Lauf {run} · {mb} MB in {segments} Segmenten · verworfen {dropped}',
+      recDisk: 'frei auf dem Datenträger: {gb} GB',
+      recDiskLow: 'frei auf dem Datenträger: {gb} GB – wenig Platz!',
+      recOldest: 'älteste Aufzeichnung: {event} ({date})',
+      recNoneKept: 'keine Aufzeichnung gespeichert',
     },
     en: {
       title: 'Stream health',
@@ -109,6 +121,18 @@
       stalls: '{n} stalls per viewer-minute',
       alert: '{rule} since {time}: {message}',
       firing: 'firing',
+      recording: 'Recording',
+      recordingStart: 'Start recording',
+      recordingStop: 'Stop recording',
+      rec_off: 'off',
+      rec_recording: 'recording',
+      rec_stopped: 'stopped',
+      recStopped: 'stopped ({reason})',
+      recDetail: 'event {event}, run {run} · {mb} MB in {segments} segments · dropped {dropped}',
+      recDisk: 'free on the disk: {gb} GB',
+      recDiskLow: 'free on the disk: {gb} GB – running low!',
+      recOldest: 'oldest recording kept: {event} ({date})',
+      recNoneKept: 'no recording kept',
     },
   };
   // The same language choice and data-qa-* page texts as the Q&A pages.
@@ -299,6 +323,7 @@
     $('signin').hidden = true;
     $('dashboard').hidden = false;
     setStatus('connecting');
+    pollRecording();
     const retry = function () {
       if (stream !== controller) return;
       setStatus('reconnecting');
@@ -313,6 +338,46 @@
         retry();
       }
     }, retry);
+  }
+
+  // The recording panel: GET /api/recording every few seconds while signed in;
+  // the buttons POST start and stop and show the answer at once.
+  const RECORDING_EVERY_MS = 5000;
+  let recordingTimer = null;
+  function showRecording(r) {
+    const state = r.state === 'stopped' && r.stop_reason ? t('recStopped', { reason: r.stop_reason }) : t('rec_' + r.state);
+    $('recording-state').textContent = state;
+    $('recording-detail').textContent = r.event ? t('recDetail', {
+      event: r.event, run: r.run, mb: (r.bytes_written / 1e6).toFixed(1), segments: r.segments, dropped: r.dropped,
+    }) : '';
+    $('recording-disk').textContent = r.disk_free_bytes === null ? '' :
+      t(r.disk_low ? 'recDiskLow' : 'recDisk', { gb: (r.disk_free_bytes / 1e9).toFixed(1) });
+    $('recording-oldest').textContent = r.oldest_event ?
+      t('recOldest', { event: r.oldest_event, date: (r.oldest_event_start || '').slice(0, 10) }) : t('recNoneKept');
+    $('recording-error').textContent = r.last_error || '';
+    $('recording-start').disabled = r.state === 'recording';
+    $('recording-stop').disabled = r.state !== 'recording';
+  }
+  function loadRecording() {
+    if (token === null) return;
+    fetch('/api/recording', { headers: authorization(), cache: 'no-store' }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (r) { if (r) showRecording(r); }, function () { /* the next poll tries again */ });
+  }
+  function changeRecording(action) {
+    fetch('/api/recording/' + action, { method: 'POST', headers: authorization(), cache: 'no-store' })
+      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (r.state) showRecording(r);
+        if (r.message) $('recording-error').textContent = r.message;
+      }, function () { /* shown by the next poll */ });
+  }
+  $('recording-start').addEventListener('click', function () { changeRecording('start'); });
+  $('recording-stop').addEventListener('click', function () { changeRecording('stop'); });
+  function pollRecording() {
+    if (recordingTimer) return;
+    loadRecording();
+    recordingTimer = setInterval(loadRecording, RECORDING_EVERY_MS);
   }
 
   function signIn(message) {

@@ -291,6 +291,7 @@ Response HealthApi::metrics() const {
   in.process = health::read_process_stats();
   in.qoe = qoe_.summary(now);
   if (uplink_status_) in.uplink = uplink_status_();
+  if (recording_status_) in.recording = recording_status_();
   if (qa_status_) in.qa_database = qa_status_();
   if (monitor_) {
     in.viewers = monitor_->viewers().count(now_monotonic_ms());

@@ -24,6 +24,7 @@
 #include "health/monitor.hpp"
 #include "health/qoe.hpp"
 #include "health/qa_status.hpp"
+#include "health/recording_status.hpp"
 #include "health/uplink_status.hpp"
 #include "hls/store.hpp"
 
@@ -62,6 +63,8 @@ class HealthApi {
   uint64_t events_built() const;
   // Where /metrics reads the hall uplink's state; unset: no uplink. Set before the server starts.
   void set_uplink_status(std::function<health::UplinkStatus()> source) { uplink_status_ = std::move(source); }
+  // The recorder's figures for /metrics; before the server starts.
+  void set_recording_status(std::function<health::RecordingStatus()> source) { recording_status_ = std::move(source); }
   // Where /metrics reads the Q&A database's connection. Set before the server starts.
   void set_qa_status(std::function<health::QaDatabaseStatus()> source) { qa_status_ = std::move(source); }
 
@@ -83,6 +86,7 @@ class HealthApi {
   const health::Monitor* monitor_;
   health::QoeAggregator& qoe_;
   std::function<health::UplinkStatus()> uplink_status_;
+  std::function<health::RecordingStatus()> recording_status_;
   std::function<health::QaDatabaseStatus()> qa_status_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Builds the event and, under shared_mutex_, makes it the current one.

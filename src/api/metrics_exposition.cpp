@@ -285,6 +285,25 @@ void collect_uplink(MetricRegistry& m, const std::optional<health::UplinkStatus>
       .add(u.lag_s);
 }
 
+// The recording (docs/recording.md): what went to disk, and the disk it goes to.
+void collect_recording(MetricRegistry& m, const std::optional<health::RecordingStatus>& recording) {
+  if (!recording) return;
+  const health::RecordingStatus& r = *recording;
+  m.gauge("seminar_relay_recording_active", "1 while the recording writes segments").add(r.active ? 1 : 0);
+  m.counter("seminar_relay_recording_bytes_total", "Media bytes written to the recording (segments and init sections)")
+      .add(static_cast<double>(r.bytes));
+  m.counter("seminar_relay_recording_segments_total", "Segments written to the recording, all renditions")
+      .add(static_cast<double>(r.segments));
+  m.counter("seminar_relay_recording_dropped_total", "Segments not recorded because the disk writer was behind")
+      .add(static_cast<double>(r.dropped));
+  if (r.disk_free_bytes)
+    m.gauge("seminar_relay_recording_disk_free_bytes", "Free bytes on the recording disk")
+        .add(static_cast<double>(*r.disk_free_bytes));
+  if (r.oldest_event_epoch_ms)
+    m.gauge("seminar_relay_recording_oldest_event_timestamp_seconds", "When the oldest recorded event kept began, Unix time")
+        .add(static_cast<double>(*r.oldest_event_epoch_ms / 1000));
+}
+
 void collect_process(MetricRegistry& m, const std::optional<health::ProcessStats>& process, double uptime_s) {
   if (process) {
     const health::ProcessStats& p = *process;
@@ -312,6 +331,7 @@ std::string render_metrics(const MetricsInputs& in) {
   collect_alerts(m, in.alerts, in.alerts_fired);
   collect_viewers(m, in);
   collect_uplink(m, in.uplink);
+  collect_recording(m, in.recording);
   collect_process(m, in.process, in.uptime_s);
   return m.render();
 }

@@ -14,6 +14,7 @@
 #include "health/process_stats.hpp"
 #include "health/qoe.hpp"
 #include "health/qa_status.hpp"
+#include "health/recording_status.hpp"
 #include "health/uplink_status.hpp"
 #include "health/viewer_sessions.hpp"
 #include "hls/store.hpp"
@@ -40,6 +41,7 @@ struct MetricsInputs {
   std::optional<health::PendingQuestions> pending_questions;
   std::optional<health::UplinkStatus> uplink;  // the hall uplink's push, when configured
   std::optional<health::QaDatabaseStatus> qa_database;  // once the app has connected the Q&A
+  std::optional<health::RecordingStatus> recording;     // the recorder's, when the app has one
 };
 
 std::string render_metrics(const MetricsInputs& in);

@@ -75,6 +75,12 @@ ProgrammeApi::ProgrammeApi(programme::Programme programme, qa::Service& question
       uid_domain_(std::move(uid_domain)),
       programme_(std::move(programme)) {}
 
+bool ProgrammeApi::restore_mark(const std::string& talk, std::optional<int64_t> start_s,
+                                std::optional<int64_t> end_s) {
+  std::lock_guard lock(mutex_);
+  return programme_.restore_mark(talk, start_s, end_s);
+}
+
 Json ProgrammeApi::document() const {
   Json talks = Json::array();
   for (const programme::Talk& talk : programme_.talks()) talks.push_back(talk_json(talk, rooms_));
@@ -120,7 +126,8 @@ net::Response ProgrammeApi::mark(const net::Request& req, std::string_view path)
     if (!caller.is_staff())
       return net::make_json_error(http::status::forbidden, "forbidden",
                                   "marking the programme needs a moderator or admin token");
-    const int64_t now = clock_() / 1000;
+    const int64_t now_ms = clock_();
+    const int64_t now = now_ms / 1000;
     std::lock_guard lock(mutex_);
     programme::MarkResult result;
     std::optional<int64_t> room;
@@ -141,6 +148,10 @@ net::Response ProgrammeApi::mark(const net::Request& req, std::string_view path)
     if (result.error)
       return net::make_json_error(mark_status(*result.error), mark_reason(*result.error), result.message);
     if (room) questions_.set_current_room(caller, *room);
+    if (mark_listener_) {
+      if (result.ended) mark_listener_(*result.ended, std::nullopt, now_ms);
+      if (result.started) mark_listener_(*result.started, now_ms, std::nullopt);
+    }
     if (result.ended) programme_log().info("talk '{}' ended", *result.ended);
     if (result.started) programme_log().info("talk '{}' started, Q&A room {} is current", *result.started, *room);
     return json_response(http::status::ok, document());

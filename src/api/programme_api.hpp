@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,14 @@ class ProgrammeApi {
   // The talks as planned now, for the recordings' listing (titles may change during the event).
   std::vector<programme::Talk> talks() const;
 
+  // Told of every accepted mark (talk, start or end in epoch ms), on the thread
+  // that marks; the recording journals them. Set before the server starts.
+  using MarkListener = std::function<void(const std::string& talk, std::optional<int64_t> start_epoch_ms,
+                                          std::optional<int64_t> end_epoch_ms)>;
+  void set_mark_listener(MarkListener listener) { mark_listener_ = std::move(listener); }
+  // Marks read back at start-up (unix seconds), before the server starts.
+  bool restore_mark(const std::string& talk, std::optional<int64_t> start_s, std::optional<int64_t> end_s);
+
  private:
   net::Response mark(const net::Request& req, std::string_view path) const;
   net::Response change(const net::Request& req, std::string_view talk_id) const;
@@ -55,6 +64,7 @@ class ProgrammeApi {
   mutable std::mutex mutex_;
   mutable programme::Programme programme_;
   mutable std::map<std::string, int64_t> rooms_;  // talk id -> Q&A room id
+  MarkListener mark_listener_;
 };
 
 }  // namespace relay::api

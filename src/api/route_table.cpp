@@ -14,6 +14,7 @@
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "api/vod_api.hpp"
+#include "api/recording_api.hpp"
 #include "delivery/router.hpp"
 
 namespace relay::api {
@@ -23,7 +24,8 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kVod, kOther, kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kRecording, kVod,
+  kOther, kRouteCount
 };
 
 struct RouteEntry {
@@ -67,6 +69,7 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kCaptions, RouteLabel::other, Service::captions);
     set(kProgramme, RouteLabel::other, Service::programme);
     set(kVod, RouteLabel::other, Service::vod);
+    set(kRecording, RouteLabel::other, Service::recording);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
@@ -92,6 +95,7 @@ Route route_of(std::string_view target) {
   if (path == kCaptionsPrefix || path.starts_with("/api/captions/")) return kCaptions;
   if (path == kProgrammePrefix || path == kProgrammeIcsPath || path.starts_with("/api/programme/")) return kProgramme;
   if (path == kVodApiPath || path.starts_with("/api/vod/") || path.starts_with(kVodPrefix)) return kVod;
+  if (path == kRecordingPrefix || path.starts_with("/api/recording/")) return kRecording;
   if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
   if (path.starts_with("/live/")) {
@@ -192,6 +196,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       return vod_ ? vod_->handle(exchange)
                   : net::make_json_error(http::status::not_found, "vod_off",
                                          "recordings on demand are off on this relay: set [vod] enabled");
+    case Service::recording:
+      return recording_ ? recording_->handle(exchange)
+                        : net::make_json_error(http::status::not_found, "recording_off",
+                                               "the recording is not available on this relay");
     case Service::delivery:
       break;
   }

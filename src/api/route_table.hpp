@@ -28,9 +28,10 @@ class PushApi;
 class CaptionsApi;
 class ProgrammeApi;
 class VodApi;
+class RecordingApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health, push, captions, programme, vod };
+enum class Service { delivery, qa, health, push, captions, programme, recording, vod };
 
 class RouteTable : public net::Handler {
  public:
@@ -65,6 +66,8 @@ class RouteTable : public net::Handler {
   void set_programme(const ProgrammeApi* programme) { programme_ = programme; }
   // Recordings on demand (/api/vod, /vod/<event>/...); unset, they answer 404. Before the server starts.
   void set_vod(const VodApi* vod) { vod_ = vod; }
+  // The recording's API (/api/recording); unset, its routes answer 404. Before the server starts.
+  void set_recording(const RecordingApi* recording) { recording_ = recording; }
 
   // The bound HTTPS port, for the redirect from plain HTTP (edge.plain_http).
   void set_tls_port(uint16_t port) { policy_.set_tls_port(port); }
@@ -84,6 +87,7 @@ class RouteTable : public net::Handler {
   const CaptionsApi* captions_ = nullptr;
   const ProgrammeApi* programme_ = nullptr;
   const VodApi* vod_ = nullptr;
+  const RecordingApi* recording_ = nullptr;
   net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;
   bool cors_any_origin_ = false;

@@ -23,6 +23,8 @@
 #include "common/redact.hpp"
 #include "config/config.hpp"
 #include "qa/store.hpp"
+#include "recording/recorder.hpp"
+#include "recording/retention.hpp"
 
 namespace {
 
@@ -35,9 +37,11 @@ constexpr const char* kUsage =
     "  --check-config     validate the config, print a summary and exit\n"
     "  --help             this text\n"
     "\n"
-    "  purge              delete the Q&A's questions, votes and attendees created before\n"
-    "                     --before (a UTC date), or older than qa.retention_days, compact\n"
-    "                     the database and print what went; refused while a relay uses it\n";
+    "  purge              delete the recorded events with nothing after --before (a UTC\n"
+    "                     date), or older than recording.retention_days (never today's),\n"
+    "                     and the Q&A's questions, votes and attendees created before\n"
+    "                     --before, or older than qa.retention_days, compact the database\n"
+    "                     and print what went; the Q&A part is refused while a relay uses it\n";
 
 struct Args {
   std::string config;
@@ -127,8 +131,27 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
 
 // `seminar-relay purge`: what qa.retention_days does once a day, on demand,
 // with no relay running on the data folder (the database's lock refuses it).
+// The recorded events (recording.dir) before the cut-off go first; the event a
+// relay records today (recording.event, or today's UTC day) is never removed.
+void purge_recordings(const relay::config::Config& cfg, std::optional<int64_t> before_ms) {
+  using namespace relay;
+  if (!before_ms) before_ms = recording::retention_cutoff(now_epoch_ms(), cfg.recording.retention_days);
+  if (!before_ms || !std::filesystem::exists(cfg.recording.dir)) return;
+  const std::string keep = cfg.recording.event.empty() ? recording::utc_day(now_epoch_ms()) : cfg.recording.event;
+  std::vector<std::string> errors;
+  const auto removed = recording::purge_events(cfg.recording.dir, *before_ms, keep, &errors);
+  for (const auto& name : removed)
+    std::printf("removed recorded event %s (nothing in it after %s) from %s\n", name.c_str(),
+                format_iso8601_ms(*before_ms).c_str(), cfg.recording.dir.c_str());
+  for (const auto& error : errors) std::fprintf(stderr, "seminar-relay: could not remove %s\n", error.c_str());
+  if (removed.empty() && errors.empty())
+    std::printf("no recorded event before %s in %s\n", format_iso8601_ms(*before_ms).c_str(),
+                cfg.recording.dir.c_str());
+}
+
 int purge(const relay::config::Config& cfg, std::optional<int64_t> before_ms) {
   using namespace relay;
+  purge_recordings(cfg, before_ms);
   if (!before_ms) {
     if (cfg.qa.retention_days <= 0)
       return fail("nothing to purge: qa.retention_days is 0 (keep forever); give --before YYYY-MM-DD", 2);

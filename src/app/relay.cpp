@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "api/captions_api.hpp"
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
@@ -14,6 +16,7 @@
 #include "api/vod_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
+#include "api/recording_api.hpp"
 #include "api/route_table.hpp"
 #include "app/periodic.hpp"
 #include "auth/authority.hpp"
@@ -44,6 +47,7 @@
 #include "outbound/uplink.hpp"
 #include "outbound/webhook.hpp"
 #include "qa/service.hpp"
+#include "recording/recorder.hpp"
 
 namespace relay::app {
 namespace {
@@ -225,6 +229,35 @@ std::unique_ptr<api::VodApi> make_vod_api(const config::Config& cfg, const api::
                                cfg.vod.access == config::VodAccess::public_access ? "public" : "event code",
                                cfg.recording.dir.string());
   return vod;
+// The recorder watches the ladder and the subtitle renditions; it writes only
+// once started (recording.enabled, or a technician on /tech).
+std::unique_ptr<recording::Recorder> make_recorder(const config::Config& cfg, hls::Store& store, Captions* captions) {
+  std::vector<hls::Store*> stores{&store};
+  if (captions) stores.push_back(&captions->store);
+  constexpr uint64_t kMB = 1'000'000;
+  recording::RecorderOptions options{cfg.recording.dir, cfg.recording.event,
+                                     static_cast<uint64_t>(cfg.recording.warn_free_mb) * kMB,
+                                     static_cast<uint64_t>(cfg.recording.stop_free_mb) * kMB,
+                                     cfg.recording.retention_days};
+  return std::make_unique<recording::Recorder>(
+      std::move(options), std::move(stores),
+      [&store] {
+        const Bytes master = store.master();
+        return master ? *master : std::string();
+      },
+      [] { return now_epoch_ms(); });
+}
+
+// The recording's alerts, from the recorder's state: a low disk while it is
+// on, and a stop it made by itself (a full disk, a failed write).
+void add_recording_alerts(const recording::RecorderStatus& status, health::HealthSample& sample) {
+  if (status.state == recording::RecorderState::off) return;
+  if (status.disk_low && status.disk_free_bytes)
+    sample.recording_disk_low = fmt::format("{} MB free on the recording disk", *status.disk_free_bytes / 1'000'000);
+  if (status.state == recording::RecorderState::stopped &&
+      (status.stop_reason == "disk_full" || status.stop_reason == "error"))
+    sample.recording_stopped = fmt::format("recording stopped ({}): {}; the live stream goes on", status.stop_reason,
+                                           status.last_error);
 }
 
 std::unique_ptr<Captions> make_captions(const config::Config& cfg, hls::Store& store, auth::Authority& authority) {
@@ -279,6 +312,7 @@ struct Relay::Parts {
     routes.set_programme(programme.get());
     vod = make_vod_api(cfg, *programme, questions);
     routes.set_vod(vod.get());
+    set_up_recording();
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
     monitor.set_pending_questions([this] { return questions.pending_questions(); });
@@ -319,12 +353,51 @@ struct Relay::Parts {
     // Samples for the alert rules; each fourth also goes into the dashboard's history.
     timers.every(kHealthSampleInterval, [this] {
       if (receiver) update_uplink(now_epoch_ms());
-      monitor.observe(sampler.sample(now_epoch_ms()));
+      health::HealthSample sample = sampler.sample(now_epoch_ms());
+      add_recording_alerts(recorder->status(), sample);
+      monitor.observe(sample);
       if (++health_ticks % 4 == 0) health_api.record_history();
     });
+    // The recording's disk is measured before each segment; while idle, here, for /tech and /metrics.
+    timers.every(std::chrono::seconds(5), [this] {
+      if (recorder->status().state != recording::RecorderState::recording) recorder->refresh_disk();
+    });
+    // Recorded events older than recording.retention_days go once a day (and at start).
+    timers.every(kRetentionInterval, [this] { recorder->purge_expired(); });
     // Player reports that went quiet are forgotten here, not in the request that reports.
     timers.every(std::chrono::seconds(1), [this] { qoe.expire(now_epoch_ms()); });
   }
+
+  // The recorder, its API, its figures, and the programme's marks in its
+  // journal. With recording.enabled the event is opened now: the marks it
+  // holds (a restart during the event) go back into the programme.
+  void set_up_recording() {
+    recorder = make_recorder(cfg, store, captions.get());
+    recording_api = std::make_unique<api::RecordingApi>(*recorder, authority);
+    routes.set_recording(recording_api.get());
+    health_api.set_recording_status([this] {
+      const recording::RecorderStatus s = recorder->status();
+      return health::RecordingStatus{s.state == recording::RecorderState::recording, s.bytes, s.segments, s.dropped,
+                                     s.disk_free_bytes, s.oldest_event_epoch_ms};
+    });
+    programme->set_mark_listener([this](const std::string& talk, std::optional<int64_t> start,
+                                        std::optional<int64_t> end) { recorder->talk_mark(talk, start, end); });
+    if (!cfg.recording.enabled) return;
+    const auto index = recorder->open_event();
+    if (!index) return;
+    resumed_recording = !index->runs.empty() || !index->stops.empty();
+    size_t restored = 0;
+    for (const recording::TalkMark& mark : index->talks) {
+      const auto seconds = [](std::optional<int64_t> ms) -> std::optional<int64_t> {
+        if (!ms) return std::nullopt;
+        return *ms / 1000;
+      };
+      if (programme->restore_mark(mark.talk, seconds(mark.start_epoch_ms), seconds(mark.end_epoch_ms))) ++restored;
+    }
+    if (restored > 0)
+      relay::log::get("app")->info("programme: {} talk mark(s) restored from the recording's journal", restored);
+  }
+  bool resumed_recording = false;
 
   // What a pusher's objects and playlists say, for health: the ingest state
   // follows the uplink, so the alert rules treat a lost uplink as a lost input.
@@ -418,6 +491,8 @@ struct Relay::Parts {
   std::unique_ptr<Captions> captions;  // null without [captions] languages
   std::unique_ptr<api::ProgrammeApi> programme;  // [[programme.talks]]; empty without them
   std::unique_ptr<api::VodApi> vod;              // [vod] enabled; null otherwise
+  std::unique_ptr<recording::Recorder> recorder;   // always there; writes once started
+  std::unique_ptr<api::RecordingApi> recording_api;
   delivery::Router router;
   delivery::PublishWaiters waiters;
   api::QaApi qa_api;
@@ -467,6 +542,8 @@ void Relay::start() {
     throw;
   }
   p.timers.start();
+  if (p.cfg.recording.enabled) p.recorder->start(p.resumed_recording ? "restart" : "config");
+  p.recorder->purge_expired();
 }
 
 void Relay::reload(const config::Config& loaded) {
@@ -482,6 +559,9 @@ void Relay::reload(const config::Config& loaded) {
   p.authority.reload(loaded.qa);
   p.authority.set_push_tokens(loaded.ingest.push_tokens);
   p.monitor.reconfigure(loaded.health);
+  p.recorder->reconfigure(static_cast<uint64_t>(loaded.recording.warn_free_mb) * 1'000'000,
+                          static_cast<uint64_t>(loaded.recording.stop_free_mb) * 1'000'000,
+                          loaded.recording.retention_days);
   relay::log::set_level(loaded.log.level);
   warn_without_moderators(loaded.qa);
 }
@@ -497,6 +577,8 @@ void Relay::stop() {
   p.timers.stop();
   if (p.slate) p.slate->stop();
   p.ingest.stop();
+  // After the ingest: the last segments it published are written, then a stop line.
+  p.recorder->shutdown();
 }
 
 uint16_t Relay::port() const { return parts_->server.port(); }

@@ -186,6 +186,11 @@ class Loader {
            "characters), or vod.access = \"public\" to publish the recordings to everyone");
     if (config_.qa.database == "sqlite" && !config_.qa.database_password_file.empty())
       fail({"qa.database_password_file", "qa.database"}, "a password file is for a postgresql:// qa.database");
+    if (config_.recording.stop_free_mb > config_.recording.warn_free_mb) {
+      fail({"recording.stop_free_mb", "recording.warn_free_mb"},
+           fmt::format("{} is above recording.warn_free_mb ({}): the warning would never come before the stop",
+                       config_.recording.stop_free_mb, config_.recording.warn_free_mb));
+    }
     const double live_s = hls.live_window * hls.segment_duration_s;
     if (hls.dvr_window_s != 0 && hls.dvr_window_s < live_s) {
       fail({"hls.dvr_window_s", "hls.live_window", "hls.segment_duration_s"},
@@ -392,6 +397,7 @@ Config parse_config(const std::string& text, const std::string& source_name,
     config.uplink.token = read_token_file(config.uplink.token_file, source_name);
   }
   if (!config.health.incident_log.empty()) resolve(config.health.incident_log, base_dir);
+  resolve(config.recording.dir, base_dir);
   return config;
 }
 

@@ -261,6 +261,14 @@ struct VodConfig {
   std::string event_code;   // secret: never logged; at least 6 characters when access = "event_code"
   std::string cookie_key;   // secret signing the session cookies; empty: random at each start
   int session_hours = 24;   // how long a session cookie lasts
+// [recording] (docs/recording.md): every rendition to disk, per event, with a journal.
+struct RecordingConfig {
+  bool enabled = false;                          // record from start-up; a technician can start it anyway
+  std::filesystem::path dir = "recordings";      // resolved against the config file's folder
+  std::string event;                             // folder name; empty: the UTC day "YYYY-MM-DD" of the start
+  int warn_free_mb = 2048;                       // below: the recording_disk_low alert
+  int stop_free_mb = 512;                        // below: the recording stops (the stream goes on)
+  int retention_days = 30;                       // events whose last entry is older go; 0 keeps them
 };
 
 struct Config {
@@ -277,6 +285,7 @@ struct Config {
   std::vector<AudioTrackConfig> audio;  // [[audio]]; none by default
   ProgrammeConfig programme;            // [[programme.talks]]
   VodConfig vod;
+  RecordingConfig recording;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };
 

@@ -161,6 +161,12 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
     });
   };
   check("programme.talks", same_talks(running.programme.talks, loaded.programme.talks));
+
+  // The recorder keeps its event folder open; the thresholds and retention are
+  // reloaded (the recorder's reconfigure), starting and stopping is on /tech.
+  check("recording.enabled", running.recording.enabled == loaded.recording.enabled);
+  check("recording.dir", running.recording.dir == loaded.recording.dir);
+  check("recording.event", running.recording.event == loaded.recording.event);
   return keys;
 }
 

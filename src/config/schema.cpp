@@ -661,13 +661,35 @@ constexpr Field<Config> kVodFields[] = {
                 "key at each start");
      }},
     {"session_hours", [](const ValueReader& v, Config& c) { c.vod.session_hours = v.integer(1, 24 * 30); }},
+// An event id is a folder name under recording.dir.
+std::string read_recording_event(const ValueReader& value) {
+  const std::string id = value.string();
+  const bool safe = id.size() <= 64 && (id.empty() || id.front() != '.') &&
+                    std::all_of(id.begin(), id.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                             c == '_' || c == '-';
+                    });
+  if (!safe)
+    value.fail(fmt::format("'{}' is not an event id; use up to 64 letters, digits, '.', '_' or '-' (not starting "
+                           "with '.'), e.g. \"seminar-2027\", or \"\" for the UTC day of the start",
+                           id));
+  return id;
+}
+
+constexpr Field<Config> kRecordingFields[] = {
+    {"enabled", [](const ValueReader& v, Config& c) { c.recording.enabled = v.boolean(); }},
+    {"dir", [](const ValueReader& v, Config& c) { c.recording.dir = v.path(); }},
+    {"event", [](const ValueReader& v, Config& c) { c.recording.event = read_recording_event(v); }},
+    {"warn_free_mb", [](const ValueReader& v, Config& c) { c.recording.warn_free_mb = v.integer(0, 10'000'000); }},
+    {"stop_free_mb", [](const ValueReader& v, Config& c) { c.recording.stop_free_mb = v.integer(0, 10'000'000); }},
+    {"retention_days", [](const ValueReader& v, Config& c) { c.recording.retention_days = v.integer(0, 3650); }},
 };
 
 constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
     {"health", kHealthFields}, {"scale", kScaleFields}, {"uplink", kUplinkFields},
-    {"captions", kCaptionsFields}, {"vod", kVodFields},
+    {"captions", kCaptionsFields}, {"recording", kRecordingFields}, {"vod", kVodFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

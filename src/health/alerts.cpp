@@ -21,6 +21,8 @@ enum RuleIndex {
   kAudioSilent,
   kViewerStalls,
   kInterpreterLost,
+  kRecordingDiskLow,
+  kRecordingStopped,
   kRuleCount
 };
 static_assert(std::size(kAlertRuleNames) == kRuleCount);
@@ -42,7 +44,10 @@ void AlertRules::reconfigure(const config::HealthConfig& health) {
                                     cfg_.input_framerate_hold_s, cfg_.input_keyframe_interval_hold_s,
                                     cfg_.segment_late_hold_s,  cfg_.realtime_hold_s,
                                     cfg_.audio_silence_hold_s, cfg_.viewer_stalls_hold_s,
-                                    cfg_.input_lost_hold_s};
+                                    cfg_.input_lost_hold_s,
+                                    // The recorder measures before each segment and decides itself: no hold.
+                                    0,
+                                    0};
   for (size_t i = 0; i < kRuleCount; ++i) rules_[i].hold_s = holds[i];
 }
 
@@ -111,6 +116,8 @@ std::vector<AlertEvent> AlertRules::evaluate(const HealthSample& s) {
   if (!s.silent_audio_tracks.empty())
     interpreter = fmt::format("audio track input lost, the track is silent: {}", fmt::join(s.silent_audio_tracks, ", "));
   step(rules_[kInterpreterLost], interpreter, s.now_ms, events);
+  step(rules_[kRecordingDiskLow], s.recording_disk_low, s.now_ms, events);
+  step(rules_[kRecordingStopped], s.recording_stopped, s.now_ms, events);
   return events;
 }
 

@@ -16,7 +16,8 @@ namespace relay::health {
 
 inline constexpr const char* kAlertRuleNames[] = {"input_lost",      "input_bitrate", "input_framerate",
                                                   "keyframe_interval", "segment_late",  "realtime_factor",
-                                                  "audio_silent",    "viewer_stalls", "interpreter_lost"};
+                                                  "audio_silent",    "viewer_stalls", "interpreter_lost",
+                                                  "recording_disk_low", "recording_stopped"};
 
 // One look at the stream. Absent values are unknown and never fire a rule.
 struct HealthSample {
@@ -29,6 +30,10 @@ struct HealthSample {
   std::optional<double> stalls_per_viewer_minute;  // absent without viewers
   // [[audio]] tracks whose input is lost or has not connected (their names).
   std::vector<std::string> silent_audio_tracks;
+  // The recording (docs/recording.md): why the disk is low, or why it stopped
+  // by itself (a full disk, a failed write); absent when all is well.
+  std::optional<std::string> recording_disk_low;
+  std::optional<std::string> recording_stopped;
   // Per rendition: age of the newest segment; absent before the first one.
   struct Rendition {
     std::string name;

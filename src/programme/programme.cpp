@@ -57,6 +57,23 @@ MarkResult Programme::end(const std::string& id, std::int64_t now) {
   return {{}, {}, talk->id, {}};
 }
 
+bool Programme::restore_mark(const std::string& id, std::optional<std::int64_t> start,
+                             std::optional<std::int64_t> end) {
+  Talk* talk = find_mutable(id);
+  if (!talk) return false;
+  if (start) talk->actual_start = start;
+  if (end) talk->actual_end = end;
+  const auto index = static_cast<std::size_t>(talk - talks_.data());
+  if (talk->actual_start && !talk->actual_end) {
+    // One talk is on stage: a later one restored replaces an earlier one that never got its end mark.
+    if (on_stage_ && *on_stage_ != index) talks_[*on_stage_].actual_end = talk->actual_start;
+    on_stage_ = index;
+  } else if (on_stage_ == index) {
+    on_stage_.reset();
+  }
+  return true;
+}
+
 namespace {
 
 // The config's rules for a talk's text (config/schema.cpp, read_talk_text).

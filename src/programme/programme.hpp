@@ -65,6 +65,11 @@ class Programme {
   // Ends the talk on stage (if any) and starts next().
   MarkResult advance(std::int64_t now);
 
+  // A mark read back after a restart (the recording's journal): the talk's
+  // actual start and/or end as they were; a talk started and not ended is on
+  // stage again. False for a talk no longer in the programme.
+  bool restore_mark(const std::string& id, std::optional<std::int64_t> start, std::optional<std::int64_t> end);
+
   // Changes a talk's plan under the config's rules (a title, bounded printable
   // text, end after start, no overlap); the talks stay in start order. Returns
   // what is wrong, or nullopt when applied; unknown talks are the caller's to check.

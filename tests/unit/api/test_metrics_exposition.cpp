@@ -276,6 +276,14 @@ TEST_CASE("/metrics renders a full scrape exactly as the golden text", "[metrics
   uplink.requests_refused = 1;
   uplink.segments_dropped = 2;
   in.uplink = uplink;
+  health::RecordingStatus recording;
+  recording.active = true;
+  recording.bytes = 123'456'789;
+  recording.segments = 420;
+  recording.dropped = 3;
+  recording.disk_free_bytes = 50'000'000'000;
+  recording.oldest_event_epoch_ms = 1'796'630'400'500;
+  in.recording = recording;
 
   const std::string text = api::render_metrics(in);
   const std::string golden_path = std::string(RELAY_SOURCE_DIR) + "/tests/unit/api/metrics_exposition.golden.txt";

@@ -313,3 +313,26 @@ TEST_CASE("a lost interpreter input fires interpreter_lost naming the track, and
   CHECK_FALSE(events[1].firing);
   CHECK(events[1].at_ms == kT0 + 8000);
 }
+
+TEST_CASE("the recorder's disk and stop reasons fire their alerts at once and resolve with them", "[alerts]") {
+  AlertRules rules(rules_config(), 2.0);
+  auto events = run(rules, 0, 6000, [](int64_t t) {
+    HealthSample s = healthy(t);
+    if (t >= 1000 && t < 3000) s.recording_disk_low = "300 MB free on the recording disk";
+    if (t >= 2000 && t < 4000) s.recording_stopped = "recording stopped (disk_full): no space";
+    return s;
+  });
+  // No hold: the recorder measured before deciding.
+  REQUIRE(events.size() == 4);
+  CHECK(events[0].rule == "recording_disk_low");
+  CHECK(events[0].firing);
+  CHECK(events[0].at_ms == kT0 + 1000);
+  CHECK(events[0].message == "300 MB free on the recording disk");
+  CHECK(events[1].rule == "recording_stopped");
+  CHECK(events[1].at_ms == kT0 + 2000);
+  CHECK(events[2].rule == "recording_disk_low");
+  CHECK_FALSE(events[2].firing);
+  CHECK(events[3].rule == "recording_stopped");
+  CHECK_FALSE(events[3].firing);
+  CHECK(events[3].at_ms == kT0 + 4000);
+}

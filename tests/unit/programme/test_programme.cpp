@@ -134,3 +134,20 @@ TEST_CASE("a talk's plan changes under the config's rules and the order follows 
   CHECK(p.find("keynote")->title == "Opening keynote");  // refused changes change nothing
   CHECK(p.update("missing", empty_title));
 }
+
+TEST_CASE("marks read back after a restart restore the actual times and the talk on stage") {
+  Programme p = three_talks();
+  CHECK(p.restore_mark("keynote", 1000, std::nullopt));
+  CHECK(p.restore_mark("keynote", std::nullopt, 2000));
+  CHECK(p.restore_mark("codecs", 2100, std::nullopt));
+  CHECK_FALSE(p.restore_mark("gone", 1, std::nullopt));
+  CHECK(p.find("keynote")->actual_start == 1000);
+  CHECK(p.find("keynote")->actual_end == 2000);
+  REQUIRE(p.on_stage());
+  CHECK(p.on_stage()->id == "codecs");
+  CHECK(p.next()->id == "lunch-talk");
+  // The moderator goes on from there as if the relay had never stopped.
+  CHECK(p.start("keynote", 3000).error == MarkError::already_ended);  // ended talks cannot start again
+  CHECK(p.end("codecs", 3000).ended == "codecs");
+  CHECK_FALSE(p.on_stage());
+}

@@ -229,6 +229,8 @@ std::unique_ptr<api::VodApi> make_vod_api(const config::Config& cfg, const api::
                                cfg.vod.access == config::VodAccess::public_access ? "public" : "event code",
                                cfg.recording.dir.string());
   return vod;
+}
+
 // The recorder watches the ladder and the subtitle renditions; it writes only
 // once started (recording.enabled, or a technician on /tech).
 std::unique_ptr<recording::Recorder> make_recorder(const config::Config& cfg, hls::Store& store, Captions* captions) {

@@ -261,6 +261,8 @@ struct VodConfig {
   std::string event_code;   // secret: never logged; at least 6 characters when access = "event_code"
   std::string cookie_key;   // secret signing the session cookies; empty: random at each start
   int session_hours = 24;   // how long a session cookie lasts
+};
+
 // [recording] (docs/recording.md): every rendition to disk, per event, with a journal.
 struct RecordingConfig {
   bool enabled = false;                          // record from start-up; a technician can start it anyway

@@ -661,6 +661,8 @@ constexpr Field<Config> kVodFields[] = {
                 "key at each start");
      }},
     {"session_hours", [](const ValueReader& v, Config& c) { c.vod.session_hours = v.integer(1, 24 * 30); }},
+};
+
 // An event id is a folder name under recording.dir.
 std::string read_recording_event(const ValueReader& value) {
   const std::string id = value.string();

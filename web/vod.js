@@ -21,7 +21,6 @@
       event: 'Event of {date}',
       wholeEvent: 'The whole event',
       chapters: 'Chapters',
-      chapterLabel: 'Go to “{title}”',
       talks: 'Talks',
       speakers: 'Speakers: {names}',
       when: '{start} to {end}',
@@ -53,7 +52,6 @@
       event: 'Veranstaltung vom {date}',
       wholeEvent: 'Die ganze Veranstaltung',
       chapters: 'Kapitel',
-      chapterLabel: 'Zu „{title}“ springen',
       talks: 'Vorträge',
       speakers: 'Vortragende: {names}',
       when: '{start} bis {end}',
@@ -192,7 +190,6 @@
           textContent: `${formatDuration(chapter.start_s)} ${chapter.title}` });
         button.dataset.talk = chapter.talk;
         button.dataset.start = String(chapter.start_s);
-        button.setAttribute('aria-label', t('chapterLabel', { title: chapter.title }));
         button.addEventListener('click', () => {
           if (!player) player = attach(video, event.urls.master);
           const seek = () => {

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "app/relay.hpp"
+#include "app/remux_command.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
@@ -31,6 +32,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: seminar-relay --config FILE [--set section.key=value ...] [--check-config]\n"
     "       seminar-relay purge --config FILE [--set ...] [--before YYYY-MM-DD]\n"
+    "       seminar-relay remux-mp4 --out FILE --init INIT SEGMENT... [--init INIT SEGMENT...]\n"
     "\n"
     "  --config FILE      the TOML config (see config/relay.toml for every key)\n"
     "  --set KEY=VALUE    override one config key, e.g. --set edge.listen=127.0.0.1:9000\n"
@@ -41,7 +43,11 @@ constexpr const char* kUsage =
     "                     date), or older than recording.retention_days (never today's),\n"
     "                     and the Q&A's questions, votes and attendees created before\n"
     "                     --before, or older than qa.retention_days, compact the database\n"
-    "                     and print what went; the Q&A part is refused while a relay uses it\n";
+    "                     and print what went; the Q&A part is refused while a relay uses it\n"
+    "  remux-mp4          one MP4 with its index first from recorded fMP4 segments and their\n"
+    "                     init section, samples copied; each further --init starts a run\n"
+    "                     (a relay restart) that follows the previous one; --large-offsets\n"
+    "                     writes 64-bit offsets even for a small file\n";
 
 struct Args {
   std::string config;
@@ -84,6 +90,7 @@ int fail(const std::string& message, int code = 1) {
 
 // The arguments, or the exit code when main() should end at once (--help, a bad argument).
 std::variant<Args, int> parse_args(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "remux-mp4") return relay::app::remux_command(argc - 2, argv + 2);
   Args args;
   int first = 1;
   if (argc > 1 && std::string(argv[1]) == "purge") {

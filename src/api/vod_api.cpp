@@ -8,6 +8,10 @@
 #include <sstream>
 #include <system_error>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,8 +24,11 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "delivery/router.hpp"
+#include "net/byte_range.hpp"
 #include "net/etag.hpp"
+#include "recording/remux.hpp"
 #include "recording/vod.hpp"
+#include "recording/vtt_merge.hpp"
 
 namespace relay::api {
 namespace http = boost::beast::http;
@@ -166,9 +173,13 @@ VodApi::VodApi(const config::VodConfig& config, fs::path recording_dir, Talks ta
       code_digest_(auth::sha256(config.event_code)),
       // A wrong code costs a token: 5 at once, then one every 6 s per client address.
       wrong_codes_(10, 5),
-      worker_(std::make_unique<WorkQueue>("relay-vod", 64)) {}
+      worker_(std::make_unique<WorkQueue>("relay-vod", 64)),
+      remux_(std::make_unique<WorkQueue>("relay-vod-mp4", 8)) {}
 
-VodApi::~VodApi() { worker_->stop(); }
+VodApi::~VodApi() {
+  worker_->stop();
+  remux_->stop();
+}
 
 bool VodApi::authorized(const net::Request& req) const {
   if (public_) return true;
@@ -228,14 +239,14 @@ net::Outcome VodApi::handle(const net::Exchange& exchange) const {
   auto request = std::make_shared<Request>(Request{req.base(), std::string(path), exchange.secure});
   return net::Deferred{[this, request](net::Deferred::Complete complete) {
     const bool queued = worker_->post([this, request, complete] {
-      net::Response res;
+      std::optional<net::Response> res;
       try {
-        res = serve(*request);
+        res = serve(*request, complete);
       } catch (const std::exception& e) {
         vod_log().warn("{}: {}", request->path, e.what());
         res = net::make_json_error(http::status::internal_server_error, "internal", "the recording could not be read");
       }
-      complete(std::move(res));
+      if (res) complete(std::move(*res));
     });
     if (!queued) {
       net::Response res = net::make_json_error(http::status::service_unavailable, "busy", "too many requests for "
@@ -244,6 +255,140 @@ net::Outcome VodApi::handle(const net::Exchange& exchange) const {
       complete(std::move(res));
     }
   }};
+}
+
+namespace {
+
+// A file from disk with its validators and one byte range. A range is read by
+// itself, so a player seeking in a large MP4 never pulls the whole file into
+// memory; a whole file is read only up to kWholeFileLimit.
+constexpr uint64_t kWholeFileLimit = 512ull * 1024 * 1024;
+
+net::Response serve_file(const net::RequestHeader& req, const fs::path& file, std::string_view content_type,
+                         std::string_view cache, std::string_view disposition) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return not_found("the file is gone");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return not_found("the file is gone");
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  const int64_t modified_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  const std::string etag = net::make_etag(fmt::format("d-{:x}-{:x}", size, modified_ms));
+  auto read_range = [&](uint64_t first, uint64_t length) -> std::optional<std::string> {
+    std::string out(length, '\0');
+    uint64_t done = 0;
+    while (done < length) {
+      const ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(first + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      done += static_cast<uint64_t>(n);
+    }
+    return out;
+  };
+  net::Response res;
+  const std::string_view range_header = req[http::field::range];
+  const std::string_view if_range = req[http::field::if_range];
+  const net::RangeRequest range = range_header.empty() || (!if_range.empty() && if_range != etag)
+                                      ? net::RangeRequest{}
+                                      : net::parse_byte_range(range_header, size);
+  if (!req[http::field::if_none_match].empty() && net::if_none_match_matches(req[http::field::if_none_match], etag)) {
+    res = net::Response{http::status::not_modified, 11};
+  } else if (range.kind == net::RangeRequest::unsatisfiable) {
+    res = net::make_error_response(http::status::range_not_satisfiable, "range not satisfiable");
+    res.set(http::field::content_range, fmt::format("bytes */{}", size));
+  } else if (range.kind == net::RangeRequest::satisfiable) {
+    auto bytes = read_range(range.range.first, range.range.length());
+    if (!bytes) {
+      ::close(fd);
+      return not_found("the file could not be read");
+    }
+    res = net::Response{http::status::partial_content, 11};
+    res.set(http::field::content_range, fmt::format("bytes {}-{}/{}", range.range.first, range.range.last, size));
+    res.set(http::field::content_type, content_type);
+    res.body() = net::BytesBody::value_type(make_bytes(std::move(*bytes)));
+    res.content_length(res.body().size());
+  } else if (size > kWholeFileLimit) {
+    res = net::make_json_error(http::status::range_not_satisfiable, "too_large",
+                               "this file is sent in byte ranges only (Range: bytes=0-...)");
+    res.set(http::field::content_range, fmt::format("bytes */{}", size));
+  } else {
+    auto bytes = read_range(0, size);
+    if (!bytes) {
+      ::close(fd);
+      return not_found("the file could not be read");
+    }
+    res = net::Response{http::status::ok, 11};
+    res.set(http::field::content_type, content_type);
+    res.body() = net::BytesBody::value_type(make_bytes(std::move(*bytes)));
+    res.content_length(res.body().size());
+  }
+  ::close(fd);
+  res.set(http::field::accept_ranges, "bytes");
+  res.set(http::field::etag, etag);
+  res.set(http::field::last_modified, net::format_http_date(modified_ms / 1000));
+  res.set(http::field::cache_control, cache);
+  if (!disposition.empty()) res.set(http::field::content_disposition, disposition);
+  return res;
+}
+
+}  // namespace
+
+std::optional<net::Response> VodApi::download(
+    const Request& request, const std::shared_ptr<const Cached>& cached, std::string_view talk,
+    std::string_view rendition,
+    const std::function<std::vector<const recording::SegmentEntry*>(std::string_view)>& cut,
+    const net::Deferred::Complete& complete) const {
+  const recording::EventIndex& index = cached->index;
+  if (!recording::is_plain_file_name(rendition)) return not_found("no such rendition");
+  const auto segments = cut(rendition);
+  if (segments.empty() || recording::is_subtitle_segment(*segments.front()))
+    return not_found("no such video or audio rendition in this talk");
+  // One run per init section, in order: a restart (or a new init within a run) starts the next.
+  std::vector<recording::RemuxRun> runs;
+  for (const recording::SegmentEntry* s : segments) {
+    const fs::path init = index.dir / s->init;
+    if (runs.empty() || runs.back().first != init) runs.push_back({init, {}});
+    runs.back().second.push_back(index.dir / s->file);
+  }
+  const fs::path folder = index.dir / "downloads";
+  const std::string name = fmt::format("{}-{}.mp4", talk, rendition);
+  const fs::path out = folder / name;
+  const std::string cache = cache_control(public_, kImmutableMaxAge);
+  const std::string disposition = fmt::format("attachment; filename=\"{}-{}\"", index.event, name);
+  const std::string_view type = media_type(rendition, name);
+  std::error_code ec;
+  if (fs::exists(out, ec)) return serve_file(request.header, out, type, cache, disposition);
+  // Remuxing takes seconds: on its own thread, so playlists and segments keep flowing.
+  auto header = std::make_shared<const net::RequestHeader>(request.header);
+  const bool queued = remux_->post([header, runs = std::move(runs), folder, out, type = std::string(type), cache,
+                                    disposition, complete] {
+    std::error_code exists_ec;
+    if (!fs::exists(out, exists_ec)) {
+      if (const std::error_code made = recording::files::make_private_dir(folder)) {
+        complete(net::make_json_error(http::status::internal_server_error, "download_failed",
+                                      fmt::format("cannot make the downloads folder: {}", made.message())));
+        return;
+      }
+      const recording::RemuxResult result = recording::remux_runs_to_mp4(runs, out);
+      if (!result.ok) {
+        vod_log().warn("{}: {}", out.string(), result.error);
+        complete(net::make_json_error(http::status::internal_server_error, "download_failed", result.error));
+        return;
+      }
+      ::chmod(out.c_str(), 0600);
+      vod_log().info("{}: {} bytes, {:.3f} s", out.string(), result.bytes, result.duration_s);
+    }
+    complete(serve_file(*header, out, type, cache, disposition));
+  });
+  if (!queued) {
+    net::Response res = net::make_json_error(http::status::service_unavailable, "busy",
+                                             "downloads are being made; try again in a minute");
+    res.set(http::field::retry_after, "30");
+    return res;
+  }
+  return std::nullopt;
 }
 
 std::shared_ptr<const VodApi::Cached> VodApi::load(std::string_view event) const {
@@ -282,13 +427,13 @@ std::shared_ptr<const VodApi::Cached> VodApi::load(std::string_view event) const
   return cached;
 }
 
-net::Response VodApi::serve(const Request& request) const {
+std::optional<net::Response> VodApi::serve(const Request& request, const net::Deferred::Complete& complete) const {
   if (request.path == kVodApiPath) return listing(request);
   if (!request.path.starts_with(kVodPrefix)) return not_found("no such recording");
   const std::string_view rest = std::string_view(request.path).substr(kVodPrefix.size());
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos) return not_found("expected /vod/<event>/...");
-  return serve_event(request, rest.substr(0, slash), rest.substr(slash + 1));
+  return serve_event(request, rest.substr(0, slash), rest.substr(slash + 1), complete);
 }
 
 net::Response VodApi::listing(const Request& request) const {
@@ -368,7 +513,8 @@ net::Response VodApi::listing(const Request& request) const {
   return json_response(http::status::ok, Json{{"access", public_ ? "public" : "event_code"}, {"events", std::move(events)}});
 }
 
-net::Response VodApi::serve_event(const Request& request, std::string_view event, std::string_view rest) const {
+std::optional<net::Response> VodApi::serve_event(const Request& request, std::string_view event, std::string_view rest,
+                                                 const net::Deferred::Complete& complete) const {
   const auto cached = load(event);
   if (!cached) return not_found("no such recorded event");
   const recording::EventIndex& index = cached->index;
@@ -459,6 +605,28 @@ net::Response VodApi::serve_event(const Request& request, std::string_view event
       }
     }
     return text(recording::write_vod_playlist(segments, kMediaPrefix, ranges), kPlaylistType, max_age);
+  }
+
+  if (parts.size() == 2 && !whole && parts[1].ends_with(".mp4"))
+    return download(request, cached, talk, parts[1].substr(0, parts[1].size() - 4), cut, complete);
+
+  if (parts.size() == 2 && !whole && parts[1].starts_with("captions-") && parts[1].ends_with(".vtt")) {
+    const std::string_view language = parts[1].substr(9, parts[1].size() - 9 - 4);
+    const auto subtitles = cut(fmt::format("subs-{}", language));
+    const auto reference = recording::reference_rendition(index);
+    const auto timeline = reference ? cut(*reference) : std::vector<const recording::SegmentEntry*>{};
+    if (subtitles.empty() || timeline.empty()) return not_found("no captions in this language for this talk");
+    std::vector<std::string> texts;
+    for (const recording::SegmentEntry* s : subtitles) {
+      auto content = read_whole_file(index.dir / s->file);
+      if (content) texts.push_back(std::move(*content));
+    }
+    net::Response res = text(recording::merge_webvtt(texts, timeline.front()->media_time_90k,
+                                                     recording::total_duration_s(timeline)),
+                             kWebVttType, kImmutableMaxAge);
+    res.set(http::field::content_disposition,
+            fmt::format("attachment; filename=\"{}-{}-captions-{}.vtt\"", event, talk, language));
+    return res;
   }
 
   if (parts.size() == 2 && !whole && (parts[1] == "questions.json" || parts[1] == "questions.csv") && answered_) {

@@ -88,9 +88,16 @@ class VodApi {
   net::Response session(const net::Exchange& exchange) const;
   bool authorized(const net::Request& req) const;
   // On the worker thread.
-  net::Response serve(const Request& request) const;
+  // nullopt: `complete` is called later, from another thread (a download being made).
+  std::optional<net::Response> serve(const Request& request, const net::Deferred::Complete& complete) const;
   net::Response listing(const Request& request) const;
-  net::Response serve_event(const Request& request, std::string_view event, std::string_view rest) const;
+  std::optional<net::Response> serve_event(const Request& request, std::string_view event, std::string_view rest,
+                                           const net::Deferred::Complete& complete) const;
+  std::optional<net::Response> download(
+      const Request& request, const std::shared_ptr<const Cached>& cached, std::string_view talk,
+      std::string_view rendition,
+      const std::function<std::vector<const recording::SegmentEntry*>(std::string_view)>& cut,
+      const net::Deferred::Complete& complete) const;
   std::shared_ptr<const Cached> load(std::string_view event) const;
 
   bool public_;
@@ -103,7 +110,8 @@ class VodApi {
   mutable std::mutex mutex_;
   mutable qa::RateLimiter wrong_codes_;                         // per client address
   mutable std::map<std::string, std::shared_ptr<const Cached>, std::less<>> cache_;  // by event
-  std::unique_ptr<WorkQueue> worker_;                           // last: joined first
+  std::unique_ptr<WorkQueue> worker_;  // playlists, segments, listings; joined first
+  std::unique_ptr<WorkQueue> remux_;   // MP4 downloads being made
 };
 
 }  // namespace relay::api

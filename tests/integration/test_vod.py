@@ -177,6 +177,40 @@ def main():
                                  capture_output=True, text=True, timeout=60)
             c.check(run.returncode == 0, f"{talk_id}: ffmpeg -xerror plays the VOD: {run.returncode} {run.stderr[-600:]}")
 
+        # The MP4 download of the first talk: made on first request, index first, the talk's duration.
+        talk = talks["opening"]
+        rendition, url = next(iter(talk["urls"]["mp4"].items()))
+        status, headers, mp4 = get(url)
+        c.check(status == 200 and headers["content-type"] == "video/mp4" and len(mp4) > 1000 and
+                "attachment" in headers.get("content-disposition", ""), f"MP4 download {url}: {status} {headers}")
+        boxes, pos = [], 0
+        while pos + 8 <= len(mp4):
+            size = int.from_bytes(mp4[pos:pos + 4], "big")
+            kind = mp4[pos + 4:pos + 8].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(mp4[pos + 8:pos + 16], "big")
+            boxes.append(kind)
+            if size < 8:
+                break
+            pos += size
+        c.check("moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat") and
+                "moof" not in boxes, f"top-level boxes: {boxes}")
+        path = os.path.join(tmp, "download.mp4")
+        with open(path, "wb") as f:
+            f.write(mp4)
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", path],
+                               capture_output=True, text=True, timeout=30)
+        duration = float(json.loads(probe.stdout or "{}").get("format", {}).get("duration", "nan"))
+        c.check(probe.returncode == 0 and abs(duration - talk["duration_s"]) <= SEGMENT_S,
+                f"ffprobe: {probe.returncode} {duration} s for a {talk['duration_s']} s talk {probe.stderr[-300:]}")
+        status, headers, part = get(url, {"Range": "bytes=100-199"})
+        c.check(status == 206 and part == mp4[100:200] and headers.get("content-range") == f"bytes 100-199/{len(mp4)}",
+                f"a range of the MP4: {status} {headers.get('content-range')}")
+        status, _, _ = relay.request(url)
+        c.check(status == 403, f"the MP4 without the cookie: {status}")
+        mode = os.stat(os.path.join(recordings, EVENT, "downloads", f"opening-{rendition}.mp4")).st_mode & 0o777
+        c.check(mode == 0o600, f"the download is 0600: {oct(mode)}")
+
         # The answered question of the first talk, without who asked.
         status, headers, raw = get(f"/vod/{EVENT}/opening/questions.json")
         text = raw.decode(errors="replace")

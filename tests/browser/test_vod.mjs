@@ -76,6 +76,18 @@ await runBrowserTest(args, async ({ relay, browser }) => {
     await mark(relay.base, talk, 'end');
   }
   await waitSegments(1);
+  // Both talks available (the relay re-reads a growing journal at most every 2 s).
+  const session = await fetch(`${relay.base}/api/vod/session`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code: CODE }) });
+  const cookie = session.headers.get('set-cookie').split(';')[0];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const listing = await (await fetch(`${relay.base}/api/vod`, { headers: { Cookie: cookie } })).json();
+    const event = (listing.events || []).find((e) => e.id === EVENT);
+    if (event && event.talks.length === 2 && event.talks.every((t) => t.state === 'available')) break;
+    if (Date.now() > deadline) throw new Error(`talks not available: ${JSON.stringify(listing)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 
   for (const [locale, heading] of [['de-DE', 'Aufzeichnungen'], ['en-US', 'Recordings']]) {
     const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });

@@ -122,11 +122,12 @@ def main():
             marks.append(talk_id)
         wait_segments(4)
 
-        # The listing.
-        status, _, raw = get("/api/vod")
-        listing = json.loads(raw)
-        event = next((e for e in listing["events"] if e["id"] == EVENT), None)
-        c.check(status == 200 and event is not None, f"/api/vod lists the event: {status} {listing}")
+        # The listing: every talk available within the journal's re-read interval (2 s) of its end.
+        def listed():
+            status, _, raw = get("/api/vod")
+            found = next((e for e in json.loads(raw)["events"] if e["id"] == EVENT), None) if status == 200 else None
+            return found if found and all(t["state"] == "available" for t in found["talks"]) else None
+        event = relay.wait_for(listed, 10, "the three talks available in /api/vod")
         talks = {t["id"]: t for t in event["talks"]}
         c.check(list(talks) == ["opening", "codecs", "panel"] and
                 all(t["state"] == "available" for t in talks.values()), f"three talks available: {event['talks']}")

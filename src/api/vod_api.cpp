@@ -428,7 +428,7 @@ std::shared_ptr<const VodApi::Cached> VodApi::load(std::string_view event) const
 }
 
 std::optional<net::Response> VodApi::serve(const Request& request, const net::Deferred::Complete& complete) const {
-  if (request.path == kVodApiPath) return listing(request);
+  if (request.path == kVodApiPath) return listing();
   if (!request.path.starts_with(kVodPrefix)) return not_found("no such recording");
   const std::string_view rest = std::string_view(request.path).substr(kVodPrefix.size());
   const size_t slash = rest.find('/');
@@ -436,7 +436,7 @@ std::optional<net::Response> VodApi::serve(const Request& request, const net::De
   return serve_event(request, rest.substr(0, slash), rest.substr(slash + 1), complete);
 }
 
-net::Response VodApi::listing(const Request& request) const {
+net::Response VodApi::listing() const {
   const std::vector<VodTalk> talks = talks_();
   Json events = Json::array();
   for (const std::string& event : recording::list_events(dir_)) {
@@ -509,7 +509,6 @@ net::Response VodApi::listing(const Request& request) const {
                           {"chapters", std::move(chapters)},
                           {"urls", Json{{"master", base + "/all/master.m3u8"}, {"chapters", base + "/chapters.vtt"}}}});
   }
-  (void)request;
   return json_response(http::status::ok, Json{{"access", public_ ? "public" : "event_code"}, {"events", std::move(events)}});
 }
 
@@ -518,7 +517,6 @@ std::optional<net::Response> VodApi::serve_event(const Request& request, std::st
   const auto cached = load(event);
   if (!cached) return not_found("no such recorded event");
   const recording::EventIndex& index = cached->index;
-  const std::string etag_scope = fmt::format("{}-{}", event, cached->journal_size);
 
   auto text = [&](std::string body, std::string_view type, std::string_view max_age) {
     const std::string etag = net::make_etag(fmt::format("v-{:016x}", net::content_hash(body)));
@@ -638,7 +636,6 @@ std::optional<net::Response> VodApi::serve_event(const Request& request, std::st
       return text(std::move(*questions), csv ? kCsvType : kJsonType, "max-age=60");
     }
   }
-  (void)etag_scope;
   return not_found("no such recording resource");
 }
 

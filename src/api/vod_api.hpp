@@ -90,7 +90,7 @@ class VodApi {
   // On the worker thread.
   // nullopt: `complete` is called later, from another thread (a download being made).
   std::optional<net::Response> serve(const Request& request, const net::Deferred::Complete& complete) const;
-  net::Response listing(const Request& request) const;
+  net::Response listing() const;
   std::optional<net::Response> serve_event(const Request& request, std::string_view event, std::string_view rest,
                                            const net::Deferred::Complete& complete) const;
   std::optional<net::Response> download(

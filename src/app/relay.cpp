@@ -217,7 +217,8 @@ std::unique_ptr<api::VodApi> make_vod_api(const config::Config& cfg, const api::
   auto vod = std::make_unique<api::VodApi>(cfg.vod, cfg.recording.dir, talks, [] { return now_epoch_ms(); });
   vod->set_answered_questions([&questions](const api::VodTalk& talk,
                                            std::string_view format) -> std::optional<std::string> {
-    for (const auto& room : questions.rooms().at("rooms")) {
+    const nlohmann::json listing = questions.rooms();  // kept: the loop reads into it
+    for (const auto& room : listing.at("rooms")) {
       if (room.at("title") != talk.title) continue;
       const int64_t id = room.at("id").get<int64_t>();
       if (format == "csv") return questions.answered_questions_csv(id);

@@ -1381,7 +1381,8 @@ Json Service::answered_questions(int64_t room_id) const {
 
 std::string Service::answered_questions_csv(int64_t room_id) const {
   std::string out = "asked,answered,votes,question,answer\r\n";
-  for (const Json& q : answered_questions(room_id).at("questions"))
+  const Json answered = answered_questions(room_id);
+  for (const Json& q : answered.at("questions"))
     out += fmt::format("{},{},{},{},{}\r\n", q.at("asked").get<std::string>(), q.at("answered").get<std::string>(),
                        q.at("votes").get<int64_t>(), csv_field(q.at("text").get<std::string>()),
                        csv_field(q.at("answer").get<std::string>()));

@@ -20,7 +20,7 @@ function config() {
   const now = Date.now();
   const at = (minutes) => new Date(now + minutes * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   let text = readFileSync(path.join(args['source-dir'], 'config', 'relay.toml'), 'utf8')
-    .replaceAll('"../', `"${args['source-dir']}/`);
+    .replaceAll('"../', `"${path.resolve(args['source-dir'])}/`);
   text += `
 [[programme.talks]]
 id = "first"

@@ -32,9 +32,29 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def thread_cpu_s(pid, name):
+    """CPU seconds of the process's threads called `name` (the recorder's writer is "recorder")."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def nominal_kbps(relay):
+    """(peak, average) kbit/s over all variants, as the master's BANDWIDTH and AVERAGE-BANDWIDTH measure them."""
     master = relay.get("/live/master.m3u8").decode()
-    return sum(int(b) for b in re.findall(r"#EXT-X-STREAM-INF:[^\n]*?BANDWIDTH=(\d+)", master)) / 1000
+    infs = re.findall(r"#EXT-X-STREAM-INF:([^\n]*)", master)
+    peak = sum(int(re.search(r"(?<![-A-Z])BANDWIDTH=(\d+)", i).group(1)) for i in infs) / 1000
+    average = sum(int(m.group(1)) for i in infs if (m := re.search(r"AVERAGE-BANDWIDTH=(\d+)", i))) / 1000
+    return peak, average
 
 
 def run(recording):
@@ -43,15 +63,18 @@ def run(recording):
                         "recording.event=bench", "recording.warn_free_mb=0", "recording.stop_free_mb=0"]
     try:
         with Relay(binary, os.getcwd(), overrides) as relay:
+            relay.wait_for(lambda: relay.get("/live/master.m3u8"), 60, "the master playlist")
             relay.wait_for_segments(relay_first(relay), 2, timeout=60)
             time.sleep(10)  # warm-up: the encoders settle
             status = lambda: json.loads(relay.get("/api/recording", headers={"Authorization": f"Bearer {TECH_TOKEN}"}))
             c0, b0, t0 = cpu_s(relay.proc.pid), status()["bytes_written"], time.time()
+            w0 = thread_cpu_s(relay.proc.pid, "recorder")
             s0 = status()["segments"]
             time.sleep(seconds)
             c1, s, t1 = cpu_s(relay.proc.pid), status(), time.time()
+            writer = thread_cpu_s(relay.proc.pid, "recorder") - w0
             media = media_seconds(f"{tmp}/rec/bench") if recording else 0
-            return {"cpu_s": c1 - c0, "wall_s": t1 - t0, "bytes": s["bytes_written"] - b0,
+            return {"cpu_s": c1 - c0, "writer_cpu_s": writer, "wall_s": t1 - t0, "bytes": s["bytes_written"] - b0,
                     "segments": s["segments"] - s0, "kbps_nominal": nominal_kbps(relay),
                     "journal_bytes": os.path.getsize(f"{tmp}/rec/bench/journal.jsonl") if recording else 0,
                     "media_s": media, "total_bytes": s["bytes_written"], "dropped": s["dropped"]}
@@ -74,14 +97,17 @@ def media_seconds(event_dir):
 
 off = run(False)
 on = run(True)
-print(f"ladder: {ladder}, nominal {on['kbps_nominal']:.0f} kbit/s over all renditions (BANDWIDTH sum)")
+peak, average = on["kbps_nominal"]
+print(f"ladder: {ladder}; all variants together: BANDWIDTH {peak:.0f} kbit/s, AVERAGE-BANDWIDTH {average:.0f} kbit/s")
 print(f"CPU, recording off: {off['cpu_s']:.2f} s in {off['wall_s']:.1f} s = {100 * off['cpu_s'] / off['wall_s']:.1f} % of a core")
 print(f"CPU, recording on:  {on['cpu_s']:.2f} s in {on['wall_s']:.1f} s = {100 * on['cpu_s'] / on['wall_s']:.1f} % of a core")
 print(f"difference: {100 * (on['cpu_s'] - off['cpu_s']) / on['wall_s']:+.1f} % of a core "
       f"({100 * (on['cpu_s'] - off['cpu_s']) / max(off['cpu_s'], 1e-9):+.1f} % of the relay's own CPU)")
+print(f"the recorder's writer thread alone: {on['writer_cpu_s']:.2f} s in {on['wall_s']:.1f} s = "
+      f"{100 * on['writer_cpu_s'] / on['wall_s']:.2f} % of a core")
 rate = on["bytes"] * 8 / on["wall_s"] / 1000
 print(f"written: {on['bytes']} bytes in {on['segments']} segments over {on['wall_s']:.1f} s = {rate:.0f} kbit/s "
-      f"= {rate / on['kbps_nominal']:.2f} x the nominal ladder bitrate; dropped {on['dropped']}")
+      f"= {rate / average if average else 0:.2f} x AVERAGE-BANDWIDTH, {rate / peak:.2f} x BANDWIDTH; dropped {on['dropped']}")
 if on["media_s"]:
     total = on["total_bytes"] + on["journal_bytes"]
     print(f"per media second (whole recording, journal included): {total / on['media_s'] / 1000:.1f} kB "

@@ -265,15 +265,21 @@ std::vector<std::string> list_events(const fs::path& recording_dir) {
     if (!it->is_directory(kind_error)) continue;
     const fs::path journal = it->path() / kJournalName;
     if (!fs::is_regular_file(journal, kind_error)) continue;
-    // Ordered by the first line's time (a run line), which is when the event
-    // began; a journal whose first line has none sorts by its folder's time.
-    int64_t first_ms = 0;
+    // Ordered by the first time the journal names (a start or run line, or a
+    // talk mark made before the first start), which is when the event began; a
+    // journal without one sorts by its file's time.
+    std::optional<int64_t> first_time;
     std::ifstream in(journal);
-    std::string first;
-    std::getline(in, first);
-    const json line = json::parse(first, nullptr, false);
-    if (const auto at = line.is_object() ? time_member(line, "at") : std::nullopt) {
-      first_ms = *at;
+    std::string text;
+    for (int n = 0; n < 8 && !first_time && std::getline(in, text); ++n) {
+      const json line = json::parse(text, nullptr, false);
+      if (!line.is_object()) continue;
+      for (const char* key : {"at", "start", "end", "pdt"})
+        if (!first_time) first_time = time_member(line, key);
+    }
+    int64_t first_ms = 0;
+    if (first_time) {
+      first_ms = *first_time;
     } else {
       const auto written = fs::last_write_time(journal, kind_error);
       if (!kind_error)

@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -348,7 +349,8 @@ std::optional<uint64_t> Recorder::measure_free() {
   const uint64_t free = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   const DiskVerdict verdict = disk_verdict(free, options_.warn_free_bytes, options_.stop_free_bytes);
   std::lock_guard lock(status_mutex_);
-  if (status_.disk_low != (verdict != DiskVerdict::ok)) {
+  // Said in the log only while it matters: not while the recording is off.
+  if (status_.state != RecorderState::off && status_.disk_low != (verdict != DiskVerdict::ok)) {
     if (verdict != DiskVerdict::ok)
       recording_log().warn("recording disk low: {} MB free (recording.warn_free_mb is {})", free / 1'000'000,
                            options_.warn_free_bytes / 1'000'000);

@@ -5,15 +5,20 @@
 // and a thumbnail of the picture; an attendee page playing in another tab sends
 // X-Playback-Session-Id with every playlist and media request and shows up as a
 // viewer of its rendition; nothing comes from another host, and a screenshot goes
-// to the test output folder.
+// to the test output folder. The recording tile shows "off", starts a recording
+// with its button (state, event and run, disk free) and stops it again.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { LIGHT_LADDER, launchChromium, loadPlaywright, parseArgs, startRelay, stopRelay } from './relay.mjs';
 
 const TOKEN = 'technician-browser-0123456789abcdef';
 const args = parseArgs(process.argv);
 const playwright = loadPlaywright(args['source-dir']);
-const relay = await startRelay(args, [...LIGHT_LADDER, `qa.technician_tokens=["${TOKEN}"]`]);
+const recordings = fs.mkdtempSync(path.join(os.tmpdir(), 'tech-recording-'));
+const relay = await startRelay(args, [...LIGHT_LADDER, `qa.technician_tokens=["${TOKEN}"]`,
+  `recording.dir=${recordings}`, 'recording.event=tech-test', 'recording.warn_free_mb=0', 'recording.stop_free_mb=0']);
 let browser;
 let failed = false;
 try {
@@ -89,6 +94,26 @@ try {
   assert.equal(state.pending, '0', 'no question waits for a moderator');
   await attendee.close();
   assert.ok(!state.url.includes(TOKEN), 'the token leaves the address bar');
+
+  // The recording tile: off, then started and stopped with its buttons.
+  const recordingText = () => page.evaluate(() => document.getElementById('recording-state').textContent);
+  await page.waitForFunction(() => document.getElementById('recording-state').textContent === 'off', null,
+    { timeout: 10_000 });
+  assert.ok(await page.isDisabled('#recording-stop'), 'nothing to stop while the recording is off');
+  await page.click('#recording-start');
+  await page.waitForFunction(() => document.getElementById('recording-state').textContent === 'recording', null,
+    { timeout: 10_000 });
+  const recording = await page.evaluate(() => ({
+    detail: document.getElementById('recording-detail').textContent,
+    disk: document.getElementById('recording-disk').textContent,
+  }));
+  assert.match(recording.detail, /^event tech-test, run 1 · /, `the tile names the event and run (${recording.detail})`);
+  assert.match(recording.disk, /^free on the disk: [\d.]+ GB/, `the tile shows the free space (${recording.disk})`);
+  await page.click('#recording-stop');
+  await page.waitForFunction(() => document.getElementById('recording-state').textContent === 'stopped (operator)',
+    null, { timeout: 10_000 });
+  assert.ok(fs.existsSync(path.join(recordings, 'tech-test', 'journal.jsonl')), `the recording went to ${recordings}`);
+  console.log('recording tile', await recordingText());
   // A dashboard opened later starts with the history the relay kept.
   const later = await browser.newPage();
   await later.goto(`${relay.base}/tech#token=${TOKEN}`, { waitUntil: 'load' });
@@ -104,5 +129,6 @@ try {
 } finally {
   if (browser) await browser.close();
   await stopRelay(relay);
+  fs.rmSync(recordings, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -75,7 +75,7 @@ def main():
     config = write_config(source_dir, tmp, rec_dir, data_dir)
     event_dir = os.path.join(rec_dir, EVENT)
     overrides = ["ingest.width=320", "ingest.height=180", "encoder.preset=ultrafast", f"encoder.renditions={RUNG}",
-                 "hls.segment_duration_s=1", "hls.part_duration_s=0.25", "hls.live_window=10",
+                 "hls.segment_duration_s=1", "hls.part_duration_s=0.2", "hls.live_window=10",
                  f'qa.technician_tokens=["{TECH_TOKEN}"]', f'qa.moderator_tokens=["{MODERATOR}"]',
                  f"qa.data_dir={data_dir}", "recording.enabled=true", f"recording.dir={rec_dir}",
                  f"recording.event={EVENT}", "recording.warn_free_mb=0", "recording.stop_free_mb=0"]

@@ -40,7 +40,7 @@ def main():
         rec_dir = os.path.join(mount, "rec")
         event_dir = os.path.join(rec_dir, EVENT)
         overrides = ["ingest.width=320", "ingest.height=180", "encoder.preset=ultrafast", f"encoder.renditions={RUNG}",
-                     "hls.segment_duration_s=1", "hls.part_duration_s=0.25", "hls.live_window=10",
+                     "hls.segment_duration_s=1", "hls.part_duration_s=0.2", "hls.live_window=10",
                      "recording.enabled=true", f"recording.dir={rec_dir}", f"recording.event={EVENT}",
                      "recording.warn_free_mb=1", "recording.stop_free_mb=0"]
         with Relay(args.binary, args.source_dir, overrides) as relay:

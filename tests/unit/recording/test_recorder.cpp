@@ -181,3 +181,40 @@ TEST_CASE("below stop_free the recorder refuses to start and says why") {
   CHECK(status.disk_free_bytes);
   CHECK(status.last_error.find("recording.stop_free_mb") != std::string::npos);
 }
+
+TEST_CASE("a writer that falls behind drops whole segments and counts them; the publisher never waits") {
+  TempDir temp;
+  hls::Store video({"360p"});
+  RecorderOptions options{temp.path, "ev", 0, 0, 0, 1};  // one batch may wait
+  Recorder recorder(options, {&video}, [] { return std::string("m"); }, [] { return kNow; });
+  REQUIRE(recorder.open_event());
+  // The start's Done holds the writer thread, as a slow disk would.
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false, started = false;
+  REQUIRE(recorder.start("config", [&](const RecorderStatus&) {
+    std::unique_lock lock(m);
+    started = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  }));
+  {
+    std::unique_lock lock(m);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return started; }));
+  }
+  const auto before = std::chrono::steady_clock::now();
+  publish(video, 0, 1);  // queued: the one place
+  publish(video, 0, 2);  // dropped
+  publish(video, 0, 3);  // dropped
+  CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(1));
+  CHECK(recorder.status().dropped == 2);
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  REQUIRE(eventually([&] { return recorder.status().segments == 1; }));
+  publish(video, 0, 4);  // the writer caught up: recorded again
+  REQUIRE(eventually([&] { return recorder.status().segments == 2; }));
+  CHECK(recorder.status().dropped == 2);
+}

@@ -120,6 +120,7 @@ std::variant<Args, int> parse_args(int argc, char** argv) {
         if (!args.before_ms) throw std::invalid_argument(fmt::format("--before '{}' is not a date (YYYY-MM-DD)", date));
       } else if (a == "--help" || a == "-h") {
         std::fputs(kUsage, stdout);
+        std::fputs(relay::app::kRemuxHelp, stdout);
         return 0;
       } else {
         std::fputs(kUsage, stderr);

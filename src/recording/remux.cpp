@@ -28,10 +28,11 @@ constexpr uint32_t kSampleIsNonSync = 0x00010000;
 constexpr double kGapToleranceS = 1.0;
 // Inits and moofs are read whole; anything bigger is not a box the relay wrote.
 constexpr uint64_t kMaxInitBytes = 16u << 20;
-constexpr uint64_t kMaxMoofBytes = 64u << 20;
-// A trun without per-sample fields says its sample count in four bytes; past this
-// it is garbage, not a fragment.
-constexpr uint32_t kMaxDefaultRunSamples = 1u << 24;
+constexpr uint64_t kMaxMoofBytes = 16u << 20;
+// A trun without per-sample fields says its sample count in four bytes and
+// nothing else bounds it; past this (hours of audio in one fragment) it is
+// garbage, refused before its samples take memory.
+constexpr uint32_t kMaxDefaultRunSamples = 1u << 20;
 constexpr size_t kCopyBuffer = 1u << 20;
 
 std::string errno_text() { return std::strerror(errno); }
@@ -334,6 +335,10 @@ void parse_traf(std::string_view traf, uint64_t moof_offset, bool first_traf, ui
     const uint8_t version = r.u8();
     r.skip(3);
     f.decode_time = version == 1 ? r.u64() : r.u32();
+    // Far beyond any real clock (2^62 ticks is 1.6 million years at 90 kHz); keeps the
+    // timeline's arithmetic clear of overflow.
+    if (*f.decode_time >= (uint64_t{1} << 62))
+      throw FormatError(fmt::format("moof at byte {}: decode time {} out of range", moof_offset, *f.decode_time));
   }
   uint64_t data_pos = base;
   for (auto& trun : bmff::children(traf)) {
@@ -459,6 +464,8 @@ class Remuxer {
     if (tracks_.empty()) {
       movie_timescale_ = init.movie_timescale;
       for (const auto& t : init.tracks) tracks_.push_back(TrackOut{t, {}, false, 0, 0, 0});
+      for (size_t i = tracks_.size(); i-- > 0;)
+        if (tracks_[i].setup.handler == "vide") anchor_ = i;
     } else {
       check_same_codecs(init, run_index);
     }
@@ -494,16 +501,26 @@ class Remuxer {
   }
 
   // Places this segment's tracks after what came before when it starts a run or
-  // jumps in time: all tracks by the same time, so they stay in step.
+  // jumps in time: every track moves by the same time, so they stay in step, and
+  // the picture (the anchor) goes on exactly where it ended: the file lasts as
+  // long as its segments. A track that would then overlap its own end (sound that
+  // ran on past the picture) goes on from there instead (add_segment).
   void join(const std::vector<Fragment>& fragments) {
+    const TrackOut& anchor = tracks_[anchor_];
     double end_s = 0;
-    for (const auto& t : tracks_)
-      if (t.started) end_s = std::max(end_s, seconds(t.end, t.setup.timescale));
-    std::optional<double> start_s;
+    if (anchor.started) {
+      end_s = seconds(anchor.end, anchor.setup.timescale);
+    } else {
+      for (const auto& t : tracks_)
+        if (t.started) end_s = std::max(end_s, seconds(t.end, t.setup.timescale));
+    }
+    std::optional<double> start_s, anchor_start_s;
     for (const auto& f : fragments) {
       const double s = seconds(static_cast<int64_t>(f.decode_time.value_or(0)), tracks_[f.track].setup.timescale);
       start_s = start_s ? std::min(*start_s, s) : s;
+      if (f.track == anchor_ && !anchor_start_s) anchor_start_s = s;
     }
+    if (anchor_start_s) start_s = anchor_start_s;
     for (auto& t : tracks_) {
       const uint32_t ts = t.setup.timescale;
       t.offset = ticks(end_s, ts) - ticks(start_s.value_or(0), ts);
@@ -547,9 +564,9 @@ class Remuxer {
           t.samples.back().delta += static_cast<uint32_t>(gap);
         }
       } else {
+        // Before zero (sound that began before the picture): cut by the edit list.
         t.started = true;
-        t.first_dts = std::max<int64_t>(start, 0);
-        start = t.first_dts;
+        t.first_dts = start;
       }
       int64_t dts = start;
       for (const auto& s : f.samples) {
@@ -564,11 +581,13 @@ class Remuxer {
   }
 
   std::string build_moov(uint64_t data_start, bool wide_offsets, double& duration_s) const;
-  std::string build_trak(size_t index, uint64_t data_start, bool wide_offsets, uint64_t& track_duration) const;
+  std::string build_trak(size_t index, uint64_t data_start, bool wide_offsets, std::optional<uint64_t> end_limit,
+                         uint64_t& track_duration) const;
 
   RemuxOptions options_;
   uint32_t movie_timescale_ = 1000;
   std::vector<TrackOut> tracks_;
+  size_t anchor_ = 0;  // the first video track, else the first track
   std::vector<Chunk> chunks_;
   std::vector<std::filesystem::path> files_;
 };
@@ -630,7 +649,9 @@ std::string patch_header(const std::string& whole_box, std::string_view type, ui
   return bmff::full_box("mdhd", wide ? 1 : 0, flags, payload);
 }
 
-std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_offsets, uint64_t& track_duration) const {
+// `end_limit` (movie timescale): where the track's presentation must end at the latest.
+std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_offsets,
+                                std::optional<uint64_t> end_limit, uint64_t& track_duration) const {
   const TrackOut& t = tracks_[index];
   using namespace bmff;
 
@@ -735,17 +756,21 @@ std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_off
     stbl += full_box(wide_offsets ? "co64" : "stco", 0, 0, chunk_table + offsets);
   }
 
-  // The edit list: an empty edit while the track had not begun (another track
-  // started first), then the media from its first presented sample.
+  // The edit list: an empty edit while the track had not begun (the picture
+  // started first), then the media from its first presented sample, less what
+  // came before the picture's first frame.
   const uint32_t ts = t.setup.timescale;
-  const uint64_t empty = to_movie(static_cast<uint64_t>(t.first_dts), ts, movie_timescale_);
+  const uint64_t empty = t.first_dts > 0 ? to_movie(static_cast<uint64_t>(t.first_dts), ts, movie_timescale_) : 0;
   int64_t media_time = t.setup.source_media_time >= 0 ? t.setup.source_media_time : std::max<int64_t>(min_cts, 0);
-  const uint64_t presented = media_duration > static_cast<uint64_t>(media_time)
-                                 ? media_duration - static_cast<uint64_t>(media_time) : media_duration;
-  const uint64_t media_edit = to_movie(presented, ts, movie_timescale_);
+  if (t.first_dts < 0) media_time += -t.first_dts;
+  const uint64_t presented =
+      media_duration > static_cast<uint64_t>(media_time) ? media_duration - static_cast<uint64_t>(media_time) : 0;
+  uint64_t media_edit = to_movie(presented, ts, movie_timescale_);
+  const bool cut_end = end_limit && *end_limit > empty && empty + media_edit > *end_limit;
+  if (cut_end) media_edit = *end_limit - empty;
   track_duration = empty + media_edit;
   std::string edts;
-  if (empty > 0 || media_time > 0) {
+  if (empty > 0 || media_time > 0 || cut_end) {
     const bool wide = track_duration > std::numeric_limits<uint32_t>::max() ||
                       media_time > std::numeric_limits<int32_t>::max();
     std::string p;
@@ -776,15 +801,23 @@ std::string Remuxer::build_trak(size_t index, uint64_t data_start, bool wide_off
 
 std::string Remuxer::build_moov(uint64_t data_start, bool wide_offsets, double& duration_s) const {
   using namespace bmff;
-  std::string traks;
+  // The picture first: the other tracks end with it. The muxer's sound fragments
+  // trail the picture's by up to a part, so the last segment's sound runs on past
+  // its last frame; the file lasts as long as the segments say.
+  std::vector<std::string> traks(tracks_.size());
   uint64_t movie_duration = 0;
+  std::optional<uint64_t> anchor_end;
   uint32_t next_id = 1;
-  for (size_t i = 0; i < tracks_.size(); ++i) {
-    if (tracks_[i].samples.empty()) continue;  // a track the segments never used
+  std::vector<size_t> order{anchor_};
+  for (size_t k = 0; k < tracks_.size(); ++k)
+    if (k != anchor_) order.push_back(k);
+  for (size_t k : order) {
+    if (tracks_[k].samples.empty()) continue;  // a track the segments never used
     uint64_t d = 0;
-    traks += build_trak(i, data_start, wide_offsets, d);
+    traks[k] = build_trak(k, data_start, wide_offsets, k == anchor_ ? std::nullopt : anchor_end, d);
+    if (k == anchor_) anchor_end = d;
     movie_duration = std::max(movie_duration, d);
-    next_id = std::max(next_id, tracks_[i].setup.id + 1);
+    next_id = std::max(next_id, tracks_[k].setup.id + 1);
   }
   duration_s = static_cast<double>(movie_duration) / movie_timescale_;
   const bool wide = movie_duration > std::numeric_limits<uint32_t>::max();
@@ -798,7 +831,9 @@ std::string Remuxer::build_moov(uint64_t data_start, bool wide_offsets, double& 
   for (uint32_t v : {0x00010000u, 0u, 0u, 0u, 0x00010000u, 0u, 0u, 0u, 0x40000000u}) put_u32(mvhd, v);
   mvhd.append(24, '\0');
   put_u32(mvhd, next_id);
-  return box("moov", full_box("mvhd", wide ? 1 : 0, 0, mvhd) + traks);
+  std::string all_traks;
+  for (const auto& t : traks) all_traks += t;
+  return box("moov", full_box("mvhd", wide ? 1 : 0, 0, mvhd) + all_traks);
 }
 
 void write_all(int fd, const char* data, size_t size) {

@@ -101,14 +101,17 @@ TEST_CASE("video and audio as the relay muxes them become one MP4 with the moov 
   CHECK(mp4fix::read_file(r.init).find(video.stsd) != std::string::npos);
   CHECK(video.stbl_boxes == std::vector<std::string>{"stsd", "stts", "stss", "stsz", "stsc", "stco"});
   CHECK(audio.stbl_boxes == std::vector<std::string>{"stsd", "stts", "stsz", "stsc", "stco"});
-  CHECK(video.edits.empty());  // both start at zero
-  CHECK(audio.edits.empty());
   CHECK(video.media_duration == 180 * 3000);
-  const double audio_s = double(r.audio.size()) * 1024 / 48000;
-  CHECK(result.duration_s == Approx(std::max(6.0, audio_s)).margin(0.001));
+  CHECK(video.edits.empty());  // both start at zero
+  // The sound's last AAC frame runs past the last picture: the file ends with the picture.
+  REQUIRE(r.audio.size() * 1024 > 6 * 48000);
+  CHECK(audio.media_duration == r.audio.size() * 1024);
+  REQUIRE(audio.edits.size() == 1);
+  CHECK(audio.edits[0].media_time == 0);
+  CHECK(audio.edits[0].duration == 6000);
+  CHECK(result.duration_s == 6.0);
   CHECK(movie.timescale == 1000);
-  const uint64_t audio_ms = (r.audio.size() * 1024 * 1000 + 47999) / 48000;  // rounded up
-  CHECK(movie.duration == std::max<uint64_t>(6000, audio_ms));
+  CHECK(movie.duration == 6000);
 }
 
 TEST_CASE("a recording that starts late on the media clock starts at zero, in step") {
@@ -219,12 +222,12 @@ TEST_CASE("a small gap inside a run is kept, a jump or a step back in time conti
   CHECK(result.duration_s == Approx(121.0 / 30).margin(0.001));
 }
 
-TEST_CASE("a jump moves every track by the same time, so they stay in step") {
+TEST_CASE("after a jump the picture goes on where it ended and the sound in step with it") {
   Recording r;
   r.write_init(mp4fix::init({mp4fix::video_track(), mp4fix::audio_track()}));
   add_av_segments(r, 1, 2);
-  Recording later;  // 100 s on, picture and sound starting together
-  add_av_segments(later, 1, 2, 101ull * 90000, 101ull * 48000);
+  Recording later;  // 100 s on; the sound starts 10 ms after the picture there
+  add_av_segments(later, 1, 2, 101ull * 90000, 101ull * 48000 + 480);
   r.segments.push_back(later.segments[0]);
   auto result = remux_to_mp4(r.init, r.segments, r.out());
   INFO(result.error);
@@ -232,11 +235,39 @@ TEST_CASE("a jump moves every track by the same time, so they stay in step") {
   auto movie = mp4fix::read_movie(mp4fix::read_file(r.out()));
   const auto& v = movie.tracks[0];
   const auto& a = movie.tracks[1];
-  // The sound ends after the picture (whole AAC frames): both go on from there.
-  const double audio_end = double(r.audio.size()) * 1024 / 48000;
-  REQUIRE(audio_end > 1.0);
-  CHECK(double(v.samples[30].dts) / 90000 == Approx(audio_end).margin(1.0 / 90000));
-  CHECK(double(a.samples[r.audio.size()].dts) / 48000 == Approx(audio_end).margin(1.0 / 48000));
+  // The picture ended at 1 s; the sound, in whole AAC frames, a little later.
+  REQUIRE(r.audio.size() * 1024 < 48000 + 480);
+  CHECK(v.samples[30].dts == 90000);
+  CHECK(a.samples[r.audio.size()].dts == 48000 + 480);
+
+  // Sound that would overlap its own end goes on from there, never back in time.
+  Recording overlapping;
+  overlapping.write_init(mp4fix::init({mp4fix::video_track(), mp4fix::audio_track()}));
+  add_av_segments(overlapping, 1, 2);
+  Recording at_once;
+  add_av_segments(at_once, 1, 2, 101ull * 90000, 101ull * 48000);
+  overlapping.segments.push_back(at_once.segments[0]);
+  REQUIRE(remux_to_mp4(overlapping.init, overlapping.segments, overlapping.out()).ok);
+  auto m = mp4fix::read_movie(mp4fix::read_file(overlapping.out()));
+  CHECK(m.tracks[0].samples[30].dts == 90000);
+  CHECK(m.tracks[1].samples[overlapping.audio.size()].dts == overlapping.audio.size() * 1024);
+}
+
+TEST_CASE("sound that starts before the picture is cut by the edit list: the file starts with the picture") {
+  Recording r;
+  r.write_init(mp4fix::init({mp4fix::video_track(), mp4fix::audio_track()}));
+  // As the relay's muxer cuts them: the sound's fragment begins 19 ms before the picture's.
+  add_av_segments(r, 2, 2, 90000, 48000 - 912);
+  auto result = remux_to_mp4(r.init, r.segments, r.out());
+  REQUIRE(result.ok);
+  auto movie = mp4fix::read_movie(mp4fix::read_file(r.out()));
+  CHECK(movie.tracks[0].edits.empty());
+  REQUIRE(movie.tracks[1].edits.size() == 1);
+  CHECK(movie.tracks[1].edits[0].media_time == 912);
+  CHECK(movie.tracks[1].samples.front().dts == 0);
+  const uint64_t audio_ticks = r.audio.size() * 1024 - 912;
+  CHECK(movie.tracks[1].edits[0].duration == (audio_ticks * 1000 + 47999) / 48000);
+  CHECK(result.duration_s == Approx(std::max(2.0, audio_ticks / 48000.0)).margin(0.001));
 }
 
 TEST_CASE("runs follow each other when their inits carry the same codecs") {
@@ -270,11 +301,11 @@ TEST_CASE("runs follow each other when their inits carry the same codecs") {
   all_audio.insert(all_audio.end(), second.audio.begin(), second.audio.end());
   check_samples(movie.tracks[0], all_video);
   check_samples(movie.tracks[1], all_audio);
-  // Run 2 starts where run 1 ended (its later track's end), both tracks alike.
-  const double run1_end = std::max(60 * 3000 / 90000.0, double(first.audio.size()) * 1024 / 48000);
-  CHECK(double(movie.tracks[0].samples[60].dts) / 90000 == Approx(run1_end).margin(1.0 / 90000));
-  CHECK(double(movie.tracks[1].samples[first.audio.size()].dts) / 48000 == Approx(run1_end).margin(1.0 / 48000));
-  CHECK(result.duration_s == Approx(run1_end + std::max(2.0, 94 * 1024 / 48000.0)).margin(0.002));
+  // Run 2's picture starts where run 1's ended; its sound too, but run 1's
+  // sound ran 5 ms longer: it goes on from there.
+  CHECK(movie.tracks[0].samples[60].dts == 2 * 90000);
+  CHECK(movie.tracks[1].samples[first.audio.size()].dts == first.audio.size() * 1024);
+  CHECK(result.duration_s == 4.0);  // the pictures' 2 + 2 s
 }
 
 TEST_CASE("inits with another codec configuration or other tracks are not joined") {
@@ -428,6 +459,10 @@ TEST_CASE("bad input gives a clear error and leaves no file") {
     std::string no_fields = mp4fix::moof_mdat({defaults});
     CHECK_THAT(remux_with(good_init, set32(no_fields, no_fields.find("trun") + 8, 0xffffffff)),
                Catch::Contains("announces"));
+  }
+  SECTION("a decode time no clock reaches") {
+    CHECK_THAT(remux_with(good_init, mp4fix::moof_mdat({mp4fix::traf(1, uint64_t{1} << 63, mp4fix::video_frames(0, 3))})),
+               Catch::Contains("out of range"));
   }
   SECTION("samples outside the mdat, or of a track the init does not have") {
     std::string shifted = good_segment;

@@ -214,6 +214,11 @@ net::Response ProgrammeApi::change(const net::Request& req, std::string_view tal
   return json_response(http::status::ok, document());
 }
 
+std::vector<programme::Talk> ProgrammeApi::talks() const {
+  std::lock_guard lock(mutex_);
+  return programme_.talks();
+}
+
 net::Outcome ProgrammeApi::handle(const net::Exchange& exchange) const {
   const net::Request& req = exchange.message;
   const std::string_view path = exchange.target.path;

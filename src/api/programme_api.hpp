@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/work_queue.hpp"
 #include "net/handler.hpp"
@@ -37,6 +38,8 @@ class ProgrammeApi {
                std::function<int64_t()> clock, std::string uid_domain);
 
   net::Outcome handle(const net::Exchange& exchange) const;
+  // The talks as planned now, for the recordings' listing (titles may change during the event).
+  std::vector<programme::Talk> talks() const;
 
   // Told of every accepted mark (talk, start or end in epoch ms), on the thread
   // that marks; the recording journals them. Set before the server starts.

@@ -13,6 +13,7 @@
 #include "api/health_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
+#include "api/vod_api.hpp"
 #include "api/recording_api.hpp"
 #include "delivery/router.hpp"
 
@@ -23,8 +24,8 @@ namespace {
 // Every route, by the index route() returns.
 enum Route : size_t {
   kPage, kStaticFile, kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther, kHealth,
-  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kRecording, kOther,
-  kRouteCount
+  kMetrics, kIncidents, kQoe, kTechStream, kTechThumbnail, kQa, kIngest, kCaptions, kProgramme, kRecording, kVod,
+  kOther, kRouteCount
 };
 
 struct RouteEntry {
@@ -67,11 +68,14 @@ const std::array<RouteEntry, kRouteCount>& routes() {
     set(kIngest, RouteLabel::ingest, Service::push);
     set(kCaptions, RouteLabel::other, Service::captions);
     set(kProgramme, RouteLabel::other, Service::programme);
+    set(kVod, RouteLabel::other, Service::vod);
     set(kRecording, RouteLabel::other, Service::recording);
     set(kOther, RouteLabel::other, Service::delivery);
     // Media is read by players, never rendered as a document: the policy
     // would only add bytes to the responses served most.
     for (Route media : {kMaster, kPlaylist, kInit, kSegment, kPart, kLiveOther}) t[media].page = false;
+    // Recordings are for this relay's own pages (and its session cookie): no CORS.
+    t[kVod].cors = false;
     return t;
   }();
   return table;
@@ -81,7 +85,7 @@ Route route_of(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   static constexpr std::pair<std::string_view, Route> kExact[] = {
       {"/", kPage},           {"/moderator", kPage},         {"/speaker", kPage},
-      {"/tech", kPage},       {"/captioner", kPage},          {"/live/master.m3u8", kMaster}, {"/api/health", kHealth},
+      {"/tech", kPage},       {"/captioner", kPage},    {"/vod/", kPage},          {"/live/master.m3u8", kMaster}, {"/api/health", kHealth},
       {"/metrics", kMetrics}, {"/api/incidents", kIncidents}, {"/api/qoe", kQoe},
       {"/api/tech/stream", kTechStream}, {"/api/tech/thumbnail.jpg", kTechThumbnail}, {"/api/qa", kQa},
   };
@@ -90,6 +94,7 @@ Route route_of(std::string_view target) {
   if (path.starts_with("/api/qa/")) return kQa;
   if (path == kCaptionsPrefix || path.starts_with("/api/captions/")) return kCaptions;
   if (path == kProgrammePrefix || path == kProgrammeIcsPath || path.starts_with("/api/programme/")) return kProgramme;
+  if (path == kVodApiPath || path.starts_with("/api/vod/") || path.starts_with(kVodPrefix)) return kVod;
   if (path == kRecordingPrefix || path.starts_with("/api/recording/")) return kRecording;
   if (path.starts_with(kIngestPrefix)) return kIngest;
   if (path.starts_with("/static/") || path.starts_with("/vendor/")) return kStaticFile;
@@ -187,6 +192,10 @@ net::Outcome RouteTable::serve(const net::Exchange& exchange) const {
       return programme_ ? programme_->handle(exchange)
                         : net::make_json_error(http::status::not_found, "programme_off",
                                                "the programme is not enabled on this relay");
+    case Service::vod:
+      return vod_ ? vod_->handle(exchange)
+                  : net::make_json_error(http::status::not_found, "vod_off",
+                                         "recordings on demand are off on this relay: set [vod] enabled");
     case Service::recording:
       return recording_ ? recording_->handle(exchange)
                         : net::make_json_error(http::status::not_found, "recording_off",

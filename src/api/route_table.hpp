@@ -27,10 +27,11 @@ class QaApi;
 class PushApi;
 class CaptionsApi;
 class ProgrammeApi;
+class VodApi;
 class RecordingApi;
 
 // What serves a route.
-enum class Service { delivery, qa, health, push, captions, programme, recording };
+enum class Service { delivery, qa, health, push, captions, programme, recording, vod };
 
 class RouteTable : public net::Handler {
  public:
@@ -63,6 +64,8 @@ class RouteTable : public net::Handler {
   void set_captions(const CaptionsApi* captions) { captions_ = captions; }
   // The programme's API (/api/programme, /programme.ics); unset, its routes answer 404. Before the server starts.
   void set_programme(const ProgrammeApi* programme) { programme_ = programme; }
+  // Recordings on demand (/api/vod, /vod/<event>/...); unset, they answer 404. Before the server starts.
+  void set_vod(const VodApi* vod) { vod_ = vod; }
   // The recording's API (/api/recording); unset, its routes answer 404. Before the server starts.
   void set_recording(const RecordingApi* recording) { recording_ = recording; }
 
@@ -83,6 +86,7 @@ class RouteTable : public net::Handler {
   const PushApi* push_;
   const CaptionsApi* captions_ = nullptr;
   const ProgrammeApi* programme_ = nullptr;
+  const VodApi* vod_ = nullptr;
   const RecordingApi* recording_ = nullptr;
   net::RouteInfo ingest_info_;  // its body limit is the push receiver's
   std::vector<std::string> cors_origins_;

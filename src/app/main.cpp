@@ -43,7 +43,11 @@ constexpr const char* kUsage =
     "                     date), or older than recording.retention_days (never today's),\n"
     "                     and the Q&A's questions, votes and attendees created before\n"
     "                     --before, or older than qa.retention_days, compact the database\n"
-    "                     and print what went; the Q&A part is refused while a relay uses it\n";
+    "                     and print what went; the Q&A part is refused while a relay uses it\n"
+    "  remux-mp4          one MP4 with its index first from recorded fMP4 segments and their\n"
+    "                     init section, samples copied; each further --init starts a run\n"
+    "                     (a relay restart) that follows the previous one; --large-offsets\n"
+    "                     writes 64-bit offsets even for a small file\n";
 
 struct Args {
   std::string config;

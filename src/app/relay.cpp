@@ -13,6 +13,7 @@
 #include "api/health_api.hpp"
 #include "api/health_sampler.hpp"
 #include "api/programme_api.hpp"
+#include "api/vod_api.hpp"
 #include "api/push_api.hpp"
 #include "api/qa_api.hpp"
 #include "api/recording_api.hpp"
@@ -202,6 +203,35 @@ std::unique_ptr<api::ProgrammeApi> make_programme_api(const config::ProgrammeCon
                                              [] { return now_epoch_ms(); }, date + ".seminar-relay");
 }
 
+// Recordings on demand ([vod]), from recording.dir; null when off. A talk's
+// answered questions come from the Q&A room titled as the talk (the one the
+// programme made current when the talk started).
+std::unique_ptr<api::VodApi> make_vod_api(const config::Config& cfg, const api::ProgrammeApi& programme,
+                                          const qa::Service& questions) {
+  if (!cfg.vod.enabled) return nullptr;
+  auto talks = [&programme] {
+    std::vector<api::VodTalk> out;
+    for (const programme::Talk& t : programme.talks()) out.push_back({t.id, t.title, t.speakers, t.language});
+    return out;
+  };
+  auto vod = std::make_unique<api::VodApi>(cfg.vod, cfg.recording.dir, talks, [] { return now_epoch_ms(); });
+  vod->set_answered_questions([&questions](const api::VodTalk& talk,
+                                           std::string_view format) -> std::optional<std::string> {
+    const nlohmann::json listing = questions.rooms();  // kept: the loop reads into it
+    for (const auto& room : listing.at("rooms")) {
+      if (room.at("title") != talk.title) continue;
+      const int64_t id = room.at("id").get<int64_t>();
+      if (format == "csv") return questions.answered_questions_csv(id);
+      return questions.answered_questions(id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    return std::nullopt;
+  });
+  relay::log::get("app")->info("recordings on demand: /vod/ ({} access), from {}",
+                               cfg.vod.access == config::VodAccess::public_access ? "public" : "event code",
+                               cfg.recording.dir.string());
+  return vod;
+}
+
 // The recorder watches the ladder and the subtitle renditions; it writes only
 // once started (recording.enabled, or a technician on /tech).
 std::unique_ptr<recording::Recorder> make_recorder(const config::Config& cfg, hls::Store& store, Captions* captions) {
@@ -283,6 +313,8 @@ struct Relay::Parts {
     }
     programme = make_programme_api(cfg.programme, questions, qa_writes);
     routes.set_programme(programme.get());
+    vod = make_vod_api(cfg, *programme, questions);
+    routes.set_vod(vod.get());
     set_up_recording();
     if (!cfg.health.listen.empty())
       operator_server = std::make_unique<net::Server>(operator_edge(cfg), operator_routes, no_holds, operator_stats);
@@ -461,6 +493,7 @@ struct Relay::Parts {
   delivery::StaticFiles static_files;
   std::unique_ptr<Captions> captions;  // null without [captions] languages
   std::unique_ptr<api::ProgrammeApi> programme;  // [[programme.talks]]; empty without them
+  std::unique_ptr<api::VodApi> vod;              // [vod] enabled; null otherwise
   std::unique_ptr<recording::Recorder> recorder;   // always there; writes once started
   std::unique_ptr<api::RecordingApi> recording_api;
   delivery::Router router;

@@ -23,10 +23,11 @@ ConfigError::ConfigError(const std::string& message) : std::runtime_error(text::
 namespace {
 
 // What an error may quote of a --set argument: not the value of a key that
-// holds a secret (role tokens, the webhook's signing key, the SRT passphrase).
+// holds a secret (role tokens, the webhook's signing key, the SRT passphrase,
+// the VOD's event code and cookie key).
 std::string loggable_override(const std::string& argument) {
   const std::string_view key = std::string_view(argument).substr(0, argument.find('='));
-  for (std::string_view secret : {"token", "secret", "passphrase"}) {
+  for (std::string_view secret : {"token", "secret", "passphrase", "event_code", "cookie_key"}) {
     if (key.find(secret) != std::string_view::npos) return fmt::format("{}=***", key);
   }
   return argument;
@@ -179,6 +180,10 @@ class Loader {
     }
     check_uplink();
     check_audio_tracks();
+    if (config_.vod.enabled && config_.vod.access == VodAccess::event_code && config_.vod.event_code.empty())
+      fail({"vod.event_code", "vod.access", "vod.enabled"},
+           "VOD with access = \"event_code\" needs the code attendees are given: set vod.event_code (6..128 "
+           "characters), or vod.access = \"public\" to publish the recordings to everyone");
     if (config_.qa.database == "sqlite" && !config_.qa.database_password_file.empty())
       fail({"qa.database_password_file", "qa.database"}, "a password file is for a postgresql:// qa.database");
     if (config_.recording.stop_free_mb > config_.recording.warn_free_mb) {

@@ -251,6 +251,18 @@ struct ProgrammeConfig {
   std::vector<TalkConfig> talks;  // in planned order (sorted by start by the loader); none by default
 };
 
+// On-demand viewing of the recordings ([vod], docs/vod.md). Off by default:
+// publishing recordings is the organiser's choice; when on, an event code
+// (attendee-level) unless the organiser makes them public.
+enum class VodAccess { public_access, event_code };
+struct VodConfig {
+  bool enabled = false;
+  VodAccess access = VodAccess::event_code;
+  std::string event_code;   // secret: never logged; at least 6 characters when access = "event_code"
+  std::string cookie_key;   // secret signing the session cookies; empty: random at each start
+  int session_hours = 24;   // how long a session cookie lasts
+};
+
 // [recording] (docs/recording.md): every rendition to disk, per event, with a journal.
 struct RecordingConfig {
   bool enabled = false;                          // record from start-up; a technician can start it anyway
@@ -274,6 +286,7 @@ struct Config {
   CaptionsConfig captions;
   std::vector<AudioTrackConfig> audio;  // [[audio]]; none by default
   ProgrammeConfig programme;            // [[programme.talks]]
+  VodConfig vod;
   RecordingConfig recording;
   std::filesystem::path source_file;  // the file it was loaded from, for messages
 };

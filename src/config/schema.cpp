@@ -637,6 +637,32 @@ constexpr Field<Config> kCaptionsFields[] = {
     {"max_chars", [](const ValueReader& v, Config& c) { c.captions.max_chars = v.integer(20, 2000); }},
 };
 
+constexpr Field<Config> kVodFields[] = {
+    {"enabled", [](const ValueReader& v, Config& c) { c.vod.enabled = v.boolean(); }},
+    {"access",
+     [](const ValueReader& v, Config& c) {
+       c.vod.access = v.one_of({"public", "event_code"}) == "public" ? VodAccess::public_access : VodAccess::event_code;
+     }},
+    // Secrets: a bad value's message says what is wrong, never the value.
+    {"event_code",
+     [](const ValueReader& v, Config& c) {
+       c.vod.event_code = v.string();
+       const bool printable = std::none_of(c.vod.event_code.begin(), c.vod.event_code.end(), [](char ch) {
+         return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+       });
+       if (!c.vod.event_code.empty() && (c.vod.event_code.size() < 6 || c.vod.event_code.size() > 128 || !printable))
+         v.fail("expected 6..128 printable characters (or \"\" for none)");
+     }},
+    {"cookie_key",
+     [](const ValueReader& v, Config& c) {
+       c.vod.cookie_key = v.string();
+       if (!c.vod.cookie_key.empty() && c.vod.cookie_key.size() < 32)
+         v.fail("expected at least 32 characters (e.g. the output of `openssl rand -hex 32`), or \"\" for a random "
+                "key at each start");
+     }},
+    {"session_hours", [](const ValueReader& v, Config& c) { c.vod.session_hours = v.integer(1, 24 * 30); }},
+};
+
 // An event id is a folder name under recording.dir.
 std::string read_recording_event(const ValueReader& value) {
   const std::string id = value.string();
@@ -665,7 +691,7 @@ constexpr Section kSections[] = {
     {"edge", kEdgeFields},   {"ingest", kIngestFields}, {"encoder", kEncoderFields},
     {"hls", kHlsFields},     {"log", kLogFields},       {"qa", kQaFields},
     {"health", kHealthFields}, {"scale", kScaleFields}, {"uplink", kUplinkFields},
-    {"captions", kCaptionsFields}, {"recording", kRecordingFields},
+    {"captions", kCaptionsFields}, {"recording", kRecordingFields}, {"vod", kVodFields},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -822,6 +848,10 @@ TalkConfig read_talk(const ValueReader& entry) {
       if (!is_talk_id(talk.id))
         member.fail(fmt::format("'{}' is not a talk id; use 1..64 of a-z, 0-9 and '-' (it appears in URLs), "
                                 "e.g. \"opening\" or \"talk-3\"",
+                                talk.id));
+      if (talk.id == "all" || talk.id == "media")
+        member.fail(fmt::format("'{}' is taken by the recordings' URLs (/vod/<event>/all/, /vod/<event>/media/); "
+                                "choose another talk id",
                                 talk.id));
     } else if (name == "title") {
       talk.title = read_talk_text(member, 300, false);

@@ -202,6 +202,7 @@ net::Outcome Router::route_get(const RequestHeader& req, std::string_view path, 
   if (path == "/moderator") return serve_static(req, files_.find("moderator.html"));
   if (path == "/speaker") return serve_static(req, files_.find("speaker.html"));
   if (path == "/captioner") return serve_static(req, files_.find("captioner.html"));
+  if (path == "/vod/") return serve_static(req, files_.find("vod.html"));
   if (path.substr(0, static_prefix.size()) == static_prefix)
     return serve_static(req, files_.find(path.substr(static_prefix.size())));
   if (path == "/vendor/hls.min.js") return serve_static(req, files_.hls_js());
@@ -428,7 +429,7 @@ Response Router::serve_health(const RequestHeader& req, bool detail) const {
   return serve(req, {make_bytes(std::move(body)), kJsonType, etag, "no-store", false, 0});
 }
 
-Response Router::serve(const RequestHeader& req, const Resource& resource) const {
+Response Router::serve(const RequestHeader& req, const Resource& resource) {
   Response res{http::status::ok, 11};
   res.set(http::field::cache_control, resource.cache_control);
   res.set(http::field::etag, resource.etag);

@@ -72,7 +72,6 @@ class Router {
   // Where /api/health reads the Q&A database's connection; unset: not shown.
   void set_qa_status(std::function<health::QaDatabaseStatus()> source) { qa_status_ = std::move(source); }
 
- private:
   // What serve() needs to answer; the views live at least as long as the call.
   struct Resource {
     Bytes data;
@@ -83,8 +82,11 @@ class Router {
     int64_t modified_epoch_ms = 0;  // Last-Modified; 0: none
     bool changes_in_place = false;  // a playlist: its URL names new content several times a second
   };
+  // A resource answered with its validators: 304 on If-None-Match / If-Modified-Since, 206 for one
+  // byte range when `ranges`. Shared with the VOD routes, which serve recorded files the same way.
+  static Response serve(const RequestHeader& req, const Resource& resource);
 
-
+ private:
   net::Outcome dispatch(const net::Exchange& exchange) const;
   net::Outcome route_get(const RequestHeader& req, std::string_view path, std::string_view query) const;
   Response serve_static(const RequestHeader& req, const StaticFile* file) const;
@@ -106,7 +108,6 @@ class Router {
                           uint64_t msn, size_t part_index, std::string_view content_type) const;
   Response serve_playlist_text(const RequestHeader& req, const ServedPlaylist& playlist,
                                std::string_view cache_control, int64_t modified_epoch_ms) const;
-  Response serve(const RequestHeader& req, const Resource& resource) const;
   Response preflight() const;
   int target_duration(const hls::RenditionSnapshot& snapshot) const;
   int configured_target_duration() const;

@@ -1363,6 +1363,32 @@ std::string Service::export_csv(const Caller& caller, int64_t room_id) const {
   return out;
 }
 
+Json Service::answered_questions(int64_t room_id) const {
+  std::lock_guard lock(mutex_);
+  const RoomState& room = room_state(room_id);
+  Json items = Json::array();
+  for (int64_t id : room.questions) {
+    const Question& q = questions_.at(id);
+    if (q.state != State::answered) continue;
+    items.push_back(Json{{"text", q.text},
+                         {"votes", q.votes},
+                         {"answer", q.answer},
+                         {"asked", format_iso8601_ms(q.created_ms)},
+                         {"answered", format_iso8601_ms(q.updated_ms)}});
+  }
+  return Json{{"room", room.room.title}, {"questions", std::move(items)}};
+}
+
+std::string Service::answered_questions_csv(int64_t room_id) const {
+  std::string out = "asked,answered,votes,question,answer\r\n";
+  const Json answered = answered_questions(room_id);
+  for (const Json& q : answered.at("questions"))
+    out += fmt::format("{},{},{},{},{}\r\n", q.at("asked").get<std::string>(), q.at("answered").get<std::string>(),
+                       q.at("votes").get<int64_t>(), csv_field(q.at("text").get<std::string>()),
+                       csv_field(q.at("answer").get<std::string>()));
+  return out;
+}
+
 Join Service::subscribe(int64_t room_id, const Caller& caller, Subscriber* subscriber, std::optional<uint64_t> since,
                         const std::string& epoch) {
   // A client coming from a relay that is ahead of this one: catch up first, so

@@ -117,6 +117,11 @@ class Service : public auth::AttendeeDirectory {
   // A banned attendee may not open a feed with their token.
   bool is_banned(const Caller& caller) const;
   std::string export_csv(const Caller& caller, int64_t room) const;
+  // The answered questions of a room for publishing with its recording (docs/vod.md):
+  // text, votes, the text answer and times, nothing of who asked. {"questions": [...]}.
+  Json answered_questions(int64_t room) const;
+  // The same as CSV: asked,answered,votes,question,answer.
+  std::string answered_questions_csv(int64_t room) const;
 
   // Deletes what is older than qa.retention_days (Store::purge), from the
   // database and from memory; the live pages get question_removed. Runs at

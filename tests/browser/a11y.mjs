@@ -26,6 +26,10 @@ export const PAGES = [
     token: 'technician-token-a11y-0123456789', signedIn: '#dashboard:not([hidden])' },
   { name: 'captioner', path: '/captioner', file: 'captioner.html', tokenSetting: 'qa.captioner_tokens',
     token: 'captioner-token-a11y-0123456789a', signedIn: '#desk:not([hidden])' },
+  // The recordings ask for the event code (not a staff token): `settings` turn them on with it.
+  { name: 'vod', path: '/vod/', file: 'vod.html', tokenSetting: null,
+    settings: ['vod.enabled=true', 'vod.event_code="vod-code-a11y-2026"'],
+    token: 'vod-code-a11y-2026', signedIn: '#recordings:not([hidden])' },
 ];
 
 // Browser language and colour scheme go together, so both schemes are audited
@@ -46,7 +50,10 @@ export function pagesIn(sourceDir) {
 
 export function relaySettings(pages) {
   const settings = [...LIGHT_LADDER];
-  for (const page of pages) if (page.tokenSetting) settings.push(`${page.tokenSetting}=["${page.token}"]`);
+  for (const page of pages) {
+    if (page.tokenSetting) settings.push(`${page.tokenSetting}=["${page.token}"]`);
+    if (page.settings) settings.push(...page.settings);
+  }
   settings.push('captions.languages=[{code="de",name="Deutsch"},{code="en",name="English"}]');
   // Live rewind on, so the player's rewind controls are audited too (they show
   // once the window reaches back 20 s).

@@ -21,7 +21,11 @@ SRT_KEY_PASSPHRASE = "srt-key-passphrase-88"
 WEBHOOK_KEY = "webhook-key-99"
 STREAM_KEY = "rtmp-stream-key-66"
 USER_TOKEN = "camera-user-token-55"
-SECRETS = [RTSP_PASSWORD, "pa/ss", "w0rd", SRT_URI_PASSPHRASE, SRT_KEY_PASSPHRASE, WEBHOOK_KEY, STREAM_KEY, USER_TOKEN]
+VOD_CODE = "vod-event-code-44"
+VOD_COOKIE_KEY = "vod-cookie-key-33-0123456789abcdef0123"
+SHORT_COOKIE_KEY = "vod-short-key-22"
+SECRETS = [RTSP_PASSWORD, "pa/ss", "w0rd", SRT_URI_PASSPHRASE, SRT_KEY_PASSPHRASE, WEBHOOK_KEY, STREAM_KEY, USER_TOKEN,
+           VOD_CODE, VOD_COOKIE_KEY, SHORT_COOKIE_KEY]
 
 
 def leaked(text):
@@ -59,6 +63,7 @@ def main():
         f"ingest.srt_passphrase={SRT_KEY_PASSPHRASE}",
         f"health.webhook_url=http://127.0.0.1:{closed}/hook?key={WEBHOOK_KEY}", "health.allow_insecure_webhooks=true",
         "health.webhook_retries=0", "health.input_lost_hold_s=0", "ingest.reconnect_max_s=1",
+        "vod.enabled=true", f"vod.event_code={VOD_CODE}", f"vod.cookie_key={VOD_COOKIE_KEY}",
     ]
     second = [
         f"ingest.source=rtmp://127.0.0.1:{closed}/live/{STREAM_KEY}",
@@ -93,7 +98,8 @@ def main():
     for bad in ("ingest.source=rtsp://user:pa/ss@127.0.0.1:99999/x",
                 f"ingest.source=rtsp://{USER_TOKEN}@127.0.0.1:0/x",
                 f"ingest.source=srt://:9000?mode=listen&passphrase={SRT_URI_PASSPHRASE}",
-                f"health.webhook_url=ftp://h/hook?key={WEBHOOK_KEY}"):
+                f"health.webhook_url=ftp://h/hook?key={WEBHOOK_KEY}",
+                f"vod.cookie_key={SHORT_COOKIE_KEY}"):
         code, text = check_config(args, [bad])
         c.check(code != 0 and not leaked(text), f"an invalid value's error shows no secret ({code} {text!r})")
     c.finish()

@@ -726,7 +726,7 @@ TEST_CASE("--set errors quote the argument", "[config][overrides][errors]") {
              StartsWith("--set edge.thread=4: unknown key 'edge.thread'; did you mean 'threads'? known keys in "
                         "[edge]: listen, threads,"));
   CHECK_THAT(error_of("", {"edg.threads=4"}), StartsWith("--set edg.threads=4: unknown section 'edg'; did you mean [edge]?"));
-  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health, scale, uplink, captions, recording");
+  CHECK(error_of("", {"foo.bar=1"}) == "--set foo.bar=1: unknown section 'foo'; known sections: edge, ingest, encoder, hls, log, qa, health, scale, uplink, captions, recording, vod");
   CHECK(error_of("", {"edge.threads=four"}) == "--set edge.threads=four: edge.threads: expected an integer, got a string");
   CHECK(error_of("", {"edge.threads=0"}) == "--set edge.threads=0: edge.threads: 0 is out of range, expected 1..256");
   CHECK_THAT(error_of("", {"ingest.source=srt://:9000?mode=lstener"}),

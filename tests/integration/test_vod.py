@@ -4,8 +4,9 @@ The moderator marks each talk's start and end; after each end its VOD master
 and media playlists exist (PLAYLIST-TYPE:VOD, ENDLIST, a PDT per segment, the
 total of EXTINF the marked duration within the cut's bound) and ffmpeg -xerror
 plays the talk through; the whole event's playlists carry one DATERANGE per
-talk and chapters.vtt lists the three titles; the answered questions of a talk
-come without who asked; without the session cookie (or with a wrong code)
+talk and chapters.vtt lists the three titles; a live caption posted during the
+second talk is in that talk's .vtt download on its timeline; the answered
+questions of a talk come without who asked; without the session cookie (or with a wrong code)
 playlists and segments answer 403; names not in the journal, traversal and
 encoded traversal answer 400/404 and never a file."""
 import json
@@ -21,6 +22,8 @@ from qa_harness import MODERATOR, QaClient, new_attendee, qa_overrides
 from relay_harness import Checks, Relay, parse_args
 
 EVENT = "vod-test"
+CAPTIONER = "captioner-token-0123456789abcdef"
+CAPTION = "Codecs & containers <explained>"
 CODE = "seminar-code-2026"
 SEGMENT_S = 1.0
 
@@ -67,6 +70,7 @@ def main():
         "hls.segment_duration_s=1", "hls.part_duration_s=0.2", "hls.live_window=8",
         "recording.enabled=true", f"recording.dir={recordings}", f"recording.event={EVENT}",
         "vod.enabled=true", 'vod.access="event_code"', f'vod.event_code="{CODE}"',
+        'captions.languages=[{code="en",name="English"}]', f'qa.captioner_tokens=["{CAPTIONER}"]',
     ])
     started = time.time()
     with Relay(args.binary, args.source_dir, overrides, config=config) as relay:
@@ -113,6 +117,9 @@ def main():
                 asked = attendee.ok("POST", "/api/qa/rooms/current/questions", {"text": "Will the slides be online?"})
                 moderator.ok("POST", f"/api/qa/questions/{asked['id']}/approve")
                 moderator.ok("POST", f"/api/qa/questions/{asked['id']}/answer", {"text": "Yes, tomorrow."})
+            if talk_id == "codecs":
+                # A live caption during the second talk, for its .vtt download.
+                QaClient(relay.port, CAPTIONER).ok("POST", "/api/captions/en", {"text": CAPTION, "duration_s": 2})
             # While on stage: no VOD yet, with a reason.
             status, body, _ = QaClient(relay.port).call("GET", f"/vod/{EVENT}/{talk_id}/master.m3u8", headers=viewer)
             c.check(status == 404 and isinstance(body, dict) and body.get("error") in ("in_progress", "not_found"),
@@ -211,6 +218,29 @@ def main():
         c.check(status == 403, f"the MP4 without the cookie: {status}")
         mode = os.stat(os.path.join(recordings, EVENT, "downloads", f"opening-{rendition}.mp4")).st_mode & 0o777
         c.check(mode == 0o600, f"the download is 0600: {oct(mode)}")
+
+        # The captions of the second talk as one WebVTT file on the talk's timeline; none in the first.
+        url = talks["codecs"]["urls"]["captions"].get("en")
+        status, headers, raw = get(url) if url else (0, {}, b"")
+        vtt = raw.decode(errors="replace")
+        cue_times = re.findall(r"^(\d+):(\d\d):(\d\d\.\d+) --> (\d+):(\d\d):(\d\d\.\d+)", vtt, re.M)
+        seconds = [int(h) * 3600 + int(m) * 60 + float(x) for t in cue_times for h, m, x in (t[:3], t[3:])]
+        c.check(status == 200 and headers["content-type"].startswith("text/vtt") and vtt.startswith("WEBVTT") and
+                "Codecs &amp; containers &lt;explained&gt;" in vtt and len(cue_times) == 1 and
+                0 <= seconds[0] < seconds[1] <= talks["codecs"]["duration_s"] + 0.01,
+                f"the second talk's captions {url}: {status} {vtt[:300]!r}")
+        # The first talk's file follows its video, which ends on a segment boundary
+        # after its end mark: a cue from the next talk shows only in that overlap.
+        opening = talks["opening"]
+        marked = (parse_time(opening["end"]) - parse_time(opening["start"])).total_seconds()
+        url = opening["urls"]["captions"].get("en")
+        status, _, raw = get(url) if url else (0, {}, b"")
+        starts = [int(h) * 3600 + int(m) * 60 + float(x)
+                  for h, m, x in re.findall(r"^(\d+):(\d\d):(\d\d\.\d+) -->", raw.decode(errors="replace"), re.M)]
+        c.check(status == 200 and raw.startswith(b"WEBVTT") and all(marked - 0.05 <= t for t in starts),
+                f"the first talk's captions: cues only past its end mark ({marked:.3f} s): {status} {raw[:200]!r}")
+        status, _, _ = relay.request(talks["codecs"]["urls"]["captions"].get("en", "/vod/x"))
+        c.check(status == 403, f"the captions without the cookie: {status}")
 
         # The answered question of the first talk, without who asked.
         status, headers, raw = get(f"/vod/{EVENT}/opening/questions.json")
